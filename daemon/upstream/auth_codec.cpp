@@ -1,0 +1,359 @@
+#include "daemon/upstream/auth_codec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <time.h>
+
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace actoken::upstream {
+namespace {
+
+constexpr std::size_t max_error_detail = 200;
+// The clock difference below which the server's Date is not worth trusting
+// over our own (HTTP dates have whole-second resolution; SPEC §3).
+constexpr seconds skew_threshold{2};
+
+bool is_unreserved(unsigned char c) noexcept {
+  return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int value = 0;
+    if (c >= 'A' && c <= 'Z') {
+      value = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      value = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      value = c - '0' + 52;
+    } else if (c == '-' || c == '+') {
+      value = 62;
+    } else if (c == '_' || c == '/') {
+      value = 63;
+    } else if (c == '=') {
+      break;
+    } else {
+      return std::nullopt;
+    }
+    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFFU));
+    }
+  }
+  return out;
+}
+
+std::optional<std::int64_t> as_seconds(const nlohmann::json& value) {
+  if (value.is_number_integer()) {
+    return value.get<std::int64_t>();
+  }
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (std::isfinite(d) && std::fabs(d) < 1e15) {
+      return static_cast<std::int64_t>(d);
+    }
+  }
+  if (value.is_string()) {
+    // Some servers send expires_in as a string; accept plain digits only.
+    const auto& text = value.get_ref<const std::string&>();
+    if (!text.empty() && text.size() < 16 &&
+        text.find_first_not_of("0123456789") == std::string::npos) {
+      return std::stoll(text);
+    }
+  }
+  return std::nullopt;
+}
+
+// A short, printable, single-line rendering of an error detail, with the key
+// cut out if the server echoed it (raw or form-encoded).
+std::string sanitize_detail(std::string_view text, std::string_view key) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back((u >= 0x20 && u < 0x7F) ? c : ' ');
+  }
+  auto redact = [&out](std::string_view secret) {
+    if (secret.size() < 4) {
+      return;
+    }
+    for (auto pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos)) {
+      out.replace(pos, secret.size(), "[redacted]");
+    }
+  };
+  redact(key);
+  platform::secure_buffer encoded;
+  form_encode(key, encoded);
+  redact(encoded.view());
+  if (out.size() > max_error_detail) {
+    out.resize(max_error_detail);
+    out += "...";
+  }
+  const auto first = out.find_first_not_of(' ');
+  const auto last = out.find_last_not_of(' ');
+  return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
+}
+
+// What an error body says, from `error`, `error_description`, `message`, else its text.
+std::string error_detail(std::string_view body, std::string_view key) {
+  const auto json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_object()) {
+    std::string detail;
+    for (const char* field : {"error", "error_description", "message"}) {
+      const auto it = json.find(field);
+      if (it != json.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+        if (!detail.empty()) {
+          detail += ": ";
+        }
+        detail += it->get_ref<const std::string&>();
+      }
+    }
+    if (!detail.empty()) {
+      return sanitize_detail(detail, key);
+    }
+  }
+  return sanitize_detail(body, key);
+}
+
+std::string status_sentence(errc code, unsigned status) {
+  const auto status_text = std::to_string(status);
+  switch (code) {
+    case errc::key_rejected:
+      return "the auth server rejected the key (HTTP " + status_text + ")";
+    case errc::endpoint_not_found:
+      return "the auth server has no such token endpoint (HTTP " + status_text + ")";
+    case errc::rate_limited:
+      return "the auth server is rate limiting (HTTP " + status_text + ")";
+    case errc::upstream_unavailable:
+      return "the auth server is unavailable (HTTP " + status_text + ")";
+    default:
+      return "the auth server answered HTTP " + status_text;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(api_version v) noexcept {
+  switch (v) {
+    case api_version::v1:
+      return "v1";
+    case api_version::v2:
+      return "v2";
+    case api_version::v3:
+      return "v3";
+    case api_version::automatic:
+      return "auto";
+  }
+  return "v3";
+}
+
+std::optional<api_version> parse_api_version(std::string_view text) noexcept {
+  if (text == "v1") return api_version::v1;
+  if (text == "v2") return api_version::v2;
+  if (text == "v3") return api_version::v3;
+  if (text == "auto") return api_version::automatic;
+  return std::nullopt;
+}
+
+std::string_view token_path(api_version v) noexcept {
+  switch (v) {
+    case api_version::v1:
+      return "/auth/v1/token";
+    case api_version::v2:
+      return "/auth/v2/token";
+    default:
+      return "/auth/v3/token";
+  }
+}
+
+void form_encode(std::string_view value, platform::secure_buffer& out) {
+  static constexpr std::string_view hex = "0123456789ABCDEF";
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (is_unreserved(u)) {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[u >> 4U]);
+      out.push_back(hex[u & 0x0FU]);
+    }
+  }
+}
+
+platform::secure_buffer build_form_body(const exchange_params& params) {
+  platform::secure_buffer body;
+  // Worst case every byte escapes to three; reserving avoids reallocations
+  // that would leave unwiped copies (they are wiped, but fewer is better).
+  body.reserve(64 + 3 * (params.key.size() + params.scope.size() + params.sub_org.size()));
+  body.append(params.version == api_version::v3 ? "personalAccessKey=" : "pat=");
+  form_encode(params.key, body);
+  if (!params.scope.empty()) {
+    body.append("&scope=");
+    form_encode(params.scope, body);
+  }
+  if (!params.sub_org.empty() && params.version != api_version::v1) {
+    body.append("&subOrganization=");
+    form_encode(params.sub_org, body);
+  }
+  return body;
+}
+
+std::optional<std::int64_t> jwt_exp(std::string_view jwt) {
+  const auto first = jwt.find('.');
+  if (first == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto second = jwt.find('.', first + 1);
+  if (second == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto payload = base64url_decode(jwt.substr(first + 1, second - first - 1));
+  if (!payload) {
+    return std::nullopt;
+  }
+  const auto claims = nlohmann::json::parse(*payload, nullptr, false);
+  if (!claims.is_object()) {
+    return std::nullopt;
+  }
+  const auto exp = claims.find("exp");
+  if (exp == claims.end()) {
+    return std::nullopt;
+  }
+  return as_seconds(*exp);
+}
+
+std::optional<wall_time> parse_http_date(std::string_view text) {
+  if (text.empty() || text.size() > 64) {
+    return std::nullopt;
+  }
+  const std::string copy(text);
+  // IMF-fixdate, then the two obsolete forms RFC 9110 still asks us to accept.
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+    std::tm tm{};
+    const char* end = ::strptime(copy.c_str(), format, &tm);
+    if (end != nullptr && *end == '\0') {
+      const auto t = ::timegm(&tm);
+      if (t == -1) {
+        return std::nullopt;
+      }
+      return wall_clock::from_time_t(t);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<seconds> parse_retry_after(std::string_view text, wall_time now) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  if (text.find_first_not_of("0123456789") == std::string_view::npos) {
+    // Cap absurd values at a day: a typo upstream must not silence us for a year.
+    if (text.size() > 6) {
+      return seconds{86400};
+    }
+    return seconds{std::min<long long>(std::stoll(std::string(text)), 86400)};
+  }
+  if (const auto date = parse_http_date(text)) {
+    const auto delta = std::chrono::ceil<seconds>(*date - now);
+    return std::clamp(delta, seconds{0}, seconds{86400});
+  }
+  return std::nullopt;
+}
+
+errc classify_status(unsigned status) noexcept {
+  switch (status) {
+    case 400:
+    case 401:
+    case 403:
+      return errc::key_rejected;
+    case 404:
+    case 405:
+      return errc::endpoint_not_found;
+    case 408:
+    case 504:
+      return errc::upstream_timeout;
+    case 429:
+      return errc::rate_limited;
+    default:
+      break;
+  }
+  if (status >= 500 && status <= 599) {
+    return errc::upstream_unavailable;
+  }
+  // Redirects are not followed (a token endpoint has no business moving) and
+  // other 4xx are not documented: treat both as a response we cannot use.
+  return errc::bad_upstream_response;
+}
+
+exchange_result interpret_response(const raw_response& response, wall_time local_now,
+                                   seconds default_ttl, std::string_view key) {
+  if (response.status < 200 || response.status > 299) {
+    exchange_error error;
+    error.code = classify_status(response.status);
+    error.message = status_sentence(error.code, response.status);
+    const auto detail = error_detail(response.body, key);
+    if (!detail.empty()) {
+      error.message += ": " + detail;
+    }
+    if (error.code == errc::rate_limited || error.code == errc::upstream_unavailable) {
+      error.retry_after = parse_retry_after(response.retry_after, local_now);
+    }
+    return error;
+  }
+
+  const auto json = nlohmann::json::parse(response.body, nullptr, false);
+  if (!json.is_object()) {
+    return exchange_error{errc::bad_upstream_response,
+                          "the auth server answered " + std::to_string(response.status) +
+                              " with a body that is not a JSON object",
+                          std::nullopt};
+  }
+  const auto token = json.find("access_token");
+  if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    return exchange_error{errc::bad_upstream_response,
+                          "the auth server's answer has no access_token", std::nullopt};
+  }
+
+  token_grant grant;
+  grant.access_token = token->get<std::string>();
+  grant.obtained_at = local_now;
+
+  // The server's clock, when it says so and differs enough to matter.
+  if (const auto server_now = parse_http_date(response.date)) {
+    const auto skew = std::chrono::round<seconds>(*server_now - local_now);
+    if (skew >= skew_threshold || skew <= -skew_threshold) {
+      grant.clock_skew = skew;
+    }
+  }
+
+  std::optional<wall_time> expires_at;
+  if (const auto exp = jwt_exp(grant.access_token)) {
+    // exp is on the server's clock: exp − server_now + local_now.
+    expires_at = wall_time{seconds{*exp}} - grant.clock_skew;
+  }
+  if (const auto it = json.find("expires_in"); it != json.end()) {
+    if (const auto expires_in = as_seconds(*it); expires_in && *expires_in >= 0) {
+      const auto by_expires_in = local_now + seconds{*expires_in};
+      if (!expires_at || by_expires_in < *expires_at) {
+        expires_at = by_expires_in;
+      }
+    }
+  }
+  grant.expires_at = expires_at.value_or(local_now + default_ttl);
+  return grant;
+}
+
+}  // namespace actoken::upstream
