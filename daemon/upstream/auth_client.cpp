@@ -1,0 +1,371 @@
+#include "daemon/upstream/auth_client.hpp"
+
+#include "common/version.hpp"
+#include "daemon/upstream/no_proxy.hpp"
+#include "daemon/upstream/tls_context.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace actoken::upstream {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+using boost::system::error_code;
+using tls_stream = ssl::stream<beast::tcp_stream>;
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Headers of an honest auth server fit easily; a hostile one is capped.
+constexpr std::uint32_t max_response_header = 16 * 1024;
+// Closing TLS politely is a courtesy, not part of the exchange: it never
+// delays the answer by more than this.
+constexpr std::chrono::milliseconds shutdown_grace{500};
+
+exchange_error fail(errc code, std::string message) {
+  return exchange_error{code, std::move(message), std::nullopt};
+}
+
+long long count_ms(std::chrono::milliseconds d) { return static_cast<long long>(d.count()); }
+
+// A transport error at one step of the exchange, classified (SPEC §3).
+exchange_error transport_failure(const error_code& ec, const std::string& doing,
+                                 std::chrono::milliseconds timeout) {
+  if (ec == beast::error::timeout) {
+    return fail(errc::upstream_timeout,
+                "no answer within " + std::to_string(count_ms(timeout)) + " ms " + doing);
+  }
+  return fail(errc::upstream_unavailable, doing + " failed: " + ec.message());
+}
+
+std::string base64(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int n = ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+  out.resize(static_cast<std::size_t>(std::max(n, 0)));
+  return out;
+}
+
+// The first of `upper`, `lower` that is set and not empty, with its name.
+std::optional<std::pair<std::string, std::string>> env_value(const env_lookup& env,
+                                                             const char* upper, const char* lower) {
+  for (const char* name : {upper, lower}) {
+    const char* value = env(name);
+    if (value != nullptr && *value != '\0') return std::pair{std::string(name), std::string(value)};
+  }
+  return std::nullopt;
+}
+
+std::string user_agent() { return "actoken/" + std::string(actoken::version); }
+
+// Resolves `host` within the deadline. An IP literal needs no resolver. The
+// resolver ignores per-operation cancellation (getaddrinfo runs on a private
+// thread), so a DNS stall can outlast the deadline by the resolver's own
+// timeout; the answer is still `upstream_timeout`.
+net::awaitable<std::variant<std::vector<tcp::endpoint>, exchange_error>> resolve(
+    std::string host, std::uint16_t port, steady::time_point deadline,
+    std::chrono::milliseconds timeout) {
+  using namespace net::experimental::awaitable_operators;
+  error_code parse_ec;
+  const auto address = net::ip::make_address(host, parse_ec);
+  if (!parse_ec) co_return std::vector<tcp::endpoint>{tcp::endpoint(address, port)};
+
+  auto executor = co_await net::this_coro::executor;
+  tcp::resolver resolver(executor);
+  net::steady_timer timer(executor, deadline);
+  auto outcome = co_await (resolver.async_resolve(host, std::to_string(port),
+                                                  tcp::resolver::numeric_service, use_tuple) ||
+                           timer.async_wait(use_tuple));
+  if (outcome.index() == 1) {
+    co_return fail(errc::upstream_timeout, "no answer within " + std::to_string(count_ms(timeout)) +
+                                               " ms resolving " + host);
+  }
+  auto [ec, results] = std::get<0>(std::move(outcome));
+  if (ec)
+    co_return fail(errc::upstream_unavailable, "cannot resolve " + host + ": " + ec.message());
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  co_return endpoints;
+}
+
+// Connects `stream` to `target` (host:port), under the stream's deadline.
+net::awaitable<std::optional<exchange_error>> connect(beast::tcp_stream& stream, const url& target,
+                                                      steady::time_point deadline,
+                                                      std::chrono::milliseconds timeout) {
+  auto resolved = co_await resolve(target.host, target.port, deadline, timeout);
+  if (auto* error = std::get_if<exchange_error>(&resolved)) co_return std::move(*error);
+  spdlog::debug("upstream: connecting to {}", authority(target));
+  auto [ec, endpoint] =
+      co_await stream.async_connect(std::get<std::vector<tcp::endpoint>>(resolved), use_tuple);
+  if (ec) co_return transport_failure(ec, "connecting to " + authority(target), timeout);
+  co_return std::nullopt;
+}
+
+// Opens a tunnel to `server` through `proxy` on the connected `stream`
+// (RFC 9110 §9.3.6).
+net::awaitable<std::optional<exchange_error>> open_tunnel(beast::tcp_stream& stream,
+                                                          const url& proxy, const url& server,
+                                                          std::chrono::milliseconds timeout) {
+  const std::string proxy_name = "proxy " + authority(proxy);
+  const std::string target = authority(server);
+  http::request<http::empty_body> request{http::verb::connect, target, 11};
+  request.set(http::field::host, target);
+  request.set(http::field::user_agent, user_agent());
+  if (!proxy.userinfo.empty()) {
+    // parse_proxy_url has checked that the user info decodes.
+    request.set(http::field::proxy_authorization,
+                "Basic " + base64(percent_decode(proxy.userinfo).value_or("")));
+  }
+  auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
+  if (write_ec) co_return transport_failure(write_ec, "sending CONNECT to " + proxy_name, timeout);
+
+  // A CONNECT reply has no body whatever its headers say: skip(true), or the
+  // read would wait for one until the deadline.
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);
+  parser.header_limit(max_response_header);
+  auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
+  if (read_ec) {
+    co_return transport_failure(read_ec, "reading the CONNECT reply from " + proxy_name, timeout);
+  }
+  const unsigned status = parser.get().result_int();
+  if (status == 407) {
+    co_return fail(errc::upstream_unavailable,
+                   proxy_name + " requires authentication (407) for " + target);
+  }
+  if (status < 200 || status > 299) {
+    co_return fail(errc::upstream_unavailable, proxy_name + " refused CONNECT to " + target +
+                                                   " with " + std::to_string(status));
+  }
+  // Bytes after the reply would be the server's before our ClientHello.
+  if (buffer.size() != 0) {
+    co_return fail(errc::upstream_unavailable,
+                   proxy_name + " sent unexpected data after its CONNECT reply");
+  }
+  spdlog::debug("upstream: tunnel to {} through {}", target, proxy_name);
+  co_return std::nullopt;
+}
+
+// The handshake, classified: a certificate, host name or protocol failure is
+// `upstream_tls`; the peer vanishing mid-handshake is `upstream_unavailable`.
+net::awaitable<std::optional<exchange_error>> handshake(tls_stream& stream, const url& server,
+                                                        std::chrono::milliseconds timeout) {
+  if (!prepare_tls_connection(stream.native_handle(), server.host)) {
+    co_return fail(errc::upstream_tls, "cannot set up TLS for " + server.host);
+  }
+  auto [ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple);
+  if (!ec) co_return std::nullopt;
+  const std::string with = "TLS handshake with " + authority(server);
+  if (ec == beast::error::timeout) co_return transport_failure(ec, "during the " + with, timeout);
+  const bool tls_failure = ec.category() == net::error::get_ssl_category() ||
+                           ::SSL_get_verify_result(stream.native_handle()) != X509_V_OK;
+  if (tls_failure) {
+    co_return fail(errc::upstream_tls,
+                   with + " failed: " + describe_tls_failure(ec, stream.native_handle()));
+  }
+  co_return fail(errc::upstream_unavailable,
+                 with + " failed: " + describe_tls_failure(ec, stream.native_handle()));
+}
+
+// Sends the request head and then the body straight from its locked buffer:
+// no Beast body, no std::string, so the only other copy is OpenSSL's record.
+net::awaitable<std::optional<exchange_error>> send_request(tls_stream& stream, const url& server,
+                                                           const std::string& target,
+                                                           const platform::secure_buffer& body,
+                                                           std::chrono::milliseconds timeout) {
+  http::request<http::empty_body> request{http::verb::post, target, 11};
+  request.set(http::field::host, host_header(server));
+  request.set(http::field::accept, "application/json");
+  request.set(http::field::content_type, "application/x-www-form-urlencoded");
+  request.set(http::field::user_agent, user_agent());
+  request.set(http::field::connection, "close");
+  request.content_length(body.size());
+  const std::string doing = "sending the request to " + authority(server);
+  auto [head_ec, head_written] = co_await http::async_write(stream, request, use_tuple);
+  if (head_ec) co_return transport_failure(head_ec, doing, timeout);
+  if (!body.empty()) {
+    auto [body_ec, body_written] =
+        co_await net::async_write(stream, net::buffer(body.data(), body.size()), use_tuple);
+    if (body_ec) co_return transport_failure(body_ec, doing, timeout);
+  }
+  co_return std::nullopt;
+}
+
+// Reads the final response (skipping interim 1xx ones) within the limits.
+net::awaitable<post_result> read_response(tls_stream& stream, const url& server,
+                                          std::size_t max_body, std::chrono::milliseconds timeout) {
+  const std::string from = authority(server);
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::string_body>> parser;
+  for (;;) {
+    parser.emplace();
+    parser->header_limit(max_response_header);
+    parser->body_limit(max_body);
+    auto [ec, read] = co_await http::async_read(stream, buffer, *parser, use_tuple);
+    if (ec == http::error::body_limit) {
+      co_return fail(errc::bad_upstream_response, "response body too large from " + from +
+                                                      " (over " + std::to_string(max_body) +
+                                                      " bytes)");
+    }
+    if (ec == http::error::header_limit) {
+      co_return fail(errc::bad_upstream_response, "response header too large from " + from);
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec == ssl::error::stream_truncated || ec == net::error::eof) {
+      // A truncated TLS stream is an incomplete answer here, never a complete one.
+      co_return fail(errc::upstream_unavailable,
+                     "connection to " + from + " closed before a full response");
+    }
+    if (ec && ec.category() == http::make_error_code(http::error::bad_version).category()) {
+      co_return fail(errc::bad_upstream_response,
+                     "malformed HTTP response from " + from + ": " + ec.message());
+    }
+    if (ec) co_return transport_failure(ec, "reading the response from " + from, timeout);
+    const unsigned status = parser->get().result_int();
+    if (status >= 200 || status == 101) break;
+  }
+  auto message = parser->release();
+  raw_response response;
+  response.status = message.result_int();
+  response.date = std::string(message[http::field::date]);
+  response.retry_after = std::string(message[http::field::retry_after]);
+  response.body = std::move(message.body());
+  co_return response;
+}
+
+// Closes TLS after a complete response. Errors no longer matter (the answer is
+// in hand): a peer that already closed gives stream_truncated, the expected
+// case with `Connection: close`.
+net::awaitable<void> close_tls(tls_stream& stream, const url& server, steady::time_point deadline) {
+  beast::get_lowest_layer(stream).expires_at(std::min(deadline, steady::now() + shutdown_grace));
+  auto [ec] = co_await stream.async_shutdown(use_tuple);
+  if (ec && ec != ssl::error::stream_truncated && ec != net::error::eof) {
+    spdlog::debug("upstream: TLS shutdown with {}: {}", authority(server), ec.message());
+  }
+  beast::get_lowest_layer(stream).close();
+}
+
+}  // namespace
+
+auth_client::auth_client(net::any_io_executor ex, auth_client_options opts)
+    : executor_(std::move(ex)),
+      ca_file_(std::move(opts.ca_file)),
+      max_response_body_(opts.max_response_body) {
+  const env_lookup env = opts.env ? std::move(opts.env) : process_env();
+  std::string source = "the proxy setting";
+  std::string proxy_text = std::move(opts.proxy);
+  if (proxy_text.empty()) {
+    if (auto variable = env_value(env, "HTTPS_PROXY", "https_proxy")) {
+      source = "$" + variable->first;
+      proxy_text = std::move(variable->second);
+    }
+  }
+  if (!proxy_text.empty()) {
+    proxy_ = parse_proxy_url(proxy_text);
+    // The text may hold a password: the message names where it came from only.
+    if (!proxy_) proxy_error_ = "invalid proxy URL in " + source;
+  }
+  if (auto variable = env_value(env, "NO_PROXY", "no_proxy"))
+    no_proxy_ = std::move(variable->second);
+}
+
+auth_client::~auth_client() = default;
+
+std::optional<url> auth_client::proxy_for(const url& server) const {
+  if (!proxy_ || no_proxy_matches(no_proxy_, server.host, server.port)) return std::nullopt;
+  return proxy_;
+}
+
+std::variant<ssl::context*, std::string> auth_client::tls_context() {
+  const std::lock_guard lock(context_mutex_);
+  if (!context_) {
+    auto made = make_tls_context(ca_file_);
+    if (auto* error = std::get_if<std::string>(&made)) return std::move(*error);
+    context_ = std::move(std::get<std::unique_ptr<ssl::context>>(made));
+    spdlog::debug("upstream: TLS context ready");
+  }
+  return context_.get();
+}
+
+net::awaitable<post_result> auth_client::post_form(const url& server, std::string target,
+                                                   const platform::secure_buffer& body,
+                                                   std::chrono::milliseconds timeout) {
+  if (server.scheme != "https") {
+    co_return fail(errc::upstream_tls, "refusing to send a key to " + server.host + " over " +
+                                           server.scheme + ", not https");
+  }
+  // An unusable proxy setting fails only the exchanges it would have carried.
+  if (!proxy_error_.empty() && !no_proxy_matches(no_proxy_, server.host, server.port)) {
+    co_return fail(errc::upstream_unavailable, proxy_error_);
+  }
+  // Built before the clock starts: loading the system store is local work,
+  // and on a loaded machine it could eat a short timeout on its own.
+  auto context = tls_context();
+  if (auto* error = std::get_if<std::string>(&context)) {
+    co_return fail(errc::upstream_tls, *error);
+  }
+  const auto started = steady::now();
+  const auto deadline = started + timeout;
+  const auto proxy = proxy_for(server);
+  const std::string path = server.path + target;
+  spdlog::debug("upstream: POST https://{}{}{}", authority(server), path,
+                proxy ? " via proxy " + authority(*proxy) : std::string());
+
+  beast::tcp_stream tcp_stream(executor_);
+  // One deadline for every step on this stream; Beast closes the socket when
+  // it passes, which also ends the TLS operations layered on top.
+  tcp_stream.expires_at(deadline);
+  auto connected = co_await connect(tcp_stream, proxy ? *proxy : server, deadline, timeout);
+  if (connected) co_return std::move(*connected);
+  if (proxy) {
+    auto tunnel = co_await open_tunnel(tcp_stream, *proxy, server, timeout);
+    if (tunnel) co_return std::move(*tunnel);
+  }
+
+  tls_stream stream(std::move(tcp_stream), *std::get<ssl::context*>(context));
+  auto shaken = co_await handshake(stream, server, timeout);
+  if (shaken) co_return std::move(*shaken);
+  // Only now, with the certificate verified, does the key leave the process.
+  auto sent = co_await send_request(stream, server, path, body, timeout);
+  if (sent) co_return std::move(*sent);
+  auto result = co_await read_response(stream, server, max_response_body_, timeout);
+  if (std::holds_alternative<raw_response>(result)) {
+    co_await close_tls(stream, server, deadline);
+    spdlog::debug(
+        "upstream: {} answered {} in {} ms", authority(server),
+        std::get<raw_response>(result).status,
+        count_ms(std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - started)));
+  }
+  co_return result;
+}
+
+}  // namespace actoken::upstream

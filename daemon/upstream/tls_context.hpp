@@ -1,0 +1,44 @@
+#pragma once
+
+/// @file
+/// TLS for the auth client (STYLE §8): the client context (TLS 1.2+,
+/// verify_peer, the system store plus the configured CA file), the per
+/// connection settings (SNI for host names only, host or IP verification by
+/// OpenSSL), and readable reasons for handshake failures. Only the auth client
+/// includes this header.
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+// OpenSSL's connection type, from <openssl/ssl.h>.
+struct ssl_st;
+
+namespace actoken::upstream {
+
+/// Builds a client context: TLS 1.2 or later, peer verification, OpenSSL's
+/// default verify paths and, when given, the PEM CAs in `ca_file`. Costs tens
+/// of milliseconds and a few MiB (the system bundle), so callers build it once,
+/// lazily. Returns the reason (naming the file, never its content) when
+/// `ca_file` cannot be loaded.
+std::variant<std::unique_ptr<boost::asio::ssl::context>, std::string> make_tls_context(
+    const std::optional<std::filesystem::path>& ca_file);
+
+/// Prepares one connection to `host` (without brackets): SNI when `host` is a
+/// name (RFC 6066 §3 forbids it for addresses), and certificate verification
+/// against `host` as a DNS name or an IP address. Returns false when OpenSSL
+/// refuses either setting.
+bool prepare_tls_connection(ssl_st* connection, const std::string& host);
+
+/// A reason for a failed handshake, e.g. "certificate verify failed: unable to
+/// get local issuer certificate" or "certificate verify failed: hostname
+/// mismatch"; OpenSSL's own reason for other failures.
+std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* connection);
+
+}  // namespace actoken::upstream

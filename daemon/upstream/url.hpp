@@ -1,0 +1,56 @@
+#pragma once
+
+/// @file
+/// The two kinds of URL the daemon reads: an auth server's base URL
+/// (`https://host[:port][/base]`, SPEC §2 `auth_url`) and a CONNECT proxy's URL
+/// (`http://[user:pass@]host:port`, SPEC §2 `proxy`). Pure: no I/O, no Boost.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace actoken::upstream {
+
+/// A parsed URL, reduced to what an HTTP client needs.
+struct url {
+  std::string scheme;      ///< "https", or "http" for a proxy; lower case
+  std::string host;        ///< lower case; an IPv6 literal without its brackets
+  std::uint16_t port = 0;  ///< explicit, else 443 for https and 80 for http
+  std::string path;        ///< base path without trailing slash, "" if none
+  std::string userinfo;    ///< "user:pass" as written (percent-encoded); proxies only
+};
+
+/// Parses an auth server's base URL: `https://host[:port][/base/path]`. Only
+/// https; no user info, query or fragment. Trailing slashes are dropped from
+/// the path. Host names are lower-cased; IPv6 literals go in brackets.
+std::optional<url> parse_url(std::string_view text);
+
+/// Parses a CONNECT proxy's URL: `http://[user:pass@]host[:port][/]`. A URL
+/// without a scheme is taken as http, as curl and most tools do. https (TLS to
+/// the proxy itself) is not supported and gives nullopt.
+std::optional<url> parse_proxy_url(std::string_view text);
+
+/// True when `host` (without brackets) is an IPv4 or IPv6 address literal.
+bool is_ip_literal(std::string_view host);
+
+/// `host` as it goes into a `Host` header or a CONNECT target: IPv6 literals
+/// get their brackets back.
+std::string bracketed_host(std::string_view host);
+
+/// `host:port` for a CONNECT request target (the port is always present).
+std::string authority(const url& u);
+
+/// The `Host` header value: the host, plus `:port` when it is not the
+/// scheme's default.
+std::string host_header(const url& u);
+
+/// Percent-decodes `text` (user info of a proxy URL); nullopt on a malformed
+/// escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+/// The URL without user info, for log lines and error messages (a proxy's
+/// password must not leak into either).
+std::string redacted(const url& u);
+
+}  // namespace actoken::upstream
