@@ -1,0 +1,52 @@
+#pragma once
+
+/// @file
+/// A small HTTP CONNECT proxy on a loopback port, for the daemon's proxy
+/// tests: it checks Basic credentials when asked to, then splices bytes both
+/// ways. Like `server`, it runs on its own thread; Asio stays in the .cpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace actoken::stand_in {
+
+/// An HTTP CONNECT proxy that tunnels to loopback targets only.
+/// Every public member may be called from any thread.
+class connect_proxy {
+ public:
+  /// With `required_basic_auth` (user, password), a CONNECT without the
+  /// matching `Proxy-Authorization: Basic ...` gets 407.
+  explicit connect_proxy(
+      std::optional<std::pair<std::string, std::string>> required_basic_auth = {});
+  /// Stops the proxy.
+  ~connect_proxy();
+  connect_proxy(const connect_proxy&) = delete;
+  connect_proxy& operator=(const connect_proxy&) = delete;
+
+  /// Listens on 127.0.0.1 (any free port) and starts the proxy thread.
+  void start();
+  /// Closes every tunnel and joins the proxy thread. Idempotent.
+  void stop();
+
+  /// The bound port (after `start`).
+  std::uint16_t port() const;
+  /// "http://127.0.0.1:PORT", what the daemon's `proxy` setting should be
+  /// (add `user:pass@` for the authenticated case).
+  std::string url() const;
+
+  /// CONNECT requests answered with 200.
+  std::size_t tunnels() const;
+  /// Every CONNECT target asked for ("host:port"), oldest first, allowed or not.
+  std::vector<std::string> targets() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace actoken::stand_in
