@@ -1,0 +1,472 @@
+#include "client/cli_args.hpp"
+
+#include "common/version.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <utility>
+
+namespace actoken::client {
+namespace {
+
+// Help texts. Raw strings use a "txt" delimiter: the examples contain `)"`.
+constexpr std::string_view root_footer = R"txt(Examples:
+  actoken token acme                      print a token for organization acme
+  curl -H "$(actoken header)" https://api.appcircle.io/...
+  actoken exec --org acme -- fastlane build
+  actoken key add acme < acme.key         give the daemon a key (read from stdin)
+  actoken orgs                            what the daemon knows
+
+Socket: --socket, else $ACTOKEN_SOCKET, else the user daemon's socket if it exists
+(${XDG_RUNTIME_DIR}/actoken/actokend.sock), else /run/actoken/actokend.sock.
+
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable, 4 permission
+denied, 5 unknown organization or no key, 6 key rejected, 7 auth server unavailable,
+timed out or rate limited. `exec` exits with the command's status (127: not found).
+
+Run `actoken COMMAND --help` for a command's options and examples.)txt";
+
+constexpr std::string_view token_footer = R"txt(Examples:
+  actoken token                           the default organization's token
+  actoken token acme --min-ttl 600        one that stays valid for 10 more minutes
+  actoken token acme --sub-org mobile     a sub-organization's token
+  actoken token acme --fresh              a new one: the last was refused
+  actoken --json token acme               the daemon's full answer, with expiry)txt";
+
+constexpr std::string_view header_footer = R"txt(Examples:
+  curl -H "$(actoken header acme)" https://api.appcircle.io/build/v2/profiles
+  actoken header --org acme --sub-org mobile)txt";
+
+constexpr std::string_view exec_footer =
+    R"txt(The command goes after `--`: actoken exec [OPTIONS] -- CMD [ARG...]
+The token is passed in the environment only, never on a command line.
+
+Examples:
+  actoken exec -- appcircle build profile list
+  actoken exec --org acme --min-ttl 1800 -- ./deploy.sh
+  actoken exec --env AC_ACCESS_TOKEN --env APPCIRCLE_TOKEN -- make release)txt";
+
+constexpr std::string_view orgs_footer = R"txt(Examples:
+  actoken orgs
+  actoken orgs --json | jq '.orgs[].name')txt";
+
+constexpr std::string_view status_footer = R"txt(Examples:
+  actoken status
+  actoken status --json)txt";
+
+constexpr std::string_view ping_footer = R"txt(Examples:
+  actoken ping && echo "actokend is up"
+  actoken ping --socket /run/actoken/actokend.sock)txt";
+
+constexpr std::string_view key_footer = R"txt(Examples:
+  actoken key add acme < acme.key
+  actoken key remove acme)txt";
+
+constexpr std::string_view key_add_footer =
+    R"txt(The key is read from stdin, without echo on a terminal; it is never accepted as an
+argument, where other users could see it.
+
+Examples:
+  actoken key add acme                    prompts for the key
+  actoken key add acme < acme.key
+  pass show appcircle/acme | actoken key add acme --ephemeral
+  actoken key add corp --auth-url https://auth.appcircle.corp.example --api-version auto < corp.key)txt";
+
+constexpr std::string_view key_remove_footer = R"txt(Examples:
+  actoken key remove acme)txt";
+
+constexpr std::string_view flush_footer = R"txt(Examples:
+  actoken flush acme                      forget acme's cached tokens
+  actoken flush                           forget every cached token (admin only))txt";
+
+// The subcommands, so the parse can tell which one ran.
+struct subcommands {
+  CLI::App* token = nullptr;
+  CLI::App* header = nullptr;
+  CLI::App* exec = nullptr;
+  CLI::App* orgs = nullptr;
+  CLI::App* status = nullptr;
+  CLI::App* ping = nullptr;
+  CLI::App* key = nullptr;
+  CLI::App* key_add = nullptr;
+  CLI::App* key_remove = nullptr;
+  CLI::App* flush = nullptr;
+};
+
+// Where CLI11 writes what it parsed; turned into a `command_line` afterwards.
+struct raw_values {
+  std::string socket;
+  bool json = false;
+  std::string positional_org;
+  std::string org;
+  std::string sub_org;
+  int min_ttl = 0;
+  bool fresh = false;
+  std::vector<std::string> env_names;
+  std::string auth_url;
+  std::string api_version;
+  bool ephemeral = false;
+};
+
+// The rejected value is not echoed: a key pasted where ORG goes must not be printed.
+CLI::Validator org_name_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return valid_org_name(value) ? std::string()
+                                     : "invalid organization name (1 to 64 letters, digits, "
+                                       "'.', '_' or '-', starting with a letter or digit)";
+      },
+      "", "organization name");
+}
+
+CLI::Validator env_name_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return valid_env_name(value) ? std::string()
+                                     : "invalid environment variable name '" + value + "'";
+      },
+      "", "environment variable name");
+}
+
+CLI::Validator non_empty_check() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return value.empty() ? std::string("must not be empty") : std::string();
+      },
+      "", "non-empty");
+}
+
+void add_token_options(CLI::App& sub, raw_values& raw, bool with_positional) {
+  if (with_positional) {
+    sub.add_option("ORG", raw.positional_org, "Organization (same as --org)")
+        ->check(org_name_check())
+        ->option_text(" ");
+  }
+  sub.add_option("--org", raw.org, "Organization; default: the daemon's default_org")
+      ->check(org_name_check())
+      ->option_text("ORG");
+  sub.add_option("--sub-org", raw.sub_org, "Sub-organization: an alias from the config or a GUID")
+      ->check(non_empty_check())
+      ->option_text("ID");
+  sub.add_option("--min-ttl", raw.min_ttl, "Seconds the token must stay valid (0..86400)")
+      ->check(CLI::Range(0, 86400))
+      ->option_text("SECONDS");
+  sub.add_flag("--fresh", raw.fresh, "Ask for a new token: the cached one was refused");
+}
+
+std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
+  auto app = std::make_unique<CLI::App>(
+      "actoken: Appcircle access tokens from the local actokend daemon", "actoken");
+  app->footer(std::string(root_footer));
+  app->fallthrough();  // global options are accepted after the command too; inherited below
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "actoken " + std::string(actoken::version));
+  app->get_formatter()->column_width(26);
+  app->add_option("--socket", raw.socket, "Daemon socket (default: see below)")
+      ->check(non_empty_check())
+      ->option_text("PATH");
+  app->add_flag("--json", raw.json, "Print the daemon's JSON answer");
+
+  subs.token = app->add_subcommand("token", "Print an access token and a newline");
+  add_token_options(*subs.token, raw, true);
+  subs.token->footer(std::string(token_footer));
+
+  subs.header = app->add_subcommand("header", "Print `Authorization: Bearer <token>`");
+  add_token_options(*subs.header, raw, true);
+  subs.header->footer(std::string(header_footer));
+
+  subs.exec = app->add_subcommand(
+      "exec", "Run CMD with the token in $AC_ACCESS_TOKEN (or each --env NAME)");
+  add_token_options(*subs.exec, raw, false);
+  subs.exec->add_option("--env", raw.env_names, "Variable to put the token in instead (repeatable)")
+      ->allow_extra_args(false)
+      ->check(env_name_check())
+      ->option_text("NAME");
+  subs.exec->footer(std::string(exec_footer));
+
+  subs.orgs =
+      app->add_subcommand("orgs", "List organizations: ORG, STATE, TOKEN EXPIRES IN, LAST ERROR");
+  subs.orgs->footer(std::string(orgs_footer));
+
+  subs.status = app->add_subcommand("status", "Show the daemon's status");
+  subs.status->footer(std::string(status_footer));
+
+  subs.ping = app->add_subcommand("ping", "Exit 0 if the daemon answers healthy");
+  subs.ping->footer(std::string(ping_footer));
+
+  subs.key = app->add_subcommand("key", "Add or remove an organization's access key (admin)");
+  subs.key->require_subcommand(1);
+  subs.key->footer(std::string(key_footer));
+
+  subs.key_add = subs.key->add_subcommand("add", "Give the daemon ORG's key, read from stdin");
+  subs.key_add->add_option("ORG", raw.org, "Organization")
+      ->required()
+      ->check(org_name_check())
+      ->option_text("REQUIRED");
+  subs.key_add->add_option("--auth-url", raw.auth_url, "Auth server for ORG (self-hosted)")
+      ->check(non_empty_check())
+      ->option_text("URL");
+  subs.key_add->add_option("--api-version", raw.api_version, "Token endpoint version for ORG")
+      ->check(CLI::IsMember({"v1", "v2", "v3", "auto"}))
+      ->option_text("v1|v2|v3|auto");
+  subs.key_add->add_flag("--ephemeral", raw.ephemeral,
+                         "Keep the key in memory only (lost when actokend stops)");
+  subs.key_add->footer(std::string(key_add_footer));
+
+  subs.key_remove = subs.key->add_subcommand("remove", "Remove ORG's key and its tokens");
+  subs.key_remove->add_option("ORG", raw.org, "Organization")
+      ->required()
+      ->check(org_name_check())
+      ->option_text("REQUIRED");
+  subs.key_remove->footer(std::string(key_remove_footer));
+
+  subs.flush = app->add_subcommand("flush", "Evict cached tokens: ORG's, or all (admin)");
+  subs.flush->add_option("ORG", raw.positional_org, "Organization; none: every organization")
+      ->check(org_name_check());
+  subs.flush->add_option("--org", raw.org, "Organization (same as ORG)")->check(org_name_check());
+  subs.flush->footer(std::string(flush_footer));
+  return app;
+}
+
+// The deepest subcommand that was parsed, as "actoken key add", for error hints.
+std::string command_path(const subcommands& subs) {
+  const std::array<std::pair<CLI::App*, std::string_view>, 10> all{{
+      {subs.key_add, "actoken key add"},
+      {subs.key_remove, "actoken key remove"},
+      {subs.key, "actoken key"},
+      {subs.token, "actoken token"},
+      {subs.header, "actoken header"},
+      {subs.exec, "actoken exec"},
+      {subs.orgs, "actoken orgs"},
+      {subs.status, "actoken status"},
+      {subs.ping, "actoken ping"},
+      {subs.flush, "actoken flush"},
+  }};
+  for (const auto& [sub, path] : all) {
+    if (sub != nullptr && sub->parsed()) {
+      return std::string(path);
+    }
+  }
+  return "actoken";
+}
+
+parse_outcome usage_error(std::string_view message, std::string_view path) {
+  parse_outcome outcome;
+  outcome.exit_code = 2;
+  std::string line(message);
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  outcome.err = "actoken: " + line + " (see `" + std::string(path) + " --help`)\n";
+  return outcome;
+}
+
+struct parse_attempt {
+  std::optional<parse_outcome> done;    // help, version or a usage error
+  std::optional<command_line> command;  // what to run, when not `done`
+  bool exec_chosen = false;             // the exec subcommand was seen, even on error
+};
+
+// The outcome of CLI11's own exceptions. (`get_name()` is not the class name for
+// every error, so the type is tested.)
+parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const subcommands& subs) {
+  parse_outcome outcome;
+  if (dynamic_cast<const CLI::CallForAllHelp*>(&error) != nullptr) {
+    outcome.out = app.help("", CLI::AppFormatMode::All);
+    return outcome;
+  }
+  if (dynamic_cast<const CLI::CallForHelp*>(&error) != nullptr) {
+    outcome.out = app.help();
+    return outcome;
+  }
+  if (dynamic_cast<const CLI::CallForVersion*>(&error) != nullptr) {
+    outcome.out = std::string(error.what()) + "\n";
+    return outcome;
+  }
+  const auto path = command_path(subs);
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr && subs.exec->parsed()) {
+    return usage_error("exec: put the command after `--`", path);
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr && subs.key->parsed()) {
+    // Not echoed: the extra argument may well be the key itself.
+    return usage_error("unexpected argument; the key is read from stdin, never from an argument",
+                       path);
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && path == "actoken") {
+    const auto left = app.remaining();
+    if (!left.empty()) {
+      return usage_error(
+          (left.front().starts_with("-") ? "unknown option '" : "unknown command '") +
+              left.front() + "'",
+          path);
+    }
+    return usage_error("a command is required", path);
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && path == "actoken key") {
+    return usage_error("key needs a subcommand: add or remove", path);
+  }
+  return usage_error(error.what(), path);
+}
+
+// Runs CLI11 over `args` (in order) and turns what it parsed into a command_line.
+parse_attempt run_parser(const std::vector<std::string>& args) {
+  parse_attempt attempt;
+  raw_values raw;
+  subcommands subs;
+  const auto app = build_app(raw, subs);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+  try {
+    app->parse(reversed);
+  } catch (const CLI::Error& error) {
+    attempt.done = outcome_of(error, *app, subs);
+  }
+  attempt.exec_chosen = subs.exec->parsed();
+  if (attempt.done) {
+    return attempt;
+  }
+
+  const std::array<std::pair<CLI::App*, command_kind>, 9> kinds{{
+      {subs.token, command_kind::token},
+      {subs.header, command_kind::header},
+      {subs.exec, command_kind::exec},
+      {subs.orgs, command_kind::orgs},
+      {subs.status, command_kind::status},
+      {subs.ping, command_kind::ping},
+      {subs.key_add, command_kind::key_add},
+      {subs.key_remove, command_kind::key_remove},
+      {subs.flush, command_kind::flush},
+  }};
+  const auto chosen = std::find_if(kinds.begin(), kinds.end(),
+                                   [](const auto& entry) { return entry.first->parsed(); });
+  if (chosen == kinds.end()) {
+    attempt.done = usage_error("a command is required", "actoken");
+    return attempt;
+  }
+  CLI::App& sub = *chosen->first;
+  const auto given = [&sub](const std::string& name) {
+    const auto* option = sub.get_option_no_throw(name);
+    return option != nullptr && option->count() > 0;
+  };
+
+  command_line command;
+  command.kind = chosen->second;
+  command.json = raw.json;
+  if (app->get_option("--socket")->count() > 0) {
+    command.socket = raw.socket;
+  }
+  // ORG and --org name the same thing; both are fine only when they agree.
+  std::optional<std::string> org;
+  if (given("ORG") && command.kind != command_kind::key_add &&
+      command.kind != command_kind::key_remove) {
+    org = raw.positional_org;
+  }
+  if (given("--org")) {
+    if (org && *org != raw.org) {
+      attempt.done =
+          usage_error("the organization is given twice: '" + *org + "' and --org '" + raw.org + "'",
+                      command_path(subs));
+      return attempt;
+    }
+    org = raw.org;
+  }
+  switch (command.kind) {
+    case command_kind::token:
+    case command_kind::header:
+    case command_kind::exec:
+      command.token.org = org;
+      if (given("--sub-org")) {
+        command.token.sub_org = raw.sub_org;
+      }
+      if (given("--min-ttl")) {
+        command.token.min_ttl = raw.min_ttl;
+      }
+      command.token.fresh = raw.fresh;
+      command.env_names = raw.env_names;
+      break;
+    case command_kind::key_add:
+      command.org = raw.org;
+      if (given("--auth-url")) {
+        command.auth_url = raw.auth_url;
+      }
+      if (given("--api-version")) {
+        command.api_version = raw.api_version;
+      }
+      command.ephemeral = raw.ephemeral;
+      break;
+    case command_kind::key_remove:
+      command.org = raw.org;
+      break;
+    case command_kind::flush:
+      command.org = org;
+      break;
+    case command_kind::orgs:
+    case command_kind::status:
+    case command_kind::ping:
+      break;
+  }
+  attempt.command = std::move(command);
+  return attempt;
+}
+
+}  // namespace
+
+bool valid_org_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  const auto alnum = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name.front())) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+parse_outcome parse_command_line(const std::vector<std::string>& args) {
+  // `exec`'s command follows the first `--` and is never parsed as options: split it
+  // off first. Other commands get the full argument list back, `--` included.
+  const auto dash = std::find(args.begin(), args.end(), std::string("--"));
+  if (dash != args.end()) {
+    auto attempt = run_parser(std::vector<std::string>(args.begin(), dash));
+    if (attempt.exec_chosen) {
+      if (attempt.done) {
+        return std::move(*attempt.done);
+      }
+      if (dash + 1 == args.end()) {
+        return usage_error("exec: no command after `--`", "actoken exec");
+      }
+      parse_outcome outcome;
+      outcome.command = std::move(attempt.command);
+      outcome.command->exec_argv.assign(dash + 1, args.end());
+      if (outcome.command->env_names.empty()) {
+        outcome.command->env_names.emplace_back(default_token_variable);
+      }
+      return outcome;
+    }
+  }
+  auto attempt = run_parser(args);
+  if (attempt.done) {
+    return std::move(*attempt.done);
+  }
+  if (attempt.exec_chosen) {
+    return usage_error("exec: no command given; use actoken exec [OPTIONS] -- CMD [ARG...]",
+                       "actoken exec");
+  }
+  parse_outcome outcome;
+  outcome.command = std::move(attempt.command);
+  return outcome;
+}
+
+}  // namespace actoken::client

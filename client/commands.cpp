@@ -1,0 +1,422 @@
+#include "client/commands.hpp"
+
+#include "client/daemon_reply.hpp"
+#include "client/http_request.hpp"
+#include "client/key_input.hpp"
+#include "client/output.hpp"
+#include "client/socket_client.hpp"
+#include "common/error.hpp"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+namespace actoken::client {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+void report_error(const context& ctx, std::string_view message) {
+  ctx.err << "actoken: " << message << '\n' << std::flush;
+}
+
+// Strings from the daemon, tolerating a missing field or another type.
+std::string text_field(const json& object, std::string_view key, std::string_view fallback = "-") {
+  if (object.is_object()) {
+    if (const auto it = object.find(key); it != object.end() && it->is_string()) {
+      return it->get<std::string>();
+    }
+  }
+  return std::string(fallback);
+}
+
+std::optional<std::int64_t> integer_field(const json& object, std::string_view key) {
+  if (object.is_object()) {
+    if (const auto it = object.find(key); it != object.end() && it->is_number()) {
+      return it->is_number_float() ? static_cast<std::int64_t>(it->get<double>())
+                                   : it->get<std::int64_t>();
+    }
+  }
+  return std::nullopt;
+}
+
+std::string dump(const json& body, bool pretty) {
+  return body.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace);
+}
+
+// A daemon answer: `exit_code` 0 and the JSON object, or the code already reported.
+struct answer {
+  int exit_code = exit_code::ok;
+  json body;
+};
+
+answer ask(const context& ctx, std::string_view method, std::string_view target,
+           std::string_view org = {}, std::string_view body = {}, bool has_body = false) {
+  const socket_client client(ctx.socket, ctx.timeout);
+  const auto result = client.call(method, target, body, has_body);
+  if (!result.answered()) {
+    const auto report = describe_transport_error(result, ctx.socket);
+    report_error(ctx, report.message);
+    return {report.exit_code, {}};
+  }
+  auto reply = interpret_reply(result.response, org);
+  if (!reply.ok) {
+    report_error(ctx, reply.message);
+    return {reply.exit_code, {}};
+  }
+  return {exit_code::ok, std::move(reply.body)};
+}
+
+// Fetches a token; on success `token` holds it and the answer is returned.
+answer fetch_token(const context& ctx, const token_options& options, std::string& token) {
+  auto got = ask(ctx, "GET", token_target(options), options.org.value_or(""));
+  if (got.exit_code != exit_code::ok) {
+    return got;
+  }
+  token = text_field(got.body, "access_token", "");
+  if (token.empty()) {
+    report_error(ctx,
+                 "unexpected answer from actokend at " + ctx.socket.string() + ": no access_token");
+    return {exit_code::failure, {}};
+  }
+  return got;
+}
+
+void wipe(std::string& secret) {
+  ::explicit_bzero(secret.data(), secret.size());
+  secret.clear();
+}
+
+colour state_colour(std::string_view state) {
+  if (state == "ok") {
+    return colour::green;
+  }
+  if (state == "backoff") {
+    return colour::yellow;
+  }
+  return colour::red;
+}
+
+}  // namespace
+
+int system_exec(const char* file, char* const argv[], char* const envp[]) {
+  return ::execvpe(file, argv, envp);
+}
+
+std::string token_target(const token_options& options) {
+  std::vector<query_param> query;
+  if (options.org) {
+    query.emplace_back("org", *options.org);
+  }
+  if (options.sub_org) {
+    query.emplace_back("sub_org", *options.sub_org);
+  }
+  if (options.min_ttl) {
+    query.emplace_back("min_ttl", std::to_string(*options.min_ttl));
+  }
+  if (options.fresh) {
+    query.emplace_back("fresh", "1");
+  }
+  return make_target("/v1/token", query);
+}
+
+std::vector<std::string> child_environment(char* const* environment,
+                                           const std::vector<std::string>& names,
+                                           std::string_view token) {
+  std::vector<std::string> entries;
+  for (auto* const* entry = environment; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const auto name = text.substr(0, text.find('='));
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      entries.emplace_back(text);
+    }
+  }
+  for (const auto& name : names) {
+    // Each name once, even when given twice.
+    const auto prefix = name + '=';
+    if (std::none_of(entries.begin(), entries.end(),
+                     [&](const std::string& e) { return e.starts_with(prefix); })) {
+      entries.push_back(prefix + std::string(token));
+    }
+  }
+  return entries;
+}
+
+std::string render_orgs(const nlohmann::ordered_json& body, bool coloured) {
+  const auto orgs = body.is_object() ? body.find("orgs") : body.end();
+  if (!body.is_object() || orgs == body.end() || !orgs->is_array() || orgs->empty()) {
+    return "no organizations; add one with `actoken key add ORG`\n";
+  }
+  std::vector<std::vector<table_cell>> rows;
+  for (const auto& org : *orgs) {
+    const auto state = text_field(org, "state");
+    std::string expires = "-";
+    if (const auto tokens = org.find("tokens"); tokens != org.end() && tokens->is_array()) {
+      for (const auto& token : *tokens) {
+        const auto sub_org = token.find("sub_org");
+        const bool root = sub_org == token.end() || sub_org->is_null();
+        if (root) {
+          if (const auto seconds = integer_field(token, "expires_in")) {
+            expires = format_expires_in(*seconds);
+          }
+        }
+      }
+    }
+    std::string last_error = "-";
+    if (const auto error = org.find("last_error"); error != org.end() && error->is_object()) {
+      last_error = text_field(*error, "message", text_field(*error, "code"));
+    }
+    rows.push_back({{one_line(text_field(org, "name"), 64)},
+                    {one_line(state, 32), state_colour(state)},
+                    {expires},
+                    {one_line(last_error, 160)}});
+  }
+  return format_table({"ORG", "STATE", "TOKEN EXPIRES IN", "LAST ERROR"}, rows, coloured);
+}
+
+std::string render_status(const nlohmann::ordered_json& body, const std::filesystem::path& socket) {
+  const auto number = [&](std::string_view key) {
+    const auto value = integer_field(body, key);
+    return value ? std::to_string(*value) : std::string("-");
+  };
+  std::string reload = "none since start";
+  if (const auto it = body.find("last_reload"); it != body.end() && it->is_object()) {
+    const auto ok = it->find("ok");
+    const bool succeeded = ok != it->end() && ok->is_boolean() && ok->get<bool>();
+    reload = (succeeded ? "ok at " : "failed at ") + text_field(*it, "at");
+    if (const auto message = text_field(*it, "message", ""); !succeeded && !message.empty()) {
+      reload += ": " + one_line(message, 200);
+    }
+  }
+  const auto uptime = integer_field(body, "uptime_s");
+  const std::vector<std::pair<std::string, std::string>> lines{
+      {"uptime", uptime ? format_duration(*uptime) : "-"},
+      {"organizations", number("orgs")},
+      {"cached tokens", number("cached_tokens")},
+      {"requests", number("requests_total")},
+      {"exchanges", number("exchanges_total")},
+      {"connections", number("connections")},
+      {"last reload", reload},
+  };
+  std::string out = "actokend " + one_line(text_field(body, "version", "?"), 64) + " at " +
+                    socket.string() + "\n";
+  for (const auto& [label, value] : lines) {
+    out += "  " + label + ':' + std::string(15 - label.size(), ' ') + value + '\n';
+  }
+  return out;
+}
+
+int run_token(const command_line& command, context& ctx) {
+  std::string token;
+  const auto got = fetch_token(ctx, command.token, token);
+  if (got.exit_code == exit_code::ok) {
+    if (ctx.json) {
+      ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+    } else {
+      ctx.out << token << '\n';
+    }
+  }
+  wipe(token);
+  return got.exit_code;
+}
+
+int run_header(const command_line& command, context& ctx) {
+  std::string token;
+  const auto got = fetch_token(ctx, command.token, token);
+  if (got.exit_code == exit_code::ok) {
+    if (ctx.json) {
+      ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+    } else {
+      ctx.out << "Authorization: Bearer " << token << '\n';
+    }
+  }
+  wipe(token);
+  return got.exit_code;
+}
+
+int run_exec(const command_line& command, context& ctx) {
+  if (command.exec_argv.empty()) {
+    report_error(ctx, "exec: no command given");
+    return exit_code::usage;
+  }
+  std::string token;
+  const auto got = fetch_token(ctx, command.token, token);
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  const auto names = command.env_names.empty()
+                         ? std::vector<std::string>{std::string(default_token_variable)}
+                         : command.env_names;
+  auto environment = child_environment(ctx.environment, names, token);
+  wipe(token);
+
+  std::vector<std::string> arguments = command.exec_argv;
+  std::vector<char*> argv;
+  argv.reserve(arguments.size() + 1);
+  for (auto& argument : arguments) {
+    argv.push_back(argument.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
+  for (auto& entry : environment) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+
+  // Whatever we printed must be out before the process image is replaced.
+  ctx.out.flush();
+  ctx.err.flush();
+  ctx.exec(argv.front(), argv.data(), envp.data());
+  const int error = errno;
+  for (auto& entry : environment) {
+    wipe(entry);
+  }
+  const auto& name = command.exec_argv.front();
+  if (error == ENOENT || error == ENOTDIR) {
+    report_error(ctx, one_line(name, 200) + ": command not found");
+    return exit_code::command_not_found;
+  }
+  report_error(ctx, one_line(name, 200) + ": " + std::strerror(error));
+  return 126;  // found but not executable, as POSIX shells report it
+}
+
+int run_orgs(const command_line& /*command*/, context& ctx) {
+  const auto got = ask(ctx, "GET", "/v1/orgs");
+  if (got.exit_code == exit_code::ok) {
+    ctx.out << (ctx.json ? dump(got.body, ctx.pretty_json) + '\n'
+                         : render_orgs(got.body, ctx.colour));
+  }
+  return got.exit_code;
+}
+
+int run_status(const command_line& /*command*/, context& ctx) {
+  const auto got = ask(ctx, "GET", "/v1/status");
+  if (got.exit_code == exit_code::ok) {
+    ctx.out << (ctx.json ? dump(got.body, ctx.pretty_json) + '\n'
+                         : render_status(got.body, ctx.socket));
+  }
+  return got.exit_code;
+}
+
+int run_ping(const command_line& /*command*/, context& ctx) {
+  const auto got = ask(ctx, "GET", "/v1/health");
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  const auto status = text_field(got.body, "status", "");
+  if (ctx.json) {
+    ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+  }
+  if (status != "ok") {
+    report_error(ctx, "actokend at " + ctx.socket.string() + " is not healthy (status '" +
+                          one_line(status, 64) + "')");
+    return exit_code::failure;
+  }
+  if (!ctx.json) {
+    ctx.out << "actokend " << one_line(text_field(got.body, "version", "?"), 64) << " at "
+            << ctx.socket.string() << " is healthy\n";
+  }
+  return exit_code::ok;
+}
+
+int run_key_add(const command_line& command, context& ctx) {
+  const auto org = command.org.value_or("");
+  protect_process_memory();
+  secret_buffer key(max_key_size + 1);
+  if (auto error = read_key(ctx.input_fd, ctx.err, org, key)) {
+    report_error(ctx, *error);
+    return exit_code::failure;
+  }
+  key_settings settings;
+  settings.auth_url = command.auth_url;
+  settings.api_version = command.api_version;
+  settings.persist = !command.ephemeral;
+  const auto extra =
+      settings.auth_url.value_or("").size() + settings.api_version.value_or("").size();
+  secret_buffer body(6 * (key.size() + extra) + 128);
+  if (!build_key_body(key.view(), settings, body)) {
+    report_error(ctx, "cannot build the request for " + org);
+    return exit_code::failure;
+  }
+  key.clear();
+  const auto got =
+      ask(ctx, "PUT", "/v1/orgs/" + percent_encode(org) + "/key", org, body.view(), true);
+  body.clear();
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  if (ctx.json) {
+    ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+  } else {
+    const auto persisted = got.body.find("persisted");
+    const bool saved =
+        persisted != got.body.end() && persisted->is_boolean() && persisted->get<bool>();
+    ctx.out << "added the key for " << org << (saved ? " (saved)" : " (in memory only)") << '\n';
+  }
+  return exit_code::ok;
+}
+
+int run_key_remove(const command_line& command, context& ctx) {
+  const auto org = command.org.value_or("");
+  const auto got = ask(ctx, "DELETE", "/v1/orgs/" + percent_encode(org) + "/key", org);
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  if (ctx.json) {
+    ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+  } else {
+    ctx.out << "removed the key for " << org << '\n';
+  }
+  return exit_code::ok;
+}
+
+int run_flush(const command_line& command, context& ctx) {
+  std::vector<query_param> query;
+  if (command.org) {
+    query.emplace_back("org", *command.org);
+  }
+  const auto got = ask(ctx, "DELETE", make_target("/v1/tokens", query), command.org.value_or(""));
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  if (ctx.json) {
+    ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+  } else {
+    const auto evicted = integer_field(got.body, "evicted").value_or(0);
+    ctx.out << "evicted " << evicted << (evicted == 1 ? " cached token" : " cached tokens")
+            << (command.org ? " of " + *command.org : std::string()) << '\n';
+  }
+  return exit_code::ok;
+}
+
+int run_command(const command_line& command, context& ctx) {
+  switch (command.kind) {
+    case command_kind::token:
+      return run_token(command, ctx);
+    case command_kind::header:
+      return run_header(command, ctx);
+    case command_kind::exec:
+      return run_exec(command, ctx);
+    case command_kind::orgs:
+      return run_orgs(command, ctx);
+    case command_kind::status:
+      return run_status(command, ctx);
+    case command_kind::ping:
+      return run_ping(command, ctx);
+    case command_kind::key_add:
+      return run_key_add(command, ctx);
+    case command_kind::key_remove:
+      return run_key_remove(command, ctx);
+    case command_kind::flush:
+      return run_flush(command, ctx);
+  }
+  return exit_code::usage;
+}
+
+}  // namespace actoken::client

@@ -1,0 +1,50 @@
+#pragma once
+
+/// @file
+/// Turning what came back from the socket into what the CLI reports: the
+/// daemon's JSON on success, else one message and the SPEC §5 exit code.
+/// Pure functions: an answer (or a transport failure) in, a verdict out.
+
+#include "client/http_response.hpp"
+#include "client/socket_client.hpp"
+#include "common/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace actoken::client {
+
+/// The verdict on one daemon answer.
+struct daemon_reply {
+  bool ok = false;                    ///< a 2xx answer whose body is a JSON object
+  nlohmann::ordered_json body;        ///< the parsed body when `ok` (field order kept for --json)
+  int exit_code = 0;                  ///< 0 when `ok`, else the SPEC §5 exit code
+  std::optional<actoken::errc> code;  ///< the daemon's `error`, when it is one we know
+  std::string message;                ///< one line for stderr when not `ok` (without "actoken: ")
+};
+
+/// Judges an HTTP answer. `org` names the organization the request was about
+/// (empty when the daemon chose it); it fills the `actoken key add ORG` hint
+/// that follows `no_key` and `unknown_org`.
+daemon_reply interpret_reply(const http_response& response, std::string_view org = {});
+
+/// What to report when the daemon could not be asked at all (exit 3), or the
+/// socket refused us (exit 4). `result.answered()` must be false.
+struct transport_report {
+  int exit_code = 0;    ///< SPEC §5: 3 unreachable, 4 permission, 1 a garbled answer
+  std::string message;  ///< names the socket path and says how to start the daemon
+};
+
+/// Builds the report for a call that got no answer from `socket`.
+transport_report describe_transport_error(const call_result& result,
+                                          const std::filesystem::path& socket);
+
+/// `text` made fit for one stderr line: control characters become spaces and
+/// anything past `max_size` bytes is cut with "...".
+std::string one_line(std::string_view text, std::size_t max_size = 400);
+
+}  // namespace actoken::client

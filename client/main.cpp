@@ -1,0 +1,47 @@
+// actoken: the command-line client of actokend (SPEC §5). Parses the command
+// line, picks the socket, runs one command; everything else lives in client/.
+
+#include "client/cli_args.hpp"
+#include "client/commands.hpp"
+#include "client/output.hpp"
+#include "client/socket_path.hpp"
+#include "common/error.hpp"
+#include "common/paths.hpp"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  using namespace actoken::client;
+
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const auto parsed = parse_command_line(args);
+  if (!parsed.command) {
+    std::cout << parsed.out << std::flush;
+    std::cerr << parsed.err << std::flush;
+    return parsed.exit_code;
+  }
+  const auto& command = *parsed.command;
+
+  const auto env = actoken::process_env();
+  context ctx(std::cout, std::cerr);
+  ctx.socket = discover_socket(command.socket, env, ::getuid());
+  ctx.json = command.json;
+  ctx.pretty_json = ::isatty(STDOUT_FILENO) == 1;
+  ctx.colour = colour_enabled(STDOUT_FILENO, env);
+  ctx.input_fd = STDIN_FILENO;
+  ctx.environment = environ;
+
+  int code = run_command(command, ctx);
+  // A token that never reached its reader (full disk, closed pipe) is a failure.
+  if (!(std::cout << std::flush)) {
+    std::cerr << "actoken: cannot write to stdout\n";
+    if (code == actoken::exit_code::ok) {
+      code = actoken::exit_code::failure;
+    }
+  }
+  return code;
+}

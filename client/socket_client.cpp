@@ -1,0 +1,214 @@
+#include "client/socket_client.hpp"
+
+#include "client/http_request.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace actoken::client {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// Closes the descriptor on every path out of `call`.
+class unique_fd {
+ public:
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+call_result failure(transport_error error, std::string detail) {
+  call_result result;
+  result.error = error;
+  result.detail = std::move(detail);
+  return result;
+}
+
+call_result system_failure(transport_error error, int errno_value) {
+  return failure(error, std::strerror(errno_value));
+}
+
+transport_error classify_connect_errno(int errno_value) {
+  switch (errno_value) {
+    case ENOENT:
+    case ENOTDIR:
+      return transport_error::no_socket;
+    case ECONNREFUSED:
+      return transport_error::refused;
+    case EACCES:
+    case EPERM:
+      return transport_error::permission;
+    case EAGAIN:  // the listen backlog stayed full until SO_SNDTIMEO ran out
+    case ETIMEDOUT:
+      return transport_error::timeout;
+    default:
+      return transport_error::io;
+  }
+}
+
+// Milliseconds left until `deadline`, at least 0, for poll().
+int remaining_ms(steady::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+  if (left <= 0) {
+    return 0;
+  }
+  return left > 1'000'000 ? 1'000'000 : static_cast<int>(left);
+}
+
+// Waits until `fd` is ready for `events`; false on timeout (errno = ETIMEDOUT) or error.
+bool wait_for(int fd, short events, steady::time_point deadline) {
+  for (;;) {
+    pollfd entry{fd, events, 0};
+    const int ready = ::poll(&entry, 1, remaining_ms(deadline));
+    if (ready > 0) {
+      return true;  // also on POLLERR/POLLHUP: the next read/send reports what happened
+    }
+    if (ready == 0) {
+      errno = ETIMEDOUT;
+      return false;
+    }
+    if (errno != EINTR) {
+      return false;
+    }
+  }
+}
+
+}  // namespace
+
+socket_client::socket_client(std::filesystem::path socket, std::chrono::milliseconds timeout)
+    : socket_(std::move(socket)), timeout_(timeout) {}
+
+call_result socket_client::call(std::string_view method, std::string_view target,
+                                std::string_view body, bool has_body) const {
+  const auto deadline = steady::now() + timeout_;
+
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string& path = socket_.native();
+  if (path.empty()) {
+    return failure(transport_error::no_socket, "empty socket path");
+  }
+  if (path.size() >= sizeof(address.sun_path)) {
+    return failure(
+        transport_error::path_too_long,
+        "socket path is longer than " + std::to_string(sizeof(address.sun_path) - 1) + " bytes");
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+
+  const unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) {
+    return system_failure(transport_error::io, errno);
+  }
+
+  // A blocking connect on a Unix socket waits only when the backlog is full;
+  // SO_SNDTIMEO bounds that wait.
+  const auto total_ms = timeout_.count() > 0 ? timeout_.count() : 1;
+  timeval send_timeout{};
+  send_timeout.tv_sec = static_cast<time_t>(total_ms / 1000);
+  send_timeout.tv_usec = static_cast<suseconds_t>((total_ms % 1000) * 1000);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    const int error = errno;
+    return system_failure(classify_connect_errno(error), error);
+  }
+  // From here on: non-blocking I/O against one deadline.
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    return system_failure(transport_error::io, errno);
+  }
+
+  const std::string head = format_request_head(method, target, body.size(), has_body);
+  std::array<std::string_view, 2> pieces{std::string_view(head), has_body ? body : ""};
+  for (auto piece : pieces) {
+    while (!piece.empty()) {
+      const auto sent = ::send(fd.get(), piece.data(), piece.size(), MSG_NOSIGNAL);
+      if (sent >= 0) {
+        piece.remove_prefix(static_cast<std::size_t>(sent));
+        continue;
+      }
+      const int error = errno;
+      if (error == EINTR) {
+        continue;
+      }
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        if (!wait_for(fd.get(), POLLOUT, deadline)) {
+          return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
+                                errno);
+        }
+        continue;
+      }
+      if (error == EPIPE || error == ECONNRESET) {
+        return system_failure(transport_error::closed, error);
+      }
+      return system_failure(transport_error::io, error);
+    }
+  }
+
+  std::string received;
+  std::array<char, 16 * 1024> chunk{};
+  for (;;) {
+    const auto got = ::recv(fd.get(), chunk.data(), chunk.size(), 0);
+    if (got > 0) {
+      received.append(chunk.data(), static_cast<std::size_t>(got));
+      auto parsed = parse_http_response(received, false);
+      if (parsed.state == parse_state::complete) {
+        call_result result;
+        result.response = std::move(parsed.response);
+        return result;
+      }
+      if (parsed.state == parse_state::invalid) {
+        return failure(transport_error::protocol, parsed.error);
+      }
+      continue;
+    }
+    if (got == 0) {
+      if (received.empty()) {
+        return failure(transport_error::closed, "connection closed without an answer");
+      }
+      auto parsed = parse_http_response(received, true);
+      if (parsed.state == parse_state::complete) {
+        call_result result;
+        result.response = std::move(parsed.response);
+        return result;
+      }
+      return failure(transport_error::protocol, parsed.error);
+    }
+    const int error = errno;
+    if (error == EINTR) {
+      continue;
+    }
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      if (!wait_for(fd.get(), POLLIN, deadline)) {
+        return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
+                              errno);
+      }
+      continue;
+    }
+    if (error == ECONNRESET) {
+      return system_failure(transport_error::closed, error);
+    }
+    return system_failure(transport_error::io, error);
+  }
+}
+
+}  // namespace actoken::client

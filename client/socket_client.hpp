@@ -1,0 +1,63 @@
+#pragma once
+
+/// @file
+/// The CLI's only I/O with the daemon: one synchronous HTTP/1.1 request over
+/// a Unix socket with plain POSIX calls (no Asio, so `actoken` starts fast).
+/// Parsing lives in http_response; this file only moves bytes.
+
+#include "client/http_response.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace actoken::client {
+
+/// Why a call produced no HTTP answer.
+enum class transport_error {
+  none,           ///< we have an answer
+  no_socket,      ///< nothing at the path (ENOENT, ENOTDIR)
+  refused,        ///< a socket file with no daemon behind it (ECONNREFUSED)
+  permission,     ///< the socket refused us (EACCES, EPERM)
+  path_too_long,  ///< the path does not fit in `sockaddr_un`
+  timeout,        ///< no connection or no full answer before the deadline
+  closed,         ///< the daemon closed or reset the connection without an answer
+  protocol,       ///< the answer is not HTTP we accept
+  io,             ///< any other system error
+};
+
+/// The outcome of one call.
+struct call_result {
+  transport_error error = transport_error::none;  ///< `none` when `response` is valid
+  std::string detail;      ///< a human reason for `error` (strerror text, parser message)
+  http_response response;  ///< the daemon's answer, any status
+
+  /// True when the daemon answered (whatever the HTTP status).
+  bool answered() const noexcept { return error == transport_error::none; }
+};
+
+/// A client for the daemon's socket. Each call opens a fresh connection with
+/// `Connection: close`: the CLI makes one request per run.
+class socket_client {
+ public:
+  /// `timeout` bounds a whole call, connect to last byte. A cold exchange may take
+  /// the daemon's upstream_timeout (15 s by default), hence the 30 s default.
+  explicit socket_client(std::filesystem::path socket,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// Sends `method target` (with `body` as JSON when `has_body`) and reads the answer.
+  /// `body` is sent straight from the caller's buffer, never copied, so a caller
+  /// holding a secret there controls its lifetime.
+  call_result call(std::string_view method, std::string_view target, std::string_view body = {},
+                   bool has_body = false) const;
+
+  /// The socket path this client connects to.
+  const std::filesystem::path& socket() const noexcept { return socket_; }
+
+ private:
+  std::filesystem::path socket_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace actoken::client

@@ -1,0 +1,282 @@
+#include "client/cli_args.hpp"
+#include "client/socket_path.hpp"
+#include "common/version.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using actoken::client::command_kind;
+using actoken::client::command_line;
+using actoken::client::parse_command_line;
+using actoken::client::parse_outcome;
+
+namespace {
+
+parse_outcome parse(std::vector<std::string> args) { return parse_command_line(args); }
+
+// Parses what must be a valid command line.
+command_line ok(std::vector<std::string> args) {
+  auto outcome = parse_command_line(args);
+  INFO("stderr: " << outcome.err);
+  REQUIRE(outcome.command.has_value());
+  return *outcome.command;
+}
+
+// A usage error: exit 2, one `actoken: ` line on stderr, nothing on stdout.
+void usage(std::vector<std::string> args, const std::string& mentions = {}) {
+  const auto outcome = parse_command_line(args);
+  CHECK_FALSE(outcome.command.has_value());
+  CHECK(outcome.exit_code == 2);
+  CHECK(outcome.out.empty());
+  CHECK(outcome.err.starts_with("actoken: "));
+  CHECK(outcome.err.ends_with("\n"));
+  CHECK(outcome.err.find('\n') == outcome.err.size() - 1);
+  if (!mentions.empty()) {
+    CHECK(outcome.err.find(mentions) != std::string::npos);
+  }
+}
+
+actoken::env_lookup fake_env(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const char* name) -> const char* {
+    const auto it = values.find(name);
+    return it == values.end() ? nullptr : it->second.c_str();
+  };
+}
+
+}  // namespace
+
+TEST_CASE("--version prints `actoken <version>` and exits 0") {
+  const auto outcome = parse({"--version"});
+  CHECK_FALSE(outcome.command.has_value());
+  CHECK(outcome.exit_code == 0);
+  CHECK(outcome.out == "actoken " + std::string(actoken::version) + "\n");
+}
+
+TEST_CASE("--help exits 0 for every command and shows examples") {
+  const std::vector<std::vector<std::string>> helps{{"--help"},
+                                                    {"-h"},
+                                                    {"token", "--help"},
+                                                    {"header", "--help"},
+                                                    {"exec", "--help"},
+                                                    {"orgs", "--help"},
+                                                    {"status", "--help"},
+                                                    {"ping", "--help"},
+                                                    {"key", "--help"},
+                                                    {"key", "add", "--help"},
+                                                    {"key", "remove", "--help"},
+                                                    {"flush", "--help"}};
+  for (const auto& args : helps) {
+    CAPTURE(args.front());
+    CAPTURE(args.back());
+    const auto outcome = parse(args);
+    CHECK_FALSE(outcome.command.has_value());
+    CHECK(outcome.exit_code == 0);
+    CHECK(outcome.err.empty());
+    CHECK(outcome.out.find("Usage: actoken") != std::string::npos);
+    CHECK(outcome.out.find("Examples:") != std::string::npos);
+  }
+  CHECK(parse({"token", "--help"}).out.find("--min-ttl") != std::string::npos);
+  CHECK(parse({"key", "add", "--help"}).out.find("--ephemeral") != std::string::npos);
+  CHECK(parse({"--help"}).out.find("Exit codes") != std::string::npos);
+}
+
+TEST_CASE("token: ORG positional or --org, and every option") {
+  const auto bare = ok({"token"});
+  CHECK(bare.kind == command_kind::token);
+  CHECK_FALSE(bare.token.org.has_value());
+  CHECK_FALSE(bare.token.sub_org.has_value());
+  CHECK_FALSE(bare.token.min_ttl.has_value());
+  CHECK_FALSE(bare.token.fresh);
+  CHECK_FALSE(bare.json);
+  CHECK_FALSE(bare.socket.has_value());
+
+  CHECK(ok({"token", "acme"}).token.org == "acme");
+  CHECK(ok({"token", "--org", "acme"}).token.org == "acme");
+  CHECK(ok({"token", "acme", "--org=acme"}).token.org == "acme");
+
+  const auto full = ok({"token", "acme", "--sub-org", "mobile", "--min-ttl", "0", "--fresh"});
+  CHECK(full.token.org == "acme");
+  CHECK(full.token.sub_org == "mobile");
+  CHECK(full.token.min_ttl == 0);
+  CHECK(full.token.fresh);
+  CHECK(ok({"token", "--min-ttl", "86400"}).token.min_ttl == 86400);
+}
+
+TEST_CASE("token usage errors exit 2") {
+  usage({"token", "acme", "--org", "other"}, "twice");
+  usage({"token", "--min-ttl", "86401"}, "--min-ttl");
+  usage({"token", "--min-ttl", "-1"});
+  usage({"token", "--min-ttl", "soon"});
+  usage({"token", "--min-ttl"});
+  usage({"token", "a/b"}, "invalid organization name");
+  usage({"token", "-acme"});
+  usage({"token", "--org", std::string(65, 'a')});
+  usage({"token", "acme", "extra"});
+  usage({"token", "--sub-org", ""});
+  usage({"token", "--bogus"}, "--bogus");
+}
+
+TEST_CASE("global options are accepted before and after the command") {
+  const auto before = ok({"--json", "--socket", "/tmp/s.sock", "token", "acme"});
+  CHECK(before.json);
+  CHECK(before.socket == "/tmp/s.sock");
+  const auto after = ok({"token", "acme", "--json", "--socket=/tmp/s.sock"});
+  CHECK(after.json);
+  CHECK(after.socket == "/tmp/s.sock");
+  CHECK(after.token.org == "acme");
+  CHECK(ok({"key", "add", "acme", "--json"}).json);
+  CHECK(ok({"key", "remove", "acme", "--socket", "/x"}).socket == "/x");
+  CHECK(ok({"orgs", "--json"}).json);
+  usage({"--socket", "", "ping"});
+}
+
+TEST_CASE("header takes the same options as token") {
+  const auto command = ok({"header", "--org", "acme", "--sub-org", "x", "--min-ttl", "30"});
+  CHECK(command.kind == command_kind::header);
+  CHECK(command.token.org == "acme");
+  CHECK(command.token.sub_org == "x");
+  CHECK(command.token.min_ttl == 30);
+  CHECK(ok({"header", "acme"}).token.org == "acme");
+}
+
+TEST_CASE("exec: options before `--`, the command after it, untouched") {
+  const auto command = ok({"exec", "--org", "acme", "--min-ttl", "600", "--", "curl", "-H", "--org",
+                           "--json", "--", "x"});
+  CHECK(command.kind == command_kind::exec);
+  CHECK(command.token.org == "acme");
+  CHECK(command.token.min_ttl == 600);
+  CHECK_FALSE(command.json);
+  CHECK(command.exec_argv == std::vector<std::string>{"curl", "-H", "--org", "--json", "--", "x"});
+  CHECK(command.env_names == std::vector<std::string>{"AC_ACCESS_TOKEN"});
+
+  const auto envs = ok({"--json", "exec", "--env", "A", "--env", "B_2", "--", "env"});
+  CHECK(envs.env_names == std::vector<std::string>{"A", "B_2"});
+  CHECK(envs.exec_argv == std::vector<std::string>{"env"});
+  CHECK(envs.json);
+
+  CHECK(ok({"exec", "--", "--help"}).exec_argv == std::vector<std::string>{"--help"});
+}
+
+TEST_CASE("exec usage errors exit 2") {
+  usage({"exec"}, "--");
+  usage({"exec", "--org", "acme"}, "--");
+  usage({"exec", "--"}, "no command");
+  usage({"exec", "curl", "x"}, "after `--`");
+  usage({"exec", "--env", "1BAD", "--", "x"}, "environment variable");
+  usage({"exec", "--env", "A=B", "--", "x"}, "environment variable");
+  usage({"exec", "acme", "--", "x"});
+  const auto help = parse({"exec", "--help", "--", "ls"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--env") != std::string::npos);
+}
+
+TEST_CASE("orgs, status and ping take no arguments") {
+  CHECK(ok({"orgs"}).kind == command_kind::orgs);
+  CHECK(ok({"status"}).kind == command_kind::status);
+  CHECK(ok({"ping"}).kind == command_kind::ping);
+  usage({"orgs", "acme"});
+  usage({"ping", "--org", "acme"});
+}
+
+TEST_CASE("key add and key remove") {
+  const auto add = ok({"key", "add", "acme"});
+  CHECK(add.kind == command_kind::key_add);
+  CHECK(add.org == "acme");
+  CHECK_FALSE(add.auth_url.has_value());
+  CHECK_FALSE(add.api_version.has_value());
+  CHECK_FALSE(add.ephemeral);
+
+  const auto full = ok({"key", "add", "acme", "--auth-url", "https://auth.example.com",
+                        "--api-version", "auto", "--ephemeral"});
+  CHECK(full.auth_url == "https://auth.example.com");
+  CHECK(full.api_version == "auto");
+  CHECK(full.ephemeral);
+
+  const auto remove = ok({"key", "remove", "acme"});
+  CHECK(remove.kind == command_kind::key_remove);
+  CHECK(remove.org == "acme");
+
+  usage({"key"}, "add or remove");
+  usage({"key", "list"});
+  usage({"key", "add"}, "ORG");
+  usage({"key", "add", "acme", "THE-SECRET-KEY"});  // never from an argument
+  usage({"key", "add", "acme", "--key", "x"});
+  usage({"key", "add", "acme", "--api-version", "v4"});
+  usage({"key", "add", "bad/name"});
+  usage({"key", "remove"});
+}
+
+TEST_CASE("a usage error never echoes an argument that could be a key") {
+  const auto extra = parse({"key", "add", "acme", "c2VjcmV0LWtleQ=="});
+  CHECK_FALSE(extra.command.has_value());
+  CHECK(extra.exit_code == 2);
+  CHECK(extra.err.find("c2VjcmV0LWtleQ") == std::string::npos);
+  CHECK(extra.err.find("stdin") != std::string::npos);
+  const auto misplaced = parse({"key", "add", "c2VjcmV0/LWtleQ=="});
+  CHECK(misplaced.exit_code == 2);
+  CHECK(misplaced.err.find("c2VjcmV0") == std::string::npos);
+  const auto remove = parse({"key", "remove", "acme", "c2VjcmV0LWtleQ=="});
+  CHECK(remove.exit_code == 2);
+  CHECK(remove.err.find("c2VjcmV0LWtleQ") == std::string::npos);
+}
+
+TEST_CASE("flush with and without an organization") {
+  const auto all = ok({"flush"});
+  CHECK(all.kind == command_kind::flush);
+  CHECK_FALSE(all.org.has_value());
+  CHECK(ok({"flush", "acme"}).org == "acme");
+  CHECK(ok({"flush", "--org", "acme"}).org == "acme");
+  usage({"flush", "acme", "--org", "beta"});
+  usage({"flush", "a", "b"});
+}
+
+TEST_CASE("no command, an unknown command or an unknown option exits 2") {
+  usage({}, "command is required");
+  usage({"bogus"}, "unknown command 'bogus'");
+  usage({"--bogus"}, "unknown option '--bogus'");
+  usage({"--json"}, "command is required");
+}
+
+TEST_CASE("organization and variable names follow the SPEC") {
+  using actoken::client::valid_env_name;
+  using actoken::client::valid_org_name;
+  CHECK(valid_org_name("acme"));
+  CHECK(valid_org_name("A.b_c-9"));
+  CHECK(valid_org_name(std::string(64, 'a')));
+  CHECK_FALSE(valid_org_name(std::string(65, 'a')));
+  CHECK_FALSE(valid_org_name(""));
+  CHECK_FALSE(valid_org_name(".acme"));
+  CHECK_FALSE(valid_org_name("ac me"));
+  CHECK(valid_env_name("AC_ACCESS_TOKEN"));
+  CHECK(valid_env_name("_x1"));
+  CHECK_FALSE(valid_env_name("1x"));
+  CHECK_FALSE(valid_env_name(""));
+  CHECK_FALSE(valid_env_name("A-B"));
+}
+
+TEST_CASE("socket discovery: --socket, $ACTOKEN_SOCKET, user socket if present, system") {
+  using actoken::client::discover_socket;
+  const auto never = [](const std::filesystem::path&) { return false; };
+  const auto always = [](const std::filesystem::path&) { return true; };
+  const auto env = fake_env({{"ACTOKEN_SOCKET", "/env.sock"}, {"XDG_RUNTIME_DIR", "/run/user/7"}});
+  const auto no_override = fake_env({{"XDG_RUNTIME_DIR", "/run/user/7"}});
+
+  CHECK(discover_socket(std::string("/flag.sock"), env, 7, always) == "/flag.sock");
+  CHECK(discover_socket(std::nullopt, env, 7, always) == "/env.sock");
+  CHECK(discover_socket(std::nullopt, fake_env({{"ACTOKEN_SOCKET", ""}}), 7, never) ==
+        "/run/actoken/actokend.sock");
+  CHECK(discover_socket(std::nullopt, no_override, 7, always) ==
+        "/run/user/7/actoken/actokend.sock");
+  CHECK(discover_socket(std::nullopt, no_override, 7, never) == "/run/actoken/actokend.sock");
+  CHECK(discover_socket(std::nullopt, fake_env({}), 7, always) == "/tmp/actoken-7/actokend.sock");
+
+  std::filesystem::path asked;
+  discover_socket(std::nullopt, no_override, 7, [&](const std::filesystem::path& p) {
+    asked = p;
+    return false;
+  });
+  CHECK(asked == "/run/user/7/actoken/actokend.sock");
+}

@@ -1,0 +1,598 @@
+// The commands against a stand-in daemon: a thread answering canned HTTP
+// responses on a Unix socket in a temporary directory (no network).
+
+#include "client/commands.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using actoken::client::command_kind;
+using actoken::client::command_line;
+using actoken::client::context;
+using actoken::client::run_command;
+
+namespace {
+
+std::string json_answer(unsigned status, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
+         "Cache-Control: no-store\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         body;
+}
+
+std::string error_answer(unsigned status, const std::string& code, const std::string& message) {
+  return json_answer(status, R"({"error":")" + code + R"(","message":")" + message + R"("})");
+}
+
+// A temporary directory, removed with its contents.
+class temp_dir {
+ public:
+  temp_dir() {
+    char pattern[] = "/tmp/actoken-cli-test-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    path_ = pattern;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Serves one canned answer per connection, in order, and records each request.
+class fake_daemon {
+ public:
+  explicit fake_daemon(std::vector<std::string> answers) : answers_(std::move(answers)) {
+    socket_ = dir_.path() / "actokend.sock";
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listen_fd_ >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    REQUIRE(::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+    REQUIRE(::listen(listen_fd_, 16) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  fake_daemon(const fake_daemon&) = delete;
+  fake_daemon& operator=(const fake_daemon&) = delete;
+  ~fake_daemon() { stop(); }
+
+  const std::filesystem::path& socket() const { return socket_; }
+
+  // The requests received; stops serving first, so the list is final.
+  const std::vector<std::string>& requests() {
+    stop();
+    return requests_;
+  }
+
+ private:
+  void stop() {
+    if (thread_.joinable()) {
+      ::shutdown(listen_fd_, SHUT_RDWR);  // wakes a blocked accept()
+      thread_.join();
+      ::close(listen_fd_);
+    }
+  }
+
+  static std::string read_request(int fd) {
+    std::string data;
+    char chunk[4096];
+    for (;;) {
+      const auto head_end = data.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        std::size_t length = 0;
+        std::string lower = data.substr(0, head_end);
+        for (auto& c : lower) {
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        if (const auto at = lower.find("content-length:"); at != std::string::npos) {
+          length = std::stoul(lower.substr(at + 15));
+        }
+        if (data.size() >= head_end + 4 + length) {
+          return data;
+        }
+      }
+      const auto got = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (got <= 0) {
+        return data;
+      }
+      data.append(chunk, static_cast<std::size_t>(got));
+    }
+  }
+
+  void serve() {
+    for (const auto& answer : answers_) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        return;
+      }
+      requests_.push_back(read_request(fd));
+      std::string_view rest(answer);
+      while (!rest.empty()) {
+        const auto sent = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (sent <= 0) {
+          break;
+        }
+        rest.remove_prefix(static_cast<std::size_t>(sent));
+      }
+      ::close(fd);
+    }
+  }
+
+  temp_dir dir_;
+  std::filesystem::path socket_;
+  std::vector<std::string> answers_;
+  std::vector<std::string> requests_;
+  int listen_fd_ = -1;
+  std::thread thread_;
+};
+
+// A context writing into strings.
+struct harness {
+  std::ostringstream out;
+  std::ostringstream err;
+  context ctx{out, err};
+
+  explicit harness(const std::filesystem::path& socket) {
+    ctx.socket = socket;
+    ctx.timeout = std::chrono::seconds(20);
+  }
+};
+
+command_line make(command_kind kind) {
+  command_line command;
+  command.kind = kind;
+  return command;
+}
+
+std::string request_line(const std::string& request) {
+  return request.substr(0, request.find("\r\n"));
+}
+
+std::string request_body(const std::string& request) {
+  const auto at = request.find("\r\n\r\n");
+  return at == std::string::npos ? std::string() : request.substr(at + 4);
+}
+
+const std::string token_body =
+    R"({"org":"acme","sub_org":null,"access_token":"tok-123","token_type":"Bearer",)"
+    R"("expires_at":"2030-01-01T00:00:00Z","expires_in":3000,"obtained_at":"2029-12-31T23:00:00Z",)"
+    R"("source":"cache"})";
+
+}  // namespace
+
+TEST_CASE("ping against a socket that does not exist exits 3 and names the path") {
+  harness h("/nonexistent/actokend.sock");
+  CHECK(run_command(make(command_kind::ping), h.ctx) == 3);
+  CHECK(h.out.str().empty());
+  const auto err = h.err.str();
+  CHECK(err.starts_with("actoken: "));
+  CHECK(err.find("/nonexistent/actokend.sock") != std::string::npos);
+  CHECK(err.find("actokend") != std::string::npos);
+  CHECK(err.find('\n') == err.size() - 1);
+}
+
+TEST_CASE("a socket file with no daemon behind it exits 3") {
+  temp_dir dir;
+  const auto path = dir.path() / "stale.sock";
+  {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+    ::close(fd);  // bound, never listening: connect gets ECONNREFUSED
+  }
+  harness h(path);
+  CHECK(run_command(make(command_kind::token), h.ctx) == 3);
+  CHECK(h.err.str().find(path.string()) != std::string::npos);
+}
+
+TEST_CASE("a socket we may not open exits 4") {
+  if (::geteuid() == 0) {
+    MESSAGE("running as root: permissions do not apply; skipped");
+    return;
+  }
+  fake_daemon daemon({});
+  REQUIRE(::chmod(daemon.socket().c_str(), 0) == 0);
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::ping), h.ctx) == 4);
+  CHECK(h.err.str().find("permission denied") != std::string::npos);
+}
+
+TEST_CASE("token prints the token and a newline; the query is encoded") {
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  auto command = make(command_kind::token);
+  command.token.org = "acme";
+  command.token.sub_org = "a b&c";
+  command.token.min_ttl = 60;
+  CHECK(run_command(command, h.ctx) == 0);
+  CHECK(h.out.str() == "tok-123\n");
+  CHECK(h.err.str().empty());
+  REQUIRE(daemon.requests().size() == 1);
+  const auto& request = daemon.requests().front();
+  CHECK(request_line(request) == "GET /v1/token?org=acme&sub_org=a%20b%26c&min_ttl=60 HTTP/1.1");
+  CHECK(request.find("\r\nHost: localhost\r\n") != std::string::npos);
+  CHECK(request.find("\r\nConnection: close\r\n") != std::string::npos);
+}
+
+TEST_CASE("token --json prints the daemon's object") {
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  h.ctx.json = true;
+  CHECK(run_command(make(command_kind::token), h.ctx) == 0);
+  const auto printed = nlohmann::json::parse(h.out.str());
+  CHECK(printed == nlohmann::json::parse(token_body));
+  CHECK(request_line(daemon.requests().front()) == "GET /v1/token HTTP/1.1");
+}
+
+TEST_CASE("header prints the Authorization header; --fresh is sent") {
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  auto command = make(command_kind::header);
+  command.token.fresh = true;
+  CHECK(run_command(command, h.ctx) == 0);
+  CHECK(h.out.str() == "Authorization: Bearer tok-123\n");
+  CHECK(request_line(daemon.requests().front()) == "GET /v1/token?fresh=1 HTTP/1.1");
+}
+
+TEST_CASE("daemon errors: the daemon's message on one line, the SPEC exit code") {
+  struct expectation {
+    unsigned status;
+    const char* code;
+    int exit;
+  };
+  const expectation table[] = {
+      {409, "no_key", 5},
+      {404, "unknown_org", 5},
+      {502, "key_rejected", 6},
+      {503, "rate_limited", 7},
+      {504, "upstream_timeout", 7},
+      {403, "forbidden", 4},
+      {409, "ttl_unsatisfiable", 1},
+      {502, "upstream_tls", 1},
+      {400, "bad_request", 1},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.code);
+    fake_daemon daemon({error_answer(row.status, row.code, "trouble with acme")});
+    harness h(daemon.socket());
+    auto command = make(command_kind::token);
+    command.token.org = "acme";
+    CHECK(run_command(command, h.ctx) == row.exit);
+    CHECK(h.out.str().empty());
+    const auto err = h.err.str();
+    CHECK(err.starts_with("actoken: trouble with acme"));
+    CHECK(err.find('\n') == err.size() - 1);
+    if (std::string(row.code) == "no_key") {
+      CHECK(err.find("`actoken key add acme`") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("an answer without access_token is a failure") {
+  fake_daemon daemon({json_answer(200, R"({"org":"acme"})")});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::token), h.ctx) == 1);
+  CHECK(h.out.str().empty());
+  CHECK(h.err.str().find("access_token") != std::string::npos);
+}
+
+TEST_CASE("a garbled answer is a failure, a silent close is unreachable") {
+  {
+    fake_daemon daemon({"this is not http\r\n\r\n"});
+    harness h(daemon.socket());
+    CHECK(run_command(make(command_kind::ping), h.ctx) == 1);
+    CHECK(h.err.str().find("unexpected answer") != std::string::npos);
+  }
+  {
+    fake_daemon daemon({""});
+    harness h(daemon.socket());
+    CHECK(run_command(make(command_kind::ping), h.ctx) == 3);
+    CHECK(h.err.str().find("closed the connection") != std::string::npos);
+  }
+}
+
+TEST_CASE("orgs prints the table, --json the object") {
+  const std::string body =
+      R"({"orgs":[{"name":"acme","auth_url":"https://auth.appcircle.io","api_version":"v3",)"
+      R"("has_key":true,"key_source":"key_dir","state":"ok","last_error":null,"clock_skew_s":0,)"
+      R"("tokens":[{"sub_org":null,"expires_at":"2030-01-01T00:00:00Z","expires_in":2520,)"
+      R"("obtained_at":"2029-12-31T23:00:00Z"}]}]})";
+  fake_daemon daemon({json_answer(200, body), json_answer(200, body)});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::orgs), h.ctx) == 0);
+  CHECK(h.out.str() ==
+        "ORG   STATE  TOKEN EXPIRES IN  LAST ERROR\n"
+        "acme  ok     in 42m            -\n");
+  harness j(daemon.socket());
+  j.ctx.json = true;
+  CHECK(run_command(make(command_kind::orgs), j.ctx) == 0);
+  CHECK(nlohmann::json::parse(j.out.str()) == nlohmann::json::parse(body));
+  CHECK(request_line(daemon.requests().front()) == "GET /v1/orgs HTTP/1.1");
+}
+
+TEST_CASE("status and ping") {
+  fake_daemon daemon({json_answer(200, R"({"version":"9.9.9","uptime_s":61,"orgs":1})"),
+                      json_answer(200, R"({"status":"ok","version":"9.9.9"})"),
+                      json_answer(200, R"({"status":"starting","version":"9.9.9"})")});
+  harness status(daemon.socket());
+  CHECK(run_command(make(command_kind::status), status.ctx) == 0);
+  CHECK(status.out.str().starts_with("actokend 9.9.9 at " + daemon.socket().string() + "\n"));
+  CHECK(status.out.str().find("uptime:         1m\n") != std::string::npos);
+
+  harness healthy(daemon.socket());
+  CHECK(run_command(make(command_kind::ping), healthy.ctx) == 0);
+  CHECK(healthy.out.str().find("healthy") != std::string::npos);
+
+  harness unhealthy(daemon.socket());
+  CHECK(run_command(make(command_kind::ping), unhealthy.ctx) == 1);
+  CHECK(unhealthy.err.str().find("starting") != std::string::npos);
+
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(request_line(requests[0]) == "GET /v1/status HTTP/1.1");
+  CHECK(request_line(requests[1]) == "GET /v1/health HTTP/1.1");
+}
+
+TEST_CASE("key add sends the trimmed key from stdin as JSON, and never prints it") {
+  fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":false})")});
+  harness h(daemon.socket());
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const std::string input = "  c2VjcmV0+/key==  \n";
+  REQUIRE(::write(fds[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  ::close(fds[1]);
+  h.ctx.input_fd = fds[0];
+
+  auto command = make(command_kind::key_add);
+  command.org = "acme";
+  command.auth_url = "https://auth.example.com";
+  command.api_version = "v2";
+  command.ephemeral = true;
+  CHECK(run_command(command, h.ctx) == 0);
+  ::close(fds[0]);
+  CHECK(h.out.str() == "added the key for acme (in memory only)\n");
+  CHECK(h.out.str().find("c2VjcmV0") == std::string::npos);
+  CHECK(h.err.str().find("c2VjcmV0") == std::string::npos);
+
+  const auto& request = daemon.requests().front();
+  CHECK(request_line(request) == "PUT /v1/orgs/acme/key HTTP/1.1");
+  CHECK(request.find("\r\nContent-Type: application/json\r\n") != std::string::npos);
+  const auto body = nlohmann::json::parse(request_body(request));
+  CHECK(body ==
+        nlohmann::json::parse(R"({"key":"c2VjcmV0+/key==","auth_url":"https://auth.example.com",
+                                         "api_version":"v2","persist":false})"));
+}
+
+TEST_CASE("key add with nothing on stdin fails before asking the daemon") {
+  fake_daemon daemon({json_answer(200, "{}")});
+  harness h(daemon.socket());
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(null_fd >= 0);
+  h.ctx.input_fd = null_fd;
+  auto command = make(command_kind::key_add);
+  command.org = "acme";
+  CHECK(run_command(command, h.ctx) == 1);
+  ::close(null_fd);
+  CHECK(h.err.str().find("no key") != std::string::npos);
+  CHECK(daemon.requests().empty());
+}
+
+TEST_CASE("key remove and flush") {
+  fake_daemon daemon({json_answer(200, R"({"org":"acme","removed":true})"),
+                      json_answer(200, R"({"evicted":2})"), json_answer(200, R"({"evicted":1})")});
+  auto remove = make(command_kind::key_remove);
+  remove.org = "acme";
+  harness h1(daemon.socket());
+  CHECK(run_command(remove, h1.ctx) == 0);
+  CHECK(h1.out.str() == "removed the key for acme\n");
+
+  auto flush_one = make(command_kind::flush);
+  flush_one.org = "acme";
+  harness h2(daemon.socket());
+  CHECK(run_command(flush_one, h2.ctx) == 0);
+  CHECK(h2.out.str() == "evicted 2 cached tokens of acme\n");
+
+  harness h3(daemon.socket());
+  CHECK(run_command(make(command_kind::flush), h3.ctx) == 0);
+  CHECK(h3.out.str() == "evicted 1 cached token\n");
+
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(request_line(requests[0]) == "DELETE /v1/orgs/acme/key HTTP/1.1");
+  CHECK(request_line(requests[1]) == "DELETE /v1/tokens?org=acme HTTP/1.1");
+  CHECK(request_line(requests[2]) == "DELETE /v1/tokens HTTP/1.1");
+}
+
+TEST_CASE("child_environment replaces the token variables and keeps the rest") {
+  std::string a = "PATH=/bin";
+  std::string b = "AC_ACCESS_TOKEN=stale";
+  std::string c = "OTHER=1";
+  char* environment[] = {a.data(), b.data(), c.data(), nullptr};
+  const auto env = actoken::client::child_environment(environment, {"AC_ACCESS_TOKEN"}, "tok");
+  CHECK(env == std::vector<std::string>{"PATH=/bin", "OTHER=1", "AC_ACCESS_TOKEN=tok"});
+  const auto two = actoken::client::child_environment(environment, {"X", "OTHER", "X"}, "tok");
+  CHECK(two ==
+        std::vector<std::string>{"PATH=/bin", "AC_ACCESS_TOKEN=stale", "X=tok", "OTHER=tok"});
+  CHECK(actoken::client::child_environment(nullptr, {"T"}, "v") == std::vector<std::string>{"T=v"});
+}
+
+TEST_CASE("exec hands the command its arguments as given and the token only in the environment") {
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  std::string path = "PATH=/usr/bin:/bin";
+  char* environment[] = {path.data(), nullptr};
+  h.ctx.environment = environment;
+  std::vector<std::string> seen_argv;
+  std::vector<std::string> seen_env;
+  h.ctx.exec = [&](const char* file, char* const argv[], char* const envp[]) {
+    CHECK(std::string(file) == "my-tool");
+    for (auto* const* arg = argv; *arg != nullptr; ++arg) {
+      seen_argv.emplace_back(*arg);
+    }
+    for (auto* const* entry = envp; *entry != nullptr; ++entry) {
+      seen_env.emplace_back(*entry);
+    }
+    errno = ENOENT;
+    return -1;
+  };
+  auto command = make(command_kind::exec);
+  command.exec_argv = {"my-tool", "--flag", "x y"};
+  command.env_names = {"AC_ACCESS_TOKEN", "MY_TOKEN"};
+  CHECK(run_command(command, h.ctx) == 127);
+  CHECK(seen_argv == std::vector<std::string>{"my-tool", "--flag", "x y"});
+  CHECK(seen_env == std::vector<std::string>{"PATH=/usr/bin:/bin", "AC_ACCESS_TOKEN=tok-123",
+                                             "MY_TOKEN=tok-123"});
+  CHECK(h.err.str() == "actoken: my-tool: command not found\n");
+}
+
+TEST_CASE("exec: 127 when the command does not exist, 126 when it is not executable") {
+  temp_dir dir;
+  const auto not_executable = dir.path() / "script";
+  {
+    const int fd = ::open(not_executable.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+  }
+  fake_daemon daemon({json_answer(200, token_body), json_answer(200, token_body)});
+  {
+    harness h(daemon.socket());
+    auto command = make(command_kind::exec);
+    command.exec_argv = {(dir.path() / "missing").string()};
+    CHECK(run_command(command, h.ctx) == 127);
+    CHECK(h.err.str().find("command not found") != std::string::npos);
+  }
+  {
+    harness h(daemon.socket());
+    auto command = make(command_kind::exec);
+    command.exec_argv = {not_executable.string()};
+    CHECK(run_command(command, h.ctx) == 126);
+    CHECK(h.err.str().find("ermission denied") != std::string::npos);
+  }
+}
+
+#ifdef ACTOKEN_CLI_PATH
+namespace {
+
+struct process_result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the real `actoken` binary with `args`; `extra_env` is added to our environment.
+process_result run_cli(const std::vector<std::string>& args,
+                       const std::vector<std::string>& extra_env = {}) {
+  std::vector<std::string> argv_storage{ACTOKEN_CLI_PATH};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : argv_storage) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (!text.starts_with("ACTOKEN_SOCKET=") && !text.starts_with("AC_ACCESS_TOKEN=")) {
+      env_storage.emplace_back(text);
+    }
+  }
+  env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& entry : env_storage) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+
+  int out_pipe[2];
+  int err_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  REQUIRE(spawned == 0);
+
+  process_result result;
+  // Outputs are small: read stdout to its end, then stderr.
+  for (auto [fd, text] :
+       {std::pair{out_pipe[0], &result.out}, std::pair{err_pipe[0], &result.err}}) {
+    char chunk[4096];
+    for (;;) {
+      const auto got = ::read(fd, chunk, sizeof(chunk));
+      if (got <= 0) {
+        break;
+      }
+      text->append(chunk, static_cast<std::size_t>(got));
+    }
+    ::close(fd);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("the binary: --version, usage errors, and ping on a missing socket") {
+  const auto version = run_cli({"--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.starts_with("actoken "));
+  CHECK(run_cli({"--help"}).status == 0);
+  CHECK(run_cli({"frobnicate"}).status == 2);
+  CHECK(run_cli({"token", "--nope"}).status == 2);
+  const auto ping = run_cli({"ping", "--socket", "/nonexistent"});
+  CHECK(ping.status == 3);
+  CHECK(ping.err.find("/nonexistent") != std::string::npos);
+  CHECK(run_cli({"ping"}, {"ACTOKEN_SOCKET=/nonexistent/env.sock"})
+            .err.find("/nonexistent/env.sock") != std::string::npos);
+}
+
+TEST_CASE("the binary: token end to end, and exec passes the command's status through") {
+  fake_daemon daemon({json_answer(200, token_body), json_answer(200, token_body)});
+  const auto token = run_cli({"token", "acme", "--socket", daemon.socket().string()});
+  CHECK(token.status == 0);
+  CHECK(token.out == "tok-123\n");
+  CHECK(token.err.empty());
+
+  const auto exec = run_cli(
+      {"--socket", daemon.socket().string(), "exec", "--org", "acme", "--", "/bin/sh", "-c",
+       R"(test "$AC_ACCESS_TOKEN" = tok-123 && echo "args: $0 $1" && exit 42)", "zero", "one"},
+      {"AC_ACCESS_TOKEN=stale"});
+  CHECK(exec.status == 42);
+  CHECK(exec.out == "args: zero one\n");
+}
+#endif

@@ -1,0 +1,140 @@
+#include "client/daemon_reply.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using actoken::client::call_result;
+using actoken::client::describe_transport_error;
+using actoken::client::http_response;
+using actoken::client::interpret_reply;
+using actoken::client::transport_error;
+
+namespace {
+
+http_response answer(unsigned status, std::string body) {
+  http_response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+http_response error_answer(unsigned status, const std::string& code, const std::string& message) {
+  return answer(status, R"({"error":")" + code + R"(","message":")" + message + R"("})");
+}
+
+}  // namespace
+
+TEST_CASE("a 2xx JSON object is a success with its fields in order") {
+  const auto reply = interpret_reply(answer(200, R"({"z":1,"a":"x"})"));
+  REQUIRE(reply.ok);
+  CHECK(reply.exit_code == 0);
+  CHECK(reply.body.dump() == R"({"z":1,"a":"x"})");
+}
+
+TEST_CASE("a 2xx that is not a JSON object is a failure") {
+  for (const char* body : {"", "not json", "[1,2]", "\"text\""}) {
+    CAPTURE(body);
+    const auto reply = interpret_reply(answer(200, body));
+    CHECK_FALSE(reply.ok);
+    CHECK(reply.exit_code == 1);
+    CHECK(reply.message.find("unexpected answer") != std::string::npos);
+  }
+}
+
+TEST_CASE("daemon error codes map to the SPEC §5 exit codes, message shown as is") {
+  struct expectation {
+    unsigned status;
+    const char* code;
+    int exit;
+  };
+  const expectation table[] = {
+      {400, "bad_request", 1},          {403, "forbidden", 4},
+      {404, "unknown_org", 5},          {409, "no_key", 5},
+      {409, "ttl_unsatisfiable", 1},    {409, "key_managed_by_config", 1},
+      {502, "key_rejected", 6},         {502, "upstream_tls", 1},
+      {502, "endpoint_not_found", 1},   {502, "bad_upstream_response", 1},
+      {503, "upstream_unavailable", 7}, {503, "rate_limited", 7},
+      {504, "upstream_timeout", 7},     {413, "payload_too_large", 1},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.code);
+    const auto reply =
+        interpret_reply(error_answer(row.status, row.code, "it went wrong for acme"));
+    CHECK_FALSE(reply.ok);
+    CHECK(reply.exit_code == row.exit);
+    REQUIRE(reply.code.has_value());
+    CHECK(actoken::code_name(*reply.code) == row.code);
+    CHECK(reply.message.starts_with("it went wrong for acme"));
+  }
+}
+
+TEST_CASE("no_key and unknown_org suggest `actoken key add ORG`") {
+  const auto named = interpret_reply(error_answer(409, "no_key", "acme has no key"), "acme");
+  CHECK(named.message == "acme has no key; add a key with `actoken key add acme`");
+  const auto unnamed = interpret_reply(error_answer(404, "unknown_org", "no such organization"));
+  CHECK(unnamed.message == "no such organization; add a key with `actoken key add ORG`");
+  const auto other = interpret_reply(error_answer(502, "key_rejected", "rejected"), "acme");
+  CHECK(other.message == "rejected");
+}
+
+TEST_CASE("unknown codes and non-JSON errors fall back on the HTTP status") {
+  CHECK(interpret_reply(error_answer(403, "brand_new_code", "no")).exit_code == 4);
+  CHECK(interpret_reply(error_answer(503, "brand_new_code", "later")).exit_code == 7);
+  CHECK(interpret_reply(error_answer(504, "brand_new_code", "later")).exit_code == 7);
+  CHECK(interpret_reply(error_answer(418, "brand_new_code", "teapot")).exit_code == 1);
+  auto bare = answer(500, "<html>oops</html>");
+  bare.reason = "Internal Server Error";
+  const auto reply = interpret_reply(bare);
+  CHECK(reply.exit_code == 1);
+  CHECK_FALSE(reply.code.has_value());
+  CHECK(reply.message == "actokend answered HTTP 500 Internal Server Error");
+  const auto no_message = interpret_reply(answer(409, R"({"error":"no_key"})"), "acme");
+  CHECK(no_message.exit_code == 5);
+  CHECK(no_message.message.starts_with("actokend answered HTTP 409 (no_key)"));
+}
+
+TEST_CASE("messages stay on one line and bounded") {
+  const auto reply = interpret_reply(
+      answer(400, R"({"error":"bad_request","message":"line one\nline two\u001b[31m"})"));
+  CHECK(reply.message.find('\n') == std::string::npos);
+  CHECK(reply.message.find('\x1b') == std::string::npos);
+  CHECK(actoken::client::one_line(std::string(1000, 'x'), 10) == "xxxxxxxxxx...");
+}
+
+TEST_CASE("transport failures: 3 names the socket and how to start the daemon, 4 for EACCES") {
+  call_result missing;
+  missing.error = transport_error::no_socket;
+  missing.detail = "No such file or directory";
+  const auto user = describe_transport_error(missing, "/tmp/actoken-1000/actokend.sock");
+  CHECK(user.exit_code == 3);
+  CHECK(user.message.find("/tmp/actoken-1000/actokend.sock") != std::string::npos);
+  CHECK(user.message.find("systemctl --user start actokend") != std::string::npos);
+  CHECK(user.message.find("actokend`") != std::string::npos);
+
+  const auto system = describe_transport_error(missing, "/run/actoken/actokend.sock");
+  CHECK(system.exit_code == 3);
+  CHECK(system.message.find("sudo systemctl start actokend") != std::string::npos);
+
+  call_result refused;
+  refused.error = transport_error::refused;
+  refused.detail = "Connection refused";
+  CHECK(describe_transport_error(refused, "/s").exit_code == 3);
+
+  call_result denied;
+  denied.error = transport_error::permission;
+  const auto permission = describe_transport_error(denied, "/run/actoken/actokend.sock");
+  CHECK(permission.exit_code == 4);
+  CHECK(permission.message.find("/run/actoken/actokend.sock") != std::string::npos);
+
+  call_result timeout;
+  timeout.error = transport_error::timeout;
+  CHECK(describe_transport_error(timeout, "/s").exit_code == 3);
+
+  call_result garbled;
+  garbled.error = transport_error::protocol;
+  garbled.detail = "not an HTTP response";
+  const auto protocol = describe_transport_error(garbled, "/s");
+  CHECK(protocol.exit_code == 1);
+  CHECK(protocol.message.find("not an HTTP response") != std::string::npos);
+}
