@@ -1,0 +1,265 @@
+#include "daemon/app.hpp"
+
+#include "common/version.hpp"
+#include "daemon/api/access_policy.hpp"
+#include "daemon/platform/peer.hpp"
+#include "daemon/platform/service_manager.hpp"
+#include "daemon/tokens/https_exchanger.hpp"
+#include "daemon/transport/http_server.hpp"
+#include "daemon/transport/unix_listener.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <csignal>
+
+namespace actoken {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto shutdown_bound = std::chrono::seconds{5};
+
+class daemon_app final : public api::daemon_control {
+ public:
+  daemon_app(startup_options options, config cfg)
+      : options_(std::move(options)),
+        cfg_(std::move(cfg)),
+        daemon_uid_(::geteuid()),
+        started_at_(clock_.wall_now()),
+        tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
+        access_(make_access(cfg_)),
+        router_(tokens_, *access_, *this, clock_),
+        server_(io_, router_, limits_of(cfg_)),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP) {
+    last_reload_ = {started_at_, true, "started"};
+    tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_));
+  }
+
+  int run() {
+    std::optional<gid_t> group;
+    if (cfg_.socket_group) {
+      group = platform::lookup_group(*cfg_.socket_group);
+      if (!group) {
+        spdlog::error("socket_group {} does not exist", *cfg_.socket_group);
+        return 1;
+      }
+    }
+    std::optional<transport::unix_listener> listener;
+    try {
+      listener.emplace(transport::unix_listener::open(
+          {cfg_.socket, cfg_.socket_mode, group, options_.mode == run_mode::user, 1024},
+          platform::activated_socket()));
+    } catch (const transport::listen_error& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    server_.start(listener->release_fd());
+    spdlog::info("actokend {} listening on {}{} ({} organizations, {} mode)", version,
+                 cfg_.socket.string(), listener->activated() ? " (socket activation)" : "",
+                 tokens_.org_names().size(), options_.mode == run_mode::system ? "system" : "user");
+    platform::notify("READY=1\nSTATUS=" + status_line());
+
+    net::co_spawn(io_, handle_signals(), net::detached);
+    if (const auto interval = platform::watchdog_interval()) {
+      net::co_spawn(io_, watchdog(*interval / 2), net::detached);
+    }
+    io_.run();
+    return 0;
+  }
+
+  // daemon_control
+  key_change put_key(const std::string& org, platform::secure_buffer key,
+                     std::optional<std::string> auth_url,
+                     std::optional<upstream::api_version> api_version, bool persist) override {
+    if (const auto it = cfg_.organizations.find(org);
+        it != cfg_.organizations.end() && it->second.key_file) {
+      return {errc::key_managed_by_config,
+              "organization " + org + "'s key comes from the config's key_file; change it there",
+              false};
+    }
+    auto shared = std::make_shared<const platform::secure_buffer>(std::move(key));
+    if (persist) {
+      try {
+        persist_key(cfg_.key_dir, org, *shared, auth_url, api_version);
+      } catch (const std::exception& e) {
+        spdlog::error("organization {}: cannot persist the key: {}", org, e.what());
+        return {errc::internal_error,
+                "organization " + org + ": the key could not be written to " +
+                    cfg_.key_dir.string() + " (see the daemon's log)",
+                false};
+      }
+      runtime_keys_.erase(org);
+    } else {
+      runtime_keys_[org] = runtime_key{shared, auth_url, api_version};
+    }
+    rebuild_orgs();
+    tokens_.evict(org);
+    spdlog::info("organization {}: key {} ({})", org, persist ? "stored" : "added in memory",
+                 persist ? cfg_.key_dir.string() : "ephemeral");
+    return {std::nullopt, "", persist};
+  }
+
+  key_change remove_key(const std::string& org) override {
+    const auto settings = tokens_.find_org(org);
+    if (!settings) return {errc::unknown_org, "no organization named " + org, false};
+    if (settings->config_key_file) {
+      return {errc::key_managed_by_config,
+              "organization " + org + "'s key comes from the config's key_file; change it there",
+              false};
+    }
+    const bool runtime = runtime_keys_.erase(org) > 0;
+    const bool file = remove_persisted_key(cfg_.key_dir, org);
+    if (!runtime && !file) {
+      return {errc::no_key, "organization " + org + " has no key to remove", false};
+    }
+    tokens_.evict(org);
+    rebuild_orgs();
+    spdlog::info("organization {}: key removed", org);
+    return {std::nullopt, "", file};
+  }
+
+  reload_info last_reload() const override { return last_reload_; }
+  std::size_t connections() const override { return server_.connections(); }
+  wall_time started_at() const override { return started_at_; }
+  std::optional<std::string> default_org() const override { return cfg_.default_org; }
+  std::chrono::seconds default_min_ttl() const override { return cfg_.min_ttl; }
+
+ private:
+  static tokens::service_options service_options_of(const config& cfg) {
+    return {cfg.refresh_before, cfg.retry_rejected_after, cfg.max_exchanges_per_minute, 100};
+  }
+
+  static transport::server_limits limits_of(const config& cfg) {
+    transport::server_limits limits;
+    limits.max_connections = cfg.max_connections;
+    return limits;
+  }
+
+  std::shared_ptr<tokens::exchanger> make_exchanger(const config& cfg) {
+    upstream::auth_client_options client_options;
+    client_options.ca_file = cfg.ca_file;
+    client_options.proxy = cfg.proxy.value_or("");
+    client_options.env = process_env();
+    auto client = std::make_shared<upstream::auth_client>(io_.get_executor(), client_options);
+    return std::make_shared<tokens::https_exchanger>(std::move(client), clock_,
+                                                     cfg.upstream_timeout, cfg.default_token_ttl);
+  }
+
+  std::unique_ptr<api::access_policy> make_access(const config& cfg) {
+    return std::make_unique<api::access_policy>(daemon_uid_, cfg.admin, cfg.allow,
+                                                platform::lookup_user, clock_);
+  }
+
+  void rebuild_orgs() { tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_)); }
+
+  std::string status_line() const {
+    return std::to_string(tokens_.org_names().size()) + " organizations, " +
+           std::to_string(tokens_.cached_tokens()) + " cached tokens, " +
+           std::to_string(tokens_.stats().exchanges_total) + " exchanges";
+  }
+
+  void reload() {
+    spdlog::info("reloading configuration from {}", options_.config_path.string());
+    auto loaded = load_startup_config(options_);
+    if (auto* problems = std::get_if<std::vector<config_problem>>(&loaded)) {
+      std::string message;
+      for (const auto& p : *problems) {
+        spdlog::error("reload: {}", p.to_string());
+        message += (message.empty() ? "" : "; ") + p.to_string();
+      }
+      spdlog::error("reload failed; keeping the previous configuration");
+      last_reload_ = {clock_.wall_now(), false, message};
+      return;
+    }
+    auto next = std::get<config>(std::move(loaded));
+    if (next.socket != cfg_.socket || next.socket_mode != cfg_.socket_mode ||
+        next.socket_group != cfg_.socket_group) {
+      spdlog::warn("reload: socket settings change only on restart");
+      next.socket = cfg_.socket;
+      next.socket_mode = cfg_.socket_mode;
+      next.socket_group = cfg_.socket_group;
+    }
+    cfg_ = std::move(next);
+    spdlog::set_level(
+        spdlog::level::from_str(options_.log_level_override.value_or(cfg_.log_level)));
+    tokens_.set_options(service_options_of(cfg_));
+    tokens_.set_exchanger(make_exchanger(cfg_));
+    auto access = make_access(cfg_);
+    router_.set_access(*access);
+    access_ = std::move(access);
+    server_.set_max_connections(cfg_.max_connections);
+    rebuild_orgs();
+    last_reload_ = {clock_.wall_now(), true, "reloaded"};
+    spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
+    platform::notify("STATUS=" + status_line());
+  }
+
+  net::awaitable<void> handle_signals() {
+    for (;;) {
+      auto [ec, signal] = co_await signals_.async_wait(use_tuple);
+      if (ec) co_return;
+      if (signal == SIGHUP) {
+        platform::notify("RELOADING=1");
+        reload();
+        platform::notify("READY=1");
+        continue;
+      }
+      spdlog::info("stopping on signal {}", signal);
+      platform::notify("STOPPING=1");
+      server_.stop();
+      co_await server_.drain(shutdown_bound);
+      io_.stop();
+      co_return;
+    }
+  }
+
+  net::awaitable<void> watchdog(std::chrono::microseconds interval) {
+    net::steady_timer timer(io_);
+    for (;;) {
+      platform::notify("WATCHDOG=1\nSTATUS=" + status_line());
+      timer.expires_after(interval);
+      auto [ec] = co_await timer.async_wait(use_tuple);
+      if (ec) co_return;
+    }
+  }
+
+  startup_options options_;
+  config cfg_;
+  uid_t daemon_uid_;
+  system_clock_source clock_;
+  wall_time started_at_;
+  net::io_context io_{1};
+  std::map<std::string, runtime_key> runtime_keys_;
+  tokens::token_service tokens_;
+  std::unique_ptr<api::access_policy> access_;
+  api::router router_;
+  transport::http_server server_;
+  net::signal_set signals_;
+  reload_info last_reload_;
+};
+
+}  // namespace
+
+config_result load_startup_config(const startup_options& options) {
+  auto result = load_config(options.config_path, options.config_explicit, options.context);
+  if (auto* cfg = std::get_if<config>(&result); cfg != nullptr && options.socket_override) {
+    cfg->socket = *options.socket_override;
+  }
+  return result;
+}
+
+int run_daemon(const startup_options& options, config cfg) {
+  daemon_app app(options, std::move(cfg));
+  return app.run();
+}
+
+}  // namespace actoken

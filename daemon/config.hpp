@@ -1,0 +1,115 @@
+#pragma once
+
+/// @file
+/// The daemon's configuration (SPEC §2): a struct with every default, and a
+/// pure parser from JSON text (with comments) to a config or a list of
+/// problems, each naming the key and the reason.
+
+#include "common/paths.hpp"
+#include "daemon/upstream/auth_codec.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace actoken {
+
+/// Users and groups, each given by name or number (SPEC §4 access control).
+struct principal_set {
+  std::vector<std::string> user_names;
+  std::vector<uid_t> uids;
+  std::vector<std::string> group_names;
+  std::vector<gid_t> gids;
+
+  bool empty() const noexcept {
+    return user_names.empty() && uids.empty() && group_names.empty() && gids.empty();
+  }
+  friend bool operator==(const principal_set&, const principal_set&) = default;
+};
+
+/// One entry of `organizations`.
+struct org_config {
+  std::optional<std::filesystem::path> key_file;  ///< already resolved to an absolute path
+  std::optional<std::string> auth_url;
+  std::optional<upstream::api_version> api_version;
+  std::optional<std::string> scope;
+  std::optional<principal_set> allow;
+  std::map<std::string, std::string> sub_organizations;  ///< alias -> GUID (lower case)
+
+  friend bool operator==(const org_config&, const org_config&) = default;
+};
+
+/// Every key of the config file, with SPEC §2's defaults. Mode-dependent
+/// values (socket, key_dir, socket_mode) are filled in by `parse_config`.
+struct config {
+  std::filesystem::path socket;
+  unsigned socket_mode = 0600;
+  std::optional<std::string> socket_group;
+  std::filesystem::path key_dir;
+  std::string auth_url = "https://auth.appcircle.io";
+  upstream::api_version api_version = upstream::api_version::v3;
+  std::string scope = "openid,profile,email";
+  std::optional<std::filesystem::path> ca_file;
+  std::optional<std::string> proxy;
+  std::chrono::seconds upstream_timeout{15};
+  std::chrono::seconds min_ttl{60};
+  std::chrono::seconds refresh_before{900};
+  std::chrono::seconds default_token_ttl{600};
+  std::chrono::seconds retry_rejected_after{300};
+  unsigned max_exchanges_per_minute = 60;
+  std::optional<std::filesystem::path> cache_file;
+  std::size_t max_connections = 1024;
+  std::string log_level = "info";
+  std::optional<std::string> default_org;
+  principal_set admin;
+  principal_set allow;
+  std::map<std::string, org_config> organizations;
+};
+
+/// One thing wrong with a config file: `file: key: reason`.
+struct config_problem {
+  std::string file;
+  std::string key;
+  std::string reason;
+
+  /// `file: key: reason`.
+  std::string to_string() const;
+};
+
+/// Where relative paths in the file are resolved, and the mode's defaults.
+struct config_context {
+  std::filesystem::path file;             ///< the config file's path (for messages)
+  mode_defaults defaults;                 ///< socket, key_dir, socket_mode by mode
+  std::filesystem::path credentials_dir;  ///< `$CREDENTIALS_DIRECTORY`, "" if unset
+};
+
+using config_result = std::variant<config, std::vector<config_problem>>;
+
+/// Parses config text (JSON with `//` and `/* */` comments). Pure: no files
+/// are read; an empty text means "all defaults".
+config_result parse_config(std::string_view text, const config_context& context);
+
+/// True for names matching `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (SPEC §2).
+bool is_valid_org_name(std::string_view name) noexcept;
+
+/// True for an `8-4-4-4-12` hex GUID.
+bool is_guid(std::string_view text) noexcept;
+
+}  // namespace actoken
+
+namespace actoken {
+
+/// Reads and parses the config file at `path`. A missing file is "all
+/// defaults" unless `must_exist` (an explicit `--config`/`$ACTOKEND_CONFIG`).
+config_result load_config(const std::filesystem::path& path, bool must_exist,
+                          const config_context& context);
+
+}  // namespace actoken

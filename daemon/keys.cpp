@@ -1,0 +1,291 @@
+#include "daemon/keys.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <system_error>
+
+namespace actoken {
+namespace {
+
+constexpr std::size_t max_key_file_size = 16 * 1024;
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd) noexcept : fd_(fd) {}
+  ~fd_guard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string errno_text(int error) { return std::generic_category().message(error); }
+
+// Writes `data` to `path` atomically: a temporary file, fsync, rename, fsync of the folder.
+void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+  const auto dir = path.parent_path();
+  std::random_device random;
+  const auto temp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(random()));
+  {
+    fd_guard fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.get() < 0) {
+      throw std::system_error(errno, std::generic_category(), "create " + temp.string());
+    }
+    std::size_t written = 0;
+    while (written < data.size()) {
+      const auto n = ::write(fd.get(), data.data() + written, data.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int error = errno;
+        ::unlink(temp.c_str());
+        throw std::system_error(error, std::generic_category(), "write " + temp.string());
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+      const int error = errno;
+      ::unlink(temp.c_str());
+      throw std::system_error(error, std::generic_category(), "fsync " + temp.string());
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    throw std::system_error(error, std::generic_category(), "rename to " + path.string());
+  }
+  fd_guard dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0) {
+    (void)::fsync(dir_fd.get());
+  }
+}
+
+// Per-org settings stored beside a runtime key: `<key_dir>/<org>.json`.
+struct key_metadata {
+  std::optional<std::string> auth_url;
+  std::optional<upstream::api_version> api_version;
+};
+
+key_metadata read_metadata(const std::filesystem::path& path) {
+  key_metadata meta;
+  std::ifstream in(path);
+  if (!in) {
+    return meta;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto json = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!json.is_object()) {
+    spdlog::warn("ignoring {}: not a JSON object", path.string());
+    return meta;
+  }
+  if (const auto it = json.find("auth_url"); it != json.end() && it->is_string()) {
+    meta.auth_url = it->get<std::string>();
+  }
+  if (const auto it = json.find("api_version"); it != json.end() && it->is_string()) {
+    meta.api_version = upstream::parse_api_version(it->get<std::string>());
+  }
+  return meta;
+}
+
+}  // namespace
+
+std::string_view to_string(key_source source) noexcept {
+  switch (source) {
+    case key_source::config:
+      return "config";
+    case key_source::key_dir:
+      return "key_dir";
+    case key_source::runtime:
+      return "runtime";
+  }
+  return "config";
+}
+
+bool org_settings::same_exchange_inputs(const org_settings& other) const noexcept {
+  const bool same_key = (key == other.key) || (key && other.key && *key == *other.key);
+  return same_key && auth_url == other.auth_url && api_version == other.api_version &&
+         scope == other.scope;
+}
+
+shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
+                         std::string& problem) {
+  fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (fd.get() < 0) {
+    problem = "cannot open key file " + path.string() + ": " + errno_text(errno);
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    problem = "cannot stat key file " + path.string() + ": " + errno_text(errno);
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    problem = "key file " + path.string() + " is not a regular file";
+    return nullptr;
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    problem = "key file " + path.string() + " is accessible by group or others (mode " + mode +
+              "); chmod 600 it";
+    return nullptr;
+  }
+  if (st.st_uid != daemon_uid && st.st_uid != 0) {
+    problem = "key file " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
+              ", neither the daemon's user nor root";
+    return nullptr;
+  }
+  if (st.st_size > static_cast<off_t>(max_key_file_size)) {
+    problem = "key file " + path.string() + " is too large to hold a key";
+    return nullptr;
+  }
+
+  platform::secure_buffer contents;
+  contents.reserve(max_key_file_size);
+  std::array<char, 512> chunk{};
+  for (;;) {
+    const auto n = ::read(fd.get(), chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      problem = "cannot read key file " + path.string() + ": " + errno_text(errno);
+      platform::secure_wipe(chunk.data(), chunk.size());
+      return nullptr;
+    }
+    if (n == 0) break;
+    contents.append({chunk.data(), static_cast<std::size_t>(n)});
+    if (contents.size() > max_key_file_size) break;
+  }
+  platform::secure_wipe(chunk.data(), chunk.size());
+
+  // The key is the first line, surrounding white space ignored.
+  auto text = contents.view();
+  text = text.substr(0, text.find('\n'));
+  const auto first = text.find_first_not_of(" \t\r\f\v");
+  if (first == std::string_view::npos) {
+    problem = "key file " + path.string() + " is empty";
+    return nullptr;
+  }
+  const auto last = text.find_last_not_of(" \t\r\f\v");
+  return std::make_shared<const platform::secure_buffer>(text.substr(first, last - first + 1));
+}
+
+org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
+                         uid_t daemon_uid) {
+  // Names: the config's organizations, `<key_dir>/<name>.key`, runtime keys.
+  std::map<std::string, bool> names;  // name -> has a key_dir file
+  for (const auto& [name, org] : cfg.organizations) names.emplace(name, false);
+  for (const auto& [name, key] : runtime) names.emplace(name, false);
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(cfg.key_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto& path = it->path();
+    if (path.extension() == ".key" && is_valid_org_name(path.stem().string())) {
+      names[path.stem().string()] = true;
+    }
+  }
+
+  org_table table;
+  for (const auto& [name, in_key_dir] : names) {
+    auto settings = std::make_shared<org_settings>();
+    settings->name = name;
+    settings->auth_url = cfg.auth_url;
+    settings->api_version = cfg.api_version;
+    settings->scope = cfg.scope;
+
+    const auto org_it = cfg.organizations.find(name);
+    const org_config* org = org_it == cfg.organizations.end() ? nullptr : &org_it->second;
+    const auto runtime_it = runtime.find(name);
+    const runtime_key* added = runtime_it == runtime.end() ? nullptr : &runtime_it->second;
+    const auto key_path = cfg.key_dir / (name + ".key");
+
+    // Key precedence: runtime, the config's key_file, <key_dir>/<name>.key.
+    if (added != nullptr) {
+      settings->key = added->key;
+      settings->source = key_source::runtime;
+    } else if (org != nullptr && org->key_file) {
+      settings->source = key_source::config;
+      settings->key = read_key_file(*org->key_file, daemon_uid, settings->key_problem);
+    } else if (in_key_dir) {
+      settings->source = key_source::key_dir;
+      settings->key = read_key_file(key_path, daemon_uid, settings->key_problem);
+    } else {
+      settings->key_problem =
+          "organization " + name + " has no key; add one with `actoken key add " + name + "`";
+    }
+    settings->config_key_file = org != nullptr && org->key_file.has_value();
+
+    // Settings: the key's own metadata, overridden by the config's per-org entry.
+    key_metadata meta;
+    if (added != nullptr) {
+      meta = {added->auth_url, added->api_version};
+    } else if (in_key_dir && settings->source == key_source::key_dir) {
+      meta = read_metadata(cfg.key_dir / (name + ".json"));
+    }
+    if (meta.auth_url) settings->auth_url = *meta.auth_url;
+    if (meta.api_version) settings->api_version = *meta.api_version;
+    if (org != nullptr) {
+      if (org->auth_url) settings->auth_url = *org->auth_url;
+      if (org->api_version) settings->api_version = *org->api_version;
+      if (org->scope) settings->scope = *org->scope;
+      settings->allow = org->allow;
+      settings->sub_organizations = org->sub_organizations;
+    }
+    if (!settings->key_problem.empty()) {
+      spdlog::warn("organization {}: {}", name, settings->key_problem);
+    }
+    table.emplace(name, std::move(settings));
+  }
+  return table;
+}
+
+void persist_key(const std::filesystem::path& key_dir, const std::string& org,
+                 const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
+                 const std::optional<upstream::api_version>& api_version) {
+  std::error_code ec;
+  if (!std::filesystem::exists(key_dir, ec)) {
+    std::filesystem::create_directories(key_dir, ec);
+    if (ec) {
+      throw std::system_error(ec, "create " + key_dir.string());
+    }
+    ::chmod(key_dir.c_str(), 0700);
+  }
+  platform::secure_buffer contents;
+  contents.reserve(key.size() + 1);
+  contents.append(key.view());
+  contents.push_back('\n');
+  write_file_atomically(key_dir / (org + ".key"), contents.view());
+
+  const auto meta_path = key_dir / (org + ".json");
+  if (auth_url || api_version) {
+    nlohmann::json meta = nlohmann::json::object();
+    if (auth_url) meta["auth_url"] = *auth_url;
+    if (api_version) meta["api_version"] = std::string(upstream::to_string(*api_version));
+    write_file_atomically(meta_path, meta.dump(2) + "\n");
+  } else {
+    std::filesystem::remove(meta_path, ec);
+  }
+}
+
+bool remove_persisted_key(const std::filesystem::path& key_dir, const std::string& org) {
+  std::error_code ec;
+  const bool removed = std::filesystem::remove(key_dir / (org + ".key"), ec);
+  std::filesystem::remove(key_dir / (org + ".json"), ec);
+  return removed;
+}
+
+}  // namespace actoken

@@ -1,0 +1,80 @@
+#pragma once
+
+/// @file
+/// The key store (SPEC §2 "Organizations and keys"): which organizations
+/// exist, where each one's key comes from, and whether it is usable. Keys
+/// live only in locked, wiped memory (`platform::secure_buffer`).
+
+#include "daemon/config.hpp"
+#include "daemon/platform/secure_memory.hpp"
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actoken {
+
+/// Where an organization's key came from.
+enum class key_source { config, key_dir, runtime };
+
+/// "config", "key_dir" or "runtime".
+std::string_view to_string(key_source source) noexcept;
+
+/// A key shared by everything that uses it; replaced, never mutated.
+using shared_key = std::shared_ptr<const platform::secure_buffer>;
+
+/// A key added through the API with `persist: false`, or persisted ones just
+/// written (kept so a failed re-read cannot lose them).
+struct runtime_key {
+  shared_key key;
+  std::optional<std::string> auth_url;
+  std::optional<upstream::api_version> api_version;
+};
+
+/// Everything the token service needs to know about one organization.
+struct org_settings {
+  std::string name;
+  shared_key key;                    ///< null when there is no usable key
+  std::optional<key_source> source;  ///< where `key` came from (or was meant to)
+  std::string key_problem;           ///< why there is no usable key, "" if there is
+  std::string auth_url;              ///< without trailing slash
+  upstream::api_version api_version = upstream::api_version::v3;
+  std::string scope;
+  std::optional<principal_set> allow;  ///< the org's own list, if any
+  std::map<std::string, std::string> sub_organizations;
+  bool config_key_file = false;  ///< key managed by config (409 on PUT/DELETE)
+
+  /// True when a token obtained under `other` is still good under these
+  /// settings: same key bytes, auth server, API version and scope (SPEC §6).
+  bool same_exchange_inputs(const org_settings& other) const noexcept;
+};
+
+/// The organizations, sorted by name.
+using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
+
+/// Reads one key file as ssh reads a private key: refused when group- or
+/// world-accessible or owned by neither `daemon_uid` nor root. Returns the key
+/// (first line, white space trimmed) or sets `problem`.
+shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem);
+
+/// Builds the organization table from the config, `<key_dir>/<org>.key` (and
+/// `<org>.json`) files and runtime keys. Reads files; never throws for a bad
+/// key file (the organization is then listed with a problem).
+org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
+                         uid_t daemon_uid);
+
+/// Writes `<key_dir>/<org>.key` (and `<org>.json` when `auth_url` or
+/// `api_version` is given) atomically with mode 0600. Throws std::system_error.
+void persist_key(const std::filesystem::path& key_dir, const std::string& org,
+                 const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
+                 const std::optional<upstream::api_version>& api_version);
+
+/// Removes `<key_dir>/<org>.key` and `<org>.json`; true when a key file existed.
+bool remove_persisted_key(const std::filesystem::path& key_dir, const std::string& org);
+
+}  // namespace actoken

@@ -1,0 +1,35 @@
+#include "daemon/tokens/https_exchanger.hpp"
+
+#include "daemon/upstream/url.hpp"
+
+namespace actoken::tokens {
+
+https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client, const clock& clock,
+                                 seconds timeout, seconds default_token_ttl)
+    : client_(std::move(client)),
+      clock_(clock),
+      timeout_(timeout),
+      default_token_ttl_(default_token_ttl) {}
+
+net::awaitable<upstream::exchange_result> https_exchanger::exchange(
+    std::shared_ptr<const org_settings> org, upstream::api_version version, std::string sub_org) {
+  const auto server = upstream::parse_url(org->auth_url);
+  if (!server) {
+    co_return upstream::exchange_error{errc::upstream_unavailable,
+                                       "auth_url " + org->auth_url + " is not a usable URL",
+                                       std::nullopt};
+  }
+  // Keep the client and key alive across the suspension, whatever a reload does.
+  const auto client = client_;
+  const auto key = org->key;
+  const auto body = upstream::build_form_body({version, key->view(), org->scope, sub_org});
+  auto posted = co_await client->post_form(*server, std::string(upstream::token_path(version)),
+                                           body, timeout_);
+  if (auto* error = std::get_if<upstream::exchange_error>(&posted)) {
+    co_return std::move(*error);
+  }
+  co_return upstream::interpret_response(std::get<upstream::raw_response>(posted),
+                                         clock_.wall_now(), default_token_ttl_, key->view());
+}
+
+}  // namespace actoken::tokens

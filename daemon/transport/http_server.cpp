@@ -1,0 +1,236 @@
+#include "daemon/transport/http_server.hpp"
+
+#include "daemon/platform/peer.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+namespace actoken::transport {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using namespace net::experimental::awaitable_operators;
+using stream = net::local::stream_protocol;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// The head of an answer: status line and the headers every answer carries.
+std::string response_head(const api::api_response& response, bool keep_alive) {
+  std::string head;
+  head.reserve(192);
+  head += "HTTP/1.1 ";
+  head += std::to_string(response.status);
+  head += ' ';
+  head += http::obsolete_reason(static_cast<http::status>(response.status));
+  head += "\r\nContent-Type: ";
+  head += response.content_type;
+  head += "\r\nCache-Control: no-store\r\nContent-Length: ";
+  head += std::to_string(response.body.size());
+  if (response.retry_after) {
+    head += "\r\nRetry-After: ";
+    head += std::to_string(response.retry_after->count());
+  }
+  head += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  return head;
+}
+
+}  // namespace
+
+/// One connection.
+struct http_server::session {
+  session(stream::socket s, platform::peer_credentials p)
+      : socket(std::move(s)), timer(socket.get_executor()), peer(p) {}
+
+  stream::socket socket;
+  net::steady_timer timer;
+  platform::peer_credentials peer;
+  mono_clock::time_point deadline = mono_clock::time_point::max();
+  mono_clock::time_point idle_since = mono_clock::now();
+  bool busy = false;  // a request is being answered
+  std::list<std::shared_ptr<session>>::iterator position;
+
+  void close() noexcept {
+    boost::system::error_code ignored;
+    socket.shutdown(stream::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+};
+
+http_server::http_server(net::io_context& io, api::router& router, server_limits limits)
+    : io_(io), router_(router), limits_(limits), acceptor_(io) {}
+
+http_server::~http_server() {
+  for (auto& s : sessions_) s->close();
+}
+
+void http_server::start(int listening_fd) {
+  acceptor_.assign(stream(), listening_fd);
+  net::co_spawn(io_, accept_loop(), net::detached);
+}
+
+void http_server::stop() {
+  stopping_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& s : sessions_) {
+    if (!s->busy) s->close();
+  }
+}
+
+net::awaitable<void> http_server::drain(std::chrono::milliseconds bound) {
+  net::steady_timer timer(io_);
+  const auto until = mono_clock::now() + bound;
+  while (!sessions_.empty() && mono_clock::now() < until) {
+    timer.expires_after(std::chrono::milliseconds{20});
+    co_await timer.async_wait(use_tuple);
+  }
+  for (auto& s : sessions_) s->close();
+}
+
+bool http_server::make_room() {
+  // Evict the connection idle the longest that has no request in flight.
+  std::shared_ptr<session> oldest;
+  for (const auto& s : sessions_) {
+    if (!s->busy && (!oldest || s->idle_since < oldest->idle_since)) oldest = s;
+  }
+  if (!oldest) return false;
+  oldest->close();
+  sessions_.erase(oldest->position);
+  oldest->position = sessions_.end();
+  return true;
+}
+
+net::awaitable<void> http_server::accept_loop() {
+  net::steady_timer pause(io_);
+  auto last_warning = mono_clock::time_point{};
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+    if (stopping_) co_return;
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE) or a transient failure: say so at
+      // most every 10 s, pause briefly, and keep serving the connections we have.
+      if (mono_clock::now() - last_warning > std::chrono::seconds{10}) {
+        spdlog::warn("accept failed: {}; pausing briefly", ec.message());
+        last_warning = mono_clock::now();
+      }
+      pause.expires_after(std::chrono::milliseconds{50});
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    const auto peer = platform::peer_of(socket.native_handle());
+    if (!peer) {
+      spdlog::warn("dropping a connection whose peer credentials cannot be read");
+      continue;
+    }
+    if (sessions_.size() >= limits_.max_connections && !make_room()) {
+      continue;  // every connection is busy: turn the newcomer away
+    }
+    auto s = std::make_shared<session>(std::move(socket), *peer);
+    s->deadline = mono_clock::now() + limits_.idle_timeout;
+    sessions_.push_front(s);
+    s->position = sessions_.begin();
+    net::co_spawn(io_, run(std::move(s)), net::detached);
+  }
+}
+
+net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
+  try {
+    co_await (serve(s) || watchdog(s));
+  } catch (const std::exception& e) {
+    spdlog::error("connection from uid {} failed: {}", s->peer.uid, e.what());
+  }
+  s->close();
+  if (s->position != sessions_.end()) {
+    sessions_.erase(s->position);
+    s->position = sessions_.end();
+  }
+}
+
+net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
+  // One timer per connection; requests move `deadline`, which costs nothing.
+  for (;;) {
+    s->timer.expires_at(s->deadline);
+    co_await s->timer.async_wait(use_tuple);
+    if (!s->socket.is_open()) co_return;
+    if (s->deadline <= mono_clock::now()) {
+      s->close();  // fails serve()'s pending read or write at once
+      co_return;
+    }
+  }
+}
+
+net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
+  beast::flat_buffer buffer(limits_.max_head + limits_.max_body);
+  std::string head;
+  for (;;) {
+    s->busy = false;
+    s->idle_since = mono_clock::now();
+    s->deadline = s->idle_since + limits_.idle_timeout;
+    if (stopping_) co_return;
+
+    // Wait for the first byte of the next request, then give the head 10 s.
+    if (buffer.size() == 0) {
+      auto [ec, n] = co_await s->socket.async_read_some(buffer.prepare(4096), use_tuple);
+      if (ec) co_return;
+      buffer.commit(n);
+    }
+    s->deadline = mono_clock::now() + limits_.head_timeout;
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
+    parser.body_limit(limits_.max_body);
+    auto [ec, n] = co_await http::async_read(s->socket, buffer, parser, use_tuple);
+    s->busy = true;
+
+    api::api_response response;
+    bool keep_alive = true;
+    if (ec == http::error::header_limit || ec == http::error::body_limit ||
+        ec == http::error::buffer_overflow) {
+      response = api::router::error_response(errc::payload_too_large,
+                                             "the request head or body is over the limit");
+      keep_alive = false;
+    } else if (ec == http::error::end_of_stream || ec == net::error::eof ||
+               ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      co_return;
+    } else if (ec) {
+      response =
+          api::router::error_response(errc::bad_request, "malformed HTTP request: " + ec.message());
+      keep_alive = false;
+    } else {
+      auto& request = parser.get();
+      keep_alive = request.keep_alive();
+      const api::api_request call{request.method_string(), request.target(), request.body(),
+                                  s->peer};
+      auto answer = router_.handle(call);
+      if (!answer) {
+        // A token that needs an exchange: its own deadline covers the wait.
+        s->deadline = mono_clock::time_point::max();
+        s->timer.cancel();
+        answer = co_await router_.handle_async(call);
+      }
+      response = std::move(*answer);
+    }
+
+    if (stopping_) keep_alive = false;
+    head = response_head(response, keep_alive);
+    s->deadline = mono_clock::now() + limits_.write_timeout;
+    s->timer.cancel();
+    const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
+    auto [write_ec, written] = co_await net::async_write(s->socket, buffers, use_tuple);
+    if (write_ec || !keep_alive) co_return;
+  }
+}
+
+}  // namespace actoken::transport

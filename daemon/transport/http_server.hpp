@@ -1,0 +1,71 @@
+#pragma once
+
+/// @file
+/// HTTP/1.1 over the Unix socket (SPEC §4): accepts connections, reads each
+/// request within the limits, hands it to the router and writes the answer.
+/// Keep-alive; a head must arrive within 10 s of its first byte; an idle
+/// connection closes after 30 s; past `max_connections` the longest-idle
+/// connection makes room, or the newcomer is turned away.
+
+#include "daemon/api/router.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <memory>
+
+namespace actoken::transport {
+
+namespace net = boost::asio;
+
+/// Limits on what a peer controls.
+struct server_limits {
+  std::size_t max_connections = 1024;
+  std::size_t max_head = 8 * 1024;
+  std::size_t max_body = 64 * 1024;
+  std::chrono::milliseconds head_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
+};
+
+/// Serves the socket API on a listening Unix socket.
+class http_server {
+ public:
+  http_server(net::io_context& io, api::router& router, server_limits limits);
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// Starts accepting on `listening_fd` (takes ownership).
+  void start(int listening_fd);
+  /// Stops accepting and closes idle connections; busy ones close after their answer.
+  void stop();
+  /// Completes when every connection is gone, or after `bound`.
+  net::awaitable<void> drain(std::chrono::milliseconds bound);
+  /// Open connections.
+  std::size_t connections() const noexcept { return sessions_.size(); }
+  /// Changes the connection limit (reload).
+  void set_max_connections(std::size_t n) noexcept { limits_.max_connections = n; }
+
+  struct session;
+
+ private:
+  net::awaitable<void> accept_loop();
+  net::awaitable<void> run(std::shared_ptr<session> s);
+  net::awaitable<void> serve(std::shared_ptr<session> s);
+  net::awaitable<void> watchdog(std::shared_ptr<session> s);
+  bool make_room();
+
+  net::io_context& io_;
+  api::router& router_;
+  server_limits limits_;
+  net::local::stream_protocol::acceptor acceptor_;
+  std::list<std::shared_ptr<session>> sessions_;
+  bool stopping_ = false;
+};
+
+}  // namespace actoken::transport

@@ -1,0 +1,440 @@
+// The token service on a manual clock with a scripted exchanger: single
+// flight, cache hits, min_ttl, fresh, background refresh, backoff, rest after
+// rejection, rate limits, and reload. No sockets, no sleeps.
+#include "daemon/tokens/refresh_policy.hpp"
+#include "daemon/tokens/token_service.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <doctest/doctest.h>
+
+#include <deque>
+
+using namespace actoken;
+using namespace actoken::tokens;
+using namespace std::chrono_literals;
+namespace net = boost::asio;
+
+namespace {
+
+// Answers each exchange with the next scripted result, once the test opens the gate.
+class scripted_exchanger final : public exchanger {
+ public:
+  scripted_exchanger(net::io_context& io, const manual_clock& clock) : io_(io), clock_(clock) {}
+
+  net::awaitable<upstream::exchange_result> exchange(std::shared_ptr<const org_settings> org,
+                                                     upstream::api_version version,
+                                                     std::string sub_org) override {
+    ++calls;
+    versions.push_back(version);
+    sub_orgs.push_back(sub_org);
+    keys.emplace_back(org->key->view());
+    net::steady_timer gate(io_, mono_clock::time_point::max());
+    gates_.push_back(&gate);
+    co_await gate.async_wait(net::as_tuple(net::use_awaitable));
+    REQUIRE(!script.empty());
+    auto next = script.front();
+    script.pop_front();
+    if (auto* grant = std::get_if<upstream::token_grant>(&next)) {
+      grant->obtained_at = clock_.wall_now();
+      grant->expires_at = clock_.wall_now() + lifetime;
+      grant->access_token = "token-" + std::to_string(calls);
+    }
+    co_return next;
+  }
+
+  // Completes every exchange in flight.
+  void release() {
+    for (auto* gate : gates_) gate->cancel();
+    gates_.clear();
+  }
+
+  void succeed(std::size_t n = 1) {
+    for (std::size_t i = 0; i < n; ++i) script.push_back(upstream::token_grant{});
+  }
+  void fail(errc code, std::optional<seconds> retry_after = {}) {
+    script.push_back(
+        upstream::exchange_error{code, "scripted " + std::string(code_name(code)), retry_after});
+  }
+
+  int calls = 0;
+  seconds lifetime{3600};
+  std::deque<upstream::exchange_result> script;
+  std::vector<upstream::api_version> versions;
+  std::vector<std::string> sub_orgs;
+  std::vector<std::string> keys;
+
+ private:
+  net::io_context& io_;
+  const manual_clock& clock_;
+  std::vector<net::steady_timer*> gates_;
+};
+
+org_table one_org(const std::string& key = "key-1",
+                  upstream::api_version version = upstream::api_version::v3) {
+  auto org = std::make_shared<org_settings>();
+  org->name = "acme";
+  org->key = std::make_shared<const platform::secure_buffer>(key);
+  org->source = key_source::key_dir;
+  org->auth_url = "https://auth.example";
+  org->api_version = version;
+  org->scope = "openid";
+  return {{"acme", org}};
+}
+
+struct fixture {
+  net::io_context io;
+  manual_clock clock;
+  std::shared_ptr<scripted_exchanger> upstream = std::make_shared<scripted_exchanger>(io, clock);
+  token_service service{io.get_executor(), clock, service_options{}, upstream};
+
+  fixture() { service.set_orgs(one_org()); }
+
+  // Runs everything that is ready (an io_context that ran dry must be restarted).
+  void pump() {
+    io.restart();
+    io.poll();
+  }
+
+  // Starts a get() whose outcome lands in `out` when it completes.
+  void get(token_request request, std::optional<token_outcome>& out) {
+    net::co_spawn(io, service.get(std::move(request)),
+                  [&out](std::exception_ptr e, token_outcome outcome) {
+                    REQUIRE(!e);
+                    out = std::move(outcome);
+                  });
+  }
+
+  token_outcome get_now(token_request request) {
+    std::optional<token_outcome> out;
+    get(std::move(request), out);
+    pump();
+    upstream->release();
+    pump();
+    REQUIRE(out.has_value());
+    return *out;
+  }
+};
+
+token_request req(seconds min_ttl = 60s, bool fresh = false, std::string sub = "") {
+  return {"acme", std::move(sub), min_ttl, fresh};
+}
+
+const token_answer& answer_of(const token_outcome& outcome) {
+  REQUIRE(std::holds_alternative<token_answer>(outcome));
+  return std::get<token_answer>(outcome);
+}
+
+const service_error& error_of(const token_outcome& outcome) {
+  REQUIRE(std::holds_alternative<service_error>(outcome));
+  return std::get<service_error>(outcome);
+}
+
+}  // namespace
+
+TEST_CASE("the first request exchanges, later ones hit the cache") {
+  fixture f;
+  f.upstream->succeed();
+  const auto first = f.get_now(req());
+  CHECK(answer_of(first).from_exchange);
+  CHECK(answer_of(first).token->access_token == "token-1");
+  CHECK(f.upstream->keys.front() == "key-1");
+
+  f.clock.advance(30s);
+  const auto cached = f.service.try_get(req());
+  REQUIRE(cached.has_value());
+  CHECK_FALSE(answer_of(*cached).from_exchange);
+  CHECK(answer_of(*cached).token->access_token == "token-1");
+  CHECK(f.upstream->calls == 1);
+  CHECK(f.service.stats().cache_hits == 1);
+}
+
+TEST_CASE("concurrent requests for a cold key share one exchange") {
+  fixture f;
+  f.upstream->succeed();
+  std::vector<std::optional<token_outcome>> outcomes(50);
+  for (auto& out : outcomes) f.get(req(), out);
+  f.pump();
+  CHECK(f.upstream->calls == 1);
+  f.upstream->release();
+  f.pump();
+  for (const auto& out : outcomes) {
+    REQUIRE(out.has_value());
+    CHECK(answer_of(*out).from_exchange);
+    CHECK(answer_of(*out).token->access_token == "token-1");
+  }
+}
+
+TEST_CASE("a token is never served with less than min_ttl left") {
+  fixture f;
+  f.upstream->lifetime = 600s;
+  f.upstream->succeed(2);
+  CHECK(answer_of(f.get_now(req(60s))).token->access_token == "token-1");
+
+  f.clock.advance(541s);                                 // 59 s left
+  CHECK_FALSE(f.service.try_get(req(60s)).has_value());  // needs an exchange
+  const auto renewed = f.get_now(req(60s));
+  CHECK(answer_of(renewed).from_exchange);
+  CHECK(answer_of(renewed).token->access_token == "token-2");
+}
+
+TEST_CASE("expiry is judged on the wall clock: a suspended laptop serves no dead token") {
+  fixture f;
+  f.upstream->succeed(2);
+  f.get_now(req());
+  f.clock.jump_wall(2h);  // the monotonic clock did not move
+  CHECK_FALSE(f.service.try_get(req()).has_value());
+  CHECK(answer_of(f.get_now(req())).token->access_token == "token-2");
+}
+
+TEST_CASE("a min_ttl no new token can meet is ttl_unsatisfiable") {
+  fixture f;
+  f.upstream->lifetime = 300s;
+  f.upstream->succeed();
+  CHECK(error_of(f.get_now(req(600s))).code == errc::ttl_unsatisfiable);
+  // The token was cached all the same, and it is under 10 s old: no new exchange.
+  CHECK(error_of(*f.service.try_get(req(600s))).code == errc::ttl_unsatisfiable);
+  CHECK(f.upstream->calls == 1);
+}
+
+TEST_CASE("fresh=1 re-exchanges only a token at least 10 s old") {
+  fixture f;
+  f.upstream->succeed(2);
+  f.get_now(req());
+  f.clock.advance(5s);
+  const auto young = f.service.try_get(req(60s, true));
+  REQUIRE(young.has_value());
+  CHECK(answer_of(*young).token->access_token == "token-1");
+  CHECK(f.upstream->calls == 1);
+
+  f.clock.advance(5s);
+  CHECK_FALSE(f.service.try_get(req(60s, true)).has_value());
+  CHECK(answer_of(f.get_now(req(60s, true))).token->access_token == "token-2");
+  CHECK(f.upstream->calls == 2);
+}
+
+TEST_CASE("background refresh starts at the refresh point and never blocks callers") {
+  fixture f;
+  f.upstream->lifetime = 600s;  // refresh once at most 300 s (±10%) are left
+  f.upstream->succeed(2);
+  const auto first = answer_of(f.get_now(req())).token;
+  CHECK(first->refresh_at >= first->expires_at - 330s);
+  CHECK(first->refresh_at <= first->expires_at - 270s);
+
+  f.clock.advance(200s);
+  f.service.try_get(req());
+  f.pump();
+  CHECK(f.upstream->calls == 1);  // not due yet
+
+  f.clock.advance(135s);  // 265 s left: due whatever the draw
+  const auto during = f.service.try_get(req());
+  REQUIRE(during.has_value());
+  CHECK(answer_of(*during).token->access_token == "token-1");
+  f.pump();
+  CHECK(f.upstream->calls == 1 + 1);
+  // While it runs, callers keep the cached token.
+  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+  f.upstream->release();
+  f.pump();
+  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-2");
+}
+
+TEST_CASE("a rejected key rests: no upstream call until retry_rejected_after") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected);
+  f.upstream->succeed();
+  CHECK(error_of(f.get_now(req())).code == errc::key_rejected);
+  for (int i = 0; i < 20; ++i) {
+    const auto again = f.service.try_get(req());
+    REQUIRE(again.has_value());
+    CHECK(error_of(*again).code == errc::key_rejected);
+  }
+  CHECK(f.upstream->calls == 1);
+  CHECK(f.service.view().front().state == "rejected");
+  f.clock.advance(301s);
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(f.upstream->calls == 2);
+}
+
+TEST_CASE("a new key ends the rest at once") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected);
+  f.upstream->succeed();
+  f.get_now(req());
+  f.service.set_orgs(one_org("key-2"));
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(f.upstream->keys.back() == "key-2");
+}
+
+TEST_CASE("transient failures back off; the cached token is served meanwhile") {
+  fixture f;
+  f.upstream->lifetime = 600s;
+  f.upstream->succeed();
+  f.get_now(req());
+  f.clock.advance(400s);  // refresh due
+  f.upstream->fail(errc::upstream_unavailable);
+  f.service.try_get(req());
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  // Backing off: still the cached token, no new call.
+  for (int i = 0; i < 10; ++i) {
+    CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+  }
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  CHECK(f.service.view().front().state == "backoff");
+  // A caller the cached token cannot satisfy gets the error at once, with Retry-After.
+  const auto refused = f.service.try_get(req(250s));
+  REQUIRE(refused.has_value());
+  CHECK(error_of(*refused).code == errc::upstream_unavailable);
+  REQUIRE(error_of(*refused).retry_after.has_value());
+  CHECK(*error_of(*refused).retry_after >= 1s);
+}
+
+TEST_CASE("a cold failure answers 503 material: code and Retry-After") {
+  fixture f;
+  f.upstream->fail(errc::upstream_unavailable);
+  const auto outcome = f.get_now(req());
+  const auto& error = error_of(outcome);
+  CHECK(error.code == errc::upstream_unavailable);
+  CHECK(error.message.find("organization acme") != std::string::npos);
+  REQUIRE(error.retry_after.has_value());
+  CHECK(*error.retry_after <= 1s);
+}
+
+TEST_CASE("429 with Retry-After stops every exchange with that server for that long") {
+  fixture f;
+  f.upstream->fail(errc::rate_limited, 4s);
+  f.upstream->succeed();
+  CHECK(error_of(f.get_now(req())).code == errc::rate_limited);
+  f.clock.advance(3s);
+  const auto blocked = f.service.try_get(req());
+  REQUIRE(blocked.has_value());
+  CHECK(error_of(*blocked).code == errc::rate_limited);
+  CHECK(error_of(*blocked).retry_after == 1s);
+  CHECK(f.upstream->calls == 1);
+  f.clock.advance(1s);
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+}
+
+TEST_CASE("max_exchanges_per_minute is enforced locally") {
+  fixture f;
+  f.service.set_options({900s, 300s, 2, 100});
+  f.upstream->succeed(3);
+  f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000001"));
+  f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000002"));
+  const auto third = f.service.try_get(req(60s, false, "00000000-0000-4000-8000-000000000003"));
+  REQUIRE(third.has_value());
+  CHECK(error_of(*third).code == errc::rate_limited);
+  CHECK(f.upstream->calls == 2);
+  f.clock.advance(61s);
+  CHECK(
+      answer_of(f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000003"))).from_exchange);
+}
+
+TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
+  SUBCASE("explicit v3") {
+    fixture f;
+    f.upstream->fail(errc::endpoint_not_found);
+    CHECK(error_of(f.get_now(req())).code == errc::endpoint_not_found);
+    f.clock.advance(1h);
+    CHECK(error_of(*f.service.try_get(req())).code == errc::endpoint_not_found);
+    CHECK(f.upstream->calls == 1);
+  }
+  SUBCASE("auto") {
+    fixture f;
+    f.service.set_orgs(one_org("key-1", upstream::api_version::automatic));
+    f.upstream->fail(errc::endpoint_not_found);
+    f.upstream->succeed(2);
+    std::optional<token_outcome> out;
+    f.get(req(), out);
+    f.pump();
+    f.upstream->release();
+    f.pump();
+    f.upstream->release();
+    f.pump();
+    REQUIRE(out.has_value());
+    CHECK(answer_of(*out).from_exchange);
+    REQUIRE(f.upstream->versions.size() == 2);
+    CHECK(f.upstream->versions[0] == upstream::api_version::v3);
+    CHECK(f.upstream->versions[1] == upstream::api_version::v1);
+    // Remembered: the next exchange goes straight to v1.
+    f.get_now(req(60s, false, ""));
+    f.clock.advance(20s);
+    f.get_now(req(60s, true));
+    CHECK(f.upstream->versions.back() == upstream::api_version::v1);
+  }
+}
+
+TEST_CASE("sub-organizations are cached apart and limited in number") {
+  fixture f;
+  f.upstream->succeed(2);
+  const std::string sub = "9b2f6d1e-0000-4000-8000-000000000001";
+  CHECK(answer_of(f.get_now(req())).token->access_token == "token-1");
+  CHECK(answer_of(f.get_now(req(60s, false, sub))).token->access_token == "token-2");
+  CHECK(f.upstream->sub_orgs.back() == sub);
+  CHECK(f.service.cached_tokens() == 2);
+
+  f.service.set_options({900s, 300s, 1000, 2});
+  const auto over = f.service.try_get(req(60s, false, "9b2f6d1e-0000-4000-8000-000000000002"));
+  REQUIRE(over.has_value());
+  CHECK(error_of(*over).code == errc::bad_request);
+}
+
+TEST_CASE("reload keeps tokens of unchanged organizations and drops changed ones") {
+  fixture f;
+  f.upstream->succeed(2);
+  f.get_now(req());
+  f.service.set_orgs(one_org("key-1"));
+  CHECK(f.service.try_get(req()).has_value());
+  f.service.set_orgs(one_org("key-2"));
+  CHECK_FALSE(f.service.try_get(req()).has_value());
+}
+
+TEST_CASE("an exchange started with a replaced key is not cached") {
+  fixture f;
+  f.upstream->succeed(2);
+  std::optional<token_outcome> out;
+  f.get(req(), out);
+  f.pump();
+  f.service.set_orgs(one_org("key-2"));
+  f.upstream->release();
+  f.pump();
+  REQUIRE(out.has_value());
+  CHECK(f.service.cached_tokens() == 0);
+}
+
+TEST_CASE("unknown organizations and missing keys are told apart") {
+  fixture f;
+  token_request other{"other", "", 60s, false};
+  CHECK(error_of(*f.service.try_get(other)).code == errc::unknown_org);
+  auto table = one_org();
+  auto keyless = std::make_shared<org_settings>(*table["acme"]);
+  keyless->key = nullptr;
+  keyless->key_problem = "key file is accessible by others";
+  f.service.set_orgs({{"acme", keyless}});
+  const auto outcome = f.service.try_get(req());
+  REQUIRE(outcome.has_value());
+  const auto& error = error_of(*outcome);
+  CHECK(error.code == errc::no_key);
+  CHECK(error.message.find("accessible by others") != std::string::npos);
+}
+
+TEST_CASE("evict drops tokens") {
+  fixture f;
+  f.upstream->succeed();
+  f.get_now(req());
+  CHECK(f.service.evict("acme") == 1);
+  CHECK(f.service.cached_tokens() == 0);
+  CHECK(f.service.evict("") == 0);
+}
+
+TEST_CASE("fingerprints are 8 hex digits of SHA-256") {
+  CHECK(fingerprint("abc") == "ba7816bf");
+  CHECK(fingerprint("").size() == 8);
+}
