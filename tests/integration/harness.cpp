@@ -1,0 +1,253 @@
+#include "tests/integration/harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace actoken::testing {
+namespace {
+
+int connect_unix(const std::filesystem::path& socket) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error("connect " + socket.string() + ": " + std::strerror(error));
+  }
+  return fd;
+}
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("send: " + std::string(std::strerror(errno)));
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Reads until EOF or until `wait` passes without data.
+std::string read_all(int fd, std::chrono::milliseconds wait) {
+  std::string out;
+  char buffer[16384];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(wait.count()));
+    if (ready <= 0) break;
+    const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+temp_dir::temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "actoken-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  ::chmod(path_.c_str(), 0755);  // tests may act as other users
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path temp_dir::write(const std::string& name, const std::string& text,
+                                      unsigned mode) const {
+  const auto path = path_ / name;
+  std::filesystem::create_directories(path.parent_path());
+  std::filesystem::remove(path);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+  }
+  ::chmod(path.c_str(), mode);
+  return path;
+}
+
+nlohmann::json http_reply::json() const { return nlohmann::json::parse(body, nullptr, false); }
+
+std::string unix_raw(const std::filesystem::path& socket, const std::string& bytes,
+                     std::chrono::milliseconds wait) {
+  const int fd = connect_unix(socket);
+  try {
+    write_all(fd, bytes);
+  } catch (...) {
+    // The daemon may close before reading everything (a 413): read its answer anyway.
+  }
+  auto out = read_all(fd, wait);
+  ::close(fd);
+  return out;
+}
+
+http_reply unix_request(const std::filesystem::path& socket, const std::string& method,
+                        const std::string& target, const std::string& body) {
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+  if (!body.empty() || method == "PUT" || method == "POST") {
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "Connection: close\r\n\r\n" + body;
+  const auto raw = unix_raw(socket, request, std::chrono::milliseconds{60000});
+
+  http_reply reply;
+  const auto head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos) throw std::runtime_error("no HTTP answer: " + raw);
+  std::istringstream head(raw.substr(0, head_end));
+  std::string line;
+  std::getline(head, line);
+  if (line.rfind("HTTP/1.1 ", 0) != 0) throw std::runtime_error("bad status line: " + line);
+  reply.status = static_cast<unsigned>(std::stoul(line.substr(9, 3)));
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto name = line.substr(0, colon);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    reply.headers[name] = value;
+  }
+  reply.body = raw.substr(head_end + 4);
+  return reply;
+}
+
+process_result run_process(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& extra_env,
+                           const std::string& input) {
+  temp_dir io;
+  const auto out_path = io.path() / "out";
+  const auto err_path = io.path() / "err";
+  const auto in_path = io.write("in", input);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int in = ::open(in_path.c_str(), O_RDONLY);
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    for (const auto& [name, value] : extra_env) ::setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(126);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  process_result result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  return result;
+}
+
+daemon_process::daemon_process(const temp_dir& dir, nlohmann::json config,
+                               std::vector<std::string> extra_args) {
+  if (!config.contains("socket")) config["socket"] = (dir.path() / "actokend.sock").string();
+  if (!config.contains("key_dir")) config["key_dir"] = (dir.path() / "keys").string();
+  socket_ = config["socket"].get<std::string>();
+  config_path_ = dir.write("actokend.json", config.dump(2));
+  log_path_ = dir.path() / "actokend.log";
+
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(log, 2);
+    ::dup2(log, 1);
+    std::vector<std::string> argv{actokend_path(), "--config", config_path_.string(), "--log-level",
+                                  "debug"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(126);
+  }
+  // Ready means answering: poll /v1/health for up to 10 s.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("actokend exited at start: " + log());
+    }
+    try {
+      if (get("/v1/health").status == 200) return;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  stop(SIGKILL);
+  throw std::runtime_error("actokend did not become ready: " + log());
+}
+
+daemon_process::~daemon_process() {
+  if (pid_ > 0) stop(SIGKILL);
+}
+
+std::string daemon_process::log() const { return read_file(log_path_); }
+
+int daemon_process::stop(int signal) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, signal);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void daemon_process::reload() {
+  const auto before = get("/v1/status").json()["last_reload"].dump();
+  ::kill(pid_, SIGHUP);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    if (get("/v1/status").json()["last_reload"].dump() != before) return;
+  }
+  throw std::runtime_error("reload not observed");
+}
+
+std::string actokend_path() { return ACTOKEND_PATH; }
+std::string actoken_path() { return ACTOKEN_PATH; }
+
+std::string awkward_key() {
+  std::random_device random;
+  std::string key = "ac+/k=";
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 40; ++i) key.push_back(alphabet[random() % 64]);
+  return key + "==";
+}
+
+}  // namespace actoken::testing

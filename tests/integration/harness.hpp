@@ -1,0 +1,105 @@
+#pragma once
+
+/// @file
+/// What integration tests need to run the real daemon and CLI: temporary
+/// folders, a child process with its output captured, and a small blocking
+/// HTTP client for the Unix socket.
+
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace actoken::testing {
+
+/// A folder removed with everything in it when this goes.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+  /// Writes `text` to `name` inside the folder with `mode`; returns the path.
+  std::filesystem::path write(const std::string& name, const std::string& text,
+                              unsigned mode = 0600) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// An HTTP answer from the daemon.
+struct http_reply {
+  unsigned status = 0;
+  std::map<std::string, std::string> headers;  ///< names in lower case
+  std::string body;
+  /// The body as JSON (a discarded value when it is not JSON).
+  nlohmann::json json() const;
+};
+
+/// Sends one request on a new connection to `socket` and reads the answer.
+/// Throws std::runtime_error when the daemon cannot be reached.
+http_reply unix_request(const std::filesystem::path& socket, const std::string& method,
+                        const std::string& target, const std::string& body = "");
+
+/// Sends raw bytes on a new connection and returns whatever comes back until
+/// the daemon closes it (or `wait` passes).
+std::string unix_raw(const std::filesystem::path& socket, const std::string& bytes,
+                     std::chrono::milliseconds wait = std::chrono::milliseconds{3000});
+
+/// What a finished child process did.
+struct process_result {
+  int exit_code = -1;  ///< or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+/// Runs `argv` to completion with `extra_env` added and `input` on stdin.
+process_result run_process(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& extra_env = {},
+                           const std::string& input = "");
+
+/// The daemon under test: `actokend --config DIR/actokend.json`, stderr to DIR/actokend.log.
+class daemon_process {
+ public:
+  /// Writes `config` (socket and key_dir default to inside `dir`) and starts
+  /// the daemon; waits until its socket answers /v1/health.
+  daemon_process(const temp_dir& dir, nlohmann::json config,
+                 std::vector<std::string> extra_args = {});
+  ~daemon_process();
+  daemon_process(const daemon_process&) = delete;
+  daemon_process& operator=(const daemon_process&) = delete;
+
+  const std::filesystem::path& socket() const noexcept { return socket_; }
+  const std::filesystem::path& config_path() const noexcept { return config_path_; }
+  pid_t pid() const noexcept { return pid_; }
+  /// Everything the daemon wrote to stderr so far.
+  std::string log() const;
+  /// GET `target` on the daemon's socket.
+  http_reply get(const std::string& target) const { return unix_request(socket_, "GET", target); }
+  /// Sends `signal` (SIGTERM by default) and waits; returns the exit code.
+  int stop(int signal = 15);
+  /// Sends SIGHUP and waits until `/v1/status` reports a reload after `since`.
+  void reload();
+
+ private:
+  std::filesystem::path socket_;
+  std::filesystem::path config_path_;
+  std::filesystem::path log_path_;
+  pid_t pid_ = -1;
+};
+
+/// Paths of the binaries under test, from CMake.
+std::string actokend_path();
+std::string actoken_path();
+
+/// A random-looking key with the characters a form body must escape.
+std::string awkward_key();
+
+}  // namespace actoken::testing
