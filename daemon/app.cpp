@@ -2,6 +2,7 @@
 
 #include "common/version.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/persist/cache_file.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/service_manager.hpp"
 #include "daemon/tokens/https_exchanger.hpp"
@@ -27,6 +28,8 @@ namespace {
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto shutdown_bound = std::chrono::seconds{5};
+// New tokens are written to the cache file at most this often (coalesced).
+constexpr auto cache_write_delay = std::chrono::seconds{1};
 
 class daemon_app final : public api::daemon_control {
  public:
@@ -42,6 +45,8 @@ class daemon_app final : public api::daemon_control {
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     last_reload_ = {started_at_, true, "started"};
     tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_));
+    restore_cache();
+    tokens_.on_change([this] { schedule_cache_write(); });
   }
 
   int run() {
@@ -123,6 +128,7 @@ class daemon_app final : public api::daemon_control {
     }
     tokens_.evict(org);
     rebuild_orgs();
+    write_cache();  // the removed key's tokens leave the file now, not in a second
     spdlog::info("organization {}: key removed", org);
     return {std::nullopt, "", file};
   }
@@ -217,9 +223,68 @@ class daemon_app final : public api::daemon_control {
       platform::notify("STOPPING=1");
       server_.stop();
       co_await server_.drain(shutdown_bound);
+      write_cache();
       io_.stop();
       co_return;
     }
+  }
+
+  persist::key_lookup key_lookup() const {
+    return [this](const std::string& org) -> shared_key {
+      const auto settings = tokens_.find_org(org);
+      return settings ? settings->key : nullptr;
+    };
+  }
+
+  void restore_cache() {
+    if (!cfg_.cache_file) return;
+    std::string problem;
+    const auto bytes = persist::read_cache_file(*cfg_.cache_file, problem);
+    if (!bytes) {
+      if (!problem.empty()) spdlog::warn("cache file ignored: {}", problem);
+      return;
+    }
+    auto decoded = persist::decode_cache(*bytes, key_lookup(), clock_.wall_now());
+    for (const auto& line : decoded.problems) spdlog::warn("cache file: {}", line);
+    for (auto& entry : decoded.tokens) {
+      tokens::cached_token token;
+      token.access_token = std::move(entry.access_token);
+      token.obtained_at = entry.obtained_at;
+      token.expires_at = entry.expires_at;
+      token.fingerprint = tokens::fingerprint(token.access_token);
+      tokens_.restore(entry.org, entry.sub_org, std::move(token));
+    }
+    spdlog::info("restored {} tokens from {}", tokens_.cached_tokens(), cfg_.cache_file->string());
+  }
+
+  void write_cache() {
+    cache_write_pending_ = false;
+    if (!cfg_.cache_file) return;
+    std::vector<persist::persisted_token> entries;
+    for (const auto& view : tokens_.view()) {
+      for (const auto& [sub, token] : view.tokens) {
+        entries.push_back(
+            {view.settings->name, sub, token->access_token, token->obtained_at, token->expires_at});
+      }
+    }
+    try {
+      persist::write_cache_file(*cfg_.cache_file,
+                                persist::encode_cache(entries, key_lookup(), clock_.wall_now()));
+    } catch (const std::exception& e) {
+      spdlog::error("cannot write the cache file: {}", e.what());
+    }
+  }
+
+  void schedule_cache_write() {
+    if (!cfg_.cache_file || cache_write_pending_) return;
+    cache_write_pending_ = true;
+    net::co_spawn(io_, delayed_cache_write(), net::detached);
+  }
+
+  net::awaitable<void> delayed_cache_write() {
+    net::steady_timer timer(io_, cache_write_delay);
+    co_await timer.async_wait(use_tuple);
+    if (cache_write_pending_) write_cache();
   }
 
   net::awaitable<void> watchdog(std::chrono::microseconds interval) {
@@ -245,6 +310,7 @@ class daemon_app final : public api::daemon_control {
   transport::http_server server_;
   net::signal_set signals_;
   reload_info last_reload_;
+  bool cache_write_pending_ = false;
 };
 
 }  // namespace

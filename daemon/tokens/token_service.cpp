@@ -140,6 +140,7 @@ std::size_t token_service::evict(const std::string& org) {
       entry.token.reset();
     }
   }
+  if (n > 0 && on_change_) on_change_();
   return n;
 }
 
@@ -378,7 +379,7 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
       entry->retry_not_before = {};
       entry->blocking_error.reset();
       entry->last_error.reset();
-      if (on_new_token_) on_new_token_();
+      if (on_change_) on_change_();
     } else {
       spdlog::info("{}: not caching token {}: the key or settings changed during the exchange",
                    subject, token->fingerprint);

@@ -149,8 +149,9 @@ class token_service {
   std::size_t cached_tokens() const;
   /// Counters.
   const service_stats& stats() const noexcept { return stats_; }
-  /// Called after each successful exchange (the cache file writer listens).
-  void on_new_token(std::function<void()> listener) { on_new_token_ = std::move(listener); }
+  /// Called whenever the cached tokens change: a new token, or an eviction
+  /// (the cache file writer listens).
+  void on_change(std::function<void()> listener) { on_change_ = std::move(listener); }
 
   struct flight;
   struct slot;
@@ -176,7 +177,7 @@ class token_service {
   std::map<std::string, server_state, std::less<>> servers_;
   service_stats stats_;
   std::mt19937_64 random_;
-  std::function<void()> on_new_token_;
+  std::function<void()> on_change_;
 };
 
 /// First 8 hex digits of the SHA-256 of `token`: what logs show instead of it.

@@ -548,6 +548,48 @@ TEST_CASE_FIXTURE(fixture, "transport faults break the answer") {
   CHECK(server.successful_exchanges() == 0);
 }
 
+TEST_CASE_FIXTURE(fixture, "stop() closes the connections still open") {
+  https_connection connection(server.pki().ca_cert_pem);
+  REQUIRE_FALSE(connection.connect(server.port()));
+  stand_in::connect_proxy proxy;
+  proxy.start();
+  SUBCASE("a server that hangs") {
+    stand_in::behaviour b;
+    b.fault_mode = stand_in::fault::hang;
+    server.set_behaviour(b);
+    http::request<http::string_body> request(http::verb::post, "/auth/v3/token", 11);
+    request.set(http::field::content_type, form_type);
+    request.body() = "personalAccessKey=" + root_key_encoded;
+    request.prepare_payload();
+    http::async_write(connection.stream, request, store_error{&connection.error});
+    REQUIRE_FALSE(connection.run());
+    // Wait (bounded) until the server holds the request, then stop it under the client.
+    for (int i = 0; i < 500 && server.exchanges() == 0; ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(server.exchanges() == 1);
+    server.stop();
+  }
+  SUBCASE("a proxy with an open tunnel") {
+    https_connection tunnelled(server.pki().ca_cert_pem);
+    REQUIRE(tunnelled.connect_via(proxy.port(), server.port()) == 200);
+    proxy.stop();
+    http::response_parser<http::string_body> parser;
+    const auto error =
+        tunnelled.exchange(http::verb::post, "/auth/v3/token",
+                           "personalAccessKey=" + root_key_encoded, form_type, parser);
+    CHECK(error);
+    CHECK(error != beast::error::timeout);
+    server.stop();
+  }
+  // Either way the connection is closed, not left to time out.
+  http::response_parser<http::string_body> parser;
+  http::async_read(connection.stream, connection.buffer, parser, store_error{&connection.error});
+  const auto error = connection.run();
+  CHECK(error);
+  CHECK(error != beast::error::timeout);
+}
+
 TEST_CASE("the control API reads stats and replaces the behaviour") {
   stand_in::server_options options;
   options.control_api = true;

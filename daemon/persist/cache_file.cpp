@@ -1,0 +1,499 @@
+#include "daemon/persist/cache_file.hpp"
+
+#include "daemon/platform/secure_memory.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+
+namespace actoken::persist {
+namespace {
+
+constexpr int format_version = 1;
+constexpr std::size_t salt_size = 16;
+constexpr std::size_t nonce_size = 12;  // the GCM standard nonce (NIST SP 800-38D)
+constexpr std::size_t tag_size = 16;
+constexpr std::size_t key_size = 32;
+constexpr std::size_t max_plaintext_size = 64 * 1024;
+constexpr std::string_view hkdf_info = "actoken cache v1";
+
+/// Bytes in locked memory, wiped when freed: derived keys and plaintexts.
+using secure_bytes = std::vector<unsigned char, platform::secure_allocator<unsigned char>>;
+using byte_vector = std::vector<unsigned char>;
+
+template <auto free_function>
+struct openssl_deleter {
+  template <class T>
+  void operator()(T* pointer) const noexcept {
+    free_function(pointer);
+  }
+};
+using kdf_ptr = std::unique_ptr<EVP_KDF, openssl_deleter<&EVP_KDF_free>>;
+using kdf_ctx_ptr = std::unique_ptr<EVP_KDF_CTX, openssl_deleter<&EVP_KDF_CTX_free>>;
+using cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, openssl_deleter<&EVP_CIPHER_CTX_free>>;
+
+[[noreturn]] void openssl_failure(const char* what) {
+  throw std::runtime_error(std::string("cache file: OpenSSL ") + what + " failed");
+}
+
+const unsigned char* as_uchar(const char* p) noexcept {
+  return reinterpret_cast<const unsigned char*>(p);
+}
+
+// --- base64 (RFC 4648 §4, padded, strict) -----------------------------------
+
+constexpr std::string_view b64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(const byte_vector& in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
+    std::uint32_t group = std::uint32_t{in[i]} << 16;
+    if (n > 1) group |= std::uint32_t{in[i + 1]} << 8;
+    if (n > 2) group |= in[i + 2];
+    for (std::size_t k = 0; k < 4; ++k) {
+      out.push_back(k <= n ? b64_alphabet[(group >> (18 - 6 * k)) & 0x3f] : '=');
+    }
+  }
+  return out;
+}
+
+std::optional<byte_vector> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < 2 && padding < in.size() && in[in.size() - 1 - padding] == '=') ++padding;
+  byte_vector out;
+  out.reserve(in.size() / 4 * 3);
+  std::uint32_t group = 0;
+  for (std::size_t i = 0; i < in.size() - padding; ++i) {
+    const auto digit = b64_alphabet.find(in[i]);
+    if (digit == std::string_view::npos) return std::nullopt;
+    group = (group << 6) | static_cast<std::uint32_t>(digit);
+    if (i % 4 == 3) {
+      out.push_back(static_cast<unsigned char>(group >> 16));
+      out.push_back(static_cast<unsigned char>(group >> 8));
+      out.push_back(static_cast<unsigned char>(group));
+      group = 0;
+    }
+  }
+  // The last group: 3 digits give 2 bytes, 2 digits give 1.
+  if (padding == 1) {
+    out.push_back(static_cast<unsigned char>(group >> 10));
+    out.push_back(static_cast<unsigned char>(group >> 2));
+  } else if (padding == 2) {
+    out.push_back(static_cast<unsigned char>(group >> 4));
+  }
+  return out;
+}
+
+// --- crypto -----------------------------------------------------------------
+
+byte_vector random_bytes(std::size_t n) {
+  byte_vector out(n);
+  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) openssl_failure("RAND_bytes");
+  return out;
+}
+
+/// HKDF-SHA256(ikm = the org's access key, salt, info) -> 32 bytes (RFC 5869).
+secure_bytes derive_key(const platform::secure_buffer& access_key, const byte_vector& salt) {
+  const kdf_ptr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) openssl_failure("EVP_KDF_fetch(HKDF)");
+  const kdf_ctx_ptr ctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!ctx) openssl_failure("EVP_KDF_CTX_new");
+  char digest[] = "SHA256";
+  // OSSL_PARAM takes non-const pointers; OpenSSL only reads these.
+  const std::array<OSSL_PARAM, 5> params{
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(access_key.data()),
+                                        access_key.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                        const_cast<unsigned char*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(hkdf_info.data()),
+                                        hkdf_info.size()),
+      OSSL_PARAM_construct_end()};
+  secure_bytes key(key_size);
+  if (EVP_KDF_derive(ctx.get(), key.data(), key.size(), params.data()) != 1) {
+    openssl_failure("HKDF");
+  }
+  return key;
+}
+
+/// The associated data: the format label, the org and the sub-org, each
+/// length-prefixed so no two (org, sub_org) pairs give the same bytes.
+std::string associated_data(std::string_view org, std::string_view sub_org) {
+  std::string aad;
+  for (const auto part : {hkdf_info, org, sub_org}) {
+    const auto n = static_cast<std::uint32_t>(part.size());
+    for (int shift = 24; shift >= 0; shift -= 8) aad.push_back(static_cast<char>(n >> shift));
+    aad.append(part);
+  }
+  return aad;
+}
+
+struct sealed {
+  byte_vector ciphertext;
+  byte_vector tag;
+};
+
+sealed seal(const secure_bytes& key, const byte_vector& nonce, std::string_view aad,
+            const platform::secure_buffer& plaintext) {
+  const cipher_ctx_ptr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) openssl_failure("EVP_CIPHER_CTX_new");
+  sealed out{byte_vector(plaintext.size() + 16), byte_vector(tag_size)};
+  int n = 0;
+  int total = 0;
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
+                          nullptr) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data()) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, as_uchar(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), out.ciphertext.data(), &n, as_uchar(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1) {
+    openssl_failure("AES-256-GCM encryption");
+  }
+  total = n;
+  if (EVP_EncryptFinal_ex(ctx.get(), out.ciphertext.data() + total, &n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size),
+                          out.tag.data()) != 1) {
+    openssl_failure("AES-256-GCM encryption");
+  }
+  out.ciphertext.resize(static_cast<std::size_t>(total + n));
+  return out;
+}
+
+/// Decrypts and authenticates; nullopt when the tag does not verify.
+std::optional<secure_bytes> unseal(const secure_bytes& key, const byte_vector& nonce,
+                                   std::string_view aad, const byte_vector& ciphertext,
+                                   byte_vector tag) {
+  const cipher_ctx_ptr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) openssl_failure("EVP_CIPHER_CTX_new");
+  secure_bytes plaintext(ciphertext.size() + 16);
+  int n = 0;
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
+                          nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data()) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, as_uchar(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), plaintext.data(), &n, ciphertext.data(),
+                        static_cast<int>(ciphertext.size())) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag.size()),
+                          tag.data()) != 1) {
+    return std::nullopt;
+  }
+  const int total = n;
+  // Final is where GCM compares the tag: anything else means "not authentic".
+  if (EVP_DecryptFinal_ex(ctx.get(), plaintext.data() + total, &n) != 1) return std::nullopt;
+  plaintext.resize(static_cast<std::size_t>(total + n));
+  return plaintext;
+}
+
+// --- the plaintext: {"access_token":"...","obtained_at":unix,"expires_at":unix} ---
+
+std::int64_t to_unix(wall_time t) {
+  return std::chrono::floor<seconds>(t.time_since_epoch()).count();
+}
+
+std::optional<wall_time> from_unix(std::int64_t s) {
+  // Only what a wall_time can hold, so the conversion cannot overflow.
+  constexpr auto lo = std::chrono::ceil<seconds>(wall_time::min().time_since_epoch()).count();
+  constexpr auto hi = std::chrono::floor<seconds>(wall_time::max().time_since_epoch()).count();
+  if (s < lo || s > hi) return std::nullopt;
+  return wall_time{std::chrono::duration_cast<wall_time::duration>(seconds{s})};
+}
+
+// Written by hand into locked memory rather than through nlohmann::json, which
+// would leave unwiped copies of the token behind.
+void append_json_string(platform::secure_buffer& out, std::string_view text) {
+  constexpr std::string_view hex = "0123456789abcdef";
+  out.push_back('"');
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append("\\u00");
+      out.push_back(hex[u >> 4]);
+      out.push_back(hex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+platform::secure_buffer plaintext_of(const persisted_token& token) {
+  platform::secure_buffer out;
+  out.reserve(token.access_token.size() * 6 + 96);  // no regrowth: no stray copies
+  out.append(R"({"access_token":)");
+  append_json_string(out, token.access_token);
+  out.append(R"(,"obtained_at":)" + std::to_string(to_unix(token.obtained_at)));
+  out.append(R"(,"expires_at":)" + std::to_string(to_unix(token.expires_at)) + "}");
+  return out;
+}
+
+// --- names (checked before they reach a log line) -------------------------------
+
+// SPEC §2: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
+bool is_org_name(std::string_view name) {
+  const auto alnum = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  };
+  if (name.empty() || name.size() > 64 || !alnum(name.front())) return false;
+  for (const char c : name) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// "" or 8-4-4-4-12 hex digits.
+bool is_sub_org(std::string_view id) {
+  if (id.empty()) return true;
+  if (id.size() != 36) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    const char c = id[i];
+    const bool hex_digit =
+        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (dash ? c != '-' : !hex_digit) return false;
+  }
+  return true;
+}
+
+std::string describe(std::size_t index, const std::string& org, const std::string& sub_org) {
+  std::string text = "cache file entry " + std::to_string(index) + " (organization " + org;
+  if (!sub_org.empty()) text += ", sub-organization " + sub_org;
+  return text + ")";
+}
+
+/// Decodes one entry of the document; nullopt with `problem` set, or with it
+/// empty for an expired entry.
+std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::size_t index,
+                                            const key_lookup& key_of, wall_time now,
+                                            std::string& problem) {
+  const auto text_field = [&entry](const char* name) -> std::optional<std::string> {
+    const auto it = entry.find(name);
+    if (it == entry.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  const auto prefix = "cache file entry " + std::to_string(index);
+  if (!entry.is_object()) {
+    problem = prefix + " is not an object; dropped";
+    return std::nullopt;
+  }
+  const auto org = text_field("org");
+  const auto sub_org = text_field("sub_org");
+  if (!org || !is_org_name(*org) || !sub_org || !is_sub_org(*sub_org)) {
+    problem = prefix + " has an invalid organization or sub-organization; dropped";
+    return std::nullopt;
+  }
+  const auto who = describe(index, *org, *sub_org);
+  const auto field = [&text_field](const char* name) -> std::optional<byte_vector> {
+    const auto text = text_field(name);
+    return text ? base64_decode(*text) : std::nullopt;
+  };
+  const auto salt = field("salt");
+  const auto nonce = field("nonce");
+  const auto ciphertext = field("ciphertext");
+  const auto tag = field("tag");
+  if (!salt || salt->size() != salt_size || !nonce || nonce->size() != nonce_size || !ciphertext ||
+      ciphertext->empty() || ciphertext->size() > max_plaintext_size || !tag ||
+      tag->size() != tag_size) {
+    problem = who + " is malformed; dropped";
+    return std::nullopt;
+  }
+  const auto access_key = key_of(*org);
+  if (!access_key || access_key->empty()) {
+    problem = who + ": the organization has no key; dropped";
+    return std::nullopt;
+  }
+  const auto plaintext = unseal(derive_key(*access_key, *salt), *nonce,
+                                associated_data(*org, *sub_org), *ciphertext, *tag);
+  if (!plaintext) {
+    problem = who + " does not authenticate (the key changed or the file was altered); dropped";
+    return std::nullopt;
+  }
+  const auto* first = reinterpret_cast<const char*>(plaintext->data());
+  const auto inner = nlohmann::json::parse(first, first + plaintext->size(), nullptr, false);
+  const auto token = inner.is_object() ? inner.find("access_token") : inner.end();
+  const auto obtained = inner.is_object() ? inner.find("obtained_at") : inner.end();
+  const auto expires = inner.is_object() ? inner.find("expires_at") : inner.end();
+  std::optional<wall_time> obtained_at;
+  std::optional<wall_time> expires_at;
+  if (obtained != inner.end() && obtained->is_number_integer()) {
+    obtained_at = from_unix(obtained->get<std::int64_t>());
+  }
+  if (expires != inner.end() && expires->is_number_integer()) {
+    expires_at = from_unix(expires->get<std::int64_t>());
+  }
+  if (token == inner.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
+      !obtained_at || !expires_at) {
+    problem = who + " has an unreadable payload; dropped";
+    return std::nullopt;
+  }
+  if (*expires_at <= now) return std::nullopt;  // expired: dropped without a word
+  return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
+}
+
+// --- files ----------------------------------------------------------------------
+
+class fd_guard {
+ public:
+  explicit fd_guard(int fd) noexcept : fd_(fd) {}
+  ~fd_guard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void throw_errno(int error, const std::string& what,
+                              const std::filesystem::path& path) {
+  throw std::system_error(error, std::generic_category(),
+                          "cache file: " + what + " " + path.string());
+}
+
+}  // namespace
+
+std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
+                         wall_time now) {
+  auto entries = nlohmann::json::array();
+  for (const auto& token : tokens) {
+    if (token.expires_at <= now) continue;
+    const auto access_key = key_of(token.org);
+    if (!access_key || access_key->empty()) continue;
+    const auto salt = random_bytes(salt_size);
+    const auto nonce = random_bytes(nonce_size);
+    const auto box = seal(derive_key(*access_key, salt), nonce,
+                          associated_data(token.org, token.sub_org), plaintext_of(token));
+    entries.push_back({{"org", token.org},
+                       {"sub_org", token.sub_org},
+                       {"salt", base64_encode(salt)},
+                       {"nonce", base64_encode(nonce)},
+                       {"ciphertext", base64_encode(box.ciphertext)},
+                       {"tag", base64_encode(box.tag)}});
+  }
+  const nlohmann::json document{{"version", format_version}, {"entries", std::move(entries)}};
+  return document.dump() + "\n";
+}
+
+decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wall_time now) {
+  decode_result result;
+  const auto document = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (document.is_discarded() || !document.is_object()) {
+    result.problems.emplace_back("cache file is not a valid JSON document; ignored");
+    return result;
+  }
+  const auto version = document.find("version");
+  const auto entries = document.find("entries");
+  if (version == document.end() || !version->is_number_integer() ||
+      version->get<std::int64_t>() != format_version || entries == document.end() ||
+      !entries->is_array()) {
+    result.problems.emplace_back("cache file has an unknown format or version; ignored");
+    return result;
+  }
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    std::string problem;
+    auto token = decode_entry((*entries)[i], i, key_of, now, problem);
+    if (token) {
+      result.tokens.push_back(std::move(*token));
+    } else if (!problem.empty()) {
+      result.problems.push_back(std::move(problem));
+    }
+  }
+  return result;
+}
+
+void write_cache_file(const std::filesystem::path& path, std::string_view data) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  byte_vector suffix = random_bytes(8);
+  std::string name = "." + path.filename().string() + ".tmp";
+  for (const auto b : suffix) name += "0123456789abcdef"[b & 0xf];
+  const auto temp = dir / name;
+  {
+    const fd_guard fd(
+        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.get() < 0) throw_errno(errno, "cannot create a temporary file for", path);
+    const auto fail = [&temp, &path](const char* what) {
+      const int error = errno;
+      ::unlink(temp.c_str());
+      throw_errno(error, what, path);
+    };
+    std::size_t written = 0;
+    while (written < data.size()) {
+      const auto n = ::write(fd.get(), data.data() + written, data.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("cannot write");
+      written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) fail("cannot fsync");
+    if (::rename(temp.c_str(), path.c_str()) != 0) fail("cannot rename into");
+  }
+  // Makes the rename itself durable; best effort, the data is already safe.
+  const fd_guard dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
+}
+
+std::optional<std::string> read_cache_file(const std::filesystem::path& path,
+                                           std::string& problem) {
+  problem.clear();
+  const auto refuse = [&problem, &path](const std::string& why) -> std::optional<std::string> {
+    problem = "cache file " + path.string() + ": " + why;
+    return std::nullopt;
+  };
+  // O_NONBLOCK: opening a FIFO planted at the path must not hang the daemon.
+  const fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) {
+    const int error = errno;
+    if (error == ENOENT) return std::nullopt;
+    if (error == ELOOP) return refuse("is a symbolic link; refused");
+    return refuse(std::generic_category().message(error));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) return refuse(std::generic_category().message(errno));
+  if (!S_ISREG(info.st_mode)) return refuse("is not a regular file; refused");
+  if ((info.st_mode & 077) != 0) return refuse("is group- or world-accessible; refused");
+  if (info.st_uid != ::geteuid() && info.st_uid != 0) {
+    return refuse("is owned by another user; refused");
+  }
+  if (static_cast<std::uintmax_t>(info.st_size) > max_cache_file_size) {
+    return refuse("is larger than 16 MiB; refused");
+  }
+  std::string data;
+  std::array<char, 65536> chunk{};
+  for (;;) {
+    const auto n = ::read(fd.get(), chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return refuse(std::generic_category().message(errno));
+    if (n == 0) break;
+    data.append(chunk.data(), static_cast<std::size_t>(n));
+    // The file may have grown since fstat.
+    if (data.size() > max_cache_file_size) return refuse("is larger than 16 MiB; refused");
+  }
+  return data;
+}
+
+}  // namespace actoken::persist

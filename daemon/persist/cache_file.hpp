@@ -1,0 +1,73 @@
+#pragma once
+
+/// @file
+/// The optional encrypted cache file (SPEC §6 `cache_file`): cached tokens
+/// survive a restart. Each entry is sealed with AES-256-GCM under a key derived
+/// by HKDF-SHA256 from its organization's access key, with the organization and
+/// sub-organization bound as associated data, so the file alone yields nothing
+/// and an entry whose key changed (or that was altered or moved) is dropped.
+///
+/// Encoding and decoding are pure (bytes in, bytes out); only
+/// `write_cache_file` and `read_cache_file` touch the file system.
+
+#include "daemon/clock.hpp"
+#include "daemon/keys.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actoken::persist {
+
+/// One cached token as stored in, or restored from, the file.
+struct persisted_token {
+  std::string org;           ///< organization name
+  std::string sub_org;       ///< sub-organization GUID, "" for the organization itself
+  std::string access_token;  ///< the JWT
+  wall_time obtained_at;     ///< stored with whole-second precision
+  wall_time expires_at;      ///< stored with whole-second precision (rounded down)
+};
+
+/// Returns an organization's current access key, or null when it has none.
+using key_lookup = std::function<shared_key(const std::string& org)>;
+
+/// The largest cache file `read_cache_file` accepts.
+inline constexpr std::size_t max_cache_file_size = 16 * 1024 * 1024;
+
+/// Builds the file's bytes: `{"version":1,"entries":[{"org","sub_org","salt",
+/// "nonce","ciphertext","tag"}]}` (binary fields in base64). Tokens whose
+/// organization has no key, or that have expired at `now`, are left out.
+/// Throws std::runtime_error when OpenSSL fails (the message holds no secret).
+std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
+                         wall_time now);
+
+/// What `decode_cache` recovered, and why anything was dropped.
+struct decode_result {
+  std::vector<persisted_token> tokens;  ///< entries that authenticated and are unexpired
+  /// One line per dropped entry (naming its organization) or one line for a
+  /// corrupt file; never containing a key or a token. Expired entries are
+  /// dropped silently.
+  std::vector<std::string> problems;
+};
+
+/// Reads the file's bytes. Never throws for bad input: a corrupt or truncated
+/// document gives no tokens and one problem; an entry that does not
+/// authenticate (the key changed, tampering, truncation) or whose organization
+/// has no key is dropped with a problem line.
+decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wall_time now);
+
+/// Replaces `path` atomically with `bytes`: a temporary file in the same folder
+/// (created exclusively, mode 0600, not following links), write, fsync,
+/// rename, fsync of the folder. Throws std::system_error naming the path.
+void write_cache_file(const std::filesystem::path& path, std::string_view bytes);
+
+/// Reads `path`. Returns nullopt with an empty `problem` when the file does not
+/// exist; nullopt with `problem` set when it cannot be read or is refused: not
+/// a regular file (a symbolic link included), group- or world-accessible,
+/// owned by neither this process's uid nor root, or over `max_cache_file_size`.
+std::optional<std::string> read_cache_file(const std::filesystem::path& path, std::string& problem);
+
+}  // namespace actoken::persist

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The Debian package: builds it with `cpack -G DEB` from the build folder given
+# as $1 into a temporary folder, then checks what dpkg-deb says is inside.
+# Never installs it. Skips (exit 0) when cpack or dpkg-deb is missing.
+set -euo pipefail
+
+build=${1:?usage: test_package.sh BUILD_DIR}
+for tool in cpack dpkg-deb; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "test_package: SKIPPED, $tool is not installed"
+    exit 0
+  fi
+done
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/actoken-package-XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+failures=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# cpack -B puts its staging folder (_CPack_Packages) there too, not in the build folder.
+if ! (cd "$build" && cpack -G DEB -B "$out" >"$out/cpack.log" 2>&1); then
+  cat "$out/cpack.log" >&2
+  echo "FAIL: cpack -G DEB failed" >&2
+  exit 1
+fi
+shopt -s nullglob
+debs=("$out"/actoken_*.deb)
+if [ ${#debs[@]} -ne 1 ]; then
+  cat "$out/cpack.log" >&2
+  echo "FAIL: expected one actoken_*.deb in $out, found ${#debs[@]}" >&2
+  exit 1
+fi
+deb=${debs[0]}
+echo "test_package: built $(basename "$deb")"
+
+# Contents: one path per line, without the leading "./".
+contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||')
+has() {
+  grep -qx -- "$1" <<<"$contents" || fail "not in the package: $1"
+}
+has usr/sbin/actokend
+has usr/bin/actoken
+has usr/share/bash-completion/completions/actoken
+has usr/lib/sysusers.d/actoken.conf
+has usr/lib/tmpfiles.d/actoken.conf
+has usr/lib/systemd/user/actokend.service
+has usr/lib/systemd/user/actokend.socket
+has usr/share/doc/actoken/examples/actokend.example.json
+# The system units: /lib/systemd/system on Debian 12, /usr/lib/... elsewhere.
+for unit in actokend.service actokend.socket; do
+  grep -qxE -- "(usr/)?lib/systemd/system/$unit" <<<"$contents" ||
+    fail "not in the package: lib/systemd/system/$unit"
+done
+# Nothing under /usr/local, nothing from the build tree or the tests.
+if grep -E '^usr/local/|actoken-stand-in|/test_' <<<"$contents"; then
+  fail "unexpected files in the package"
+fi
+
+# Binaries executable, the units pointing at the installed binary.
+mode_of() { dpkg-deb -c "$deb" | awk -v p="./$1" '$6 == p {print $1}'; }
+[ "$(mode_of usr/sbin/actokend)" = "-rwxr-xr-x" ] || fail "usr/sbin/actokend is not 0755"
+[ "$(mode_of usr/bin/actoken)" = "-rwxr-xr-x" ] || fail "usr/bin/actoken is not 0755"
+dpkg-deb -x "$deb" "$out/root"
+service=$(ls "$out"/root/lib/systemd/system/actokend.service \
+  "$out"/root/usr/lib/systemd/system/actokend.service 2>/dev/null | head -n 1)
+grep -qx 'ExecStart=/usr/sbin/actokend --system' "$service" ||
+  fail "system unit: ExecStart is not /usr/sbin/actokend --system"
+grep -qx 'ExecStart=/usr/sbin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||
+  fail "user unit: ExecStart is not /usr/sbin/actokend --user"
+
+# Control: the fields, and the maintainer scripts.
+info=$(dpkg-deb -I "$deb")
+for field in Package Version Architecture Maintainer Section Depends Description; do
+  grep -qE "^ $field: " <<<"$info" || fail "control field missing: $field"
+done
+[ "$(dpkg-deb -f "$deb" Package)" = actoken ] || fail "Package is not actoken"
+[ "$(dpkg-deb -f "$deb" Section)" = admin ] || fail "Section is not admin"
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libc6 libssl3 libsystemd0; do
+  grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
+done
+for script in postinst prerm postrm; do
+  grep -qE "^ +[0-9]+ bytes, +[0-9]+ lines +\* +$script " <<<"$info" ||
+    fail "maintainer script missing or not executable: $script"
+done
+dpkg-deb -e "$deb" "$out/control"
+grep -q 'systemd-sysusers actoken.conf' "$out/control/postinst" || fail "postinst: no sysusers"
+grep -q 'systemd-tmpfiles --create actoken.conf' "$out/control/postinst" ||
+  fail "postinst: no tmpfiles"
+grep -q 'actokend.socket' "$out/control/postinst" || fail "postinst: socket not enabled"
+for script in postinst prerm postrm; do
+  sh -n "$out/control/$script" || fail "$script: syntax error"
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "test_package: $failures failure(s)" >&2
+  dpkg-deb -c "$deb" >&2
+  exit 1
+fi
+echo "test_package: OK"

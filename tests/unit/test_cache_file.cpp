@@ -1,0 +1,377 @@
+#include "daemon/persist/cache_file.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+using namespace actoken;
+using namespace actoken::persist;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+const wall_time now{seconds{1'800'000'000}};
+const std::string sub_guid = "9b2f6d1e-0000-4000-8000-000000000001";
+// header.payload.signature, as a JWT looks.
+const std::string jwt_payload =
+    "eyJleHAiOjE4MDAwMDM2MDAsImN1cnJlbnRPcmdhbml6YXRpb25JZCI6ImFjbWUifQ";
+const std::string acme_token = "eyJhbGciOiJSUzI1NiJ9." + jwt_payload + ".c2lnbmF0dXJlLWFjbWU";
+const std::string acme_sub_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtb2JpbGUifQ.c2lnLXN1Yg";
+const std::string beta_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZXRhIn0.c2lnLWJldGE";
+const std::string acme_key = "QUNNRS1wZXJzb25hbC1hY2Nlc3Mta2V5+/==";
+const std::string beta_key = "YmV0YS1rZXktbWF0ZXJpYWw=";
+
+shared_key make_key(const std::string& text) {
+  return std::make_shared<const platform::secure_buffer>(text);
+}
+
+/// A key store the tests can change.
+struct key_store {
+  std::map<std::string, shared_key> keys{{"acme", make_key(acme_key)},
+                                         {"beta", make_key(beta_key)}};
+  key_lookup lookup() const {
+    return [this](const std::string& org) -> shared_key {
+      const auto it = keys.find(org);
+      return it == keys.end() ? nullptr : it->second;
+    };
+  }
+};
+
+std::vector<persisted_token> sample_tokens() {
+  return {{"acme", "", acme_token, now - 60s, now + 3600s},
+          {"acme", sub_guid, acme_sub_token, now - 30s, now + 1800s},
+          {"beta", "", beta_token, now - 10s, now + 600s}};
+}
+
+bool same(const persisted_token& a, const persisted_token& b) {
+  return a.org == b.org && a.sub_org == b.sub_org && a.access_token == b.access_token &&
+         a.obtained_at == b.obtained_at && a.expires_at == b.expires_at;
+}
+
+bool mentions(const std::vector<std::string>& problems, const std::string& word) {
+  for (const auto& p : problems) {
+    if (p.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Changes the first base64 digit of a field, which changes its first byte.
+std::string tamper(const std::string& file, std::size_t entry, const char* field) {
+  auto doc = json::parse(file);
+  auto text = doc["entries"][entry][field].get<std::string>();
+  text[0] = text[0] == 'A' ? 'B' : 'A';
+  doc["entries"][entry][field] = text;
+  return doc.dump();
+}
+
+/// A fresh folder under /tmp, removed afterwards.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = "/tmp/actoken-test-cache-XXXXXX";
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info.st_mode & 07777U;
+}
+
+}  // namespace
+
+TEST_CASE("round trip: two organizations and a sub-organization") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  const auto doc = json::parse(file);
+  CHECK(doc["version"] == 1);
+  REQUIRE(doc["entries"].size() == 3);
+  CHECK(doc["entries"][0]["org"] == "acme");
+  CHECK(doc["entries"][1]["sub_org"] == sub_guid);
+
+  const auto result = decode_cache(file, store.lookup(), now);
+  CHECK(result.problems.empty());
+  REQUIRE(result.tokens.size() == 3);
+  const auto expected = sample_tokens();
+  for (std::size_t i = 0; i < 3; ++i) CHECK(same(result.tokens[i], expected[i]));
+}
+
+TEST_CASE("each entry has its own salt and nonce") {
+  const key_store store;
+  const auto doc = json::parse(encode_cache(sample_tokens(), store.lookup(), now));
+  CHECK(doc["entries"][0]["salt"] != doc["entries"][1]["salt"]);
+  CHECK(doc["entries"][0]["nonce"] != doc["entries"][1]["nonce"]);
+  // Two encodings of the same token differ.
+  const auto again = json::parse(encode_cache(sample_tokens(), store.lookup(), now));
+  CHECK(doc["entries"][0]["ciphertext"] != again["entries"][0]["ciphertext"]);
+}
+
+TEST_CASE("tokens with any characters survive; times keep whole seconds") {
+  const key_store store;
+  const std::string odd = "a\"b\\c\n\x01 d\xc3\xa9";
+  const persisted_token token{"acme", "", odd, now + 1500ms, now + 100s + 900ms};
+  const auto result = decode_cache(encode_cache({token}, store.lookup(), now), store.lookup(), now);
+  REQUIRE(result.tokens.size() == 1);
+  CHECK(result.tokens[0].access_token == odd);
+  CHECK(result.tokens[0].obtained_at == now + 1s);
+  CHECK(result.tokens[0].expires_at == now + 100s);
+}
+
+TEST_CASE("the file holds neither tokens nor keys in clear") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  for (const auto& secret : {acme_token, acme_sub_token, beta_token, jwt_payload,
+                             std::string("c2lnbmF0dXJlLWFjbWU"), acme_key, beta_key}) {
+    CHECK(file.find(secret) == std::string::npos);
+  }
+  CHECK(file.find("acme") != std::string::npos);  // names are not secret
+}
+
+TEST_CASE("tampering with one field drops that entry only") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  for (const char* field : {"ciphertext", "tag", "nonce", "salt"}) {
+    CAPTURE(field);
+    const auto result = decode_cache(tamper(file, 2, field), store.lookup(), now);
+    REQUIRE(result.tokens.size() == 2);
+    CHECK(result.tokens[0].org == "acme");
+    CHECK(result.tokens[1].org == "acme");
+    REQUIRE(result.problems.size() == 1);
+    CHECK(mentions(result.problems, "beta"));
+    CHECK(mentions(result.problems, "authenticate"));
+  }
+}
+
+TEST_CASE("an entry moved to another organization or sub-organization is dropped") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+
+  SUBCASE("to another org that has a key") {
+    auto doc = json::parse(file);
+    doc["entries"][0]["org"] = "beta";
+    const auto result = decode_cache(doc.dump(), store.lookup(), now);
+    CHECK(result.tokens.size() == 2);
+    REQUIRE(result.problems.size() == 1);
+    CHECK(mentions(result.problems, "beta"));
+  }
+  SUBCASE("to an org with the same key") {
+    key_store twins = store;
+    twins.keys["gamma"] = twins.keys["acme"];
+    auto doc = json::parse(file);
+    doc["entries"][0]["org"] = "gamma";
+    const auto result = decode_cache(doc.dump(), twins.lookup(), now);
+    CHECK(result.tokens.size() == 2);
+    CHECK(mentions(result.problems, "gamma"));
+  }
+  SUBCASE("a sub-org token presented as the root token") {
+    auto doc = json::parse(file);
+    doc["entries"][1]["sub_org"] = "";
+    const auto result = decode_cache(doc.dump(), store.lookup(), now);
+    REQUIRE(result.tokens.size() == 2);
+    CHECK(result.tokens[0].access_token == acme_token);
+    CHECK(result.tokens[1].access_token == beta_token);
+  }
+  SUBCASE("sealed fields swapped between entries") {
+    auto doc = json::parse(file);
+    std::swap(doc["entries"][0]["org"], doc["entries"][2]["org"]);
+    const auto result = decode_cache(doc.dump(), store.lookup(), now);
+    CHECK(result.tokens.size() == 1);
+    CHECK(result.problems.size() == 2);
+  }
+  SUBCASE("a name that could not be an organization is not echoed") {
+    auto doc = json::parse(file);
+    doc["entries"][0]["org"] = "evil\nFAKE LOG LINE";
+    const auto result = decode_cache(doc.dump(), store.lookup(), now);
+    CHECK(result.tokens.size() == 2);
+    REQUIRE(result.problems.size() == 1);
+    CHECK(!mentions(result.problems, "FAKE"));
+  }
+}
+
+TEST_CASE("a changed key drops that organization's entries; an unknown org is reported") {
+  key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  store.keys["acme"] = make_key("a-new-key-for-acme");
+  auto result = decode_cache(file, store.lookup(), now);
+  REQUIRE(result.tokens.size() == 1);
+  CHECK(result.tokens[0].org == "beta");
+  CHECK(result.problems.size() == 2);
+  CHECK(mentions(result.problems, "acme"));
+  CHECK(!mentions(result.problems, "beta"));
+
+  store.keys.erase("beta");
+  result = decode_cache(file, store.lookup(), now);
+  CHECK(result.tokens.empty());
+  CHECK(result.problems.size() == 3);
+  CHECK(mentions(result.problems, "beta"));
+  CHECK(mentions(result.problems, "no key"));
+}
+
+TEST_CASE("organizations without a key are not written") {
+  key_store store;
+  store.keys.erase("beta");
+  const auto doc = json::parse(encode_cache(sample_tokens(), store.lookup(), now));
+  CHECK(doc["entries"].size() == 2);
+}
+
+TEST_CASE("expired tokens are neither written nor read back, silently") {
+  const key_store store;
+  auto tokens = sample_tokens();
+  tokens.push_back({"beta", sub_guid, "gone", now - 700s, now});
+  const auto file = encode_cache(tokens, store.lookup(), now);
+  CHECK(json::parse(file)["entries"].size() == 3);
+
+  // 1000 s later the beta token (600 s) has expired, acme's have not.
+  auto result = decode_cache(file, store.lookup(), now + 1000s);
+  CHECK(result.problems.empty());
+  REQUIRE(result.tokens.size() == 2);
+  CHECK(result.tokens[0].org == "acme");
+  result = decode_cache(file, store.lookup(), now + 3600s);
+  CHECK(result.tokens.empty());
+  CHECK(result.problems.empty());
+}
+
+TEST_CASE("a truncated file never crashes and yields a problem") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  const auto closing = file.rfind('}');
+  REQUIRE(closing != std::string::npos);
+  for (std::size_t length = 0; length <= closing; ++length) {
+    CAPTURE(length);
+    const auto result = decode_cache(std::string_view(file).substr(0, length), store.lookup(), now);
+    CHECK(result.tokens.empty());
+    CHECK(result.problems.size() == 1);
+  }
+}
+
+TEST_CASE("a truncated field inside valid JSON drops the entry") {
+  const key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  for (const char* field : {"ciphertext", "tag", "nonce", "salt"}) {
+    for (const std::size_t cut : {1U, 4U, 8U}) {
+      CAPTURE(field);
+      CAPTURE(cut);
+      auto doc = json::parse(file);
+      auto text = doc["entries"][0][field].get<std::string>();
+      doc["entries"][0][field] = text.substr(0, text.size() - cut);
+      const auto result = decode_cache(doc.dump(), store.lookup(), now);
+      CHECK(result.tokens.size() == 2);
+      REQUIRE(result.problems.size() == 1);
+      CHECK(mentions(result.problems, "acme"));
+    }
+  }
+}
+
+TEST_CASE("garbage and foreign documents yield problems, not tokens") {
+  const key_store store;
+  std::string binary;
+  for (int i = 0; i < 512; ++i) binary.push_back(static_cast<char>((i * 37 + 11) % 256));
+  for (const std::string& bytes : {binary, std::string(), std::string("null"), std::string("[]"),
+                                   std::string("{}"), std::string(R"({"version":2,"entries":[]})"),
+                                   std::string(R"({"version":"1","entries":[]})"),
+                                   std::string(R"({"version":1,"entries":{}})")}) {
+    const auto result = decode_cache(bytes, store.lookup(), now);
+    CHECK(result.tokens.empty());
+    CHECK(result.problems.size() == 1);
+  }
+  const auto result = decode_cache(
+      R"({"version":1,"entries":[1,{},{"org":"acme","sub_org":"","salt":"!!","nonce":3}]})",
+      store.lookup(), now);
+  CHECK(result.tokens.empty());
+  CHECK(result.problems.size() == 3);
+  CHECK(decode_cache(R"({"version":1,"entries":[]})", store.lookup(), now).problems.empty());
+}
+
+TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
+  const temp_dir dir;
+  const auto path = dir.path / "tokens.cache";
+  write_cache_file(path, "first");
+  CHECK(slurp(path) == "first");
+  CHECK(mode_of(path) == 0600U);
+
+  write_cache_file(path, "second, longer content");
+  CHECK(slurp(path) == "second, longer content");
+  CHECK(mode_of(path) == 0600U);
+  // No temporary file is left behind.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+                      std::filesystem::directory_iterator()) == 1);
+
+  std::string problem;
+  const auto back = read_cache_file(path, problem);
+  REQUIRE(back.has_value());
+  CHECK(*back == "second, longer content");
+  CHECK(problem.empty());
+}
+
+TEST_CASE("write_cache_file names the path when it fails") {
+  const temp_dir dir;
+  const auto path = dir.path / "missing-folder" / "tokens.cache";
+  try {
+    write_cache_file(path, "x");
+    FAIL("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(std::string(e.what()).find(path.string()) != std::string::npos);
+  }
+}
+
+TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
+  const temp_dir dir;
+  std::string problem = "stale";
+  CHECK(!read_cache_file(dir.path / "absent", problem).has_value());
+  CHECK(problem.empty());
+
+  const auto loose = dir.path / "loose.cache";
+  write_cache_file(loose, "{}");
+  std::filesystem::permissions(loose, std::filesystem::perms(0644));
+  CHECK(!read_cache_file(loose, problem).has_value());
+  CHECK(problem.find(loose.string()) != std::string::npos);
+  CHECK(problem.find("accessible") != std::string::npos);
+
+  const auto good = dir.path / "good.cache";
+  write_cache_file(good, "{}");
+  const auto link = dir.path / "link.cache";
+  std::filesystem::create_symlink(good, link);
+  CHECK(!read_cache_file(link, problem).has_value());
+  CHECK(problem.find("symbolic link") != std::string::npos);
+
+  CHECK(!read_cache_file(dir.path, problem).has_value());
+  CHECK(!problem.empty());
+
+  const auto fifo = dir.path / "fifo.cache";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(!read_cache_file(fifo, problem).has_value());
+  CHECK(problem.find("regular file") != std::string::npos);
+}
+
+TEST_CASE("write then read then decode: the whole path") {
+  const temp_dir dir;
+  const key_store store;
+  const auto path = dir.path / "tokens.cache";
+  write_cache_file(path, encode_cache(sample_tokens(), store.lookup(), now));
+  std::string problem;
+  const auto bytes = read_cache_file(path, problem);
+  REQUIRE(bytes.has_value());
+  const auto result = decode_cache(*bytes, store.lookup(), now);
+  CHECK(result.tokens.size() == 3);
+  CHECK(result.problems.empty());
+}
