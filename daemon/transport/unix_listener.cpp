@@ -57,8 +57,12 @@ void prepare_parent(const listen_options& options) {
       ::chmod(parent.c_str(), 0700);
     }
   } else {
+    // System mode: a folder we create must let the socket's group reach the
+    // socket (the socket's own mode does the gating); the umask is 077 here.
     std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
+    if (!std::filesystem::exists(parent, ec) && std::filesystem::create_directories(parent, ec)) {
+      ::chmod(parent.c_str(), 0755);
+    }
   }
 }
 

@@ -1,0 +1,176 @@
+// Every CLI command against the real daemon, and /metrics as Prometheus text.
+#include "tests/integration/harness.hpp"
+#include "tests/stand_in/server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <sstream>
+
+using namespace actoken;
+using namespace actoken::testing;
+using json = nlohmann::json;
+
+namespace {
+
+struct cli_world {
+  temp_dir dir;
+  std::string key = awkward_key();
+  stand_in::server upstream;
+  std::optional<daemon_process> daemon;
+
+  cli_world() {
+    upstream.add_account(key, "6f1c2a8e-0000-4000-8000-000000000001");
+    upstream.start();
+    write_pki(upstream.pki(), dir.path() / "pki");
+    dir.write("keys/acme.key", key + "\n");
+    daemon.emplace(dir, json{{"auth_url", upstream.url()},
+                             {"ca_file", (dir.path() / "pki" / "ca.pem").string()}});
+  }
+
+  process_result cli(std::vector<std::string> args, const std::string& input = "") const {
+    args.insert(args.begin(), {actoken_path(), "--socket", daemon->socket().string()});
+    return run_process(args, {}, input);
+  }
+
+  std::string token() const {
+    return daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("token and header print the token; --json prints the daemon's object") {
+  cli_world w;
+  const auto plain = w.cli({"token", "acme"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.out == w.token() + "\n");
+  CHECK(w.cli({"token", "--org", "acme"}).out == plain.out);
+  CHECK(w.cli({"token"}).out == plain.out);  // one organization: org may be left out
+
+  const auto header = w.cli({"header", "acme"});
+  CHECK(header.exit_code == 0);
+  CHECK(header.out == "Authorization: Bearer " + w.token() + "\n");
+
+  const auto as_json = w.cli({"token", "acme", "--json"});
+  CHECK(as_json.exit_code == 0);
+  const auto body = json::parse(as_json.out);
+  CHECK(body["access_token"] == w.token());
+  CHECK(body["source"] == "cache");
+  CHECK(w.upstream.exchanges() == 1);
+}
+
+TEST_CASE("token options reach the daemon: min_ttl it cannot meet is exit 1") {
+  cli_world w;
+  auto short_lived = w.upstream.get_behaviour();
+  short_lived.token_lifetime = std::chrono::seconds{120};
+  w.upstream.set_behaviour(short_lived);
+  const auto result = w.cli({"token", "acme", "--min-ttl", "600"});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("actoken: ") == 0);
+  CHECK(result.err.find("acme") != std::string::npos);
+  CHECK(w.cli({"token", "acme", "--min-ttl", "nope"}).exit_code == 2);
+}
+
+TEST_CASE("exec puts the token in the environment, passes the status, 127 when missing") {
+  cli_world w;
+  const auto seen = w.cli(
+      {"exec", "--org", "acme", "--", "/bin/sh", "-c", "printf '%s' \"$AC_ACCESS_TOKEN\"; exit 3"});
+  CHECK(seen.exit_code == 3);
+  CHECK(seen.out == w.token());
+
+  const auto named =
+      w.cli({"exec", "--org", "acme", "--env", "MY_TOKEN", "--env", "OTHER", "--", "/bin/sh", "-c",
+             "printf '%s|%s|%s' \"$MY_TOKEN\" \"$OTHER\" \"${AC_ACCESS_TOKEN-unset}\""});
+  CHECK(named.exit_code == 0);
+  CHECK(named.out == w.token() + "|" + w.token() + "|unset");
+
+  const auto missing = w.cli({"exec", "--org", "acme", "--", "/no/such/command"});
+  CHECK(missing.exit_code == 127);
+  CHECK(missing.err.find("/no/such/command") != std::string::npos);
+  CHECK(w.cli({"exec", "--org", "acme"}).exit_code == 2);  // no command
+}
+
+TEST_CASE("orgs, status, ping and flush") {
+  cli_world w;
+  w.token();
+  const auto table = w.cli({"orgs"});
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.find("ORG") != std::string::npos);
+  CHECK(table.out.find("acme") != std::string::npos);
+  CHECK(table.out.find("ok") != std::string::npos);
+  CHECK(table.out.find(w.token()) == std::string::npos);
+
+  const auto orgs = json::parse(w.cli({"--json", "orgs"}).out);
+  REQUIRE(orgs["orgs"].size() == 1);
+  CHECK(orgs["orgs"][0]["name"] == "acme");
+  CHECK(orgs["orgs"][0]["has_key"] == true);
+  CHECK(orgs["orgs"][0]["key_source"] == "key_dir");
+  CHECK(orgs["orgs"][0]["tokens"].size() == 1);
+
+  const auto status = w.cli({"status", "--json"});
+  CHECK(status.exit_code == 0);
+  CHECK(json::parse(status.out)["exchanges_total"] == 1);
+  CHECK(w.cli({"status"}).out.find("exchanges") != std::string::npos);
+  CHECK(w.cli({"ping"}).exit_code == 0);
+
+  const auto flushed = w.cli({"flush", "acme", "--json"});
+  CHECK(flushed.exit_code == 0);
+  CHECK(json::parse(flushed.out)["evicted"] == 1);
+  CHECK(w.token() != "");
+  CHECK(w.upstream.exchanges() == 2);
+  CHECK(w.cli({"flush"}).exit_code == 0);  // root is admin
+}
+
+TEST_CASE("every command has --help with examples; --version; usage errors exit 2") {
+  for (const auto* command : {"token", "header", "exec", "orgs", "status", "ping", "flush"}) {
+    const auto help = run_process({actoken_path(), command, "--help"});
+    CHECK_MESSAGE(help.exit_code == 0, command);
+    CHECK_MESSAGE(help.out.find("actoken") != std::string::npos, command);
+  }
+  CHECK(run_process({actoken_path(), "key", "add", "--help"}).exit_code == 0);
+  const auto version = run_process({actoken_path(), "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("actoken") != std::string::npos);
+  CHECK(run_process({actoken_path(), "frobnicate"}).exit_code == 2);
+  CHECK(run_process({actoken_path(), "token", "--no-such-flag"}).exit_code == 2);
+  CHECK(run_process({actoken_path(), "key", "add", "acme", "the-key-as-argument"}).exit_code == 2);
+
+  const auto daemon_version = run_process({actokend_path(), "--version"});
+  CHECK(daemon_version.exit_code == 0);
+  CHECK(daemon_version.out.find("actokend") != std::string::npos);
+  CHECK(run_process({actokend_path(), "--help"}).exit_code == 0);
+  CHECK(run_process({actokend_path(), "--no-such-flag"}).exit_code == 2);
+}
+
+TEST_CASE("/metrics is Prometheus text and counts the exchanges made") {
+  cli_world w;
+  w.token();
+  w.token();
+  w.daemon->get("/v1/token?org=nosuch");
+  const auto reply = w.daemon->get("/metrics");
+  CHECK(reply.status == 200);
+  CHECK(reply.headers.at("content-type").find("text/plain") == 0);
+
+  // Every line is a comment or `name{labels} value`.
+  const std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+Inf]+$)");
+  std::istringstream lines(reply.body);
+  std::string line;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) continue;
+    CHECK_MESSAGE(std::regex_match(line, sample), line);
+    CHECK_MESSAGE(line.rfind("actoken_", 0) == 0, line);
+    ++samples;
+  }
+  CHECK(samples > 10);
+  CHECK(reply.body.find("actoken_exchanges_total{org=\"acme\",result=\"ok\"} 1\n") !=
+        std::string::npos);
+  CHECK(reply.body.find("actoken_cache_hits_total 1\n") != std::string::npos);
+  CHECK(reply.body.find("actoken_requests_total{endpoint=\"token\",code=\"404\"} 1\n") !=
+        std::string::npos);
+  CHECK(reply.body.find("actoken_exchange_duration_seconds_count 1\n") != std::string::npos);
+  CHECK(reply.body.find("actoken_token_expires_in_seconds{org=\"acme\",sub_org=\"\"}") !=
+        std::string::npos);
+}
