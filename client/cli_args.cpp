@@ -15,7 +15,7 @@ namespace {
 // Help texts. Raw strings use a "txt" delimiter: the examples contain `)"`.
 constexpr std::string_view root_footer = R"txt(Examples:
   actoken token acme                      print a token for organization acme
-  curl -H "$(actoken header)" https://api.appcircle.io/...
+  actoken header | curl -H @- https://api.appcircle.io/...
   actoken exec --org acme -- fastlane build
   actoken key add acme < acme.key         give the daemon a key (read from stdin)
   actoken orgs                            what the daemon knows
@@ -37,7 +37,7 @@ constexpr std::string_view token_footer = R"txt(Examples:
   actoken --json token acme               the daemon's full answer, with expiry)txt";
 
 constexpr std::string_view header_footer = R"txt(Examples:
-  curl -H "$(actoken header acme)" https://api.appcircle.io/build/v2/profiles
+  actoken header acme | curl -H @- https://api.appcircle.io/build/v2/profiles
   actoken header --org acme --sub-org mobile)txt";
 
 constexpr std::string_view exec_footer =

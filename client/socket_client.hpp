@@ -42,9 +42,9 @@ struct call_result {
 class socket_client {
  public:
   /// `timeout` bounds a whole call, connect to last byte. A cold exchange may take
-  /// the daemon's upstream_timeout (15 s by default), hence the 30 s default.
+  /// the daemon's upstream_timeout (15 s by default), hence a generous default.
   explicit socket_client(std::filesystem::path socket,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(65));
 
   /// Sends `method target` (with `body` as JSON when `has_body`) and reads the answer.
   /// `body` is sent straight from the caller's buffer, never copied, so a caller

@@ -165,7 +165,9 @@ class daemon_app final : public api::daemon_control {
                                                 platform::lookup_user, clock_);
   }
 
-  void rebuild_orgs() { tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_)); }
+  void rebuild_orgs(bool reload = false) {
+    tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_), reload);
+  }
 
   std::string status_line() const {
     return std::to_string(tokens_.org_names().size()) + " organizations, " +
@@ -203,7 +205,7 @@ class daemon_app final : public api::daemon_control {
     router_.set_access(*access);
     access_ = std::move(access);
     server_.set_max_connections(cfg_.max_connections);
-    rebuild_orgs();
+    rebuild_orgs(/*reload=*/true);
     last_reload_ = {clock_.wall_now(), true, "reloaded"};
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());

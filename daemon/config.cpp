@@ -380,6 +380,7 @@ config_result parse_config(std::string_view text, const config_context& context)
   cfg.socket = context.defaults.socket;
   cfg.socket_mode = context.defaults.socket_mode;
   cfg.key_dir = context.defaults.key_dir;
+  cfg.credentials_dir = context.credentials_dir;
 
   reader r(context);
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {

@@ -72,6 +72,9 @@ struct config {
   principal_set admin;
   principal_set allow;
   std::map<std::string, org_config> organizations;
+  /// `$CREDENTIALS_DIRECTORY` at load time ("" if unset): key files there are
+  /// managed by systemd (see `read_key_file`).
+  std::filesystem::path credentials_dir;
 };
 
 /// One thing wrong with a config file: `file: key: reason`.

@@ -122,8 +122,8 @@ bool org_settings::same_exchange_inputs(const org_settings& other) const noexcep
          scope == other.scope;
 }
 
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
-                         std::string& problem) {
+shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
+                         bool systemd_credential) {
   fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
   if (fd.get() < 0) {
     problem = "cannot open key file " + path.string() + ": " + errno_text(errno);
@@ -138,7 +138,8 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
     problem = "key file " + path.string() + " is not a regular file";
     return nullptr;
   }
-  if ((st.st_mode & 077) != 0) {
+  const bool acl_grant = systemd_credential && st.st_uid == 0 && (st.st_mode & 027) == 0;
+  if ((st.st_mode & 077) != 0 && !acl_grant) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
     problem = "key file " + path.string() + " is accessible by group or others (mode " + mode +
@@ -219,7 +220,10 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
       settings->source = key_source::runtime;
     } else if (org != nullptr && org->key_file) {
       settings->source = key_source::config;
-      settings->key = read_key_file(*org->key_file, daemon_uid, settings->key_problem);
+      const bool credential =
+          !cfg.credentials_dir.empty() &&
+          org->key_file->parent_path().lexically_normal() == cfg.credentials_dir.lexically_normal();
+      settings->key = read_key_file(*org->key_file, daemon_uid, settings->key_problem, credential);
     } else if (in_key_dir) {
       settings->source = key_source::key_dir;
       settings->key = read_key_file(key_path, daemon_uid, settings->key_problem);

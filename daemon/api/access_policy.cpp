@@ -35,8 +35,8 @@ bool access_policy::may_use(const platform::peer_credentials& peer, const org_se
   if (always_allowed(peer)) {
     return true;
   }
-  const auto& list = org.allow ? *org.allow : allow_;
-  return matches(list, peer) || matches(admin_, peer);
+  // Admins manage keys; they get tokens only where an allow list names them.
+  return matches(org.allow ? *org.allow : allow_, peer);
 }
 
 bool access_policy::matches(const principal_set& set, const platform::peer_credentials& peer) {

@@ -28,8 +28,9 @@ class access_policy {
 
   /// May change keys and flush every organization's tokens.
   bool is_admin(const platform::peer_credentials& peer);
-  /// May get `org`'s tokens: admin, or listed in the org's `allow` (or the
-  /// top-level `allow` when the org has none).
+  /// May get `org`'s tokens: root or the daemon's uid, or listed in the org's
+  /// `allow` (the top-level `allow` when the org has none). Being admin alone
+  /// is not enough: admins manage keys, they do not need every token.
   bool may_use(const platform::peer_credentials& peer, const org_settings& org);
 
  private:

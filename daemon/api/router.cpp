@@ -367,7 +367,8 @@ api_response router::list_orgs(const api_request& request) {
     }
     orgs.push_back({{"name", org.name},
                     {"auth_url", org.auth_url},
-                    {"api_version", upstream::to_string(org.api_version)},
+                    // What is in use: `auto` shows the version it settled on.
+                    {"api_version", upstream::to_string(view.effective_version)},
                     {"has_key", org.key != nullptr},
                     {"key_source", org.source ? json(to_string(*org.source)) : json(nullptr)},
                     {"state", view.state},

@@ -92,7 +92,7 @@ token_service::~token_service() = default;
 
 double token_service::draw() { return std::uniform_real_distribution<double>(0.0, 1.0)(random_); }
 
-void token_service::set_orgs(org_table orgs) {
+void token_service::set_orgs(org_table orgs, bool reload) {
   std::map<std::string, std::unique_ptr<org_state>, std::less<>> next;
   for (auto& [name, settings] : orgs) {
     auto old = orgs_.find(name);
@@ -102,6 +102,15 @@ void token_service::set_orgs(org_table orgs) {
       auto state = std::move(old->second);
       state->settings = settings;
       state->permanent.reset();
+      if (reload) {
+        state->rejected_until = {};
+        for (auto& [sub, entry] : state->slots) {
+          if (entry.blocking_error && entry.blocking_error->code == errc::key_rejected) {
+            entry.retry_not_before = {};
+            entry.blocking_error.reset();
+          }
+        }
+      }
       next.emplace(name, std::move(state));
     } else {
       auto state = std::make_unique<org_state>();
@@ -316,6 +325,9 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
     const auto resolved = it == orgs_.end() ? std::nullopt : it->second->resolved_version;
     probing = !resolved;
     version = resolved.value_or(api_version::v3);
+    // A server that settled on v1 for the root has no sub-organizations
+    // there; v2 is the legacy endpoint that takes them.
+    if (!f->sub_org.empty() && version == api_version::v1) version = api_version::v2;
   }
 
   upstream::exchange_result result;
@@ -371,7 +383,10 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
       }
       org->clock_skew = grant->clock_skew;
       org->last_error.reset();
-      if (probing) org->resolved_version = version;
+      if (probing && f->sub_org.empty()) org->resolved_version = version;
+      if (probing && !f->sub_org.empty() && version == api_version::v3) {
+        org->resolved_version = version;
+      }
     }
     if (entry != nullptr) {
       entry->token = token;

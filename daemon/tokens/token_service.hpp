@@ -120,7 +120,8 @@ class token_service {
 
   /// Replaces the organizations. Cached tokens survive for organizations whose
   /// key, auth_url, api_version and scope are unchanged; others start afresh.
-  void set_orgs(org_table orgs);
+  /// A `reload` also ends every rest after rejection (the operator acted).
+  void set_orgs(org_table orgs, bool reload = false);
   /// Replaces the tunables (reload).
   void set_options(service_options options) { options_ = options; }
   /// Replaces the exchanger (reload with a new CA or proxy).

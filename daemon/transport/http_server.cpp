@@ -57,9 +57,17 @@ struct http_server::session {
   net::steady_timer timer;
   platform::peer_credentials peer;
   mono_clock::time_point deadline = mono_clock::time_point::max();
+  mono_clock::time_point armed = mono_clock::time_point::max();  // what the timer waits for
   mono_clock::time_point idle_since = mono_clock::now();
   bool busy = false;  // a request is being answered
   std::list<std::shared_ptr<session>>::iterator position;
+
+  // Moves the deadline. Later is free (the watchdog re-arms when it wakes);
+  // earlier wakes the watchdog so it re-arms now.
+  void set_deadline(mono_clock::time_point at) {
+    deadline = at;
+    if (at < armed) timer.cancel();
+  }
 
   void close() noexcept {
     boost::system::error_code ignored;
@@ -161,7 +169,8 @@ net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
 net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
   // One timer per connection; requests move `deadline`, which costs nothing.
   for (;;) {
-    s->timer.expires_at(s->deadline);
+    s->armed = s->deadline;
+    s->timer.expires_at(s->armed);
     co_await s->timer.async_wait(use_tuple);
     if (!s->socket.is_open()) co_return;
     if (s->deadline <= mono_clock::now()) {
@@ -177,16 +186,20 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
   for (;;) {
     s->busy = false;
     s->idle_since = mono_clock::now();
-    s->deadline = s->idle_since + limits_.idle_timeout;
+    s->set_deadline(s->idle_since + limits_.idle_timeout);
     if (stopping_) co_return;
 
-    // Wait for the first byte of the next request, then give the head 10 s.
+    // Wait for the first byte of the next request; a head that is not all
+    // there yet must arrive within 10 s of it.
     if (buffer.size() == 0) {
       auto [ec, n] = co_await s->socket.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) co_return;
       buffer.commit(n);
     }
-    s->deadline = mono_clock::now() + limits_.head_timeout;
+    const std::string_view pending(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (pending.find("\r\n\r\n") == std::string_view::npos) {
+      s->set_deadline(mono_clock::now() + limits_.head_timeout);
+    }
 
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
@@ -216,8 +229,7 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
       auto answer = router_.handle(call);
       if (!answer) {
         // A token that needs an exchange: its own deadline covers the wait.
-        s->deadline = mono_clock::time_point::max();
-        s->timer.cancel();
+        s->set_deadline(mono_clock::time_point::max());
         answer = co_await router_.handle_async(call);
       }
       response = std::move(*answer);
@@ -225,8 +237,7 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
 
     if (stopping_) keep_alive = false;
     head = response_head(response, keep_alive);
-    s->deadline = mono_clock::now() + limits_.write_timeout;
-    s->timer.cancel();
+    s->set_deadline(mono_clock::now() + limits_.write_timeout);
     const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
     auto [write_ec, written] = co_await net::async_write(s->socket, buffers, use_tuple);
     if (write_ec || !keep_alive) co_return;

@@ -65,8 +65,8 @@ mode_of() { dpkg-deb -c "$deb" | awk -v p="./$1" '$6 == p {print $1}'; }
 [ "$(mode_of usr/sbin/actokend)" = "-rwxr-xr-x" ] || fail "usr/sbin/actokend is not 0755"
 [ "$(mode_of usr/bin/actoken)" = "-rwxr-xr-x" ] || fail "usr/bin/actoken is not 0755"
 dpkg-deb -x "$deb" "$out/root"
-service=$(ls "$out"/root/lib/systemd/system/actokend.service \
-  "$out"/root/usr/lib/systemd/system/actokend.service 2>/dev/null | head -n 1)
+service="$out/root/lib/systemd/system/actokend.service"
+[ -f "$service" ] || service="$out/root/usr/lib/systemd/system/actokend.service"
 grep -qx 'ExecStart=/usr/sbin/actokend --system' "$service" ||
   fail "system unit: ExecStart is not /usr/sbin/actokend --system"
 grep -qx 'ExecStart=/usr/sbin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||

@@ -73,7 +73,7 @@ std::string unit_value(const fs::path& unit, const std::string& key) {
   return values.empty() ? std::string("<unset>") : values.back();
 }
 
-bool is_socket(const fs::path& path) {
+bool is_socket_file(const fs::path& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
@@ -136,7 +136,7 @@ class activated_daemon {
     }
     // Listening once the socket exists (the daemon itself starts later).
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (!is_socket(socket_) && std::chrono::steady_clock::now() < until) {
+    while (!is_socket_file(socket_) && std::chrono::steady_clock::now() < until) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -144,7 +144,7 @@ class activated_daemon {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
     }
-    if (!is_socket(socket_)) throw std::runtime_error("no socket: " + log());
+    if (!is_socket_file(socket_)) throw std::runtime_error("no socket: " + log());
   }
   ~activated_daemon() {
     if (pid_ > 0) wait_exit(std::exchange(pid_, -1), std::chrono::milliseconds{0});
@@ -266,7 +266,7 @@ TEST_CASE("the units say what the daemon needs") {
   CHECK(unit_values(user_service, "User").empty());
   // Namespacing settings would need user namespaces in a user manager.
   for (const auto* key : {"ProtectHome", "ProtectSystem", "PrivateTmp", "PrivateUsers"}) {
-    CHECK_MESSAGE(unit_values(user_service, key).empty(), key);
+    CHECK_MESSAGE(unit_values(user_service, key).empty(), std::string(key));
   }
   CHECK(unit_value(user_socket, "ListenStream") == "%t/actoken/actokend.sock");
   CHECK(unit_value(user_socket, "SocketMode") == "0600");
@@ -279,11 +279,11 @@ TEST_CASE("systemd-analyze verify accepts the units") {
     MESSAGE("systemd-analyze is not installed: units not verified");
     return;
   }
-  for (const auto* scope : {"system", "user"}) {
+  for (const std::string scope : {"system", "user"}) {
     CAPTURE(scope);
     temp_dir runtime;  // a user manager's %t
     std::vector<std::string> argv{*tool};
-    if (std::string(scope) == "user") argv.push_back("--user");
+    if (scope == "user") argv.push_back("--user");
     argv.insert(argv.end(), {"verify", (unit_dir / scope / "actokend.service").string(),
                              (unit_dir / scope / "actokend.socket").string()});
     const auto result = run_process(argv, {{"XDG_RUNTIME_DIR", runtime.path().string()}});
@@ -335,7 +335,7 @@ TEST_CASE("the system unit's syscall filter allows every call the daemon makes")
     return calls;
   };
 
-  for (const auto* scope : {"system", "user"}) {
+  for (const std::string scope : {"system", "user"}) {
     CAPTURE(scope);
     const auto filters = unit_values(unit_dir / scope / "actokend.service", "SystemCallFilter");
     REQUIRE(!filters.empty());
@@ -376,11 +376,11 @@ TEST_CASE("the system unit's syscall filter allows every call the daemon makes")
                              "sendto",        "shutdown",       "socket",
                              "sysinfo",       "timerfd_create", "timerfd_settime",
                              "umask",         "unlink",         "write"}) {
-      CHECK_MESSAGE(allowed.count(call) == 1, call << " is filtered out");
+      CHECK_MESSAGE(allowed.count(call) == 1, (std::string(call) + " is filtered out"));
     }
     // What the hardening is for.
     for (const auto* call : {"mount", "setuid", "reboot", "init_module", "ptrace", "setrlimit"}) {
-      CHECK_MESSAGE(allowed.count(call) == 0, call << " is allowed");
+      CHECK_MESSAGE(allowed.count(call) == 0, (std::string(call) + " is allowed"));
     }
   }
 }
@@ -410,8 +410,8 @@ TEST_CASE("sysusers.d and tmpfiles.d make the user and the folders") {
                                     (source_dir / "systemd/tmpfiles.d/actoken.conf").string()});
   REQUIRE_MESSAGE(created.exit_code == 0, created.err);
   const auto uid = static_cast<uid_t>(std::stoul(passwd.substr(std::strlen("actoken:x:"))));
-  const auto check_dir = [&root](const char* path, unsigned mode, uid_t owner, bool group_is_owner,
-                                 uid_t gid) {
+  const auto check_dir = [&root](const std::string& path, unsigned mode, uid_t owner,
+                                 bool group_is_owner, uid_t gid) {
     CAPTURE(path);
     struct stat st {};
     REQUIRE(::lstat((root.path() / path).c_str(), &st) == 0);
@@ -456,7 +456,7 @@ TEST_CASE("socket activation: the passed socket is served and left in place") {
   const auto code = daemon.terminate(std::chrono::seconds{5});
   REQUIRE_MESSAGE(code.has_value(), "actokend did not stop within 5 s: " << daemon.log());
   CHECK(*code == 0);
-  CHECK(is_socket(socket));  // the service manager's to remove, not ours
+  CHECK(is_socket_file(socket));  // the service manager's to remove, not ours
   CHECK(daemon.log().find(key) == std::string::npos);
 }
 
@@ -482,7 +482,7 @@ TEST_CASE("a stale socket left by a killed daemon is replaced") {
     socket = killed.socket();
     CHECK(killed.stop(SIGKILL) == 128 + SIGKILL);
   }
-  REQUIRE(is_socket(socket));  // left behind: nobody unlinked it
+  REQUIRE(is_socket_file(socket));  // left behind: nobody unlinked it
   CHECK_THROWS(unix_request(socket, "GET", "/v1/health"));
 
   daemon_process next(dir, json::object());

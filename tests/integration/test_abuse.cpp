@@ -1,0 +1,191 @@
+// Hostile and broken clients: each test checks that a well-behaved client is
+// still served promptly while the abuse goes on, and that the abuser is cut off.
+#include "tests/integration/harness.hpp"
+#include "tests/stand_in/server.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <thread>
+
+using namespace actoken;
+using namespace actoken::testing;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+int open_connection(const std::filesystem::path& socket) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the peer has closed `fd` (a read returns 0 or an error), waiting up to `wait`.
+bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
+  timeval tv{static_cast<time_t>(wait.count() / 1000),
+             static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buffer[4096];
+  for (;;) {
+    const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+}
+
+struct abuse_world {
+  temp_dir dir;
+  std::string key = awkward_key();
+  stand_in::server upstream;
+  std::optional<daemon_process> daemon;
+
+  explicit abuse_world(json extra = json::object()) {
+    upstream.add_account(key, "6f1c2a8e-0000-4000-8000-000000000001");
+    upstream.start();
+    write_pki(upstream.pki(), dir.path() / "pki");
+    dir.write("keys/acme.key", key + "\n");
+    json config = {{"auth_url", upstream.url()},
+                   {"ca_file", (dir.path() / "pki" / "ca.pem").string()}};
+    for (auto& [k, v] : extra.items()) config[k] = v;
+    daemon.emplace(dir, config);
+  }
+
+  // A well-behaved client: gets its token, promptly.
+  void served_promptly() const {
+    const auto start = std::chrono::steady_clock::now();
+    const auto reply = daemon->get("/v1/token?org=acme");
+    CHECK(reply.status == 200);
+    // Generous: this is about "not stuck behind the abuser", not speed.
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("2,000 held connections: over max_connections the idle ones give way") {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 4096));
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < 2200) {
+    MESSAGE("skipped: open-file limit too low");
+    return;
+  }
+
+  abuse_world w(json{{"max_connections", 500}});
+  w.served_promptly();
+  std::vector<int> held;
+  for (int i = 0; i < 2000; ++i) {
+    const int fd = open_connection(w.daemon->socket());
+    if (fd >= 0) held.push_back(fd);
+  }
+  CHECK(held.size() == 2000);  // the kernel accepted them all...
+  w.served_promptly();         // ...and a newcomer is still served
+  const auto status = w.daemon->get("/v1/status").json();
+  CHECK(status["connections"].get<int>() <= 500);
+  // The oldest idle connections were closed by the daemon.
+  CHECK(closed_by_peer(held.front(), 2000ms));
+  for (int fd : held) ::close(fd);
+}
+
+TEST_CASE("a 1 MiB head is refused with 413 and the daemon serves on") {
+  abuse_world w;
+  const auto answer =
+      unix_raw(w.daemon->socket(),
+               "GET /v1/health HTTP/1.1\r\nX-Junk: " + std::string(1 << 20, 'x') + "\r\n\r\n");
+  CHECK(answer.find("HTTP/1.1 413") == 0);
+  w.served_promptly();
+}
+
+TEST_CASE("random bytes get a 400 or 413 and a closed connection") {
+  abuse_world w;
+  std::mt19937 random(12345);
+  for (int round = 0; round < 20; ++round) {
+    std::string bytes(static_cast<std::size_t>(1 + random() % 20000), '\0');
+    for (auto& c : bytes) c = static_cast<char>(random());
+    bytes += "\r\n\r\n";
+    const auto answer = unix_raw(w.daemon->socket(), bytes, 3000ms);
+    const bool clean =
+        answer.empty() || answer.find("HTTP/1.1 400") == 0 || answer.find("HTTP/1.1 413") == 0;
+    CHECK_MESSAGE(clean, answer.substr(0, 40));
+  }
+  w.served_promptly();
+}
+
+TEST_CASE("a half-closed connection still gets its answer") {
+  abuse_world w;
+  const int fd = open_connection(w.daemon->socket());
+  REQUIRE(fd >= 0);
+  const std::string request = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size()));
+  ::shutdown(fd, SHUT_WR);
+  std::string answer;
+  char buffer[4096];
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  CHECK(answer.find("HTTP/1.1 200") == 0);
+  CHECK(answer.find(R"("status":"ok")") != std::string::npos);
+  w.served_promptly();
+}
+
+TEST_CASE("a client that never reads its answers does not hold up others") {
+  abuse_world w;
+  const int fd = open_connection(w.daemon->socket());
+  REQUIRE(fd >= 0);
+  // Pipeline far more answers than the socket buffers hold, and read none.
+  std::string burst;
+  for (int i = 0; i < 200; ++i) burst += "GET /v1/token?org=acme HTTP/1.1\r\nHost: x\r\n\r\n";
+  const int flags = 1;
+  (void)flags;
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  for (int i = 0; i < 50; ++i) {
+    if (::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL) < 0) break;
+  }
+  for (int i = 0; i < 5; ++i) w.served_promptly();
+  ::close(fd);
+}
+
+TEST_CASE("slowloris: a head dribbled a byte a second is cut off after 10 s") {
+  abuse_world w;
+  const int fd = open_connection(w.daemon->socket());
+  REQUIRE(fd >= 0);
+  const std::string head = "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (std::size_t i = 0; i < 40 && !cut; ++i) {
+    const char c = i < head.size() ? head[i] : 'a';
+    if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+      cut = true;
+      break;
+    }
+    cut = closed_by_peer(fd, 1000ms);
+    if (i == 3) w.served_promptly();  // others are served meanwhile
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  CHECK(cut);
+  CHECK(elapsed >= 9s);  // not before the head deadline...
+  CHECK(elapsed < 30s);  // ...and not only at the idle one
+  w.served_promptly();
+}
