@@ -59,8 +59,12 @@ using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
 
 /// Reads one key file as ssh reads a private key: refused when group- or
 /// world-accessible or owned by neither `daemon_uid` nor root. Returns the key
-/// (first line, white space trimmed) or sets `problem`.
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem);
+/// (first line, white space trimmed) or sets `problem`. A `systemd_credential`
+/// (a file in `$CREDENTIALS_DIRECTORY`) may show a group read bit: systemd
+/// writes it root-owned 0400 and grants the service user read access with an
+/// ACL, which shows as that bit; the folder itself is private to the service.
+shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
+                         bool systemd_credential = false);
 
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and
 /// `<org>.json`) files and runtime keys. Reads files; never throws for a bad
