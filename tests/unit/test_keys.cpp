@@ -1,0 +1,393 @@
+// The key store (SPEC §2 "Organizations and keys"): key files read as ssh
+// reads a private key, where each organization's key comes from, and keys
+// written at runtime. Works on a temporary folder; chown needs root (CI).
+#include "daemon/keys.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+using namespace actoken;
+
+namespace {
+
+constexpr uid_t nobody_uid = 65534;
+constexpr gid_t nobody_gid = 65534;
+
+// A temporary folder, removed with its contents.
+struct scratch {
+  std::filesystem::path path;
+
+  scratch() {
+    std::string pattern = "/tmp/actoken-keys-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = pattern;
+  }
+  ~scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+
+  std::filesystem::path write(const std::string& name, const std::string& text,
+                              unsigned mode = 0600) const {
+    const auto file = path / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::filesystem::remove(file);
+    {
+      std::ofstream out(file, std::ios::binary);
+      out << text;
+    }
+    REQUIRE(::chmod(file.c_str(), mode) == 0);
+    return file;
+  }
+};
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+unsigned mode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777U;
+}
+
+std::string key_of(const org_table& table, const std::string& org) {
+  const auto it = table.find(org);
+  REQUIRE_MESSAGE(it != table.end(), "no organization " << org);
+  REQUIRE_MESSAGE(it->second->key != nullptr, org << ": " << it->second->key_problem);
+  return std::string(it->second->key->view());
+}
+
+std::string read_ok(const std::filesystem::path& path, uid_t daemon_uid = ::geteuid()) {
+  std::string problem;
+  const auto key = read_key_file(path, daemon_uid, problem);
+  REQUIRE_MESSAGE(key != nullptr, problem);
+  CHECK(problem.empty());
+  return std::string(key->view());
+}
+
+std::string read_refused(const std::filesystem::path& path, uid_t daemon_uid = ::geteuid()) {
+  std::string problem;
+  const auto key = read_key_file(path, daemon_uid, problem);
+  CHECK(key == nullptr);
+  CHECK_FALSE(problem.empty());
+  return problem;
+}
+
+runtime_key runtime(const std::string& key, std::optional<std::string> auth_url = std::nullopt) {
+  return runtime_key{std::make_shared<const platform::secure_buffer>(key), std::move(auth_url),
+                     std::nullopt};
+}
+
+}  // namespace
+
+TEST_CASE("a key file: the first line, surrounding white space trimmed") {
+  scratch dir;
+  CHECK(read_ok(dir.write("a.key", "ac+/key==\n")) == "ac+/key==");
+  CHECK(read_ok(dir.write("b.key", "  \tac+/key==  \r\nsecond line\n")) == "ac+/key==");
+  CHECK(read_ok(dir.write("c.key", "no-newline")) == "no-newline");
+  CHECK(read_ok(dir.write("d.key", "key with inner space\n")) == "key with inner space");
+}
+
+TEST_CASE("an empty key file, or one whose first line is blank, is refused") {
+  scratch dir;
+  for (const auto* text : {"", "\n", "   \t\r\n", "\nkey-on-line-two\n"}) {
+    CAPTURE(text);
+    const auto problem = read_refused(dir.write("empty.key", text));
+    CHECK(problem.find("empty") != std::string::npos);
+  }
+}
+
+TEST_CASE("a group- or world-accessible key file is refused, naming the mode, not the key") {
+  scratch dir;
+  for (const unsigned mode : {0640U, 0604U, 0660U, 0644U, 0610U, 0601U}) {
+    CAPTURE(mode);
+    const auto path = dir.write("loose.key", "secret-loose-key\n", mode);
+    const auto problem = read_refused(path);
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", mode);
+    CHECK(problem.find(path.string()) != std::string::npos);
+    CHECK(problem.find(octal) != std::string::npos);
+    CHECK(problem.find("secret-loose-key") == std::string::npos);
+  }
+  CHECK(read_ok(dir.write("tight.key", "k\n", 0400)) == "k");
+}
+
+TEST_CASE("a key file owned by another uid is refused; the daemon's uid and root are fine") {
+  scratch dir;
+  const auto path = dir.write("theirs.key", "their-key\n");
+  REQUIRE_MESSAGE(::chown(path.c_str(), nobody_uid, nobody_gid) == 0, "tests run as root");
+  const auto problem = read_refused(path, /*daemon_uid=*/1234);
+  CHECK(problem.find("owned by uid 65534") != std::string::npos);
+  CHECK(problem.find("their-key") == std::string::npos);
+
+  // The same file is fine for a daemon running as its owner...
+  CHECK(read_ok(path, nobody_uid) == "their-key");
+  // ...and a root-owned file is fine for any daemon.
+  const auto roots = dir.write("root.key", "root-key\n");
+  REQUIRE(::chown(roots.c_str(), 0, 0) == 0);
+  CHECK(read_ok(roots, /*daemon_uid=*/1234) == "root-key");
+}
+
+// systemd's LoadCredential= hands over a root-owned copy that an ACL lets the
+// daemon's user read, so the group bits show r--: accepted only there.
+TEST_CASE("a systemd credential may be group-readable when root owns it, nothing more") {
+  scratch dir;
+  const auto path = dir.write("creds/acme.key", "credential-key\n", 0440);
+  REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+  std::string problem;
+  CHECK(read_key_file(path, 1234, problem, /*systemd_credential=*/true) != nullptr);
+  CHECK(read_refused(path, 1234).find("0440") != std::string::npos);  // not a credential
+
+  for (const unsigned mode : {0444U, 0460U, 0441U}) {
+    CAPTURE(mode);
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    problem.clear();
+    CHECK(read_key_file(path, 1234, problem, true) == nullptr);
+    CHECK_FALSE(problem.empty());
+  }
+  REQUIRE(::chmod(path.c_str(), 0440) == 0);
+  REQUIRE(::chown(path.c_str(), nobody_uid, nobody_gid) == 0);
+  problem.clear();
+  CHECK(read_key_file(path, 1234, problem, true) == nullptr);
+
+  // load_org_table treats key files in $CREDENTIALS_DIRECTORY as credentials.
+  REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+  const auto elsewhere = dir.write("etc/beta.key", "beta-key\n", 0440);
+  REQUIRE(::chown(elsewhere.c_str(), 0, 0) == 0);
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  cfg.credentials_dir = dir.path / "creds";
+  cfg.organizations["acme"].key_file = path;
+  cfg.organizations["beta"].key_file = elsewhere;
+  const auto table = load_org_table(cfg, {}, 1234);
+  CHECK(key_of(table, "acme") == "credential-key");
+  CHECK(table.at("beta")->key == nullptr);
+  CHECK(table.at("beta")->key_problem.find("0440") != std::string::npos);
+}
+
+TEST_CASE("missing files, folders and symbolic links are not key files") {
+  scratch dir;
+  CHECK(read_refused(dir.path / "absent.key").find("cannot open") != std::string::npos);
+  std::filesystem::create_directory(dir.path / "folder.key");
+  ::chmod((dir.path / "folder.key").c_str(), 0700);
+  CHECK(read_refused(dir.path / "folder.key").find("not a regular file") != std::string::npos);
+  const auto target = dir.write("target.key", "k\n");
+  std::filesystem::create_symlink(target, dir.path / "link.key");
+  read_refused(dir.path / "link.key");
+}
+
+TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/all.key", "all-from-key-dir\n");
+  dir.write("keys/cfgdir.key", "cfgdir-from-key-dir\n");
+  dir.write("keys/dironly.key", "dironly-from-key-dir\n");
+  dir.write("config/all.key", "all-from-config\n");
+  dir.write("config/cfgdir.key", "cfgdir-from-config\n");
+  cfg.organizations["all"].key_file = dir.path / "config/all.key";
+  cfg.organizations["cfgdir"].key_file = dir.path / "config/cfgdir.key";
+  cfg.organizations["nokey"] = {};
+  std::map<std::string, runtime_key> added{{"all", runtime("all-from-runtime")},
+                                           {"rtonly", runtime("rtonly-from-runtime")}};
+
+  const auto table = load_org_table(cfg, added, ::geteuid());
+  CHECK(table.size() == 5);
+  CHECK(key_of(table, "all") == "all-from-runtime");
+  CHECK(table.at("all")->source == key_source::runtime);
+  CHECK(table.at("all")->config_key_file);  // still managed by config for PUT/DELETE
+  CHECK(key_of(table, "cfgdir") == "cfgdir-from-config");
+  CHECK(table.at("cfgdir")->source == key_source::config);
+  CHECK(table.at("cfgdir")->config_key_file);
+  CHECK(key_of(table, "dironly") == "dironly-from-key-dir");
+  CHECK(table.at("dironly")->source == key_source::key_dir);
+  CHECK_FALSE(table.at("dironly")->config_key_file);
+  CHECK(key_of(table, "rtonly") == "rtonly-from-runtime");
+  CHECK(table.at("rtonly")->source == key_source::runtime);
+
+  const auto& nokey = *table.at("nokey");
+  CHECK(nokey.key == nullptr);
+  CHECK_FALSE(nokey.source.has_value());
+  CHECK(nokey.key_problem.find("actoken key add nokey") != std::string::npos);
+
+  // Without the runtime key, "all" falls back to its config key_file.
+  const auto without_runtime = load_org_table(cfg, {}, ::geteuid());
+  CHECK(key_of(without_runtime, "all") == "all-from-config");
+}
+
+TEST_CASE("load_org_table: a loose key file makes only that organization unusable") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/loose.key", "loose-key\n", 0644);
+  dir.write("keys/good.key", "good-key\n");
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  REQUIRE(table.count("loose") == 1);
+  CHECK(table.at("loose")->key == nullptr);
+  CHECK(table.at("loose")->source == key_source::key_dir);
+  CHECK(table.at("loose")->key_problem.find("0644") != std::string::npos);
+  CHECK(table.at("loose")->key_problem.find("loose-key") == std::string::npos);
+  CHECK(key_of(table, "good") == "good-key");
+}
+
+TEST_CASE("load_org_table: names come from the config, key_dir and runtime keys only") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/acme.key", "k\n");
+  dir.write("keys/.hidden.key", "k\n");      // not a valid name
+  dir.write("keys/readme.txt", "hello\n");   // not a key file
+  dir.write("keys/acme.json", "{}\n");       // metadata only
+  dir.write("keys/meta-only.json", "{}\n");  // metadata without a key: no org
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  std::set<std::string> names;
+  for (const auto& [name, settings] : table) names.insert(name);
+  CHECK(names == std::set<std::string>{"acme"});
+
+  // A missing key_dir means no key files, not an error.
+  cfg.key_dir = dir.path / "absent";
+  CHECK(load_org_table(cfg, {}, ::geteuid()).empty());
+}
+
+TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  cfg.auth_url = "https://auth.default.example";
+  cfg.scope = "openid";
+  dir.write("keys/meta.key", "k\n");
+  dir.write("keys/meta.json", R"({"auth_url": "https://auth.meta.example", "api_version": "v2"})");
+  dir.write("keys/both.key", "k\n");
+  dir.write("keys/both.json", R"({"auth_url": "https://auth.meta.example", "api_version": "v2"})");
+  dir.write("keys/plain.key", "k\n");
+  dir.write("keys/broken.key", "k\n");
+  dir.write("keys/broken.json", "not json");
+  auto& both = cfg.organizations["both"];
+  both.auth_url = "https://auth.config.example";
+  both.scope = "profile";
+  both.sub_organizations = {{"mobile", "9b2f6d1e-0000-4000-8000-000000000001"}};
+  principal_set allow;
+  allow.user_names = {"ci"};
+  both.allow = allow;
+
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  CHECK(table.at("meta")->auth_url == "https://auth.meta.example");
+  CHECK(table.at("meta")->api_version == upstream::api_version::v2);
+  CHECK(table.at("meta")->scope == "openid");
+  CHECK_FALSE(table.at("meta")->allow.has_value());
+
+  CHECK(table.at("both")->auth_url == "https://auth.config.example");
+  CHECK(table.at("both")->api_version == upstream::api_version::v2);  // config sets none
+  CHECK(table.at("both")->scope == "profile");
+  CHECK(table.at("both")->allow == allow);
+  CHECK(table.at("both")->sub_organizations.at("mobile") == "9b2f6d1e-0000-4000-8000-000000000001");
+
+  CHECK(table.at("plain")->auth_url == "https://auth.default.example");
+  CHECK(table.at("plain")->api_version == upstream::api_version::v3);
+  CHECK(table.at("broken")->auth_url == "https://auth.default.example");
+  CHECK(key_of(table, "broken") == "k");
+
+  // A runtime key carries its own settings instead of the file's.
+  std::map<std::string, runtime_key> added{{"meta", runtime("rt", "https://auth.rt.example")}};
+  const auto with_runtime = load_org_table(cfg, added, ::geteuid());
+  CHECK(with_runtime.at("meta")->auth_url == "https://auth.rt.example");
+  CHECK(with_runtime.at("meta")->api_version == upstream::api_version::v3);
+}
+
+TEST_CASE("persist_key writes a 0600 key file, and metadata when given, atomically") {
+  scratch dir;
+  const auto key_dir = dir.path / "new" / "keys";  // created on demand
+  const platform::secure_buffer key("ac+/persisted==");
+  persist_key(key_dir, "newco", key, std::nullopt, std::nullopt);
+  CHECK(mode_of(key_dir) == 0700U);
+  CHECK(mode_of(key_dir / "newco.key") == 0600U);
+  CHECK(slurp(key_dir / "newco.key") == "ac+/persisted==\n");
+  CHECK(read_ok(key_dir / "newco.key") == "ac+/persisted==");
+  CHECK_FALSE(std::filesystem::exists(key_dir / "newco.json"));
+
+  // Replacing writes a new file and renames it over the old one.
+  struct stat before {};
+  REQUIRE(::stat((key_dir / "newco.key").c_str(), &before) == 0);
+  REQUIRE(::chmod((key_dir / "newco.key").c_str(), 0644) == 0);
+  persist_key(key_dir, "newco", platform::secure_buffer("second"), "https://auth.x.example",
+              upstream::api_version::v1);
+  struct stat after {};
+  REQUIRE(::stat((key_dir / "newco.key").c_str(), &after) == 0);
+  CHECK(after.st_ino != before.st_ino);
+  CHECK(mode_of(key_dir / "newco.key") == 0600U);
+  CHECK(slurp(key_dir / "newco.key") == "second\n");
+  CHECK(mode_of(key_dir / "newco.json") == 0600U);
+  const auto meta = slurp(key_dir / "newco.json");
+  CHECK(meta.find("https://auth.x.example") != std::string::npos);
+  CHECK(meta.find("\"v1\"") != std::string::npos);
+  CHECK(meta.find("second") == std::string::npos);
+
+  // Read back through the table: the metadata applies.
+  config cfg;
+  cfg.key_dir = key_dir;
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  CHECK(key_of(table, "newco") == "second");
+  CHECK(table.at("newco")->auth_url == "https://auth.x.example");
+  CHECK(table.at("newco")->api_version == upstream::api_version::v1);
+
+  // Without settings, stale metadata goes.
+  persist_key(key_dir, "newco", key, std::nullopt, std::nullopt);
+  CHECK_FALSE(std::filesystem::exists(key_dir / "newco.json"));
+
+  // No temporary files are left behind.
+  std::set<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(key_dir)) {
+    files.insert(entry.path().filename().string());
+  }
+  CHECK(files == std::set<std::string>{"newco.key"});
+}
+
+TEST_CASE("remove_persisted_key removes the key and its metadata") {
+  scratch dir;
+  const auto key_dir = dir.path / "keys";
+  persist_key(key_dir, "gone", platform::secure_buffer("k"), "https://auth.x.example",
+              std::nullopt);
+  REQUIRE(std::filesystem::exists(key_dir / "gone.json"));
+  CHECK(remove_persisted_key(key_dir, "gone"));
+  CHECK_FALSE(std::filesystem::exists(key_dir / "gone.key"));
+  CHECK_FALSE(std::filesystem::exists(key_dir / "gone.json"));
+  CHECK_FALSE(remove_persisted_key(key_dir, "gone"));
+}
+
+TEST_CASE("same_exchange_inputs compares key bytes, auth server, API version and scope") {
+  org_settings a;
+  a.key = std::make_shared<const platform::secure_buffer>("k1");
+  a.auth_url = "https://auth.example";
+  a.scope = "openid";
+  org_settings b = a;
+  b.key = std::make_shared<const platform::secure_buffer>("k1");  // equal bytes, other buffer
+  CHECK(a.same_exchange_inputs(b));
+  b.allow = principal_set{};  // who may use it does not matter
+  CHECK(a.same_exchange_inputs(b));
+  auto c = a;
+  c.key = std::make_shared<const platform::secure_buffer>("k2");
+  CHECK_FALSE(a.same_exchange_inputs(c));
+  c = a;
+  c.auth_url = "https://auth.other.example";
+  CHECK_FALSE(a.same_exchange_inputs(c));
+  c = a;
+  c.api_version = upstream::api_version::v2;
+  CHECK_FALSE(a.same_exchange_inputs(c));
+  c = a;
+  c.scope = "";
+  CHECK_FALSE(a.same_exchange_inputs(c));
+}
