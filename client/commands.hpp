@@ -37,8 +37,9 @@ struct context {
   bool pretty_json = false;      ///< indent JSON (stdout is a terminal)
   bool colour = false;           ///< colour tables (see colour_enabled)
   int input_fd = 0;              ///< where `key add` reads the key (stdin)
-  std::chrono::milliseconds timeout = std::chrono::seconds(65);  ///< per daemon call (covers `auto`'s two exchanges)
-  exec_function exec = system_exec;                              ///< how `exec` starts its command
+  /// per daemon call; covers `auto`'s two exchanges
+  std::chrono::milliseconds timeout = std::chrono::seconds(65);
+  exec_function exec = system_exec;    ///< how `exec` starts its command
   char* const* environment = nullptr;  ///< the environment `exec` passes on (null: none)
 };
 
