@@ -14,6 +14,10 @@ namespace actoken::upstream {
 namespace {
 
 constexpr std::size_t max_error_detail = 200;
+// Times beyond these are nonsense from a server (and would overflow the
+// nanosecond clock): year 2200 as Unix seconds, and ten years of lifetime.
+constexpr std::int64_t max_unix_seconds = 7'258'118'400;
+constexpr std::int64_t max_lifetime_seconds = 10LL * 365 * 86400;
 // The clock difference below which the server's Date is not worth trusting
 // over our own (HTTP dates have whole-second resolution; SPEC §3).
 constexpr seconds skew_threshold{2};
@@ -243,6 +247,9 @@ std::optional<wall_time> parse_http_date(std::string_view text) {
     std::tm tm{};
     const char* end = ::strptime(copy.c_str(), format, &tm);
     if (end != nullptr && *end == '\0') {
+      if (tm.tm_year < 70 || tm.tm_year > 300) {
+        return std::nullopt;  // before 1970 or after 2200: not a date a server means
+      }
       const auto t = ::timegm(&tm);
       if (t == -1) {
         return std::nullopt;
@@ -340,12 +347,13 @@ exchange_result interpret_response(const raw_response& response, wall_time local
   }
 
   std::optional<wall_time> expires_at;
-  if (const auto exp = jwt_exp(grant.access_token)) {
+  if (const auto exp = jwt_exp(grant.access_token); exp && *exp > 0 && *exp < max_unix_seconds) {
     // exp is on the server's clock: exp − server_now + local_now.
     expires_at = wall_time{seconds{*exp}} - grant.clock_skew;
   }
   if (const auto it = json.find("expires_in"); it != json.end()) {
-    if (const auto expires_in = as_seconds(*it); expires_in && *expires_in >= 0) {
+    if (const auto expires_in = as_seconds(*it);
+        expires_in && *expires_in >= 0 && *expires_in <= max_lifetime_seconds) {
       const auto by_expires_in = local_now + seconds{*expires_in};
       if (!expires_at || by_expires_in < *expires_at) {
         expires_at = by_expires_in;

@@ -232,3 +232,17 @@ TEST_CASE("clock skew: exp is translated to the local clock in both directions")
     CHECK(grant.expires_at == now + 600s);
   }
 }
+
+TEST_CASE("absurd times from a server are ignored, not overflowed") {
+  const auto far = make_jwt(R"({"exp":99999999999999})");
+  auto grant = expect_grant(interpret_response(
+      {200, R"({"access_token":")" + far + R"(","expires_in":1e300})", "", ""}, now, 42s, ""));
+  CHECK(grant.expires_at == now + 42s);
+  grant = expect_grant(interpret_response(
+      {200, R"({"access_token":")" + far + R"("})", "Mon, 01 Jan 1600 00:00:00 GMT", ""}, now, 42s,
+      ""));
+  CHECK(grant.clock_skew == 0s);
+  CHECK(grant.expires_at == now + 42s);
+  CHECK_FALSE(parse_http_date("Fri, 01 Jan 2300 00:00:00 GMT").has_value());
+  CHECK_FALSE(parse_retry_after("Fri, 01 Jan 2300 00:00:00 GMT", now).has_value());
+}
