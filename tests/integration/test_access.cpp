@@ -127,13 +127,26 @@ http_reply request_as(const identity& who, const std::filesystem::path& socket,
   return reply;
 }
 
+// A copy of the CLI that any user can execute: the build tree may sit in a
+// folder other users cannot enter (CI's clone, a home directory).
+const std::string& shared_cli() {
+  static const temp_dir bin;
+  static const std::string path = [] {
+    const auto copy = bin.path() / "actoken";
+    std::filesystem::copy_file(actoken_path(), copy);
+    std::filesystem::permissions(copy, std::filesystem::perms(0755));
+    return copy.string();
+  }();
+  return path;
+}
+
 // Runs the actoken CLI as `who` and returns its exit code (stderr in `err`).
 int cli_as(const identity& who, const std::filesystem::path& socket, std::vector<std::string> args,
            std::string* out = nullptr, std::string* err = nullptr) {
   temp_dir io;
   const auto out_path = io.path() / "out";
   const auto err_path = io.path() / "err";
-  args.insert(args.begin(), {actoken_path(), "--socket", socket.string()});
+  args.insert(args.begin(), {shared_cli(), "--socket", socket.string()});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
