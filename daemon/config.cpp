@@ -389,7 +389,7 @@ config_result parse_config(std::string_view text, const config_context& context)
   json root;
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
     // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, ..."
     std::string message = error.what();
     if (const auto pos = message.find("] "); pos != std::string::npos) {

@@ -91,7 +91,7 @@ std::string sanitize_detail(std::string_view text, std::string_view key) {
     if (secret.size() < 4) {
       return;
     }
-    for (auto pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos)) {
+    for (auto pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + 10)) {
       out.replace(pos, secret.size(), "[redacted]");
     }
   };
