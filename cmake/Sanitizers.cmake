@@ -23,3 +23,6 @@ if(_actoken_sanitizers)
     -fsanitize=${_actoken_sanitizer_list} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(actoken_sanitizers INTERFACE -fsanitize=${_actoken_sanitizer_list})
 endif()
+
+# The libFuzzer build adds its instrumentation to actoken_sanitizers.
+include(Fuzzing)

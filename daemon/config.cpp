@@ -140,7 +140,7 @@ class reader {
           names.push_back(entry.get<std::string>());
         } else if (entry.is_number_integer() && entry.get<std::int64_t>() >= 0 &&
                    entry.get<std::int64_t>() < std::numeric_limits<std::int32_t>::max()) {
-          ids.push_back(static_cast<std::remove_reference_t<decltype(ids)>::value_type>(
+          ids.push_back(static_cast<typename std::remove_reference_t<decltype(ids)>::value_type>(
               entry.get<std::int64_t>()));
         } else {
           problem(list_key, "entries must be names or non-negative numbers");

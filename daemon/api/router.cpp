@@ -18,22 +18,65 @@ using tokens::token_outcome;
 
 constexpr std::int64_t max_min_ttl = 86400;
 
-// Appends `text` as a JSON string literal.
+// Length of the well-formed UTF-8 sequence at the start of `text`, or 0 when
+// it is not one (overlong forms, surrogates and values past U+10FFFF included).
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto lead = byte(0);
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead < 0x80) {
+    return 1;
+  } else if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    low = lead == 0xE0 ? 0xA0 : 0x80;
+    high = lead == 0xED ? 0x9F : 0xBF;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    low = lead == 0xF0 ? 0x90 : 0x80;
+    high = lead == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) {
+    return 0;
+  }
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) {
+      return 0;
+    }
+  }
+  return length;
+}
+
+// Appends `text` as a JSON string literal; bytes that are not UTF-8 (a path
+// or query echoed in an error can hold anything) become U+FFFD.
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : text) {
+  while (!text.empty()) {
+    const auto c = text.front();
     const auto u = static_cast<unsigned char>(c);
+    const auto length = utf8_sequence_length(text);
+    if (length == 0) {
+      out += "\ufffd";
+      text.remove_prefix(1);
+      continue;
+    }
     if (c == '"' || c == '\\') {
       out.push_back('\\');
       out.push_back(c);
-    } else if (u < 0x20) {
+    } else if (u < 0x20 || u == 0x7F) {
       out += "\\u00";
       out.push_back(hex[u >> 4U]);
       out.push_back(hex[u & 0x0FU]);
     } else {
-      out.push_back(c);
+      out.append(text.substr(0, length));
     }
+    text.remove_prefix(length);
   }
   out.push_back('"');
 }
@@ -41,7 +84,7 @@ void append_json_string(std::string& out, std::string_view text) {
 api_response json_response(unsigned status, const json& body) {
   api_response response;
   response.status = status;
-  response.body = body.dump();
+  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return response;
 }
 
@@ -462,7 +505,8 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
       return error_response(errc::bad_request, "invalid organization name");
     const auto settings = tokens_.find_org(org);
     if (!settings) return error_response(errc::unknown_org, "no organization named " + org);
-    if (!access_->may_use(request.peer, *settings)) {
+    // SPEC §4: an admin, or a peer allowed to use the organization.
+    if (!access_->is_admin(request.peer) && !access_->may_use(request.peer, *settings)) {
       return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                  " may not flush organization " + org);
     }

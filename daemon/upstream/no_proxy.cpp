@@ -20,7 +20,10 @@ struct ip_address {
 };
 
 std::optional<ip_address> parse_ip(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN ||
+      text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   const std::string copy(text);
   ip_address out;
   in_addr v4{};

@@ -33,14 +33,16 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 bool is_ipv4(std::string_view host) {
-  if (host.size() >= INET_ADDRSTRLEN) return false;
+  // A NUL would end the C string early: "1.2.3.4\0junk" is not an address.
+  if (host.size() >= INET_ADDRSTRLEN || host.find('\0') != std::string_view::npos) return false;
   std::string copy(host);
   in_addr addr{};
   return ::inet_pton(AF_INET, copy.c_str(), &addr) == 1;
 }
 
 bool is_ipv6(std::string_view host) {
-  if (host.size() >= INET6_ADDRSTRLEN) return false;
+  // A NUL would end the C string early: "1.2.3.4\0junk" is not an address.
+  if (host.size() >= INET6_ADDRSTRLEN || host.find('\0') != std::string_view::npos) return false;
   std::string copy(host);
   in6_addr addr{};
   return ::inet_pton(AF_INET6, copy.c_str(), &addr) == 1;

@@ -127,6 +127,16 @@ TEST_CASE("random bytes get a 400 or 413 and a closed connection") {
   w.served_promptly();
 }
 
+TEST_CASE("bytes that are not UTF-8 in a path come back as valid JSON") {
+  abuse_world w;
+  for (const auto* target : {"/v1/\xff\xfe", "/v1/orgs/%FF%C0%80/key", "/v1/token?org=%ED%A0%80"}) {
+    const auto reply = unix_request(w.daemon->socket(), "GET", target);
+    CHECK(reply.status >= 400);
+    CHECK_MESSAGE(!json::parse(reply.body, nullptr, false).is_discarded(), reply.body);
+  }
+  w.served_promptly();
+}
+
 TEST_CASE("a half-closed connection still gets its answer") {
   abuse_world w;
   const int fd = open_connection(w.daemon->socket());
