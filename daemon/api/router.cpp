@@ -1,5 +1,6 @@
 #include "daemon/api/router.hpp"
 
+#include "common/json_text.hpp"
 #include "common/version.hpp"
 #include "daemon/config.hpp"
 
@@ -17,69 +18,6 @@ using json = nlohmann::json;
 using tokens::token_outcome;
 
 constexpr std::int64_t max_min_ttl = 86400;
-
-// Length of the well-formed UTF-8 sequence at the start of `text`, or 0 when
-// it is not one (overlong forms, surrogates and values past U+10FFFF included).
-std::size_t utf8_sequence_length(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const auto lead = byte(0);
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;
-  if (lead < 0x80) {
-    return 1;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    low = lead == 0xE0 ? 0xA0 : 0x80;
-    high = lead == 0xED ? 0x9F : 0xBF;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    low = lead == 0xF0 ? 0x90 : 0x80;
-    high = lead == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return 0;
-  }
-  if (text.size() < length || byte(1) < low || byte(1) > high) {
-    return 0;
-  }
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) {
-      return 0;
-    }
-  }
-  return length;
-}
-
-// Appends `text` as a JSON string literal; bytes that are not UTF-8 (a path
-// or query echoed in an error can hold anything) become U+FFFD.
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  while (!text.empty()) {
-    const auto c = text.front();
-    const auto u = static_cast<unsigned char>(c);
-    const auto length = utf8_sequence_length(text);
-    if (length == 0) {
-      out += "\ufffd";
-      text.remove_prefix(1);
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u == 0x7F) {
-      out += "\\u00";
-      out.push_back(hex[u >> 4U]);
-      out.push_back(hex[u & 0x0FU]);
-    } else {
-      out.append(text.substr(0, length));
-    }
-    text.remove_prefix(length);
-  }
-  out.push_back('"');
-}
 
 api_response json_response(unsigned status, const json& body) {
   api_response response;
@@ -150,15 +88,6 @@ struct router::token_query {
   std::string sub_org_label;  // as asked: alias or GUID, "" for none
 };
 
-std::string rfc3339(wall_time t) {
-  const auto tt = wall_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buffer[32];
-  const auto n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return {buffer, n};
-}
-
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -201,12 +130,12 @@ api_response router::error_response(errc code, std::string message,
 
 api_response router::count(std::string_view endpoint, api_response response) {
   ++requests_total_;
-  ++request_counts_[{std::string(endpoint), response.status}];
+  ++request_counts_[{endpoint, response.status}];
   return response;
 }
 
 std::optional<api_response> router::handle(const api_request& request) {
-  std::string endpoint;
+  std::string_view endpoint;
   auto response = dispatch(request, endpoint);
   if (!response) return std::nullopt;  // counted by handle_async
   return count(endpoint, std::move(*response));
@@ -222,7 +151,8 @@ boost::asio::awaitable<api_response> router::handle_async(api_request request) {
   co_return count("token", render_token(query, outcome));
 }
 
-std::optional<api_response> router::dispatch(const api_request& request, std::string& endpoint) {
+std::optional<api_response> router::dispatch(const api_request& request,
+                                             std::string_view& endpoint) {
   const auto question = request.target.find('?');
   const auto path = request.target.substr(0, question);
   const auto query =
@@ -368,9 +298,11 @@ api_response router::render_token(const token_query& query, const tokens::token_
   const auto expires_in = std::max<std::int64_t>(
       0, std::chrono::floor<std::chrono::seconds>(token.expires_at - clock_.wall_now()).count());
 
-  // Written by hand: this is the hot path, and its shape never changes.
+  // Written by hand: this is the hot path, and its shape never changes. The
+  // token's own members were rendered when it was cached.
   std::string body;
-  body.reserve(token.access_token.size() + 256);
+  body.reserve(token.json_members.size() + query.request.org.size() + query.sub_org_label.size() +
+               80);
   body += R"({"org":)";
   append_json_string(body, query.request.org);
   body += R"(,"sub_org":)";
@@ -379,15 +311,12 @@ api_response router::render_token(const token_query& query, const tokens::token_
   } else {
     append_json_string(body, query.sub_org_label);
   }
-  body += R"(,"access_token":)";
-  append_json_string(body, token.access_token);
-  body += R"(,"token_type":"Bearer","expires_at":")";
-  body += rfc3339(token.expires_at);
-  body += R"(","expires_in":)";
-  body += std::to_string(expires_in);
-  body += R"(,"obtained_at":")";
-  body += rfc3339(token.obtained_at);
-  body += answer.from_exchange ? R"(","source":"exchange"})" : R"(","source":"cache"})";
+  body += R"(,"expires_in":)";
+  char digits[24];
+  body.append(digits, std::to_chars(digits, digits + sizeof digits, expires_in).ptr);
+  body += ',';
+  body += token.json_members;
+  body += answer.from_exchange ? R"(,"source":"exchange"})" : R"(,"source":"cache"})";
   return api_response{200, std::move(body), "application/json", std::nullopt};
 }
 

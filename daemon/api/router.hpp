@@ -89,7 +89,8 @@ class router {
   void set_access(access_policy& access) { access_ = &access; }
 
   /// requests_total{endpoint,code}.
-  const std::map<std::pair<std::string, unsigned>, std::uint64_t>& request_counts() const noexcept {
+  const std::map<std::pair<std::string_view, unsigned>, std::uint64_t>& request_counts()
+      const noexcept {
     return request_counts_;
   }
   /// All requests answered.
@@ -101,7 +102,7 @@ class router {
 
  private:
   struct token_query;
-  std::optional<api_response> dispatch(const api_request& request, std::string& endpoint);
+  std::optional<api_response> dispatch(const api_request& request, std::string_view& endpoint);
   std::variant<token_query, api_response> parse_token_query(const api_request& request);
   api_response render_token(const token_query& query, const tokens::token_outcome& outcome);
   api_response list_orgs(const api_request& request);
@@ -110,18 +111,16 @@ class router {
   api_response delete_tokens(const api_request& request, std::string_view query);
   api_response status();
   api_response metrics();
+  // `endpoint` is one of dispatch's string literals: the counters keep the view.
   api_response count(std::string_view endpoint, api_response response);
 
   tokens::token_service& tokens_;
   access_policy* access_;
   daemon_control& control_;
   const clock& clock_;
-  std::map<std::pair<std::string, unsigned>, std::uint64_t> request_counts_;
+  std::map<std::pair<std::string_view, unsigned>, std::uint64_t> request_counts_;
   std::uint64_t requests_total_ = 0;
 };
-
-/// RFC 3339 UTC with seconds, e.g. "2026-11-27T22:00:00Z".
-std::string rfc3339(wall_time t);
 
 /// Decodes %XX and `+` (as space) in a query component; nullopt when malformed.
 std::optional<std::string> percent_decode(std::string_view text);

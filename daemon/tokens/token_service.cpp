@@ -1,5 +1,6 @@
 #include "daemon/tokens/token_service.hpp"
 
+#include "common/json_text.hpp"
 #include "daemon/tokens/refresh_policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -121,6 +122,19 @@ void token_service::set_orgs(org_table orgs, bool reload) {
   orgs_ = std::move(next);
 }
 
+void render_json_members(cached_token& token) {
+  auto& out = token.json_members;
+  out.clear();
+  out.reserve(token.access_token.size() + 120);
+  out += R"("access_token":)";
+  append_json_string(out, token.access_token);
+  out += R"(,"token_type":"Bearer","expires_at":")";
+  append_rfc3339(out, token.expires_at);
+  out += R"(","obtained_at":")";
+  append_rfc3339(out, token.obtained_at);
+  out += '"';
+}
+
 std::shared_ptr<const org_settings> token_service::find_org(const std::string& org) const {
   const auto it = orgs_.find(org);
   return it == orgs_.end() ? nullptr : it->second->settings;
@@ -161,6 +175,7 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   if (!entry.token) {
     token.refresh_at =
         refresh_point(token.obtained_at, token.expires_at, options_.refresh_before, draw());
+    render_json_members(token);
     entry.token = std::make_shared<const cached_token>(std::move(token));
   }
 }
@@ -370,6 +385,7 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
     token->refresh_at =
         refresh_point(token->obtained_at, token->expires_at, options_.refresh_before, draw());
     token->fingerprint = fingerprint(token->access_token);
+    render_json_members(*token);
     spdlog::info("exchange org={} sub_org={} result=ok duration_ms={} token={} expires_in={}s",
                  f->org, f->sub_org.empty() ? "-" : f->sub_org,
                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),

@@ -54,7 +54,14 @@ struct cached_token {
   wall_time expires_at;
   wall_time refresh_at;     ///< when a background refresh becomes due
   std::string fingerprint;  ///< first 8 hex digits of SHA-256, for logs
+  /// The token's own members of a /v1/token answer, rendered once when it is
+  /// cached so that serving it copies bytes instead of escaping a JWT:
+  /// `"access_token":"…","token_type":"Bearer","expires_at":"…","obtained_at":"…"`.
+  std::string json_members;
 };
+
+/// Fills `token.json_members` from its other fields.
+void render_json_members(cached_token& token);
 
 /// What a caller asks for.
 struct token_request {

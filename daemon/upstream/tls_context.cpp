@@ -3,16 +3,46 @@
 #include "daemon/upstream/url.hpp"
 
 #include <boost/asio/ssl/error.hpp>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <system_error>
 
 namespace actoken::upstream {
 namespace ssl = boost::asio::ssl;
+
+namespace {
+
+// The system's trust store, as set_default_verify_paths would load it but
+// lazily: the hashed directory ($SSL_CERT_DIR, else OpenSSL's default, which
+// on Debian is /etc/ssl/certs) is read one certificate per lookup, so an
+// exchange costs the one or two CA certificates it needs instead of parsing
+// the ~140 of the bundle file (+0.8 MiB, docs/performance.md). The bundle file
+// is loaded only when $SSL_CERT_FILE names one or there is no directory.
+void load_system_trust(SSL_CTX* context) {
+  const char* dir = std::getenv(X509_get_default_cert_dir_env());
+  if (dir == nullptr) dir = X509_get_default_cert_dir();
+  std::error_code ec;
+  const bool have_dir = std::filesystem::is_directory(dir, ec);
+  if (have_dir && ::SSL_CTX_load_verify_dir(context, dir) != 1) {
+    spdlog::debug("upstream: cannot use the CA directory {}", dir);
+  }
+  const char* file = std::getenv(X509_get_default_cert_file_env());
+  if (file == nullptr && !have_dir) file = X509_get_default_cert_file();
+  if (file != nullptr && ::SSL_CTX_load_verify_file(context, file) != 1) {
+    // Not fatal: a configured ca_file may be all the trust there is.
+    spdlog::debug("upstream: cannot use the CA file {}", file);
+  }
+  ::ERR_clear_error();
+}
+
+}  // namespace
 
 std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
     const std::optional<std::filesystem::path>& ca_file) {
@@ -24,12 +54,7 @@ std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
   ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
   context->set_verify_mode(ssl::verify_peer);
 
-  boost::system::error_code ec;
-  context->set_default_verify_paths(ec);
-  if (ec) {
-    // Not fatal: a configured ca_file may be all the trust there is.
-    spdlog::debug("upstream: no system CA store: {}", ec.message());
-  }
+  load_system_trust(context->native_handle());
 
   if (ca_file) {
     const std::string path = ca_file->string();
@@ -39,6 +64,7 @@ std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
     } else {
       return "cannot read ca_file " + path + ": " + std::generic_category().message(errno);
     }
+    boost::system::error_code ec;
     context->load_verify_file(path, ec);
     if (ec) return "cannot load ca_file " + path + ": " + ec.message();
   }
