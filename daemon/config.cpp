@@ -1,5 +1,7 @@
 #include "daemon/config.hpp"
 
+#include "common/json_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -348,7 +350,20 @@ void read_top_level(reader& r, const json& root, config& cfg) {
 
 }  // namespace
 
-std::string config_problem::to_string() const { return file + ": " + key + ": " + reason; }
+std::string config_problem::to_string() const {
+  // A key is the config's own text: shown as is when it is printable ASCII,
+  // else quoted and escaped (empty, control characters, a terminal escape).
+  const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return c >= 0x20 && c < 0x7F;  // printable ASCII
+  });
+  std::string shown;
+  if (plain) {
+    shown = key;
+  } else {
+    append_json_string(shown, key);
+  }
+  return file + ": " + shown + ": " + reason;
+}
 
 bool is_valid_org_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > 64) {

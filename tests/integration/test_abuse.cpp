@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <thread>
+#include <tuple>
 
 using namespace actoken;
 using namespace actoken::testing;
@@ -135,6 +137,44 @@ TEST_CASE("bytes that are not UTF-8 in a path come back as valid JSON") {
     CHECK_MESSAGE(!json::parse(reply.body, nullptr, false).is_discarded(), reply.body);
   }
   w.served_promptly();
+}
+
+TEST_CASE(
+    "an upstream that floods, never ends, truncates or resets: a clear error, bounded memory") {
+  abuse_world w(json{{"upstream_timeout", 3}});
+  const auto rss_kib = [&] {
+    std::ifstream status("/proc/" + std::to_string(w.daemon->pid()) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+    }
+    return -1L;
+  };
+  // One organization per fault, so that no case waits out another's backoff.
+  for (const auto* org : {"flood", "endless", "truncated", "reset"}) {
+    w.dir.write(std::string("keys/") + org + ".key", w.key + "\n");
+  }
+  w.daemon->reload();
+  const auto before = rss_kib();
+  REQUIRE(before > 0);
+  const std::tuple<std::string, stand_in::fault, std::string> cases[] = {
+      {"flood", stand_in::fault::huge_body, "bad_upstream_response"},
+      {"endless", stand_in::fault::endless_body, "upstream_timeout"},
+      {"truncated", stand_in::fault::truncated_tls, "upstream_unavailable"},
+      {"reset", stand_in::fault::reset, "upstream_unavailable"}};
+  for (const auto& [org, fault, code] : cases) {
+    stand_in::behaviour b;
+    b.fault_mode = fault;
+    w.upstream.set_behaviour(b);
+    const auto reply = w.daemon->get("/v1/token?org=" + org);
+    CHECK(reply.status >= 502);
+    CHECK_MESSAGE(reply.json()["error"] == code, reply.body);
+    CHECK(reply.body.find(w.key) == std::string::npos);
+  }
+  // 100 MB went by, and a body that never ended: the daemon holds no more than
+  // its limits (max_response_body is 1 MiB) plus buffers.
+  CHECK(rss_kib() - before < 16 * 1024);
+  CHECK(w.daemon->get("/v1/health").status == 200);
 }
 
 TEST_CASE("a half-closed connection still gets its answer") {

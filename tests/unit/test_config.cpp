@@ -231,6 +231,16 @@ TEST_CASE("a value of the wrong type or range is a problem naming its key") {
   }
 }
 
+TEST_CASE("a key that is empty or not plain text is shown quoted and escaped") {
+  const auto empty = parse_bad(R"({"": 1})");
+  REQUIRE(empty.size() == 1);
+  CHECK(empty[0].to_string() == R"(/etc/actoken/actokend.json: "": unknown key)");
+  const auto escape = parse_bad("{\"\\u001b[31mred\\nline\": 1}");
+  REQUIRE(escape.size() == 1);
+  CHECK(escape[0].to_string() ==
+        R"(/etc/actoken/actokend.json: "\u001b[31mred\u000aline": unknown key)");
+}
+
 TEST_CASE("unknown keys are rejected at every level, each named") {
   check_one_problem(R"({"sockett": "/x"})", "sockett");
   check_one_problem(R"({"admin": {"roles": []}})", "admin.roles");
