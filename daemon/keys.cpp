@@ -1,5 +1,7 @@
 #include "daemon/keys.hpp"
 
+#include "daemon/platform/files.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,59 +22,7 @@ namespace {
 
 constexpr std::size_t max_key_file_size = 16 * 1024;
 
-class fd_guard {
- public:
-  explicit fd_guard(int fd) noexcept : fd_(fd) {}
-  ~fd_guard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::string errno_text(int error) { return std::generic_category().message(error); }
-
-// Writes `data` to `path` atomically: a temporary file, fsync, rename, fsync of the folder.
-void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
-  const auto dir = path.parent_path();
-  std::random_device random;
-  const auto temp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(random()));
-  {
-    fd_guard fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) {
-      throw std::system_error(errno, std::generic_category(), "create " + temp.string());
-    }
-    std::size_t written = 0;
-    while (written < data.size()) {
-      const auto n = ::write(fd.get(), data.data() + written, data.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int error = errno;
-        ::unlink(temp.c_str());
-        throw std::system_error(error, std::generic_category(), "write " + temp.string());
-      }
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) {
-      const int error = errno;
-      ::unlink(temp.c_str());
-      throw std::system_error(error, std::generic_category(), "fsync " + temp.string());
-    }
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    throw std::system_error(error, std::generic_category(), "rename to " + path.string());
-  }
-  fd_guard dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) {
-    (void)::fsync(dir_fd.get());
-  }
-}
 
 // Per-org settings stored beside a runtime key: `<key_dir>/<org>.json`.
 struct key_metadata {
@@ -124,7 +74,7 @@ bool org_settings::same_exchange_inputs(const org_settings& other) const noexcep
 
 shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
                          bool systemd_credential) {
-  fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  platform::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
   if (fd.get() < 0) {
     problem = "cannot open key file " + path.string() + ": " + errno_text(errno);
     return nullptr;
@@ -272,14 +222,14 @@ void persist_key(const std::filesystem::path& key_dir, const std::string& org,
   contents.reserve(key.size() + 1);
   contents.append(key.view());
   contents.push_back('\n');
-  write_file_atomically(key_dir / (org + ".key"), contents.view());
+  platform::write_file_atomically(key_dir / (org + ".key"), contents.view());
 
   const auto meta_path = key_dir / (org + ".json");
   if (auth_url || api_version) {
     nlohmann::json meta = nlohmann::json::object();
     if (auth_url) meta["auth_url"] = *auth_url;
     if (api_version) meta["api_version"] = std::string(upstream::to_string(*api_version));
-    write_file_atomically(meta_path, meta.dump(2) + "\n");
+    platform::write_file_atomically(meta_path, meta.dump(2) + "\n");
   } else {
     std::filesystem::remove(meta_path, ec);
   }

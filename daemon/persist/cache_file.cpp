@@ -1,5 +1,6 @@
 #include "daemon/persist/cache_file.hpp"
 
+#include "daemon/platform/files.hpp"
 #include "daemon/platform/secure_memory.hpp"
 
 #include <nlohmann/json.hpp>
@@ -356,26 +357,6 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
 
 // --- files ----------------------------------------------------------------------
 
-class fd_guard {
- public:
-  explicit fd_guard(int fd) noexcept : fd_(fd) {}
-  ~fd_guard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-[[noreturn]] void throw_errno(int error, const std::string& what,
-                              const std::filesystem::path& path) {
-  throw std::system_error(error, std::generic_category(),
-                          "cache file: " + what + " " + path.string());
-}
-
 }  // namespace
 
 std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
@@ -428,33 +409,7 @@ decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wal
 }
 
 void write_cache_file(const std::filesystem::path& path, std::string_view data) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  byte_vector suffix = random_bytes(8);
-  std::string name = "." + path.filename().string() + ".tmp";
-  for (const auto b : suffix) name += "0123456789abcdef"[b & 0xf];
-  const auto temp = dir / name;
-  {
-    const fd_guard fd(
-        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) throw_errno(errno, "cannot create a temporary file for", path);
-    const auto fail = [&temp, &path](const char* what) {
-      const int error = errno;
-      ::unlink(temp.c_str());
-      throw_errno(error, what, path);
-    };
-    std::size_t written = 0;
-    while (written < data.size()) {
-      const auto n = ::write(fd.get(), data.data() + written, data.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("cannot write");
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) fail("cannot fsync");
-    if (::rename(temp.c_str(), path.c_str()) != 0) fail("cannot rename into");
-  }
-  // Makes the rename itself durable; best effort, the data is already safe.
-  const fd_guard dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
+  platform::write_file_atomically(path, data);
 }
 
 std::optional<std::string> read_cache_file(const std::filesystem::path& path,
@@ -465,7 +420,8 @@ std::optional<std::string> read_cache_file(const std::filesystem::path& path,
     return std::nullopt;
   };
   // O_NONBLOCK: opening a FIFO planted at the path must not hang the daemon.
-  const fd_guard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  const platform::unique_fd fd(
+      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (fd.get() < 0) {
     const int error = errno;
     if (error == ENOENT) return std::nullopt;

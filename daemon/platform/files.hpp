@@ -1,0 +1,32 @@
+#pragma once
+
+/// @file
+/// Files the daemon writes (keys, their settings, the cache file): written
+/// whole or not at all.
+
+#include <filesystem>
+#include <string_view>
+
+namespace actoken::platform {
+
+/// A file descriptor, closed when it goes out of scope.
+class unique_fd {
+ public:
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  ~unique_fd();
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// Replaces `path` with `data` atomically: a temporary file beside it
+/// (created exclusively, mode 0600, not following links), write, fsync,
+/// rename, then an fsync of the folder so the rename itself is durable.
+/// Throws std::system_error whose message names the step and `path`; the
+/// temporary file is removed on failure.
+void write_file_atomically(const std::filesystem::path& path, std::string_view data);
+
+}  // namespace actoken::platform
