@@ -355,8 +355,6 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
   return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
 }
 
-// --- files ----------------------------------------------------------------------
-
 }  // namespace
 
 std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
