@@ -5,10 +5,25 @@
 namespace actoken {
 namespace {
 
-// Length of the well-formed UTF-8 sequence at the start of `text` (not
-// empty), or 0 when there is none: overlong forms, surrogates and values past
-// U+10FFFF are not well-formed (Unicode 15, table 3-7).
-std::size_t utf8_sequence_length(std::string_view text) {
+bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7F; }
+
+// Appends `value` with at least `width` digits (zero-padded).
+void append_number(std::string& out, long long value, int width) {
+  char buffer[24];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  (void)ec;  // 24 bytes hold any long long
+  for (auto n = end - buffer; n < width; ++n) out.push_back('0');
+  out.append(buffer, end);
+}
+
+}  // namespace
+
+namespace detail {
+
+// Overlong forms, surrogates and values past U+10FFFF are not well-formed
+// (Unicode 15, table 3-7).
+std::size_t utf8_sequence_length(std::string_view text) noexcept {
+  if (text.empty()) return 0;
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   const auto lead = byte(0);
   std::size_t length = 0;
@@ -41,50 +56,38 @@ std::size_t utf8_sequence_length(std::string_view text) {
   return length;
 }
 
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x7F; }
-
-// Appends `value` with at least `width` digits (zero-padded).
-void append_number(std::string& out, long long value, int width) {
-  char buffer[24];
-  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  (void)ec;  // 24 bytes hold any long long
-  for (auto n = end - buffer; n < width; ++n) out.push_back('0');
-  out.append(buffer, end);
-}
-
-}  // namespace
-
-void append_json_string(std::string& out, std::string_view text) {
+void append_escaped(std::string_view text, void (*append)(void*, std::string_view), void* out) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
+  append(out, "\"");
   while (!text.empty()) {
-    // The common case, a run of printable ASCII, goes in with one append.
+    // The common case, a run of printable ASCII, goes in at once.
     std::size_t plain = 0;
     while (plain < text.size() && !needs_escape(static_cast<unsigned char>(text[plain]))) ++plain;
-    out.append(text.substr(0, plain));
+    if (plain > 0) append(out, text.substr(0, plain));
     text.remove_prefix(plain);
     if (text.empty()) break;
 
     const auto c = static_cast<unsigned char>(text.front());
     if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
+      const char escaped[2] = {'\\', static_cast<char>(c)};
+      append(out, {escaped, 2});
       text.remove_prefix(1);
     } else if (c < 0x20 || c == 0x7F) {
-      out += "\\u00";
-      out.push_back(hex[c >> 4U]);
-      out.push_back(hex[c & 0x0FU]);
+      const char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4U], hex[c & 0x0FU]};
+      append(out, {escaped, 6});
       text.remove_prefix(1);
     } else if (const auto length = utf8_sequence_length(text); length > 0) {
-      out.append(text.substr(0, length));
+      append(out, text.substr(0, length));
       text.remove_prefix(length);
     } else {
-      out += "\\ufffd";
+      append(out, "\\ufffd");
       text.remove_prefix(1);
     }
   }
-  out.push_back('"');
+  append(out, "\"");
 }
+
+}  // namespace detail
 
 void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
   using namespace std::chrono;

@@ -1,5 +1,6 @@
 #include "daemon/persist/cache_file.hpp"
 
+#include "common/json_text.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/secure_memory.hpp"
 
@@ -223,25 +224,6 @@ std::optional<wall_time> from_unix(std::int64_t s) {
 
 // Written by hand into locked memory rather than through nlohmann::json, which
 // would leave unwiped copies of the token behind.
-void append_json_string(platform::secure_buffer& out, std::string_view text) {
-  constexpr std::string_view hex = "0123456789abcdef";
-  out.push_back('"');
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
 platform::secure_buffer plaintext_of(const persisted_token& token) {
   platform::secure_buffer out;
   out.reserve(token.access_token.size() * 6 + 96);  // no regrowth: no stray copies

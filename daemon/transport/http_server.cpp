@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <tuple>
 
 namespace actoken::transport {
 namespace {
@@ -44,6 +46,23 @@ std::string response_head(const api::api_response& response, bool keep_alive) {
   }
   head += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   return head;
+}
+
+// Feeds `parser` the bytes `buffer` already holds. A request that arrived
+// whole in one read (nearly all of them) is parsed here: async_read would
+// parse it too, but completes through a post to the scheduler even when it
+// had nothing to read. need_more: the parser wants bytes not read yet.
+boost::system::error_code parse_buffered(http::request_parser<http::string_body>& parser,
+                                         beast::flat_buffer& buffer) {
+  parser.eager(true);  // the body too, as async_read does
+  boost::system::error_code ec;
+  while (!parser.is_done()) {
+    const auto used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec) return ec;
+    if (used == 0) return http::error::need_more;
+  }
+  return ec;
 }
 
 }  // namespace
@@ -145,6 +164,13 @@ net::awaitable<void> http_server::accept_loop() {
     if (sessions_.size() >= limits_.max_connections && !make_room()) {
       continue;  // every connection is busy: turn the newcomer away
     }
+    // serve() writes synchronously first: that must return would_block, never wait.
+    boost::system::error_code nb_ec;
+    socket.non_blocking(true, nb_ec);
+    if (nb_ec) {
+      spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
+      continue;
+    }
     auto s = std::make_shared<session>(std::move(socket), *peer);
     s->deadline = mono_clock::now() + limits_.idle_timeout;
     sessions_.push_front(s);
@@ -204,7 +230,10 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
     parser.body_limit(limits_.max_body);
-    auto [ec, n] = co_await http::async_read(s->socket, buffer, parser, use_tuple);
+    auto ec = parse_buffered(parser, buffer);
+    if (ec == http::error::need_more) {
+      std::tie(ec, std::ignore) = co_await http::async_read(s->socket, buffer, parser, use_tuple);
+    }
     s->busy = true;
 
     api::api_response response;
@@ -238,8 +267,20 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     if (stopping_) keep_alive = false;
     head = response_head(response, keep_alive);
     s->set_deadline(mono_clock::now() + limits_.write_timeout);
+    // One sendmsg nearly always takes the whole answer; only what the socket
+    // did not take goes through async_write (whose completion, like
+    // async_read's, costs a trip through the scheduler).
     const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
-    auto [write_ec, written] = co_await net::async_write(s->socket, buffers, use_tuple);
+    boost::system::error_code write_ec;
+    const auto sent = s->socket.write_some(buffers, write_ec);
+    if (write_ec == net::error::would_block || write_ec == net::error::try_again) {
+      write_ec = {};
+    }
+    if (!write_ec && sent < head.size() + response.body.size()) {
+      beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+      rest.consume(sent);
+      std::tie(write_ec, std::ignore) = co_await net::async_write(s->socket, rest, use_tuple);
+    }
     if (write_ec || !keep_alive) co_return;
   }
 }
