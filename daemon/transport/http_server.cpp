@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -218,6 +219,9 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     // Wait for the first byte of the next request; a head that is not all
     // there yet must arrive within 10 s of it.
     if (buffer.size() == 0) {
+      // With other connections to serve, serve them first: this peer has only
+      // just been answered, and a read now would nearly always find nothing.
+      if (sessions_.size() > 1) co_await net::post(s->socket.get_executor(), net::use_awaitable);
       auto [ec, n] = co_await s->socket.async_read_some(buffer.prepare(4096), use_tuple);
       if (ec) co_return;
       buffer.commit(n);
