@@ -4,6 +4,7 @@
 // and where secrets must never show up.
 #include "tests/integration/harness.hpp"
 #include "tests/stand_in/server.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,19 +25,6 @@ namespace {
 
 constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
 constexpr auto other_org_id = "6f1c2a8e-0000-4000-8000-000000000002";
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-unsigned mode_of(const std::filesystem::path& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777U;
-}
 
 // Now on the wall clock as /v1/status writes times: RFC 3339, whole seconds.
 std::string utc_now_seconds() {

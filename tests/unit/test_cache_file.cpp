@@ -1,4 +1,5 @@
 #include "daemon/persist/cache_file.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 using namespace actoken;
 using namespace actoken::persist;
 using namespace std::chrono_literals;
+using namespace actoken::testing;
 using json = nlohmann::json;
 
 namespace {
@@ -84,19 +86,6 @@ struct temp_dir {
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
 };
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-unsigned mode_of(const std::filesystem::path& path) {
-  struct stat info {};
-  REQUIRE(::lstat(path.c_str(), &info) == 0);
-  return info.st_mode & 07777U;
-}
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // reads a private key, where each organization's key comes from, and keys
 // written at runtime. Works on a temporary folder; chown needs root (CI).
 #include "daemon/keys.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 #include <stdexcept>
 
 using namespace actoken;
+using namespace actoken::testing;
 
 namespace {
 
@@ -50,19 +52,6 @@ struct scratch {
     return file;
   }
 };
-
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-unsigned mode_of(const std::filesystem::path& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777U;
-}
 
 std::string key_of(const org_table& table, const std::string& org) {
   const auto it = table.find(org);
