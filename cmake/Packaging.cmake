@@ -43,7 +43,7 @@ if(ACTOKEN_DPKG_SHLIBDEPS)
 else()
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.36), libssl3 (>= 3.0.0), libsystemd0, libspdlog1.10, libfmt9, libstdc++6 (>= 12), libgcc-s1")
+    "libc6 (>= 2.36), libssl3 (>= 3.0.0)")
 endif()
 
 # Maintainer scripts: user and folders, enable actokend.socket; stop/disable on removal.

@@ -3,11 +3,11 @@
 #include "common/paths.hpp"
 #include "common/version.hpp"
 #include "daemon/app.hpp"
+#include "daemon/daemon_args.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/service_manager.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -16,7 +16,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <string>
+#include <variant>
 
 namespace {
 
@@ -40,47 +41,34 @@ int main(int argc, char** argv) {
   ::umask(077);
   actoken::platform::raise_open_file_limit();
 
-  CLI::App cli{"actokend: holds Appcircle access keys and serves tokens on a Unix socket",
-               "actokend"};
-  bool system_mode = false;
-  bool user_mode = false;
-  bool check_config = false;
-  bool show_version = false;
-  std::string config_path;
-  std::string socket_path;
-  std::string log_level;
-  auto* system_flag =
-      cli.add_flag("--system", system_mode, "serve the whole host (default for root)");
-  cli.add_flag("--user", user_mode, "serve the current user (default otherwise)")
-      ->excludes(system_flag);
-  cli.add_option("--config", config_path, "config file (default by mode, or $ACTOKEND_CONFIG)");
-  cli.add_option("--socket", socket_path, "socket path (overrides the config)");
-  cli.add_option("--log-level", log_level, "trace, debug, info, warn or error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  cli.add_flag("--check-config", check_config, "validate the config, print problems, exit 0 or 1");
-  cli.add_flag("--version", show_version, "print the version and exit");
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = cli.exit(e);
-    return code == 0 ? 0 : 2;
+  const auto parsed =
+      actoken::parse_daemon_args({argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)});
+  if (const auto* error = std::get_if<actoken::daemon_usage_error>(&parsed)) {
+    std::fprintf(stderr, "actokend: %s\n\n%.*s", error->message.c_str(),
+                 static_cast<int>(actoken::daemon_usage().size()), actoken::daemon_usage().data());
+    return 2;
   }
-  if (show_version) {
-    std::cout << "actokend " << actoken::version << '\n';
+  const auto& args = std::get<actoken::daemon_args>(parsed);
+  if (args.show_help) {
+    std::fwrite(actoken::daemon_usage().data(), 1, actoken::daemon_usage().size(), stdout);
+    return 0;
+  }
+  if (args.show_version) {
+    std::printf("actokend %.*s\n", static_cast<int>(actoken::version.size()),
+                actoken::version.data());
     return 0;
   }
 
   actoken::startup_options options;
   const auto uid = ::geteuid();
-  options.mode = (system_mode || (uid == 0 && !user_mode)) ? actoken::run_mode::system
-                                                           : actoken::run_mode::user;
+  options.mode = args.mode.value_or(uid == 0 ? actoken::run_mode::system : actoken::run_mode::user);
   const auto env = actoken::process_env();
   options.context.defaults = actoken::defaults_for(options.mode, env, uid);
   if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) {
     options.context.credentials_dir = credentials;
   }
-  if (!config_path.empty()) {
-    options.config_path = config_path;
+  if (!args.config_path.empty()) {
+    options.config_path = args.config_path;
     options.config_explicit = true;
   } else if (const char* from_env = std::getenv("ACTOKEND_CONFIG"); from_env && *from_env) {
     options.config_path = from_env;
@@ -89,16 +77,16 @@ int main(int argc, char** argv) {
     options.config_path = options.context.defaults.config;
   }
   options.context.file = options.config_path;
-  if (!socket_path.empty()) options.socket_override = socket_path;
-  if (!log_level.empty()) options.log_level_override = log_level;
+  if (!args.socket_path.empty()) options.socket_override = args.socket_path;
+  if (!args.log_level.empty()) options.log_level_override = args.log_level;
 
   auto loaded = actoken::load_startup_config(options);
   if (auto* problems = std::get_if<std::vector<actoken::config_problem>>(&loaded)) {
-    for (const auto& p : *problems) std::cerr << p.to_string() << '\n';
+    for (const auto& p : *problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
     return 1;
   }
-  if (check_config) {
-    std::cout << options.config_path.string() << ": ok\n";
+  if (args.check_config) {
+    std::printf("%s: ok\n", options.config_path.c_str());
     return 0;
   }
   auto cfg = std::get<actoken::config>(std::move(loaded));

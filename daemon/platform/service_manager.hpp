@@ -1,7 +1,7 @@
 #pragma once
 
 /// @file
-/// The service manager (systemd through libsystemd; launchd would go here):
+/// The service manager (systemd's protocols, spoken directly; launchd would go here):
 /// readiness and status notifications, the watchdog, socket activation, and
 /// whether stderr is the journal.
 

@@ -1,0 +1,218 @@
+// systemd's service protocols as daemon/platform speaks them: NOTIFY_SOCKET
+// (path and abstract), WATCHDOG_USEC/WATCHDOG_PID and LISTEN_PID/LISTEN_FDS.
+// tests/integration/test_systemd runs the daemon under systemd's own tools.
+#include "daemon/platform/service_manager.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace platform = actoken::platform;
+
+namespace {
+
+/// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~scoped_env() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+/// A datagram socket bound to `name` ("@x" for the abstract namespace).
+class datagram_listener {
+ public:
+  explicit datagram_listener(const std::string& name) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    REQUIRE(name.size() < sizeof address.sun_path);
+    std::memcpy(address.sun_path, name.data(), name.size());
+    if (name.front() == '@') address.sun_path[0] = '\0';
+    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) == 0);
+  }
+  ~datagram_listener() { ::close(fd_); }
+  datagram_listener(const datagram_listener&) = delete;
+  datagram_listener& operator=(const datagram_listener&) = delete;
+
+  /// The next datagram, if one is waiting.
+  std::optional<std::string> next() const {
+    char buffer[256];
+    const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n < 0) return std::nullopt;
+    return std::string(buffer, static_cast<std::size_t>(n));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string unique_name(const char* what) {
+  return std::string(what) + "-" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+TEST_CASE("notify: sends one datagram to a NOTIFY_SOCKET path") {
+  const auto path = std::filesystem::temp_directory_path() / unique_name("actoken-notify");
+  std::filesystem::remove(path);
+  const datagram_listener manager(path.string());
+  const scoped_env env("NOTIFY_SOCKET", path.c_str());
+  platform::notify("READY=1");
+  platform::notify("STATUS=serving 2 organizations");
+  CHECK(manager.next() == "READY=1");
+  CHECK(manager.next() == "STATUS=serving 2 organizations");
+  CHECK_FALSE(manager.next().has_value());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("notify: '@' names a socket in the abstract namespace") {
+  const auto name = "@" + unique_name("actoken-notify-abstract");
+  const datagram_listener manager(name);
+  const scoped_env env("NOTIFY_SOCKET", name.c_str());
+  platform::notify("WATCHDOG=1");
+  CHECK(manager.next() == "WATCHDOG=1");
+}
+
+TEST_CASE("notify: no NOTIFY_SOCKET, or one it cannot use, is a quiet no-op") {
+  {
+    const scoped_env env("NOTIFY_SOCKET", nullptr);
+    platform::notify("READY=1");
+  }
+  for (const char* odd : {"", "relative/path", "vsock:2:1234", "/no/such/dir/notify"}) {
+    const scoped_env env("NOTIFY_SOCKET", odd);
+    platform::notify("READY=1");
+  }
+  const std::string too_long = "/" + std::string(200, 'x');
+  const scoped_env env("NOTIFY_SOCKET", too_long.c_str());
+  platform::notify("READY=1");
+}
+
+TEST_CASE("watchdog_interval: WATCHDOG_USEC, for this process only") {
+  const auto self = std::to_string(::getpid());
+  const auto other = std::to_string(::getpid() + 1);
+  {
+    const scoped_env usec("WATCHDOG_USEC", "2000000");
+    const scoped_env pid("WATCHDOG_PID", nullptr);
+    CHECK(platform::watchdog_interval() == std::chrono::seconds{2});
+  }
+  {
+    const scoped_env usec("WATCHDOG_USEC", "2000000");
+    const scoped_env pid("WATCHDOG_PID", self.c_str());
+    CHECK(platform::watchdog_interval() == std::chrono::seconds{2});
+  }
+  {
+    const scoped_env usec("WATCHDOG_USEC", "2000000");
+    const scoped_env pid("WATCHDOG_PID", other.c_str());
+    CHECK_FALSE(platform::watchdog_interval().has_value());
+  }
+  for (const char* odd : {"", "0", "-5", "12abc", "99999999999999999999999"}) {
+    const scoped_env usec("WATCHDOG_USEC", odd);
+    CHECK_FALSE(platform::watchdog_interval().has_value());
+  }
+  const scoped_env usec("WATCHDOG_USEC", nullptr);
+  CHECK_FALSE(platform::watchdog_interval().has_value());
+}
+
+TEST_CASE("activated_socket: only for this LISTEN_PID, only a listening Unix stream socket") {
+  const auto self = std::to_string(::getpid());
+  const auto other = std::to_string(::getpid() + 1);
+  // Whatever happens, the variables are gone afterwards (children must not see them).
+  const auto consumed = [] {
+    return std::getenv("LISTEN_PID") == nullptr && std::getenv("LISTEN_FDS") == nullptr &&
+           std::getenv("LISTEN_FDNAMES") == nullptr;
+  };
+
+  // Put a socket of the kind under test at fd 3, as systemd would.
+  const auto at_fd3 = [](int fd) {
+    REQUIRE(fd >= 0);
+    if (fd != 3) {
+      REQUIRE(::dup2(fd, 3) == 3);
+      ::close(fd);
+    }
+  };
+  const int saved = ::fcntl(3, F_DUPFD_CLOEXEC, 10);  // fd 3 may be in use (ctest, sanitizers)
+
+  SUBCASE("listening Unix stream socket, ours: served, and made close-on-exec") {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const auto name = unique_name("actoken-activated");
+    std::memcpy(address.sun_path + 1, name.data(), name.size());
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    at_fd3(fd);
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    const scoped_env names("LISTEN_FDNAMES", "actokend.socket");
+    CHECK(platform::activated_socket() == 3);
+    CHECK((::fcntl(3, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(consumed());
+  }
+  SUBCASE("meant for another process: not taken") {
+    const scoped_env pid("LISTEN_PID", other.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    CHECK_FALSE(platform::activated_socket().has_value());
+    CHECK(consumed());
+  }
+  SUBCASE("a Unix socket that is not listening: refused") {
+    at_fd3(::socket(AF_UNIX, SOCK_STREAM, 0));
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    CHECK_FALSE(platform::activated_socket().has_value());
+  }
+  SUBCASE("a datagram socket: refused") {
+    at_fd3(::socket(AF_UNIX, SOCK_DGRAM, 0));
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    CHECK_FALSE(platform::activated_socket().has_value());
+  }
+  SUBCASE("a plain file: refused") {
+    at_fd3(::open("/dev/null", O_RDONLY));
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    CHECK_FALSE(platform::activated_socket().has_value());
+  }
+  SUBCASE("no descriptors passed") {
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "0");
+    CHECK_FALSE(platform::activated_socket().has_value());
+  }
+
+  if (saved >= 0) {
+    ::dup2(saved, 3);
+    ::close(saved);
+  } else {
+    ::close(3);
+  }
+}
