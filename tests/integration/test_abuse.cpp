@@ -1,7 +1,6 @@
 // Hostile and broken clients: each test checks that a well-behaved client is
 // still served promptly while the abuse goes on, and that the abuser is cut off.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -50,22 +49,8 @@ bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
   }
 }
 
-struct abuse_world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  std::optional<daemon_process> daemon;
-
-  explicit abuse_world(json extra = json::object()) {
-    upstream.add_account(key, "6f1c2a8e-0000-4000-8000-000000000001");
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    dir.write("keys/acme.key", key + "\n");
-    json config = {{"auth_url", upstream.url()},
-                   {"ca_file", (dir.path() / "pki" / "ca.pem").string()}};
-    for (auto& [k, v] : extra.items()) config[k] = v;
-    daemon.emplace(dir, config);
-  }
+struct abuse_world : daemon_world {
+  explicit abuse_world(json extra = json::object()) : daemon_world({.config = std::move(extra)}) {}
 
   // A well-behaved client: gets its token, promptly.
   void served_promptly() const {

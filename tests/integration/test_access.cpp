@@ -2,8 +2,7 @@
 // real actokend runs as root, and each peer is a child process that drops to
 // another user (nobody, or a uid without a passwd entry) before it connects,
 // so the daemon sees that user in SO_PEERCRED. Needs root, as CI runs.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -28,8 +27,6 @@ using namespace actoken::testing;
 using json = nlohmann::json;
 
 namespace {
-
-constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
 
 // A user a child process turns into: uid, primary gid and the process's
 // supplementary groups (SO_PEERCRED carries only uid and gid).
@@ -181,28 +178,18 @@ int cli_as(const identity& who, const std::filesystem::path& socket, std::vector
   return code;
 }
 
+json open_to_all(const json& extra) {
+  json config = {{"socket_mode", "0666"}};
+  config.update(extra);
+  return config;
+}
+
 // A stand-in with one account, and a daemon (as root) that trusts it, holds
 // key_dir/acme.key and lets every user connect to its socket (mode 0666):
 // what a peer may do is then up to the access policy alone.
-struct world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  std::optional<daemon_process> daemon;
-
-  explicit world(const json& extra = json::object()) {
-    upstream.add_account(key, org_id);
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    dir.write("keys/acme.key", key + "\n");
-    json config = {{"auth_url", upstream.url()},
-                   {"ca_file", (dir.path() / "pki" / "ca.pem").string()},
-                   {"socket_mode", "0666"}};
-    for (const auto& [k, v] : extra.items()) config[k] = v;
-    daemon.emplace(dir, config);
-  }
-
-  const std::filesystem::path& socket() const { return daemon->socket(); }
+struct world : daemon_world {
+  explicit world(const json& extra = json::object())
+      : daemon_world({.config = open_to_all(extra)}) {}
 
   http_reply as(const identity& who, const std::string& method, const std::string& target,
                 const std::string& body = "") const {

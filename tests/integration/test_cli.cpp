@@ -1,6 +1,5 @@
 // Every CLI command against the real daemon, and /metrics as Prometheus text.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,26 +12,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct cli_world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  std::optional<daemon_process> daemon;
-
-  cli_world() {
-    upstream.add_account(key, "6f1c2a8e-0000-4000-8000-000000000001");
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    dir.write("keys/acme.key", key + "\n");
-    daemon.emplace(dir, json{{"auth_url", upstream.url()},
-                             {"ca_file", (dir.path() / "pki" / "ca.pem").string()}});
-  }
-
-  process_result cli(std::vector<std::string> args, const std::string& input = "") const {
-    args.insert(args.begin(), {actoken_path(), "--socket", daemon->socket().string()});
-    return run_process(args, {}, input);
-  }
-
+struct cli_world : daemon_world {
   std::string token() const {
     return daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
   }

@@ -2,8 +2,7 @@
 // key files, keys added and removed through the CLI, keys the config
 // manages, sub-organizations on the wire, reload, --check-config, default_org,
 // and where secrets must never show up.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -23,7 +22,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
 constexpr auto other_org_id = "6f1c2a8e-0000-4000-8000-000000000002";
 
 // Now on the wall clock as /v1/status writes times: RFC 3339, whole seconds.
@@ -43,35 +41,11 @@ json org_entry(const json& orgs, const std::string& name) {
   return nullptr;
 }
 
-// A stand-in with one account (`key`, org_id) and a daemon trusting it with
-// key_dir/acme.key. `config()` is the config the daemon was started with, so
-// a test can change it, rewrite the file and reload.
-struct world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  std::optional<daemon_process> daemon;
-  json base_config;
-
-  explicit world(const json& extra = json::object(), bool acme_key = true) {
-    upstream.add_account(key, org_id);
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    if (acme_key) dir.write("keys/acme.key", key + "\n");
-    base_config = {{"auth_url", upstream.url()},
-                   {"ca_file", (dir.path() / "pki" / "ca.pem").string()},
-                   {"socket", (dir.path() / "actokend.sock").string()},
-                   {"key_dir", (dir.path() / "keys").string()}};
-    for (const auto& [k, v] : extra.items()) base_config[k] = v;
-    daemon.emplace(dir, base_config);
-  }
-
-  const std::filesystem::path& socket() const { return daemon->socket(); }
-
-  process_result cli(std::vector<std::string> args, const std::string& input = "") const {
-    args.insert(args.begin(), {actoken_path(), "--socket", socket().string()});
-    return run_process(args, {}, input);
-  }
+// A stand-in with one account (`key`, acme_org_id) and a daemon trusting it
+// with key_dir/acme.key. `config` is the config the daemon was started with,
+// so a test can change it, rewrite the file and reload.
+struct world : daemon_world {
+  explicit world(const json& extra = json::object()) : daemon_world({.config = extra}) {}
 
   // SIGHUP, and wait until /v1/status shows the reload. The harness sees a
   // reload as a change of `last_reload`, whose time has whole seconds, so two
@@ -84,7 +58,7 @@ struct world {
   }
 
   // Rewrites the config file (socket and key_dir unchanged) and reloads.
-  void reload_with(const json& config) { reload_with_text(config.dump(2)); }
+  void reload_with(const json& changed) { reload_with_text(changed.dump(2)); }
   void reload_with_text(const std::string& text) {
     dir.write("actokend.json", text);
     reload();
@@ -128,7 +102,7 @@ TEST_CASE("a loose key file: that organization answers no_key with the reason, o
 
   // chmod 600 and a reload make it usable.
   REQUIRE(::chmod((w.dir.path() / "keys" / "loose.key").c_str(), 0600) == 0);
-  w.reload_with(w.base_config);
+  w.reload_with(w.config);
   CHECK(w.daemon->get("/v1/token?org=loose").status == 200);
   CHECK(w.upstream.exchanges_for(loose_key) == 1);
 }
@@ -215,7 +189,7 @@ TEST_CASE("a key the config's key_file manages cannot be replaced or removed: 40
   const auto config_key = awkward_key();
   w.upstream.add_account(config_key, other_org_id);
   const auto key_file = w.dir.write("managed.key", config_key + "\n");
-  auto config = w.base_config;
+  auto config = w.config;
   config["organizations"]["managed"]["key_file"] = key_file.string();
   w.reload_with(config);
 
@@ -244,9 +218,8 @@ TEST_CASE("sub-organizations by alias and by id: subOrganization on the wire, on
   constexpr auto mobile = "9b2f6d1e-0000-4000-8000-00000000000a";
   constexpr auto web = "9b2f6d1e-0000-4000-8000-00000000000b";
   world w(json::parse(R"({"organizations": {"acme": {"sub_organizations":
-            {"mobile": "9B2F6D1E-0000-4000-8000-00000000000A"}}}})"),
-          /*acme_key=*/true);
-  w.upstream.add_account(w.key, org_id, {mobile, web});
+            {"mobile": "9B2F6D1E-0000-4000-8000-00000000000A"}}}})"));
+  w.upstream.add_account(w.key, acme_org_id, {mobile, web});
 
   const auto by_alias = w.daemon->get("/v1/token?org=acme&sub_org=mobile");
   REQUIRE(by_alias.status == 200);
@@ -309,7 +282,7 @@ TEST_CASE("reload: a new organization appears and an unchanged one keeps its cac
   const auto beta_key = awkward_key();
   w.upstream.add_account(beta_key, other_org_id);
   w.dir.write("beta.key", beta_key + "\n");  // beside the config
-  auto config = w.base_config;
+  auto config = w.config;
   config["organizations"]["beta"]["key_file"] = "beta.key";  // relative to the config's folder
   w.reload_with(config);
 
@@ -327,7 +300,7 @@ TEST_CASE("reload: a new organization appears and an unchanged one keeps its cac
   CHECK(w.upstream.exchanges_for(w.key) == 1);
 
   // Dropping beta from the config makes it unknown.
-  w.reload_with_text(w.base_config.dump());
+  w.reload_with_text(w.config.dump());
   CHECK(w.daemon->get("/v1/token?org=beta").status == 404);
   CHECK(w.daemon->get("/v1/token?org=acme").json()["source"] == "cache");
 }
@@ -348,7 +321,7 @@ TEST_CASE("a broken config on reload is survived, reported in /v1/status, and th
   CHECK(served["access_token"] == first["access_token"]);
 
   // A config with a bad key: the message names it, the old config still rules.
-  auto bad = w.base_config;
+  auto bad = w.config;
   bad["organizations"]["acme"]["api_version"] = "v9";
   bad["default_org"] = "acme";
   w.reload_with(bad);
@@ -361,7 +334,7 @@ TEST_CASE("a broken config on reload is survived, reported in /v1/status, and th
   CHECK(log.find("organizations.acme.api_version") != std::string::npos);
 
   // A good one again.
-  w.reload_with(w.base_config);
+  w.reload_with(w.config);
   status = w.daemon->get("/v1/status").json();
   CHECK(status["last_reload"]["ok"] == true);
   CHECK(w.daemon->get("/v1/token?org=acme").json()["access_token"] == first["access_token"]);

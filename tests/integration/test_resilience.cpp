@@ -2,8 +2,7 @@
 // the failure classes of SPEC §3 (rejection, 5xx, 429, timeouts, garbage) and
 // the cache file across restarts. The real actokend and actoken against the
 // stand-in auth server over real HTTPS on 127.0.0.1.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -26,54 +25,14 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
-
 // A stand-in with one account (acme), and a daemon that trusts it and reads
 // key_dir/acme.key. `restart` starts a new daemon on the same folder and config.
-struct world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  json config;
-  std::optional<daemon_process> daemon;
-
+struct world : daemon_world {
   explicit world(json extra = json::object(), stand_in::behaviour initial = {},
-                 bool start_daemon = true) {
-    upstream.add_account(key, org_id);
-    upstream.set_behaviour(initial);
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    dir.write("keys/acme.key", key + "\n");
-    config = {{"auth_url", upstream.url()}, {"ca_file", (dir.path() / "pki" / "ca.pem").string()}};
-    for (auto& [k, v] : extra.items()) config[k] = v;
-    if (start_daemon) daemon.emplace(dir, config);
-  }
-
-  void restart() {
-    daemon.reset();
-    daemon.emplace(dir, config);
-  }
-
-  // Changes some knobs of the stand-in's behaviour.
-  void tune(const std::function<void(stand_in::behaviour&)>& change) {
-    auto b = upstream.get_behaviour();
-    change(b);
-    upstream.set_behaviour(b);
-  }
-
-  process_result cli(std::vector<std::string> args) const {
-    args.insert(args.begin(), {actoken_path(), "--socket", daemon->socket().string()});
-    return run_process(args);
-  }
-
-  // The organization's entry in /v1/orgs.
-  json org_view(const std::string& name) const {
-    const auto all = daemon->get("/v1/orgs").json();  // outlives the loop
-    for (const auto& org : all["orgs"]) {
-      if (org["name"] == name) return org;
-    }
-    return nullptr;
-  }
+                 bool start_daemon = true)
+      : daemon_world({.config = std::move(extra),
+                      .behaviour = std::move(initial),
+                      .start_daemon = start_daemon}) {}
 };
 
 // /v1/status shows `last_reload.at` in whole seconds, and the harness's
@@ -362,7 +321,7 @@ TEST_CASE(
 
   SUBCASE("a key changed between restarts drops the entry") {
     const std::string new_key = awkward_key();
-    w.upstream.add_account(new_key, org_id);
+    w.upstream.add_account(new_key, acme_org_id);
     w.dir.write("keys/acme.key", new_key + "\n");
     w.restart();
     const auto again = w.daemon->get("/v1/token?org=acme");

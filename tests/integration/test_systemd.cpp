@@ -2,8 +2,7 @@
 // the syscall filter, the sysusers/tmpfiles snippets), socket activation
 // (systemd-socket-activate), sd_notify, one instance per socket, and stopping.
 // Tools that are missing here make the case pass with a MESSAGE saying so.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -30,8 +29,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
 
 const fs::path unit_dir{ACTOKEN_TEST_UNIT_DIR};
 const fs::path source_dir{ACTOKEN_SOURCE_DIR};
@@ -93,19 +90,6 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds bound) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
-}
-
-// A stand-in with one account for "acme", its CA and key in `dir`; returns
-// the daemon config that uses them.
-json stand_in_config(const temp_dir& dir, stand_in::server& upstream, const std::string& key) {
-  upstream.add_account(key, org_id);
-  upstream.start();
-  write_pki(upstream.pki(), dir.path() / "pki");
-  dir.write("keys/acme.key", key + "\n");
-  return {{"auth_url", upstream.url()},
-          {"ca_file", (dir.path() / "pki" / "ca.pem").string()},
-          {"socket", (dir.path() / "actokend.sock").string()},
-          {"key_dir", (dir.path() / "keys").string()}};
 }
 
 // `systemd-socket-activate -l SOCKET actokend --config CONFIG`: systemd's
@@ -437,11 +421,8 @@ TEST_CASE("socket activation: the passed socket is served and left in place") {
     MESSAGE("systemd-socket-activate is not installed: socket activation not tested");
     return;
   }
-  temp_dir dir;
-  stand_in::server upstream;
-  const auto key = awkward_key();
-  const auto config = stand_in_config(dir, upstream, key);
-  activated_daemon daemon(*tool, dir, config);
+  daemon_world w({.start_daemon = false});
+  activated_daemon daemon(*tool, w.dir, w.config);
   const auto socket = daemon.socket().string();
 
   // The first connection starts actokend, which answers on the socket it was given.
@@ -450,14 +431,14 @@ TEST_CASE("socket activation: the passed socket is served and left in place") {
   const auto token = run_process({actoken_path(), "--socket", socket, "token", "acme"});
   CHECK_MESSAGE(token.exit_code == 0, token.err << daemon.log());
   CHECK(token.out.size() > 20);
-  CHECK(upstream.exchanges_for(key) == 1);
+  CHECK(w.upstream.exchanges_for(w.key) == 1);
   CHECK(daemon.log().find("socket activation") != std::string::npos);
 
   const auto code = daemon.terminate(std::chrono::seconds{5});
   REQUIRE_MESSAGE(code.has_value(), "actokend did not stop within 5 s: " << daemon.log());
   CHECK(*code == 0);
   CHECK(is_socket_file(socket));  // the service manager's to remove, not ours
-  CHECK(daemon.log().find(key) == std::string::npos);
+  CHECK(daemon.log().find(w.key) == std::string::npos);
 }
 
 TEST_CASE("a second actokend on the same socket exits 1 and the first serves on") {
@@ -492,22 +473,19 @@ TEST_CASE("a stale socket left by a killed daemon is replaced") {
 }
 
 TEST_CASE("SIGTERM lets an exchange in flight finish, exits 0 within 5 s, removes the socket") {
-  temp_dir dir;
-  stand_in::server upstream;
-  const auto key = awkward_key();
-  auto slow = upstream.get_behaviour();
+  stand_in::behaviour slow;
   slow.delay = std::chrono::milliseconds{1000};
-  upstream.set_behaviour(slow);
-  daemon_process daemon(dir, stand_in_config(dir, upstream, key));
+  daemon_world w({.behaviour = slow, .start_daemon = false});
+  daemon_process daemon(w.dir, w.config);
 
   http_reply in_flight;
   std::thread caller([&] { in_flight = daemon.get("/v1/token?org=acme"); });
   // The exchange has reached the stand-in, which holds it for a second.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (upstream.exchanges() == 0 && std::chrono::steady_clock::now() < until) {
+  while (w.upstream.exchanges() == 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
-  REQUIRE(upstream.exchanges() == 1);
+  REQUIRE(w.upstream.exchanges() == 1);
 
   const auto started = std::chrono::steady_clock::now();
   const auto code = daemon.stop(SIGTERM);

@@ -1,7 +1,6 @@
 // The token path end to end: the real actokend and actoken against the
 // stand-in auth server over real HTTPS and a real Unix socket.
-#include "tests/integration/harness.hpp"
-#include "tests/stand_in/server.hpp"
+#include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,30 +17,10 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr auto org_id = "6f1c2a8e-0000-4000-8000-000000000001";
-
 // A stand-in with one account, and a daemon that trusts it with key_dir/acme.key.
-struct world {
-  temp_dir dir;
-  std::string key = awkward_key();
-  stand_in::server upstream;
-  std::optional<daemon_process> daemon;
-
-  explicit world(json extra = json::object(), bool trust = true) {
-    upstream.add_account(key, org_id);
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    dir.write("keys/acme.key", key + "\n");
-    json config = {{"auth_url", upstream.url()}};
-    if (trust) config["ca_file"] = (dir.path() / "pki" / "ca.pem").string();
-    for (auto& [k, v] : extra.items()) config[k] = v;
-    daemon.emplace(dir, config);
-  }
-
-  process_result cli(std::vector<std::string> args) const {
-    args.insert(args.begin(), {actoken_path(), "--socket", daemon->socket().string()});
-    return run_process(args);
-  }
+struct world : daemon_world {
+  explicit world(json extra = json::object(), bool trust = true)
+      : daemon_world({.config = std::move(extra), .trust_stand_in = trust}) {}
 };
 
 }  // namespace

@@ -2,10 +2,9 @@
 // and sub-organizations, CONNECT proxies from the config or the environment,
 // and a server whose clock is an hour off. The real actokend against the
 // stand-in auth server over real HTTPS on 127.0.0.1.
-#include "tests/integration/harness.hpp"
+#include "tests/integration/world.hpp"
 #include "tests/stand_in/connect_proxy.hpp"
 #include "tests/stand_in/encoding.hpp"
-#include "tests/stand_in/server.hpp"
 
 #include <doctest/doctest.h>
 
@@ -26,45 +25,26 @@ constexpr auto acme_id = "6f1c2a8e-0000-4000-8000-000000000001";
 
 // A stand-in and a folder with its CA; the daemon starts when the test has
 // added its organizations.
-struct world {
-  temp_dir dir;
-  stand_in::server upstream;
-  json config;
-  std::optional<daemon_process> daemon;
-
-  world() {
-    upstream.start();
-    write_pki(upstream.pki(), dir.path() / "pki");
-    config = {{"auth_url", upstream.url()}, {"ca_file", (dir.path() / "pki" / "ca.pem").string()}};
-  }
+struct world : daemon_world {
+  world() : daemon_world({.acme_key = false, .start_daemon = false}) {}
 
   // Registers a new key for `id` (with `subs`) at the stand-in and as key_dir/<org>.key.
   std::string add_org(const std::string& org, const std::string& id,
                       std::vector<std::string> subs = {}) {
-    auto key = awkward_key();
-    upstream.add_account(key, id, std::move(subs));
-    dir.write("keys/" + org + ".key", key + "\n");
-    return key;
+    auto org_key = awkward_key();
+    upstream.add_account(org_key, id, std::move(subs));
+    dir.write("keys/" + org + ".key", org_key + "\n");
+    return org_key;
   }
 
-  void start() { daemon.emplace(dir, config); }
-
-  json org_view(const std::string& name) const {
-    const auto all = daemon->get("/v1/orgs").json();  // outlives the loop
-    for (const auto& org : all["orgs"]) {
-      if (org["name"] == name) return org;
-    }
-    return nullptr;
-  }
-
-  // The stand-in's record of the requests made with `key` (either field name).
-  std::vector<stand_in::recorded_request> requests_with(const std::string& key) const {
+  // The stand-in's record of the requests made with `org_key` (either field name).
+  std::vector<stand_in::recorded_request> requests_with(const std::string& org_key) const {
     std::vector<stand_in::recorded_request> out;
     for (auto& r : upstream.requests()) {
       const auto v3 = r.form.find("personalAccessKey");
       const auto legacy = r.form.find("pat");
-      if ((v3 != r.form.end() && v3->second == key) ||
-          (legacy != r.form.end() && legacy->second == key)) {
+      if ((v3 != r.form.end() && v3->second == org_key) ||
+          (legacy != r.form.end() && legacy->second == org_key)) {
         out.push_back(r);
       }
     }
