@@ -53,7 +53,7 @@ std::variant<daemon_args, daemon_usage_error> parse_daemon_args(std::span<const 
     const auto option = [&](std::string& target) -> std::optional<daemon_usage_error> {
       if (inline_value) {
         target = *inline_value;
-      } else if (i + 1 < args.size()) {
+      } else if (i + 1 < args.size() && !std::string_view{args[i + 1]}.starts_with("--")) {
         target = args[++i];
       } else {
         return daemon_usage_error{std::string(arg) + " needs a value"};
@@ -83,8 +83,7 @@ std::variant<daemon_args, daemon_usage_error> parse_daemon_args(std::span<const 
     } else if (arg == "--log-level") {
       error = option(out.log_level);
       if (!error && !is_log_level(out.log_level)) {
-        error = daemon_usage_error{"--log-level: '" + out.log_level +
-                                   "' is not one of trace, debug, info, warn, error"};
+        error = daemon_usage_error{"--log-level must be one of trace, debug, info, warn, error"};
       }
     } else if (arg == "--check-config") {
       error = flag(out.check_config);

@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
   const auto parsed =
       actoken::parse_daemon_args({argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)});
   if (const auto* error = std::get_if<actoken::daemon_usage_error>(&parsed)) {
-    std::fprintf(stderr, "actokend: %s\n\n%.*s", error->message.c_str(),
-                 static_cast<int>(actoken::daemon_usage().size()), actoken::daemon_usage().data());
+    std::fprintf(stderr, "actokend: %s\nRun with --help for more information.\n",
+                 error->message.c_str());
     return 2;
   }
   const auto& args = std::get<actoken::daemon_args>(parsed);
