@@ -186,7 +186,8 @@ org_table initial_orgs() {
 
 tokens::cached_token cached(const actoken::clock& clock, const std::string& jwt) {
   const auto now = clock.wall_now();
-  return {jwt, now - 60s, now + 1h, now + 50min, tokens::fingerprint(jwt)};
+  // json_members stays empty: restore() renders it, as it does for the cache file.
+  return {jwt, now - 60s, now + 1h, now + 50min, tokens::fingerprint(jwt), {}};
 }
 
 // One daemon, fresh for every input so that a crash reproduces from its input alone.
