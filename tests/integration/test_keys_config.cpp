@@ -125,7 +125,7 @@ TEST_CASE("actoken key add persists a 0600 key file and the key's token works; r
   CHECK(token.status == 200);
   CHECK(w.upstream.exchanges_for(new_key) == 1);
   CHECK(w.upstream.requests().back().form.at("personalAccessKey") == new_key);
-  const auto entry = org_entry(w.daemon->get("/v1/orgs").json(), "newco");
+  const auto entry = w.org_view("newco");
   CHECK(entry["key_source"] == "key_dir");
   CHECK(entry["has_key"] == true);
 
@@ -151,7 +151,7 @@ TEST_CASE("actoken key add --ephemeral keeps the key in memory only") {
   CHECK(token.exit_code == 0);
   CHECK_FALSE(token.out.empty());
   CHECK(w.upstream.exchanges_for(temp_key) == 1);
-  CHECK(org_entry(w.daemon->get("/v1/orgs").json(), "tmpco")["key_source"] == "runtime");
+  CHECK(w.org_view("tmpco")["key_source"] == "runtime");
 
   // An ephemeral key outranks a key file for the same organization.
   CHECK(w.cli({"key", "add", "acme", "--ephemeral"}, temp_key + "\n").exit_code == 0);
@@ -181,7 +181,7 @@ TEST_CASE("actoken key add --auth-url --api-version writes <org>.json and the ex
   const auto request = w.upstream.requests().back();
   CHECK(request.path == "/auth/v2/token");
   CHECK(request.form.at("pat") == new_key);
-  CHECK(org_entry(w.daemon->get("/v1/orgs").json(), "legacy")["api_version"] == "v2");
+  CHECK(w.org_view("legacy")["api_version"] == "v2");
 }
 
 TEST_CASE("a key the config's key_file manages cannot be replaced or removed: 409") {
@@ -211,7 +211,7 @@ TEST_CASE("a key the config's key_file manages cannot be replaced or removed: 40
   CHECK(slurp(key_file) == config_key + "\n");
   CHECK(w.daemon->get("/v1/token?org=managed").status == 200);
   CHECK(w.upstream.requests().back().form.at("personalAccessKey") == config_key);
-  CHECK(org_entry(w.daemon->get("/v1/orgs").json(), "managed")["key_source"] == "config");
+  CHECK(w.org_view("managed")["key_source"] == "config");
 }
 
 TEST_CASE("sub-organizations by alias and by id: subOrganization on the wire, one token per id") {
@@ -267,7 +267,7 @@ TEST_CASE("sub-organizations by alias and by id: subOrganization on the wire, on
 
   // /v1/orgs lists each token under its alias, else its id.
   std::set<std::string> labels;
-  const auto acme = org_entry(w.daemon->get("/v1/orgs").json(), "acme");
+  const auto acme = w.org_view("acme");
   for (const auto& token : acme["tokens"]) {
     labels.insert(token["sub_org"].is_null() ? "(root)" : token["sub_org"].get<std::string>());
   }
