@@ -262,21 +262,45 @@ TEST_CASE("socket discovery: --socket, $ACTOKEN_SOCKET, user socket if present, 
   const auto never = [](const std::filesystem::path&) { return false; };
   const auto always = [](const std::filesystem::path&) { return true; };
   const auto env = fake_env({{"ACTOKEN_SOCKET", "/env.sock"}, {"XDG_RUNTIME_DIR", "/run/user/7"}});
-  const auto no_override = fake_env({{"XDG_RUNTIME_DIR", "/run/user/7"}});
+  const auto no_override = fake_env({{"XDG_RUNTIME_DIR", "/xdg"}});
 
   CHECK(discover_socket(std::string("/flag.sock"), env, 7, always) == "/flag.sock");
   CHECK(discover_socket(std::nullopt, env, 7, always) == "/env.sock");
   CHECK(discover_socket(std::nullopt, fake_env({{"ACTOKEN_SOCKET", ""}}), 7, never) ==
         "/run/actoken/actokend.sock");
-  CHECK(discover_socket(std::nullopt, no_override, 7, always) ==
-        "/run/user/7/actoken/actokend.sock");
+  CHECK(discover_socket(std::nullopt, no_override, 7, always) == "/xdg/actoken/actokend.sock");
   CHECK(discover_socket(std::nullopt, no_override, 7, never) == "/run/actoken/actokend.sock");
-  CHECK(discover_socket(std::nullopt, fake_env({}), 7, always) == "/tmp/actoken-7/actokend.sock");
+}
 
-  std::filesystem::path asked;
-  discover_socket(std::nullopt, no_override, 7, [&](const std::filesystem::path& p) {
-    asked = p;
-    return false;
-  });
-  CHECK(asked == "/run/user/7/actoken/actokend.sock");
+TEST_CASE("socket discovery without XDG_RUNTIME_DIR: /run/user/<uid>, then /tmp, then system") {
+  // As under cron, su and sudo: the logind folder is found without the variable.
+  using actoken::client::discover_socket;
+  for (const auto& env : {fake_env({}), fake_env({{"XDG_RUNTIME_DIR", ""}})}) {
+    std::vector<std::filesystem::path> asked;
+    const auto none_there = [&](const std::filesystem::path& p) {
+      asked.push_back(p);
+      return false;
+    };
+    CHECK(discover_socket(std::nullopt, env, 7, none_there) == "/run/actoken/actokend.sock");
+    CHECK(asked == std::vector<std::filesystem::path>{"/run/user/7/actoken/actokend.sock",
+                                                      "/tmp/actoken-7/actokend.sock"});
+    const auto only = [](const std::filesystem::path& there) {
+      return [there](const std::filesystem::path& p) { return p == there; };
+    };
+    CHECK(discover_socket(std::nullopt, env, 7, only("/run/user/7/actoken/actokend.sock")) ==
+          "/run/user/7/actoken/actokend.sock");
+    CHECK(discover_socket(std::nullopt, env, 7, only("/tmp/actoken-7/actokend.sock")) ==
+          "/tmp/actoken-7/actokend.sock");
+    const auto both = [](const std::filesystem::path& p) { return p.string().starts_with("/"); };
+    CHECK(discover_socket(std::nullopt, env, 7, both) == "/run/user/7/actoken/actokend.sock");
+  }
+  // With XDG_RUNTIME_DIR set, /tmp is still the fallback; /run/user/<uid> is not asked.
+  std::vector<std::filesystem::path> asked;
+  discover_socket(std::nullopt, fake_env({{"XDG_RUNTIME_DIR", "/xdg"}}), 7,
+                  [&](const std::filesystem::path& p) {
+                    asked.push_back(p);
+                    return false;
+                  });
+  CHECK(asked == std::vector<std::filesystem::path>{"/xdg/actoken/actokend.sock",
+                                                    "/tmp/actoken-7/actokend.sock"});
 }
