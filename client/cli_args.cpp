@@ -20,10 +20,13 @@ constexpr std::string_view root_footer = R"txt(Examples:
   actoken key add acme < acme.key         give the daemon a key (read from stdin)
   actoken orgs                            what the daemon knows
 
-Socket: --socket, else $ACTOKEN_SOCKET, else the user daemon's socket if it exists
-(${XDG_RUNTIME_DIR}/actoken/actokend.sock), else /run/actoken/actokend.sock.
+Socket: --socket, else $ACTOKEN_SOCKET, else the first that exists of
+${XDG_RUNTIME_DIR:-/run/user/<uid>}/actoken/actokend.sock and
+/tmp/actoken-<uid>/actokend.sock, else /run/actoken/actokend.sock. Only a daemon
+run by you, root or the actoken user, in a folder no one else can write, is
+trusted: any other socket gets nothing (exit 3).
 
-Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable, 4 permission
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable or refused, 4 permission
 denied, 5 unknown organization or no key, 6 key rejected, 7 auth server unavailable,
 timed out or rate limited. `exec` exits with the command's status (127: not found).
 
