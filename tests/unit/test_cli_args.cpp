@@ -111,7 +111,7 @@ TEST_CASE("token usage errors exit 2") {
   usage({"token", "--min-ttl", "-1"});
   usage({"token", "--min-ttl", "soon"});
   usage({"token", "--min-ttl"});
-  usage({"token", "a/b"}, "invalid organization name");
+  usage({"token", "a/b"}, "ORG: expected an organization name");
   usage({"token", "-acme"});
   usage({"token", "--org", std::string(65, 'a')});
   usage({"token", "acme", "extra"});
@@ -223,6 +223,65 @@ TEST_CASE("a usage error never echoes an argument that could be a key") {
   CHECK(remove.err.find("c2VjcmV0LWtleQ") == std::string::npos);
 }
 
+TEST_CASE("no usage error repeats a value given to any option, or a stray argument") {
+  // SPEC §5: the value may be a pasted key. Each message names the option and
+  // says what it expects instead.
+  const std::string secret = "SeCrEtKeY0123456789abcdef";
+  struct attempt {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<attempt> attempts{
+      {{"token", "--min-ttl", secret}, "--min-ttl: expected whole seconds from 0 to 86400"},
+      {{"token", "--min-ttl=" + secret}, "--min-ttl: expected whole seconds"},
+      {{"header", "--min-ttl", secret}, "--min-ttl: expected"},
+      {{"exec", "--min-ttl", secret, "--", "true"}, "--min-ttl: expected"},
+      {{"token", "--org", secret + "/"}, "--org: expected an organization name"},
+      {{"token", secret + "/"}, "ORG: expected an organization name"},
+      {{"flush", secret + "/"}, "ORG: expected an organization name"},
+      {{"flush", "--org=" + secret + "/"}, "--org: expected an organization name"},
+      {{"key", "add", secret + "/"}, "ORG: expected an organization name"},
+      {{"key", "remove", secret + "/"}, "ORG: expected an organization name"},
+      {{"token", "--fresh=" + secret}, "--fresh takes no value"},
+      {{"--json=" + secret, "ping"}, "--json takes no value"},
+      {{"key", "add", "acme", "--ephemeral=" + secret}, "--ephemeral takes no value"},
+      {{"key", "add", "acme", "--api-version", secret},
+       "--api-version: expected v1, v2, v3 or auto"},
+      {{"exec", "--env", secret + "-", "--", "true"},
+       "--env: expected an environment variable name"},
+      {{"exec", "--env=" + secret + "-", "--", "true"}, "--env: expected"},
+      {{"token", "acme", secret}, "unexpected argument"},
+      {{"ping", secret}, "unexpected argument"},
+      {{"orgs", "--json", secret}, "unexpected argument"},
+      {{"flush", "acme", secret}, "unexpected argument"},
+      {{"key", "add", "acme", secret}, "never from an argument"},
+      {{"key", "remove", "acme", secret}, "unexpected argument"},
+      {{"exec", secret, "--", "true"}, "after `--`"},
+      {{secret}, "unknown command; expected token, header, exec, orgs, status, ping, key or flush"},
+      {{"--" + secret, "ping"}, "unknown option"},
+      {{"-" + secret}, "unknown option"},
+      {{"token", "--" + secret}, "unknown option"},
+      {{"token", "-" + secret}, "unknown option"},
+      {{"token", "acme", "--org", secret}, "given twice"},
+  };
+  for (const auto& [args, says] : attempts) {
+    std::string line;
+    for (const auto& arg : args) {
+      line += arg + ' ';
+    }
+    CAPTURE(line);
+    const auto outcome = parse(args);
+    CHECK(outcome.exit_code == 2);
+    CHECK(outcome.out.empty());
+    CHECK(outcome.err.find(says) != std::string::npos);
+    CHECK(outcome.err.find("SeCrEt") == std::string::npos);
+  }
+  // An option that looks like a mistyped one is named: it helps, and it is no key.
+  usage({"token", "--min_ttl=5"}, "unknown option (");
+  usage({"token", "--mintl=5"}, "unknown option '--mintl'");
+  usage({"token", "--sub-org"}, "--sub-org needs a value: a sub-organization alias or GUID");
+}
+
 TEST_CASE("flush with and without an organization") {
   const auto all = ok({"flush"});
   CHECK(all.kind == command_kind::flush);
@@ -235,7 +294,7 @@ TEST_CASE("flush with and without an organization") {
 
 TEST_CASE("no command, an unknown command or an unknown option exits 2") {
   usage({}, "command is required");
-  usage({"bogus"}, "unknown command 'bogus'");
+  usage({"bogus"}, "unknown command; expected token, header");
   usage({"--bogus"}, "unknown option '--bogus'");
   usage({"--json"}, "command is required");
 }
