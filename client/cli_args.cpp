@@ -1,5 +1,6 @@
 #include "client/cli_args.hpp"
 
+#include "common/option_name.hpp"
 #include "common/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -20,10 +21,13 @@ constexpr std::string_view root_footer = R"txt(Examples:
   actoken key add acme < acme.key         give the daemon a key (read from stdin)
   actoken orgs                            what the daemon knows
 
-Socket: --socket, else $ACTOKEN_SOCKET, else the user daemon's socket if it exists
-(${XDG_RUNTIME_DIR}/actoken/actokend.sock), else /run/actoken/actokend.sock.
+Socket: --socket, else $ACTOKEN_SOCKET, else the first that exists of
+${XDG_RUNTIME_DIR:-/run/user/<uid>}/actoken/actokend.sock and
+/tmp/actoken-<uid>/actokend.sock, else /run/actoken/actokend.sock. Only a daemon
+run by you, root or the actoken user, in a folder no one else can write, is
+trusted: any other socket gets nothing (exit 3).
 
-Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable, 4 permission
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable or refused, 4 permission
 denied, 5 unknown organization or no key, 6 key rejected, 7 auth server unavailable,
 timed out or rate limited. `exec` exits with the command's status (127: not found).
 
@@ -82,6 +86,57 @@ constexpr std::string_view flush_footer = R"txt(Examples:
   actoken flush acme                      forget acme's cached tokens
   actoken flush                           forget every cached token (admin only))txt";
 
+// What each option expects, for usage errors. CLI11's own messages repeat the value
+// given ("Could not convert: --min-ttl = ...", "... was not expected: ..."), and that
+// value may be a pasted key (SPEC §5): a usage error is built from these texts and
+// the option's name only, never from CLI11's message.
+constexpr std::string_view org_name_expected =
+    "an organization name (1 to 64 letters, digits, '.', '_' or '-', starting with a letter or "
+    "digit)";
+constexpr std::string_view env_name_expected =
+    "an environment variable name (letters, digits and '_', not starting with a digit)";
+
+struct option_expectation {
+  std::string_view name;      // as CLI11 names the option in its messages
+  std::string_view expected;  // what its value must be; empty: a flag, which takes none
+};
+
+constexpr std::array<option_expectation, 13> expectations{{
+    {"ORG", org_name_expected},
+    {"--org", org_name_expected},
+    {"--sub-org", "a sub-organization alias or GUID"},
+    {"--min-ttl", "whole seconds from 0 to 86400"},
+    {"--env", env_name_expected},
+    {"--auth-url", "the auth server's URL"},
+    {"--api-version", "v1, v2, v3 or auto"},
+    {"--socket", "the daemon's socket path"},
+    {"--json", ""},
+    {"--fresh", ""},
+    {"--ephemeral", ""},
+    {"--help", ""},
+    {"--version", ""},
+}};
+
+// The first of our options that CLI11's `message` names. Only a name from the table
+// above can come out of here: nothing of the message itself is ever printed.
+const option_expectation* option_named_in(std::string_view message) {
+  std::size_t at = 0;
+  while (at < message.size()) {
+    const auto end = message.find_first_of(" :,=", at);
+    const auto word = message.substr(at, end == std::string_view::npos ? end : end - at);
+    for (const auto& option : expectations) {
+      if (word == option.name) {
+        return &option;
+      }
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    at = end + 1;
+  }
+  return nullptr;
+}
+
 // The subcommands, so the parse can tell which one ran.
 struct subcommands {
   CLI::App* token = nullptr;
@@ -115,9 +170,7 @@ struct raw_values {
 CLI::Validator org_name_check() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
-        return valid_org_name(value) ? std::string()
-                                     : "invalid organization name (1 to 64 letters, digits, "
-                                       "'.', '_' or '-', starting with a letter or digit)";
+        return valid_org_name(value) ? std::string() : "expected " + std::string(org_name_expected);
       },
       "", "organization name");
 }
@@ -125,8 +178,7 @@ CLI::Validator org_name_check() {
 CLI::Validator env_name_check() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
-        return valid_env_name(value) ? std::string()
-                                     : "invalid environment variable name '" + value + "'";
+        return valid_env_name(value) ? std::string() : "expected " + std::string(env_name_expected);
       },
       "", "environment variable name");
 }
@@ -268,8 +320,21 @@ struct parse_attempt {
   bool exec_chosen = false;             // the exec subcommand was seen, even on error
 };
 
+// An argument that no command or option took: an unknown option is named when its
+// name looks like one (common/option_name); anything else is not repeated.
+std::string unexpected_argument(std::string_view argument) {
+  if (!argument.starts_with("-")) {
+    return "unexpected argument";
+  }
+  if (const auto name = actoken::printable_option_name(argument)) {
+    return "unknown option '" + std::string(*name) + "'";
+  }
+  return "unknown option";
+}
+
 // The outcome of CLI11's own exceptions. (`get_name()` is not the class name for
-// every error, so the type is tested.)
+// every error, so the type is tested.) CLI11's message (`what()`) is only searched
+// for the name of one of our options, never printed: it may hold the value given.
 parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const subcommands& subs) {
   parse_outcome outcome;
   if (dynamic_cast<const CLI::CallForAllHelp*>(&error) != nullptr) {
@@ -285,28 +350,46 @@ parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const sub
     return outcome;
   }
   const auto path = command_path(subs);
-  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr && subs.exec->parsed()) {
-    return usage_error("exec: put the command after `--`", path);
-  }
-  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr && subs.key->parsed()) {
-    // Not echoed: the extra argument may well be the key itself.
-    return usage_error("unexpected argument; the key is read from stdin, never from an argument",
+  const auto left = app.remaining(true);
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+    if (subs.exec->parsed()) {
+      return usage_error("exec: put the command after `--`", path);
+    }
+    if (subs.key->parsed() && (left.empty() || !left.front().starts_with("-"))) {
+      return usage_error("unexpected argument; the key is read from stdin, never from an argument",
+                         path);
+    }
+    return usage_error(left.empty() ? "unexpected argument" : unexpected_argument(left.front()),
                        path);
   }
   if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && path == "actoken") {
-    const auto left = app.remaining();
     if (!left.empty()) {
+      if (left.front().starts_with("-")) {
+        return usage_error(unexpected_argument(left.front()), path);
+      }
       return usage_error(
-          (left.front().starts_with("-") ? "unknown option '" : "unknown command '") +
-              left.front() + "'",
-          path);
+          "unknown command; expected token, header, exec, orgs, status, ping, key or flush", path);
     }
     return usage_error("a command is required", path);
   }
   if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && path == "actoken key") {
     return usage_error("key needs a subcommand: add or remove", path);
   }
-  return usage_error(error.what(), path);
+  const auto* option = option_named_in(error.what());
+  if (option == nullptr) {
+    return usage_error("invalid command line", path);
+  }
+  const std::string name(option->name);
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr) {
+    return usage_error(name + " is required", path);
+  }
+  if (option->expected.empty()) {
+    return usage_error(name + " takes no value", path);
+  }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr) {
+    return usage_error(name + " needs a value: " + std::string(option->expected), path);
+  }
+  return usage_error(name + ": expected " + std::string(option->expected), path);
 }
 
 // Runs CLI11 over `args` (in order) and turns what it parsed into a command_line.
@@ -363,9 +446,10 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
   }
   if (given("--org")) {
     if (org && *org != raw.org) {
-      attempt.done =
-          usage_error("the organization is given twice: '" + *org + "' and --org '" + raw.org + "'",
-                      command_path(subs));
+      attempt.done = usage_error(
+          "the organization is given twice, as ORG and as --org, "
+          "with different names",
+          command_path(subs));
       return attempt;
     }
     org = raw.org;

@@ -72,6 +72,19 @@ answer ask(const context& ctx, std::string_view method, std::string_view target,
   return {exit_code::ok, std::move(reply.body)};
 }
 
+// Reaches the daemon and checks that it is genuine, sending nothing: exit_code::ok
+// or the code already reported.
+int check_daemon(const context& ctx) {
+  const socket_client client(ctx.socket, ctx.timeout);
+  const auto result = client.check();
+  if (result.answered()) {
+    return exit_code::ok;
+  }
+  const auto report = describe_transport_error(result, ctx.socket);
+  report_error(ctx, report.message);
+  return report.exit_code;
+}
+
 // Fetches a token; on success `token` holds it and the answer is returned.
 answer fetch_token(const context& ctx, const token_options& options, std::string& token) {
   auto got = ask(ctx, "GET", token_target(options), options.org.value_or(""));
@@ -327,6 +340,11 @@ int run_ping(const command_line& /*command*/, context& ctx) {
 
 int run_key_add(const command_line& command, context& ctx) {
   const auto org = command.org.value_or("");
+  // SPEC §5: reach the daemon and check it is genuine before asking for the key, so
+  // no one types a key for a daemon that is not there, or not to be trusted.
+  if (const int code = check_daemon(ctx); code != exit_code::ok) {
+    return code;
+  }
   protect_process_memory();
   secret_buffer key(max_key_size + 1);
   if (auto error = read_key(ctx.input_fd, ctx.err, org, key)) {

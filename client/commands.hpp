@@ -59,7 +59,8 @@ int run_orgs(const command_line& command, context& ctx);
 int run_status(const command_line& command, context& ctx);
 /// `actoken ping`: 0 when `/v1/health` answers `"status": "ok"`.
 int run_ping(const command_line& command, context& ctx);
-/// `actoken key add ORG`: reads the key from `ctx.input_fd` and sends it.
+/// `actoken key add ORG`: checks the daemon is genuine, then reads the key from
+/// `ctx.input_fd` and sends it.
 int run_key_add(const command_line& command, context& ctx);
 /// `actoken key remove ORG`.
 int run_key_remove(const command_line& command, context& ctx);

@@ -114,6 +114,9 @@ transport_report describe_transport_error(const call_result& result,
     case transport_error::protocol:
       return {exit_code::failure,
               "unexpected answer from " + where + ": " + one_line(result.detail)};
+    case transport_error::untrusted:
+      // Not "cannot reach": something answers there, and it is not to be trusted.
+      return {exit_code::unreachable, "refusing " + socket.string() + ": " + result.detail};
     case transport_error::io:
       break;
   }

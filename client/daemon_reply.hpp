@@ -32,11 +32,13 @@ struct daemon_reply {
 /// that follows `no_key` and `unknown_org`.
 daemon_reply interpret_reply(const http_response& response, std::string_view org = {});
 
-/// What to report when the daemon could not be asked at all (exit 3), or the
-/// socket refused us (exit 4). `result.answered()` must be false.
+/// What to report when the daemon could not be asked at all (exit 3, also when
+/// it is not a genuine daemon), or the socket refused us (exit 4).
+/// `result.answered()` must be false.
 struct transport_report {
   int exit_code = 0;    ///< SPEC §5: 3 unreachable, 4 permission, 1 a garbled answer
-  std::string message;  ///< names the socket path and says how to start the daemon
+  std::string message;  ///< names the socket path and says how to start the daemon, or why
+                        ///< it is refused (`refusing PATH: its folder belongs to uid N, ...`)
 };
 
 /// Builds the report for a call that got no answer from `socket`.

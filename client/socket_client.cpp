@@ -1,6 +1,8 @@
 #include "client/socket_client.hpp"
 
+#include "client/daemon_trust.hpp"
 #include "client/http_request.hpp"
+#include "client/platform/trust_facts.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -22,8 +24,10 @@ using steady = std::chrono::steady_clock;
 // Closes the descriptor on every path out of `call`.
 class unique_fd {
  public:
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  explicit unique_fd(int fd = -1) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(unique_fd&&) = delete;
   unique_fd& operator=(const unique_fd&) = delete;
   ~unique_fd() {
     if (fd_ >= 0) {
@@ -93,44 +97,94 @@ bool wait_for(int fd, short events, steady::time_point deadline) {
   }
 }
 
-}  // namespace
+// A connection to a genuine daemon (`fd` open), or why there is none (`result`).
+struct connection {
+  unique_fd fd;
+  call_result result;
+};
 
-socket_client::socket_client(std::filesystem::path socket, std::chrono::milliseconds timeout)
-    : socket_(std::move(socket)), timeout_(timeout) {}
+connection fail(transport_error error, std::string detail) {
+  return {unique_fd(), failure(error, std::move(detail))};
+}
 
-call_result socket_client::call(std::string_view method, std::string_view target,
-                                std::string_view body, bool has_body) const {
-  const auto deadline = steady::now() + timeout_;
-
+// Before a byte is sent (SPEC §5): the folder decides who could have made the
+// socket, the kernel says who listens on it.
+connection connect_checked(const std::filesystem::path& socket, std::chrono::milliseconds timeout,
+                           const trusted_uids& trusted) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  const std::string& path = socket_.native();
+  const std::string& path = socket.native();
   if (path.empty()) {
-    return failure(transport_error::no_socket, "empty socket path");
+    return fail(transport_error::no_socket, "empty socket path");
   }
   if (path.size() >= sizeof(address.sun_path)) {
-    return failure(
+    return fail(
         transport_error::path_too_long,
         "socket path is longer than " + std::to_string(sizeof(address.sun_path) - 1) + " bytes");
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
 
-  const unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // The folder as the path names it: in a folder that only trusted users can
+  // write, only they can have put this socket (or a link in its place) there.
+  const auto folder = socket_folder(socket);
+  const auto facts = platform::inspect_folder(folder);
+  if (facts.error != 0) {
+    // A folder that is not there (or not ours to see) leaves nothing to connect to.
+    return fail(classify_connect_errno(facts.error), std::strerror(facts.error));
+  }
+  if (auto refusal = folder_refusal(folder, facts, trusted)) {
+    return fail(transport_error::untrusted, std::move(*refusal));
+  }
+
+  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) {
-    return system_failure(transport_error::io, errno);
+    return fail(transport_error::io, std::strerror(errno));
   }
 
   // A blocking connect on a Unix socket waits only when the backlog is full;
   // SO_SNDTIMEO bounds that wait.
-  const auto total_ms = timeout_.count() > 0 ? timeout_.count() : 1;
+  const auto total_ms = timeout.count() > 0 ? timeout.count() : 1;
   timeval send_timeout{};
   send_timeout.tv_sec = static_cast<time_t>(total_ms / 1000);
   send_timeout.tv_usec = static_cast<suseconds_t>((total_ms % 1000) * 1000);
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
     const int error = errno;
-    return system_failure(classify_connect_errno(error), error);
+    return fail(classify_connect_errno(error), std::strerror(error));
   }
+
+  // Whoever called listen() on the other end, as the kernel recorded it.
+  const auto peer = platform::peer_uid(fd.get());
+  if (!peer) {
+    return fail(transport_error::untrusted,
+                std::string("cannot tell who runs the daemon there (SO_PEERCRED: ") +
+                    std::strerror(errno) + ")");
+  }
+  if (auto refusal = peer_refusal(*peer, trusted)) {
+    return fail(transport_error::untrusted, std::move(*refusal));
+  }
+  return {std::move(fd), {}};
+}
+
+}  // namespace
+
+socket_client::socket_client(std::filesystem::path socket, std::chrono::milliseconds timeout)
+    : socket_(std::move(socket)), timeout_(timeout) {}
+
+call_result socket_client::check() const {
+  const auto connected = connect_checked(socket_, timeout_, trusted_uids::of_this_process());
+  return connected.result;
+}
+
+call_result socket_client::call(std::string_view method, std::string_view target,
+                                std::string_view body, bool has_body) const {
+  const auto deadline = steady::now() + timeout_;
+  auto connected = connect_checked(socket_, timeout_, trusted_uids::of_this_process());
+  if (connected.fd.get() < 0) {
+    return std::move(connected.result);
+  }
+  const unique_fd& fd = connected.fd;
+
   // From here on: non-blocking I/O against one deadline.
   const int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {

@@ -25,12 +25,14 @@ enum class transport_error {
   closed,         ///< the daemon closed or reset the connection without an answer
   protocol,       ///< the answer is not HTTP we accept
   io,             ///< any other system error
+  untrusted,      ///< not a genuine daemon (SPEC §5): its folder or its process is not trusted
 };
 
 /// The outcome of one call.
 struct call_result {
   transport_error error = transport_error::none;  ///< `none` when `response` is valid
-  std::string detail;      ///< a human reason for `error` (strerror text, parser message)
+  std::string detail;      ///< a human reason for `error` (strerror text, parser message,
+                           ///< or why the daemon is not trusted)
   http_response response;  ///< the daemon's answer, any status
 
   /// True when the daemon answered (whatever the HTTP status).
@@ -38,7 +40,10 @@ struct call_result {
 };
 
 /// A client for the daemon's socket. Each call opens a fresh connection with
-/// `Connection: close`: the CLI makes one request per run.
+/// `Connection: close`: the CLI makes one request per run. Before it sends a
+/// byte, every connection is checked to lead to a genuine daemon (SPEC §5):
+/// the socket's folder belongs to a trusted uid and no one else may write in
+/// it, and the listening process runs as a trusted uid (see daemon_trust).
 class socket_client {
  public:
   /// `timeout` bounds a whole call, connect to last byte. A cold exchange may take
@@ -51,6 +56,11 @@ class socket_client {
   /// holding a secret there controls its lifetime.
   call_result call(std::string_view method, std::string_view target, std::string_view body = {},
                    bool has_body = false) const;
+
+  /// Connects, checks that the daemon is genuine, and hangs up without sending
+  /// anything: `answered()` is true when a call would reach a trusted daemon.
+  /// `actoken key add` asks this before it asks for the key.
+  call_result check() const;
 
   /// The socket path this client connects to.
   const std::filesystem::path& socket() const noexcept { return socket_; }

@@ -1,5 +1,7 @@
 #include "daemon/daemon_args.hpp"
 
+#include "common/option_name.hpp"
+
 #include <array>
 
 namespace actoken {
@@ -92,7 +94,9 @@ std::variant<daemon_args, daemon_usage_error> parse_daemon_args(std::span<const 
     } else if (arg == "--help" || arg == "-h") {
       error = flag(out.show_help);
     } else if (arg.starts_with("-")) {
-      error = daemon_usage_error{"unknown option " + std::string(arg)};
+      // Named only when it looks like an option: "-" and a pasted key must not be printed.
+      const auto name = printable_option_name(arg);
+      error = daemon_usage_error{name ? "unknown option " + std::string(*name) : "unknown option"};
     } else {
       // Not echoed: a stray argument may be something pasted by mistake (a key).
       error = daemon_usage_error{"actokend takes no arguments besides options"};

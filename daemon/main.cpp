@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <variant>
 
@@ -29,6 +31,12 @@ void setup_logging(const std::string& level) {
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
+}
+
+// True when nothing exists at `path` (or a folder on the way is not one).
+bool names_nothing(const std::filesystem::path& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) != 0 && (errno == ENOENT || errno == ENOTDIR);
 }
 
 }  // namespace
@@ -75,6 +83,13 @@ int main(int argc, char** argv) {
     options.config_explicit = true;
   } else {
     options.config_path = options.context.defaults.config;
+  }
+  // A config path that names nothing may be something pasted by mistake (a key):
+  // say where it came from, never what it was. An existing path is named as usual.
+  if (options.config_explicit && names_nothing(options.config_path)) {
+    std::fprintf(stderr, "actokend: the config file %s does not exist\n",
+                 args.config_path.empty() ? "named by $ACTOKEND_CONFIG" : "given with --config");
+    return 1;
   }
   options.context.file = options.config_path;
   if (!args.socket_path.empty()) options.socket_override = args.socket_path;

@@ -365,7 +365,8 @@ TEST_CASE("actokend --check-config prints `FILE: key: reason` and exits 1; a goo
   const auto missing_result =
       run_process({actokend_path(), "--check-config", "--config", missing.string()});
   CHECK(missing_result.exit_code == 1);
-  CHECK((missing_result.out + missing_result.err).find(missing.string()) != std::string::npos);
+  // Not repeated: a path that names nothing may be a key pasted by mistake.
+  CHECK(missing_result.err == "actokend: the config file given with --config does not exist\n");
 
   const auto good = dir.write("good.json", R"(// a comment
 {

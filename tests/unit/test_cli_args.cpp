@@ -111,7 +111,7 @@ TEST_CASE("token usage errors exit 2") {
   usage({"token", "--min-ttl", "-1"});
   usage({"token", "--min-ttl", "soon"});
   usage({"token", "--min-ttl"});
-  usage({"token", "a/b"}, "invalid organization name");
+  usage({"token", "a/b"}, "ORG: expected an organization name");
   usage({"token", "-acme"});
   usage({"token", "--org", std::string(65, 'a')});
   usage({"token", "acme", "extra"});
@@ -223,6 +223,65 @@ TEST_CASE("a usage error never echoes an argument that could be a key") {
   CHECK(remove.err.find("c2VjcmV0LWtleQ") == std::string::npos);
 }
 
+TEST_CASE("no usage error repeats a value given to any option, or a stray argument") {
+  // SPEC §5: the value may be a pasted key. Each message names the option and
+  // says what it expects instead.
+  const std::string secret = "SeCrEtKeY0123456789abcdef";
+  struct attempt {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<attempt> attempts{
+      {{"token", "--min-ttl", secret}, "--min-ttl: expected whole seconds from 0 to 86400"},
+      {{"token", "--min-ttl=" + secret}, "--min-ttl: expected whole seconds"},
+      {{"header", "--min-ttl", secret}, "--min-ttl: expected"},
+      {{"exec", "--min-ttl", secret, "--", "true"}, "--min-ttl: expected"},
+      {{"token", "--org", secret + "/"}, "--org: expected an organization name"},
+      {{"token", secret + "/"}, "ORG: expected an organization name"},
+      {{"flush", secret + "/"}, "ORG: expected an organization name"},
+      {{"flush", "--org=" + secret + "/"}, "--org: expected an organization name"},
+      {{"key", "add", secret + "/"}, "ORG: expected an organization name"},
+      {{"key", "remove", secret + "/"}, "ORG: expected an organization name"},
+      {{"token", "--fresh=" + secret}, "--fresh takes no value"},
+      {{"--json=" + secret, "ping"}, "--json takes no value"},
+      {{"key", "add", "acme", "--ephemeral=" + secret}, "--ephemeral takes no value"},
+      {{"key", "add", "acme", "--api-version", secret},
+       "--api-version: expected v1, v2, v3 or auto"},
+      {{"exec", "--env", secret + "-", "--", "true"},
+       "--env: expected an environment variable name"},
+      {{"exec", "--env=" + secret + "-", "--", "true"}, "--env: expected"},
+      {{"token", "acme", secret}, "unexpected argument"},
+      {{"ping", secret}, "unexpected argument"},
+      {{"orgs", "--json", secret}, "unexpected argument"},
+      {{"flush", "acme", secret}, "unexpected argument"},
+      {{"key", "add", "acme", secret}, "never from an argument"},
+      {{"key", "remove", "acme", secret}, "unexpected argument"},
+      {{"exec", secret, "--", "true"}, "after `--`"},
+      {{secret}, "unknown command; expected token, header, exec, orgs, status, ping, key or flush"},
+      {{"--" + secret, "ping"}, "unknown option"},
+      {{"-" + secret}, "unknown option"},
+      {{"token", "--" + secret}, "unknown option"},
+      {{"token", "-" + secret}, "unknown option"},
+      {{"token", "acme", "--org", secret}, "given twice"},
+  };
+  for (const auto& [args, says] : attempts) {
+    std::string line;
+    for (const auto& arg : args) {
+      line += arg + ' ';
+    }
+    CAPTURE(line);
+    const auto outcome = parse(args);
+    CHECK(outcome.exit_code == 2);
+    CHECK(outcome.out.empty());
+    CHECK(outcome.err.find(says) != std::string::npos);
+    CHECK(outcome.err.find("SeCrEt") == std::string::npos);
+  }
+  // An option that looks like a mistyped one is named: it helps, and it is no key.
+  usage({"token", "--min_ttl=5"}, "unknown option (");
+  usage({"token", "--mintl=5"}, "unknown option '--mintl'");
+  usage({"token", "--sub-org"}, "--sub-org needs a value: a sub-organization alias or GUID");
+}
+
 TEST_CASE("flush with and without an organization") {
   const auto all = ok({"flush"});
   CHECK(all.kind == command_kind::flush);
@@ -235,7 +294,7 @@ TEST_CASE("flush with and without an organization") {
 
 TEST_CASE("no command, an unknown command or an unknown option exits 2") {
   usage({}, "command is required");
-  usage({"bogus"}, "unknown command 'bogus'");
+  usage({"bogus"}, "unknown command; expected token, header");
   usage({"--bogus"}, "unknown option '--bogus'");
   usage({"--json"}, "command is required");
 }
@@ -262,21 +321,45 @@ TEST_CASE("socket discovery: --socket, $ACTOKEN_SOCKET, user socket if present, 
   const auto never = [](const std::filesystem::path&) { return false; };
   const auto always = [](const std::filesystem::path&) { return true; };
   const auto env = fake_env({{"ACTOKEN_SOCKET", "/env.sock"}, {"XDG_RUNTIME_DIR", "/run/user/7"}});
-  const auto no_override = fake_env({{"XDG_RUNTIME_DIR", "/run/user/7"}});
+  const auto no_override = fake_env({{"XDG_RUNTIME_DIR", "/xdg"}});
 
   CHECK(discover_socket(std::string("/flag.sock"), env, 7, always) == "/flag.sock");
   CHECK(discover_socket(std::nullopt, env, 7, always) == "/env.sock");
   CHECK(discover_socket(std::nullopt, fake_env({{"ACTOKEN_SOCKET", ""}}), 7, never) ==
         "/run/actoken/actokend.sock");
-  CHECK(discover_socket(std::nullopt, no_override, 7, always) ==
-        "/run/user/7/actoken/actokend.sock");
+  CHECK(discover_socket(std::nullopt, no_override, 7, always) == "/xdg/actoken/actokend.sock");
   CHECK(discover_socket(std::nullopt, no_override, 7, never) == "/run/actoken/actokend.sock");
-  CHECK(discover_socket(std::nullopt, fake_env({}), 7, always) == "/tmp/actoken-7/actokend.sock");
+}
 
-  std::filesystem::path asked;
-  discover_socket(std::nullopt, no_override, 7, [&](const std::filesystem::path& p) {
-    asked = p;
-    return false;
-  });
-  CHECK(asked == "/run/user/7/actoken/actokend.sock");
+TEST_CASE("socket discovery without XDG_RUNTIME_DIR: /run/user/<uid>, then /tmp, then system") {
+  // As under cron, su and sudo: the logind folder is found without the variable.
+  using actoken::client::discover_socket;
+  for (const auto& env : {fake_env({}), fake_env({{"XDG_RUNTIME_DIR", ""}})}) {
+    std::vector<std::filesystem::path> asked;
+    const auto none_there = [&](const std::filesystem::path& p) {
+      asked.push_back(p);
+      return false;
+    };
+    CHECK(discover_socket(std::nullopt, env, 7, none_there) == "/run/actoken/actokend.sock");
+    CHECK(asked == std::vector<std::filesystem::path>{"/run/user/7/actoken/actokend.sock",
+                                                      "/tmp/actoken-7/actokend.sock"});
+    const auto only = [](const std::filesystem::path& there) {
+      return [there](const std::filesystem::path& p) { return p == there; };
+    };
+    CHECK(discover_socket(std::nullopt, env, 7, only("/run/user/7/actoken/actokend.sock")) ==
+          "/run/user/7/actoken/actokend.sock");
+    CHECK(discover_socket(std::nullopt, env, 7, only("/tmp/actoken-7/actokend.sock")) ==
+          "/tmp/actoken-7/actokend.sock");
+    const auto both = [](const std::filesystem::path& p) { return p.string().starts_with("/"); };
+    CHECK(discover_socket(std::nullopt, env, 7, both) == "/run/user/7/actoken/actokend.sock");
+  }
+  // With XDG_RUNTIME_DIR set, /tmp is still the fallback; /run/user/<uid> is not asked.
+  std::vector<std::filesystem::path> asked;
+  discover_socket(std::nullopt, fake_env({{"XDG_RUNTIME_DIR", "/xdg"}}), 7,
+                  [&](const std::filesystem::path& p) {
+                    asked.push_back(p);
+                    return false;
+                  });
+  CHECK(asked == std::vector<std::filesystem::path>{"/xdg/actoken/actokend.sock",
+                                                    "/tmp/actoken-7/actokend.sock"});
 }

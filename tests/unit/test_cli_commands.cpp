@@ -89,6 +89,10 @@ class fake_daemon {
     return requests_;
   }
 
+  // Connections closed without a request (the CLI's check before `key add`); final
+  // once requests() was called.
+  int silent_connections() const { return silent_connections_; }
+
  private:
   void stop() {
     if (thread_.joinable()) {
@@ -126,11 +130,20 @@ class fake_daemon {
 
   void serve() {
     for (const auto& answer : answers_) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      std::string request = fd < 0 ? std::string() : read_request(fd);
+      // A connection that sends nothing is the CLI checking the daemon before
+      // `key add` asks for the key: counted, but it takes no answer.
+      while (fd >= 0 && request.empty()) {
+        ++silent_connections_;
+        ::close(fd);
+        fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        request = fd < 0 ? std::string() : read_request(fd);
+      }
       if (fd < 0) {
         return;
       }
-      requests_.push_back(read_request(fd));
+      requests_.push_back(std::move(request));
       std::string_view rest(answer);
       while (!rest.empty()) {
         const auto sent = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
@@ -147,6 +160,7 @@ class fake_daemon {
   std::filesystem::path socket_;
   std::vector<std::string> answers_;
   std::vector<std::string> requests_;
+  int silent_connections_ = 0;
   int listen_fd_ = -1;
   std::thread thread_;
 };
@@ -402,6 +416,78 @@ TEST_CASE("key add with nothing on stdin fails before asking the daemon") {
   ::close(null_fd);
   CHECK(h.err.str().find("no key") != std::string::npos);
   CHECK(daemon.requests().empty());
+}
+
+TEST_CASE("key add reaches the daemon before it reads the key") {
+  // SPEC §5: no one types a key for a daemon that is not there, or not genuine.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const std::string input = "c2VjcmV0LWtleQ\n";
+  REQUIRE(::write(fds[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  ::close(fds[1]);
+  auto command = make(command_kind::key_add);
+  command.org = "acme";
+  {
+    harness h("/nonexistent/actokend.sock");
+    h.ctx.input_fd = fds[0];
+    CHECK(run_command(command, h.ctx) == 3);
+    CHECK(h.err.str().find("/nonexistent/actokend.sock") != std::string::npos);
+  }
+  if (::geteuid() == 0) {
+    // Refused for its folder's owner: again before the key is read.
+    fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":true})")});
+    REQUIRE(::chown(daemon.socket().parent_path().c_str(), 65534, 65534) == 0);
+    harness h(daemon.socket());
+    h.ctx.input_fd = fds[0];
+    CHECK(run_command(command, h.ctx) == 3);
+    CHECK(h.err.str().find("its folder belongs to uid 65534") != std::string::npos);
+    CHECK(daemon.requests().empty());
+    CHECK(daemon.silent_connections() == 0);
+  }
+  // The key is still in the pipe: nothing read it.
+  std::string left(64, '\0');
+  const auto got = ::read(fds[0], left.data(), left.size());
+  ::close(fds[0]);
+  CHECK(got == static_cast<ssize_t>(input.size()));
+
+  // A genuine daemon: checked first (a connection that sends nothing), then the PUT.
+  fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":true})")});
+  REQUIRE(::pipe(fds) == 0);
+  REQUIRE(::write(fds[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  ::close(fds[1]);
+  harness h(daemon.socket());
+  h.ctx.input_fd = fds[0];
+  CHECK(run_command(command, h.ctx) == 0);
+  ::close(fds[0]);
+  REQUIRE(daemon.requests().size() == 1);
+  CHECK(daemon.silent_connections() == 1);
+  CHECK(request_line(daemon.requests().front()) == "PUT /v1/orgs/acme/key HTTP/1.1");
+}
+
+TEST_CASE("a socket in a folder of another user, or in one others can write, gets nothing") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: cannot give a folder to another user; skipped");
+    return;
+  }
+  for (const bool foreign_owner : {true, false}) {
+    CAPTURE(foreign_owner);
+    fake_daemon daemon({json_answer(200, token_body)});
+    const auto folder = daemon.socket().parent_path();
+    if (foreign_owner) {
+      REQUIRE(::chown(folder.c_str(), 65534, 65534) == 0);
+    } else {
+      REQUIRE(::chmod(folder.c_str(), 01777) == 0);
+    }
+    harness h(daemon.socket());
+    CHECK(run_command(make(command_kind::token), h.ctx) == 3);
+    const auto err = h.err.str();
+    CHECK(err.starts_with("actoken: refusing " + daemon.socket().string() + ": its folder "));
+    CHECK(err.find(foreign_owner ? "belongs to uid 65534" : "is writable by others (mode 1777)") !=
+          std::string::npos);
+    CHECK(h.out.str().empty());
+    CHECK(daemon.requests().empty());
+    CHECK(daemon.silent_connections() == 0);
+  }
 }
 
 TEST_CASE("key remove and flush") {

@@ -138,3 +138,14 @@ TEST_CASE("transport failures: 3 names the socket and how to start the daemon, 4
   CHECK(protocol.exit_code == 1);
   CHECK(protocol.message.find("not an HTTP response") != std::string::npos);
 }
+
+TEST_CASE("a daemon that is not genuine: exit 3, `refusing PATH: why`") {
+  call_result untrusted;
+  untrusted.error = transport_error::untrusted;
+  untrusted.detail = "its folder belongs to uid 65534, not to you, root or the actoken user";
+  const auto report = describe_transport_error(untrusted, "/tmp/actoken-0/actokend.sock");
+  CHECK(report.exit_code == 3);
+  CHECK(report.message ==
+        "refusing /tmp/actoken-0/actokend.sock: its folder belongs to uid 65534, not to you, root "
+        "or the actoken user");
+}

@@ -80,6 +80,11 @@ TEST_CASE("usage errors say what is wrong") {
 TEST_CASE("a stray argument or a bad value is refused without being echoed (it may be a key)") {
   CHECK(refused({"--user", "ac_pak_0123456789"}).find("ac_pak") == std::string::npos);
   CHECK(refused({"--log-level", "ac_pak_0123456789"}).find("ac_pak") == std::string::npos);
+  // An unknown option is named only when it looks like one.
+  CHECK(refused({"-ac_pak_0123456789"}) == "unknown option");
+  CHECK(refused({"--ac_pak_0123456789"}) == "unknown option");
+  CHECK(refused({"--Ac-Pak-0123456789=x"}) == "unknown option");
+  CHECK(refused({"--socket", "/s", "--kkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"}) == "unknown option");
 }
 
 TEST_CASE("--help names every option of SPEC §2") {

@@ -1,0 +1,32 @@
+// What a usage error may repeat of an unknown option (SPEC §5).
+#include "common/option_name.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using actoken::printable_option_name;
+
+TEST_CASE("an option-like name is printable, without its value") {
+  CHECK(printable_option_name("--bogus") == "--bogus");
+  CHECK(printable_option_name("--min-tll=600") == "--min-tll");
+  CHECK(printable_option_name("--log-level2") == "--log-level2");
+  CHECK(printable_option_name("-x") == "-x");
+  CHECK(printable_option_name("-X=1") == "-X");
+  CHECK(printable_option_name("--" + std::string(24, 'a')).has_value());
+}
+
+TEST_CASE("anything that could be a key is not") {
+  CHECK_FALSE(printable_option_name("SeCrEtKeY").has_value());
+  CHECK_FALSE(printable_option_name("-SeCrEtKeY").has_value());
+  CHECK_FALSE(printable_option_name("-ab").has_value());
+  CHECK_FALSE(printable_option_name("--SeCrEtKeY").has_value());
+  CHECK_FALSE(printable_option_name("--" + std::string(25, 'a')).has_value());
+  CHECK_FALSE(printable_option_name("--abc_def").has_value());
+  CHECK_FALSE(printable_option_name("--abc+def/ghi").has_value());
+  CHECK_FALSE(printable_option_name("--1abc").has_value());
+  CHECK_FALSE(printable_option_name("--").has_value());
+  CHECK_FALSE(printable_option_name("-").has_value());
+  CHECK_FALSE(printable_option_name("").has_value());
+  CHECK_FALSE(printable_option_name("--=secret").has_value());
+}
