@@ -42,7 +42,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||')
 has() {
   grep -qx -- "$1" <<<"$contents" || fail "not in the package: $1"
 }
-has usr/sbin/actokend
+has usr/bin/actokend
 has usr/bin/actoken
 has usr/share/bash-completion/completions/actoken
 has usr/lib/sysusers.d/actoken.conf
@@ -55,22 +55,22 @@ for unit in actokend.service actokend.socket; do
   grep -qxE -- "(usr/)?lib/systemd/system/$unit" <<<"$contents" ||
     fail "not in the package: lib/systemd/system/$unit"
 done
-# Nothing under /usr/local, nothing from the build tree or the tests.
-if grep -E '^usr/local/|actoken-stand-in|/test_' <<<"$contents"; then
+# Nothing under /usr/local or sbin, nothing from the build tree or the tests.
+if grep -E '^usr/local/|sbin/|actoken-stand-in|/test_' <<<"$contents"; then
   fail "unexpected files in the package"
 fi
 
 # Binaries executable, the units pointing at the installed binary.
 mode_of() { dpkg-deb -c "$deb" | awk -v p="./$1" '$6 == p {print $1}'; }
-[ "$(mode_of usr/sbin/actokend)" = "-rwxr-xr-x" ] || fail "usr/sbin/actokend is not 0755"
+[ "$(mode_of usr/bin/actokend)" = "-rwxr-xr-x" ] || fail "usr/bin/actokend is not 0755"
 [ "$(mode_of usr/bin/actoken)" = "-rwxr-xr-x" ] || fail "usr/bin/actoken is not 0755"
 dpkg-deb -x "$deb" "$out/root"
 service="$out/root/lib/systemd/system/actokend.service"
 [ -f "$service" ] || service="$out/root/usr/lib/systemd/system/actokend.service"
-grep -qx 'ExecStart=/usr/sbin/actokend --system' "$service" ||
-  fail "system unit: ExecStart is not /usr/sbin/actokend --system"
-grep -qx 'ExecStart=/usr/sbin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||
-  fail "user unit: ExecStart is not /usr/sbin/actokend --user"
+grep -qx 'ExecStart=/usr/bin/actokend --system' "$service" ||
+  fail "system unit: ExecStart is not /usr/bin/actokend --system"
+grep -qx 'ExecStart=/usr/bin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||
+  fail "user unit: ExecStart is not /usr/bin/actokend --user"
 
 # Control: the fields, and the maintainer scripts.
 info=$(dpkg-deb -I "$deb")
@@ -87,7 +87,7 @@ done
 # and fmt are header-only, systemd's protocols are spoken directly
 # (docs/performance.md, resident memory). A new shared library shows up here.
 if command -v readelf >/dev/null; then
-  needed=$(readelf -d "$out/root/usr/sbin/actokend" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+  needed=$(readelf -d "$out/root/usr/bin/actokend" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
     sort | tr '\n' ' ')
   case "$needed" in
     *libasan* | *libubsan* | *libtsan*) ;; # sanitizer builds keep the shared C++ runtime
