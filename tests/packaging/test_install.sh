@@ -74,6 +74,9 @@ expected=(
   lib/sysusers.d/actoken.conf
   lib/tmpfiles.d/actoken.conf
   share/bash-completion/completions/actoken
+  share/man/man1/actoken.1.gz
+  share/man/man8/actokend.8.gz
+  share/man/man5/actokend.json.5.gz
   share/doc/actoken/README.md
   share/doc/actoken/examples/actokend.example.json
 )
@@ -93,7 +96,7 @@ sed 's/^/  /' <<<"$actual"
 for path in bin/actoken bin/actokend; do
   [ "$(stat -c %a "$prefix/$path")" = 755 ] || fail "$path is not 0755"
 done
-for path in lib/systemd/system/actokend.service lib/systemd/user/actokend.socket; do
+for path in lib/systemd/system/actokend.service share/man/man1/actoken.1.gz; do
   [ "$(stat -c %a "$prefix/$path")" = 644 ] || fail "$path is not 0644"
 done
 grep -qx "ExecStart=$prefix/bin/actokend --system" "$prefix/lib/systemd/system/actokend.service" ||

@@ -45,6 +45,9 @@ has() {
 has usr/bin/actokend
 has usr/bin/actoken
 has usr/share/bash-completion/completions/actoken
+has usr/share/man/man1/actoken.1.gz
+has usr/share/man/man8/actokend.8.gz
+has usr/share/man/man5/actokend.json.5.gz
 has usr/lib/sysusers.d/actoken.conf
 has usr/lib/tmpfiles.d/actoken.conf
 has usr/lib/systemd/user/actokend.service
