@@ -74,6 +74,8 @@ expected=(
   lib/sysusers.d/actoken.conf
   lib/tmpfiles.d/actoken.conf
   share/bash-completion/completions/actoken
+  share/zsh/vendor-completions/_actoken
+  share/fish/vendor_completions.d/actoken.fish
   share/man/man1/actoken.1.gz
   share/man/man8/actokend.8.gz
   share/man/man5/actokend.json.5.gz

@@ -45,6 +45,8 @@ has() {
 has usr/bin/actokend
 has usr/bin/actoken
 has usr/share/bash-completion/completions/actoken
+has usr/share/zsh/vendor-completions/_actoken
+has usr/share/fish/vendor_completions.d/actoken.fish
 has usr/share/man/man1/actoken.1.gz
 has usr/share/man/man8/actokend.8.gz
 has usr/share/man/man5/actokend.json.5.gz
