@@ -80,6 +80,8 @@ expected=(
   share/man/man8/actokend.8.gz
   share/man/man5/actokend.json.5.gz
   share/doc/actoken/README.md
+  share/doc/actoken/changelog.gz
+  share/doc/actoken/copyright
   share/doc/actoken/examples/actokend.example.json
 )
 for doc in "$source_dir"/docs/*.md; do
