@@ -125,6 +125,8 @@ for shell in bash zsh fish; do
     expect "$shell" 'actoken env --' includes ${spec_command_options[env]}
     expect "$shell" 'actoken key add acme --api-version ' exact v3 v2 v1 auto
     expect "$shell" 'actoken env --shell ' exact sh csh fish
+    # After exec's --, the command to run (whoami is in coreutils).
+    expect "$shell" 'actoken exec acme -- whoam' includes whoami
     exit "$failures"
   ) || failures=$((failures + $?))
   # --socket on the line is the daemon asked.
