@@ -138,6 +138,7 @@ check_keys() {
 }
 check_keys "TOP-LEVEL KEYS" "${spec_config_keys[@]}"
 check_keys ORGANIZATIONS "${spec_org_keys[@]}"
+check_keys SUB-ORGANIZATIONS "${spec_sub_org_keys[@]}"
 check_keys SINKS "${spec_sink_keys[@]}"
 check_keys PRINCIPALS "${spec_principal_keys[@]}"
 all_names=$(entry_names "" "$page")
