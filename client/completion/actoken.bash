@@ -32,7 +32,7 @@ _actoken() {
                 _actoken_socket=${words[i + 1]-}
                 ((i++))
                 ;;
-            --org | --sub-org | --min-ttl | --env | --auth-url | --api-version)
+            --org | --sub-org | --min-ttl | --env | --auth-url | --api-version | --shell | --file)
                 ((i++))
                 ;;
             --)
@@ -59,7 +59,7 @@ _actoken() {
     done
 
     case $prev in
-        --socket)
+        --socket | --file)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
             ;;
@@ -71,6 +71,10 @@ _actoken() {
             mapfile -t COMPREPLY < <(compgen -W "v1 v2 v3 auto" -- "$cur")
             return
             ;;
+        --shell)
+            mapfile -t COMPREPLY < <(compgen -W "sh csh fish" -- "$cur")
+            return
+            ;;
         --sub-org | --min-ttl | --env | --auth-url)
             return
             ;;
@@ -79,7 +83,8 @@ _actoken() {
     local candidates=""
     case $command in
         "")
-            candidates="token header exec orgs status ping key flush $global_opts"
+            candidates="token header exec orgs status ping key flush whoami reload env"
+            candidates+=" appcircle-config $global_opts"
             ;;
         token | header)
             candidates="$token_opts $global_opts"
@@ -89,8 +94,20 @@ _actoken() {
             ;;
         exec)
             candidates="$token_opts --env -- $global_opts"
+            if [[ $cur != -* && $positionals -eq 0 ]]; then
+                candidates="$(_actoken_orgs)"
+            fi
             ;;
-        orgs | status | ping)
+        appcircle-config)
+            candidates="--sub-org --min-ttl --file $global_opts"
+            if [[ $cur != -* && $positionals -eq 0 ]]; then
+                candidates="$(_actoken_orgs)"
+            fi
+            ;;
+        env)
+            candidates="--shell $global_opts"
+            ;;
+        orgs | status | ping | whoami | reload)
             candidates="$global_opts"
             ;;
         flush)
@@ -103,7 +120,7 @@ _actoken() {
             case $subcommand in
                 "") candidates="add remove --help" ;;
                 add)
-                    candidates="--auth-url --api-version --ephemeral $global_opts"
+                    candidates="--auth-url --api-version --ephemeral --no-verify $global_opts"
                     if [[ $cur != -* && $positionals -eq 0 ]]; then
                         candidates="$(_actoken_orgs)"
                     fi

@@ -32,6 +32,9 @@ namespace {
 
 const fs::path unit_dir{ACTOKEN_TEST_UNIT_DIR};
 const fs::path source_dir{ACTOKEN_SOURCE_DIR};
+// The built man pages (man8/actokend.8...), for the units' Documentation=man:
+// links; empty when the build has none.
+const std::string man_dir{ACTOKEN_TEST_MAN_DIR};
 
 // The absolute path of `name` on PATH (run_process does not search it).
 std::optional<std::string> find_tool(const std::string& name) {
@@ -268,9 +271,12 @@ TEST_CASE("systemd-analyze verify accepts the units") {
     temp_dir runtime;  // a user manager's %t
     std::vector<std::string> argv{*tool};
     if (scope == "user") argv.push_back("--user");
+    // verify runs `man` for each Documentation=man: link: the built pages must answer.
+    if (man_dir.empty()) argv.push_back("--man=no");
     argv.insert(argv.end(), {"verify", (unit_dir / scope / "actokend.service").string(),
                              (unit_dir / scope / "actokend.socket").string()});
-    const auto result = run_process(argv, {{"XDG_RUNTIME_DIR", runtime.path().string()}});
+    const auto result =
+        run_process(argv, {{"XDG_RUNTIME_DIR", runtime.path().string()}, {"MANPATH", man_dir}});
     if (result.exit_code != 0 && result.err.find("actokend") == std::string::npos) {
       MESSAGE("systemd-analyze verify cannot run here: " << result.err);
       continue;

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The Debian package: builds it with `cpack -G DEB` from the build folder given
-# as $1 into a temporary folder, then checks what dpkg-deb says is inside.
-# Never installs it. Skips (exit 0) when cpack or dpkg-deb is missing.
+# as $1 into a temporary folder, checks what dpkg-deb says is inside, and runs
+# lintian on it: any E: or W: line fails (SPEC §8). Never installs it
+# (scripts/package-check does, in a fresh Debian 12 root).
 set -euo pipefail
 
 build=${1:?usage: test_package.sh BUILD_DIR}
-for tool in cpack dpkg-deb; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "test_package: SKIPPED, $tool is not installed"
-    exit 0
-  fi
+source_dir=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+for tool in cpack dpkg-deb dpkg-shlibdeps lintian; do
+  command -v "$tool" >/dev/null || {
+    echo "FAIL: $tool is not installed (scripts/bootstrap installs it)" >&2
+    exit 1
+  }
 done
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/actoken-package-XXXXXX")
@@ -42,9 +44,16 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./||')
 has() {
   grep -qx -- "$1" <<<"$contents" || fail "not in the package: $1"
 }
-has usr/sbin/actokend
+has usr/bin/actokend
 has usr/bin/actoken
 has usr/share/bash-completion/completions/actoken
+has usr/share/zsh/vendor-completions/_actoken
+has usr/share/fish/vendor_completions.d/actoken.fish
+has usr/share/man/man1/actoken.1.gz
+has usr/share/man/man8/actokend.8.gz
+has usr/share/man/man5/actokend.json.5.gz
+has usr/share/doc/actoken/copyright
+has usr/share/doc/actoken/changelog.gz
 has usr/lib/sysusers.d/actoken.conf
 has usr/lib/tmpfiles.d/actoken.conf
 has usr/lib/systemd/user/actokend.service
@@ -55,22 +64,22 @@ for unit in actokend.service actokend.socket; do
   grep -qxE -- "(usr/)?lib/systemd/system/$unit" <<<"$contents" ||
     fail "not in the package: lib/systemd/system/$unit"
 done
-# Nothing under /usr/local, nothing from the build tree or the tests.
-if grep -E '^usr/local/|actoken-stand-in|/test_' <<<"$contents"; then
+# Nothing under /usr/local or sbin, nothing from the build tree or the tests.
+if grep -E '^usr/local/|sbin/|actoken-stand-in|/test_' <<<"$contents"; then
   fail "unexpected files in the package"
 fi
 
 # Binaries executable, the units pointing at the installed binary.
 mode_of() { dpkg-deb -c "$deb" | awk -v p="./$1" '$6 == p {print $1}'; }
-[ "$(mode_of usr/sbin/actokend)" = "-rwxr-xr-x" ] || fail "usr/sbin/actokend is not 0755"
+[ "$(mode_of usr/bin/actokend)" = "-rwxr-xr-x" ] || fail "usr/bin/actokend is not 0755"
 [ "$(mode_of usr/bin/actoken)" = "-rwxr-xr-x" ] || fail "usr/bin/actoken is not 0755"
 dpkg-deb -x "$deb" "$out/root"
 service="$out/root/lib/systemd/system/actokend.service"
 [ -f "$service" ] || service="$out/root/usr/lib/systemd/system/actokend.service"
-grep -qx 'ExecStart=/usr/sbin/actokend --system' "$service" ||
-  fail "system unit: ExecStart is not /usr/sbin/actokend --system"
-grep -qx 'ExecStart=/usr/sbin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||
-  fail "user unit: ExecStart is not /usr/sbin/actokend --user"
+grep -qx 'ExecStart=/usr/bin/actokend --system' "$service" ||
+  fail "system unit: ExecStart is not /usr/bin/actokend --system"
+grep -qx 'ExecStart=/usr/bin/actokend --user' "$out/root/usr/lib/systemd/user/actokend.service" ||
+  fail "user unit: ExecStart is not /usr/bin/actokend --user"
 
 # Control: the fields, and the maintainer scripts.
 info=$(dpkg-deb -I "$deb")
@@ -87,7 +96,7 @@ done
 # and fmt are header-only, systemd's protocols are spoken directly
 # (docs/performance.md, resident memory). A new shared library shows up here.
 if command -v readelf >/dev/null; then
-  needed=$(readelf -d "$out/root/usr/sbin/actokend" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+  needed=$(readelf -d "$out/root/usr/bin/actokend" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
     sort | tr '\n' ' ')
   case "$needed" in
     *libasan* | *libubsan* | *libtsan*) ;; # sanitizer builds keep the shared C++ runtime
@@ -102,13 +111,40 @@ for script in postinst prerm postrm; do
     fail "maintainer script missing or not executable: $script"
 done
 dpkg-deb -e "$deb" "$out/control"
-grep -q 'systemd-sysusers actoken.conf' "$out/control/postinst" || fail "postinst: no sysusers"
-grep -q 'systemd-tmpfiles --create actoken.conf' "$out/control/postinst" ||
+grep -qE '^\s*systemd-sysusers .*actoken\.conf$' "$out/control/postinst" || fail "postinst: no sysusers"
+grep -qE '^\s*systemd-tmpfiles .*--create actoken\.conf' "$out/control/postinst" ||
   fail "postinst: no tmpfiles"
-grep -q 'actokend.socket' "$out/control/postinst" || fail "postinst: socket not enabled"
+grep -qE '^\s*deb-systemd-helper enable actokend\.socket' "$out/control/postinst" ||
+  fail "postinst: socket not enabled"
+grep -qE '^\s*rm -rf /etc/actoken /var/lib/actoken /var/cache/actoken$' "$out/control/postrm" ||
+  fail "postrm: purge does not remove /etc/actoken, /var/lib/actoken and /var/cache/actoken"
 for script in postinst prerm postrm; do
   sh -n "$out/control/$script" || fail "$script: syntax error"
 done
+
+# The maintainer is the build's ACTOKEN_PACKAGE_MAINTAINER; the user comes from
+# systemd-sysusers, which Depends names (as dh_installsysusers would).
+maintainer=$(sed -n 's/^ACTOKEN_PACKAGE_MAINTAINER:STRING=//p' "$build/CMakeCache.txt")
+[ "$(dpkg-deb -f "$deb" Maintainer)" = "$maintainer" ] ||
+  fail "Maintainer is not ACTOKEN_PACKAGE_MAINTAINER ($maintainer): $(dpkg-deb -f "$deb" Maintainer)"
+grep -q 'systemd | systemd-standalone-sysusers | systemd-sysusers' <<<"$depends" ||
+  fail "Depends lacks systemd-sysusers: $depends"
+# The changelog's newest entry is this version.
+changelog_version=$(gzip -dc "$out/root/usr/share/doc/actoken/changelog.gz" |
+  sed -n '1s/^actoken (\([^)]*\)).*/\1/p')
+[ "$changelog_version" = "$(dpkg-deb -f "$deb" Version)" ] ||
+  fail "the changelog's newest entry is $changelog_version, the package $(dpkg-deb -f "$deb" Version)" \
+    "(add an entry to systemd/debian/changelog)"
+cmp -s "$out/root/usr/share/doc/actoken/copyright" "$source_dir/systemd/debian/copyright" ||
+  fail "copyright is not systemd/debian/copyright"
+
+# lintian: no error, no warning (informational notes are shown, not counted).
+lintian_out=$(lintian --display-info "$deb" 2>&1) || true
+echo "lintian:"
+sed 's/^/  /' <<<"${lintian_out:-(nothing)}"
+if grep -qE '^[EW]: ' <<<"$lintian_out"; then
+  fail "lintian reports errors or warnings"
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "test_package: $failures failure(s)" >&2
