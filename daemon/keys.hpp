@@ -75,6 +75,7 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, st
 /// Why `key_dir` may not be read ("key_dir <path> <the check that failed>"),
 /// or "" when it may or does not exist: a key_dir owned by another user, or
 /// writable by group or others without the sticky bit, is refused whole.
+/// `platform::any_owner` as `daemon_uid` judges the mode only.
 std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid);
 
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and

@@ -5,6 +5,7 @@
 #include "daemon/app.hpp"
 #include "daemon/daemon_args.hpp"
 #include "daemon/keys.hpp"
+#include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/service_manager.hpp"
@@ -88,8 +89,11 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::get<actoken::config>(std::move(loaded));
   if (args.check_config) {
-    // Judged for the uid running the check: run it as the daemon's user.
-    if (const auto problem = actoken::key_dir_problem(cfg.key_dir, uid); !problem.empty()) {
+    // Judged for the uid running the check; root checking the system config
+    // does not know the daemon's user (the unit's `actoken`): then the mode only.
+    const auto daemon_uid =
+        uid == 0 && options.mode == actoken::run_mode::system ? actoken::platform::any_owner : uid;
+    if (const auto problem = actoken::key_dir_problem(cfg.key_dir, daemon_uid); !problem.empty()) {
       std::fprintf(stderr, "%s: key_dir: %s\n", options.config_path.c_str(), problem.c_str());
       return 1;
     }

@@ -69,9 +69,13 @@ private_file_result read_private_file(const std::filesystem::path& path,
 private_file_result check_private_file(const std::filesystem::path& path,
                                        const private_file_rules& rules);
 
+/// For `check_private_folder`: the daemon's uid is not known here (a check
+/// run by root for a daemon that runs as another user), so any owner passes.
+inline constexpr uid_t any_owner = static_cast<uid_t>(-1);
+
 /// Checks a folder of private files (`key_dir`): refused unless it is a folder
-/// owned by `daemon_uid` or root and, unless sticky, not writable by group or
-/// others. `missing` when nothing is there.
+/// owned by `daemon_uid` (or anyone, for `any_owner`) or root and, unless
+/// sticky, not writable by group or others. `missing` when nothing is there.
 private_file_result check_private_folder(const std::filesystem::path& path, uid_t daemon_uid);
 
 }  // namespace actoken::platform

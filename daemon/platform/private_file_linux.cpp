@@ -258,7 +258,9 @@ private_file_result check_private_folder(const std::filesystem::path& path, uid_
                            : refused(subject, "cannot be examined: " + errno_text(error));
   }
   if (!S_ISDIR(info.st_mode)) return refused(subject, "is not a folder");
-  if (!trusted_owner(info.st_uid, daemon_uid)) return refused(subject, foreign_owner(info.st_uid));
+  if (daemon_uid != any_owner && !trusted_owner(info.st_uid, daemon_uid)) {
+    return refused(subject, foreign_owner(info.st_uid));
+  }
   if (others_can_replace_entries(info.st_mode)) {
     return refused(subject, "has mode " + octal(info.st_mode) +
                                 ": writable by group or others without the sticky bit");

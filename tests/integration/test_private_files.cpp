@@ -209,6 +209,11 @@ TEST_CASE("a key_dir owned by another user, or writable by others, is refused wh
     CHECK(w.upstream.exchanges() == 0);
   };
   check_refused("is owned by uid 65534, neither the daemon's user nor root");
+  // root checking a system config cannot know the daemon's user (the unit's
+  // `actoken` owns the default key_dir): --check-config judges the mode only.
+  CHECK(run_process({actokend_path(), "--system", "--check-config", "--config",
+                     w.daemon->config_path().string()})
+            .exit_code == 0);
 
   // No key is written into it either.
   const auto stored = unix_request(w.socket(), "PUT", "/v1/orgs/gamma/key",
@@ -221,8 +226,8 @@ TEST_CASE("a key_dir owned by another user, or writable by others, is refused wh
   w.daemon->reload();
   check_refused("has mode 0777: writable by group or others without the sticky bit");
 
-  const auto checked = run_process(
-      {actokend_path(), "--check-config", "--config", w.daemon->config_path().string()});
+  const auto checked = run_process({actokend_path(), "--system", "--check-config", "--config",
+                                    w.daemon->config_path().string()});
   CHECK(checked.exit_code == 1);
   CHECK(checked.err.find(": key_dir: key_dir " + keys.string() + " has mode 0777") !=
         std::string::npos);

@@ -296,6 +296,8 @@ TEST_CASE("key_dir's own check: owner, and writable by others only when sticky")
   CHECK(result.refused());
   CHECK(contains(result.problem, "is owned by uid 65534, neither the daemon's user nor root"));
   CHECK(check_private_folder(theirs, nobody).ok());
+  CHECK(check_private_folder(theirs, any_owner).ok());  // owner not judged, mode still
+  CHECK(check_private_folder(dir.folder("open", 0777), any_owner).refused());
   CHECK(contains(check_private_folder(dir.write("file", "x"), 0).problem, "is not a folder"));
 }
 
