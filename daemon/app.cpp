@@ -3,6 +3,7 @@
 #include "common/version.hpp"
 #include "daemon/api/access_policy.hpp"
 #include "daemon/persist/cache_file.hpp"
+#include "daemon/platform/files.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/service_manager.hpp"
 #include "daemon/tokens/https_exchanger.hpp"
@@ -43,7 +44,7 @@ class daemon_app final : public api::daemon_control {
         router_(tokens_, *access_, *this, clock_),
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
-    last_reload_ = {started_at_, true, "started"};
+    last_reload_ = {started_at_, true, with_key_dir_problem("started")};
     tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_));
     restore_cache();
     tokens_.on_change([this] { schedule_cache_write(); });
@@ -138,6 +139,7 @@ class daemon_app final : public api::daemon_control {
   wall_time started_at() const override { return started_at_; }
   std::optional<std::string> default_org() const override { return cfg_.default_org; }
   std::chrono::seconds default_min_ttl() const override { return cfg_.min_ttl; }
+  std::optional<cache_file_info> cache_file() const override { return cache_status_; }
 
  private:
   static tokens::service_options service_options_of(const config& cfg) {
@@ -167,6 +169,12 @@ class daemon_app final : public api::daemon_control {
 
   void rebuild_orgs(bool reload = false) {
     tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_), reload);
+  }
+
+  // A refused key_dir is reported with the outcome of a start or reload.
+  std::string with_key_dir_problem(std::string outcome) const {
+    const auto problem = key_dir_problem(cfg_.key_dir, daemon_uid_);
+    return problem.empty() ? outcome : outcome + "; " + problem;
   }
 
   std::string status_line() const {
@@ -206,7 +214,8 @@ class daemon_app final : public api::daemon_control {
     access_ = std::move(access);
     server_.set_max_connections(cfg_.max_connections);
     rebuild_orgs(/*reload=*/true);
-    last_reload_ = {clock_.wall_now(), true, "reloaded"};
+    check_cache_file();
+    last_reload_ = {clock_.wall_now(), true, with_key_dir_problem("reloaded")};
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());
   }
@@ -238,12 +247,38 @@ class daemon_app final : public api::daemon_control {
     };
   }
 
+  // SPEC §6: a cache file that exists but is refused as a private file is
+  // never overwritten; persistence stays off until a reload checks again.
+  void turn_cache_off(const std::string& problem) {
+    spdlog::error("{}; the cache file is not written until a reload", problem);
+    cache_status_->state = "off";
+    cache_status_->message = problem + "; not written until a reload";
+  }
+
+  // At start and on reload: is the configured cache file ours to replace?
+  void check_cache_file() {
+    if (!cfg_.cache_file) {
+      cache_status_.reset();
+      return;
+    }
+    cache_status_ = cache_file_info{cfg_.cache_file->string(), "ok", ""};
+    if (const auto problem = persist::cache_file_problem(*cfg_.cache_file); !problem.empty()) {
+      turn_cache_off(problem);
+    }
+  }
+
   void restore_cache() {
     if (!cfg_.cache_file) return;
+    cache_status_ = cache_file_info{cfg_.cache_file->string(), "ok", ""};
+    // A daemon killed while writing leaves its temporary file behind.
+    if (const auto removed = platform::remove_stale_temporary_files(*cfg_.cache_file, daemon_uid_);
+        removed > 0) {
+      spdlog::info("removed {} temporary files left beside {}", removed, cfg_.cache_file->string());
+    }
     std::string problem;
     const auto bytes = persist::read_cache_file(*cfg_.cache_file, problem);
     if (!bytes) {
-      if (!problem.empty()) spdlog::warn("cache file ignored: {}", problem);
+      if (!problem.empty()) turn_cache_off(problem);
       return;
     }
     auto decoded = persist::decode_cache(*bytes, key_lookup(), clock_.wall_now());
@@ -261,7 +296,12 @@ class daemon_app final : public api::daemon_control {
 
   void write_cache() {
     cache_write_pending_ = false;
-    if (!cfg_.cache_file) return;
+    if (!cfg_.cache_file || !cache_status_ || cache_status_->state == "off") return;
+    // Checked again at each write: a file put there since is not overwritten either.
+    if (const auto problem = persist::cache_file_problem(*cfg_.cache_file); !problem.empty()) {
+      turn_cache_off(problem);
+      return;
+    }
     std::vector<persist::persisted_token> entries;
     for (const auto& view : tokens_.view()) {
       for (const auto& [sub, token] : view.tokens) {
@@ -272,13 +312,17 @@ class daemon_app final : public api::daemon_control {
     try {
       persist::write_cache_file(*cfg_.cache_file,
                                 persist::encode_cache(entries, key_lookup(), clock_.wall_now()));
+      cache_status_->state = "ok";
+      cache_status_->message.clear();
     } catch (const std::exception& e) {
       spdlog::error("cannot write the cache file: {}", e.what());
+      cache_status_->state = "error";
+      cache_status_->message = e.what();
     }
   }
 
   void schedule_cache_write() {
-    if (!cfg_.cache_file || cache_write_pending_) return;
+    if (!cache_status_ || cache_status_->state == "off" || cache_write_pending_) return;
     cache_write_pending_ = true;
     net::co_spawn(io_, delayed_cache_write(), net::detached);
   }
@@ -313,6 +357,7 @@ class daemon_app final : public api::daemon_control {
   net::signal_set signals_;
   reload_info last_reload_;
   bool cache_write_pending_ = false;
+  std::optional<cache_file_info> cache_status_;  ///< null when no cache_file is configured
 };
 
 }  // namespace

@@ -1,28 +1,18 @@
 #include "daemon/keys.hpp"
 
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/private_file.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <random>
-#include <sstream>
 #include <system_error>
 
 namespace actoken {
 namespace {
-
-constexpr std::size_t max_key_file_size = 16 * 1024;
-
-std::string errno_text(int error) { return std::generic_category().message(error); }
 
 // Per-org settings stored beside a runtime key: `<key_dir>/<org>.json`.
 struct key_metadata {
@@ -30,17 +20,22 @@ struct key_metadata {
   std::optional<upstream::api_version> api_version;
 };
 
-key_metadata read_metadata(const std::filesystem::path& path) {
+// Reads `<key_dir>/<org>.json` through the private-file reader: a file that
+// is refused (a FIFO, another user's, too large...) or not a JSON object is
+// ignored, and why goes to `problems`. A missing file is no problem.
+key_metadata read_metadata(const std::filesystem::path& path, uid_t daemon_uid,
+                           std::vector<std::string>& problems) {
   key_metadata meta;
-  std::ifstream in(path);
-  if (!in) {
+  std::string text;
+  const auto read = platform::read_private_file(path, {.daemon_uid = daemon_uid}, text);
+  if (read.missing()) return meta;
+  if (!read.ok()) {
+    problems.push_back("settings file " + read.problem + "; ignored");
     return meta;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const auto json = nlohmann::json::parse(text.str(), nullptr, false);
+  const auto json = nlohmann::json::parse(text, nullptr, false);
   if (!json.is_object()) {
-    spdlog::warn("ignoring {}: not a JSON object", path.string());
+    problems.push_back("settings file " + path.string() + " is not a JSON object; ignored");
     return meta;
   }
   if (const auto it = json.find("auth_url"); it != json.end() && it->is_string()) {
@@ -74,54 +69,13 @@ bool org_settings::same_exchange_inputs(const org_settings& other) const noexcep
 
 shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
                          bool systemd_credential) {
-  platform::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (fd.get() < 0) {
-    problem = "cannot open key file " + path.string() + ": " + errno_text(errno);
-    return nullptr;
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    problem = "cannot stat key file " + path.string() + ": " + errno_text(errno);
-    return nullptr;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    problem = "key file " + path.string() + " is not a regular file";
-    return nullptr;
-  }
-  const bool acl_grant = systemd_credential && st.st_uid == 0 && (st.st_mode & 027) == 0;
-  if ((st.st_mode & 077) != 0 && !acl_grant) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    problem = "key file " + path.string() + " is accessible by group or others (mode " + mode +
-              "); chmod 600 it";
-    return nullptr;
-  }
-  if (st.st_uid != daemon_uid && st.st_uid != 0) {
-    problem = "key file " + path.string() + " is owned by uid " + std::to_string(st.st_uid) +
-              ", neither the daemon's user nor root";
-    return nullptr;
-  }
-  if (st.st_size > static_cast<off_t>(max_key_file_size)) {
-    problem = "key file " + path.string() + " is too large to hold a key";
-    return nullptr;
-  }
-
   platform::secure_buffer contents;
-  contents.reserve(max_key_file_size);
-  std::array<char, 512> chunk{};
-  for (;;) {
-    const auto n = ::read(fd.get(), chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      problem = "cannot read key file " + path.string() + ": " + errno_text(errno);
-      platform::secure_wipe(chunk.data(), chunk.size());
-      return nullptr;
-    }
-    if (n == 0) break;
-    contents.append({chunk.data(), static_cast<std::size_t>(n)});
-    if (contents.size() > max_key_file_size) break;
+  const auto read = platform::read_private_file(
+      path, {.daemon_uid = daemon_uid, .systemd_credential = systemd_credential}, contents);
+  if (!read.ok()) {
+    problem = "key file " + read.problem;
+    return nullptr;
   }
-  platform::secure_wipe(chunk.data(), chunk.size());
 
   // The key is the first line, surrounding white space ignored.
   auto text = contents.view();
@@ -135,18 +89,29 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, st
   return std::make_shared<const platform::secure_buffer>(text.substr(first, last - first + 1));
 }
 
+std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid) {
+  const auto check = platform::check_private_folder(key_dir, daemon_uid);
+  return check.refused() ? "key_dir " + check.problem + "; nothing is read from it" : "";
+}
+
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
                          uid_t daemon_uid) {
   // Names: the config's organizations, `<key_dir>/<name>.key`, runtime keys.
   std::map<std::string, bool> names;  // name -> has a key_dir file
   for (const auto& [name, org] : cfg.organizations) names.emplace(name, false);
   for (const auto& [name, key] : runtime) names.emplace(name, false);
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(cfg.key_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const auto& path = it->path();
-    if (path.extension() == ".key" && is_valid_org_name(path.stem().string())) {
-      names[path.stem().string()] = true;
+  const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
+  if (!dir_problem.empty()) {
+    spdlog::warn("{}", dir_problem);
+  } else {
+    // Names only: listing stats nothing, so no entry is opened here.
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(cfg.key_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      const auto& path = it->path();
+      if (path.extension() == ".key" && is_valid_org_name(path.stem().string())) {
+        names[path.stem().string()] = true;
+      }
     }
   }
 
@@ -177,10 +142,14 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
     } else if (in_key_dir) {
       settings->source = key_source::key_dir;
       settings->key = read_key_file(key_path, daemon_uid, settings->key_problem);
+    } else if (!dir_problem.empty()) {
+      settings->source = key_source::key_dir;  // where its key would come from
+      settings->key_problem = dir_problem;
     } else {
       settings->key_problem =
           "organization " + name + " has no key; add one with `actoken key add " + name + "`";
     }
+    if (settings->source && !settings->key) settings->problems.push_back(settings->key_problem);
     settings->config_key_file = org != nullptr && org->key_file.has_value();
 
     // Settings: the key's own metadata, overridden by the config's per-org entry.
@@ -188,7 +157,7 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
     if (added != nullptr) {
       meta = {added->auth_url, added->api_version};
     } else if (in_key_dir && settings->source == key_source::key_dir) {
-      meta = read_metadata(cfg.key_dir / (name + ".json"));
+      meta = read_metadata(cfg.key_dir / (name + ".json"), daemon_uid, settings->problems);
     }
     if (meta.auth_url) settings->auth_url = *meta.auth_url;
     if (meta.api_version) settings->api_version = *meta.api_version;
@@ -199,7 +168,10 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
       settings->allow = org->allow;
       settings->sub_organizations = org->sub_organizations;
     }
-    if (!settings->key_problem.empty()) {
+    // Each refusal is logged; a missing key alone is not worth a warning twice.
+    for (const auto& problem : settings->problems)
+      spdlog::warn("organization {}: {}", name, problem);
+    if (!settings->source && !settings->key_problem.empty()) {
       spdlog::warn("organization {}: {}", name, settings->key_problem);
     }
     table.emplace(name, std::move(settings));
@@ -210,6 +182,10 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
 void persist_key(const std::filesystem::path& key_dir, const std::string& org,
                  const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
                  const std::optional<upstream::api_version>& api_version) {
+  // A key is never written into a folder another user owns or can write.
+  if (const auto problem = key_dir_problem(key_dir, ::geteuid()); !problem.empty()) {
+    throw std::system_error(std::make_error_code(std::errc::permission_denied), problem);
+  }
   std::error_code ec;
   if (!std::filesystem::exists(key_dir, ec)) {
     std::filesystem::create_directories(key_dir, ec);

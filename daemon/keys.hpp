@@ -42,7 +42,10 @@ struct org_settings {
   shared_key key;                    ///< null when there is no usable key
   std::optional<key_source> source;  ///< where `key` came from (or was meant to)
   std::string key_problem;           ///< why there is no usable key, "" if there is
-  std::string auth_url;              ///< without trailing slash
+  /// Why a key file, `<org>.json` or key_dir of this organization was refused
+  /// (SPEC §2 "Private files"), for `/v1/orgs` `problems`.
+  std::vector<std::string> problems;
+  std::string auth_url;  ///< without trailing slash
   upstream::api_version api_version = upstream::api_version::v3;
   std::string scope;
   std::optional<principal_set> allow;  ///< the org's own list, if any
@@ -57,23 +60,37 @@ struct org_settings {
 /// The organizations, sorted by name.
 using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
 
-/// Reads one key file as ssh reads a private key: refused when group- or
-/// world-accessible or owned by neither `daemon_uid` nor root. Returns the key
-/// (first line, white space trimmed) or sets `problem`. A `systemd_credential`
-/// (a file in `$CREDENTIALS_DIRECTORY`) may show a group read bit: systemd
-/// writes it root-owned 0400 and grants the service user read access with an
-/// ACL, which shows as that bit; the folder itself is private to the service.
+/// Reads one key file through the private-file reader
+/// (`platform::read_private_file`, SPEC §2 "Private files"): refused unless a
+/// regular file of at most 64 KiB, owned by `daemon_uid` or root, not group-
+/// or world-accessible, reached through no symbolic link but a safe one.
+/// Returns the key (first line, white space trimmed) or sets `problem` to
+/// "key file <path> <the check that failed>". A `systemd_credential` (a file
+/// in `$CREDENTIALS_DIRECTORY`) may show a group read bit: systemd writes it
+/// root-owned 0400 and grants the service user read access with an ACL, which
+/// shows as that bit; the folder itself is private to the service.
 shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
                          bool systemd_credential = false);
 
+/// Why `key_dir` may not be read ("key_dir <path> <the check that failed>"),
+/// or "" when it may or does not exist: a key_dir owned by another user, or
+/// writable by group or others without the sticky bit, is refused whole.
+/// `platform::any_owner` as `daemon_uid` judges the mode only.
+std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid);
+
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and
 /// `<org>.json`) files and runtime keys. Reads files; never throws for a bad
-/// key file (the organization is then listed with a problem).
+/// key file (the organization is then listed with a problem). Nothing is read
+/// from a refused key_dir: organizations whose key would come from it are
+/// listed without a key, with the reason.
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
                          uid_t daemon_uid);
 
 /// Writes `<key_dir>/<org>.key` (and `<org>.json` when `auth_url` or
-/// `api_version` is given) atomically with mode 0600. Throws std::system_error.
+/// `api_version` is given) atomically with mode 0600. Throws std::system_error,
+/// also when key_dir exists but is refused (`key_dir_problem`, judged for this
+/// process's uid): a key is never written where another user could take or
+/// replace it.
 void persist_key(const std::filesystem::path& key_dir, const std::string& org,
                  const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
                  const std::optional<upstream::api_version>& api_version);

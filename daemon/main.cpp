@@ -4,6 +4,8 @@
 #include "common/version.hpp"
 #include "daemon/app.hpp"
 #include "daemon/daemon_args.hpp"
+#include "daemon/keys.hpp"
+#include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/service_manager.hpp"
@@ -100,11 +102,19 @@ int main(int argc, char** argv) {
     for (const auto& p : *problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
     return 1;
   }
+  auto cfg = std::get<actoken::config>(std::move(loaded));
   if (args.check_config) {
+    // Judged for the uid running the check; root checking the system config
+    // does not know the daemon's user (the unit's `actoken`): then the mode only.
+    const auto daemon_uid =
+        uid == 0 && options.mode == actoken::run_mode::system ? actoken::platform::any_owner : uid;
+    if (const auto problem = actoken::key_dir_problem(cfg.key_dir, daemon_uid); !problem.empty()) {
+      std::fprintf(stderr, "%s: key_dir: %s\n", options.config_path.c_str(), problem.c_str());
+      return 1;
+    }
     std::printf("%s: ok\n", options.config_path.c_str());
     return 0;
   }
-  auto cfg = std::get<actoken::config>(std::move(loaded));
   setup_logging(options.log_level_override.value_or(cfg.log_level));
   try {
     return actoken::run_daemon(options, std::move(cfg));

@@ -346,6 +346,7 @@ api_response router::list_orgs(const api_request& request) {
                     {"state", view.state},
                     {"last_error", failure_json(view.last_error)},
                     {"clock_skew_s", view.clock_skew.count()},
+                    {"problems", org.problems},
                     {"tokens", std::move(tokens)}});
   }
   return json_response(200, {{"orgs", std::move(orgs)}});
@@ -445,6 +446,7 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
 
 api_response router::status() {
   const auto reload = control_.last_reload();
+  const auto cache_file = control_.cache_file();
   const auto& stats = tokens_.stats();
   return json_response(
       200, {{"version", version},
@@ -457,7 +459,11 @@ api_response router::status() {
             {"exchanges_total", stats.exchanges_total},
             {"connections", control_.connections()},
             {"last_reload",
-             {{"at", rfc3339(reload.at)}, {"ok", reload.ok}, {"message", reload.message}}}});
+             {{"at", rfc3339(reload.at)}, {"ok", reload.ok}, {"message", reload.message}}},
+            {"cache_file", cache_file ? json{{"path", cache_file->path},
+                                             {"state", cache_file->state},
+                                             {"message", cache_file->message}}
+                                      : json(nullptr)}});
 }
 
 api_response router::metrics() {

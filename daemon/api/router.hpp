@@ -70,6 +70,15 @@ class daemon_control {
   virtual std::optional<std::string> default_org() const = 0;
   /// The configured min_ttl (a request's `min_ttl` replaces it).
   virtual std::chrono::seconds default_min_ttl() const = 0;
+
+  /// The cache file, for `/v1/status` (SPEC §6 `cache_file`).
+  struct cache_file_info {
+    std::string path;
+    std::string state;    ///< "ok", "off" (refused: not written until a reload) or "error"
+    std::string message;  ///< why it is off or failed, "" when ok
+  };
+  /// nullopt when no cache_file is configured.
+  virtual std::optional<cache_file_info> cache_file() const { return std::nullopt; }
 };
 
 /// Routes requests; see the file comment.

@@ -2,6 +2,7 @@
 
 #include "common/json_text.hpp"
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/private_file.hpp"
 #include "daemon/platform/secure_memory.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,17 +12,13 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
-#include <system_error>
 
 namespace actoken::persist {
 namespace {
@@ -342,6 +339,8 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
 std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
                          wall_time now) {
   auto entries = nlohmann::json::array();
+  // The document around the entries, then each entry and its comma.
+  std::size_t size = std::string_view(R"({"entries":[],"version":1})").size() + 1;
   for (const auto& token : tokens) {
     if (token.expires_at <= now) continue;
     const auto access_key = key_of(token.org);
@@ -350,12 +349,17 @@ std::string encode_cache(const std::vector<persisted_token>& tokens, const key_l
     const auto nonce = random_bytes(nonce_size);
     const auto box = seal(derive_key(*access_key, salt), nonce,
                           associated_data(token.org, token.sub_org), plaintext_of(token));
-    entries.push_back({{"org", token.org},
-                       {"sub_org", token.sub_org},
-                       {"salt", base64_encode(salt)},
-                       {"nonce", base64_encode(nonce)},
-                       {"ciphertext", base64_encode(box.ciphertext)},
-                       {"tag", base64_encode(box.tag)}});
+    nlohmann::json entry{{"org", token.org},
+                         {"sub_org", token.sub_org},
+                         {"salt", base64_encode(salt)},
+                         {"nonce", base64_encode(nonce)},
+                         {"ciphertext", base64_encode(box.ciphertext)},
+                         {"tag", base64_encode(box.tag)}};
+    // Left out rather than write a file the next start would refuse.
+    const auto entry_size = entry.dump().size() + 1;
+    if (size + entry_size > max_cache_file_size) continue;
+    size += entry_size;
+    entries.push_back(std::move(entry));
   }
   const nlohmann::json document{{"version", format_version}, {"entries", std::move(entries)}};
   return document.dump() + "\n";
@@ -395,41 +399,21 @@ void write_cache_file(const std::filesystem::path& path, std::string_view data) 
 std::optional<std::string> read_cache_file(const std::filesystem::path& path,
                                            std::string& problem) {
   problem.clear();
-  const auto refuse = [&problem, &path](const std::string& why) -> std::optional<std::string> {
-    problem = "cache file " + path.string() + ": " + why;
-    return std::nullopt;
-  };
-  // O_NONBLOCK: opening a FIFO planted at the path must not hang the daemon.
-  const platform::unique_fd fd(
-      ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd.get() < 0) {
-    const int error = errno;
-    if (error == ENOENT) return std::nullopt;
-    if (error == ELOOP) return refuse("is a symbolic link; refused");
-    return refuse(std::generic_category().message(error));
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) return refuse(std::generic_category().message(errno));
-  if (!S_ISREG(info.st_mode)) return refuse("is not a regular file; refused");
-  if ((info.st_mode & 077) != 0) return refuse("is group- or world-accessible; refused");
-  if (info.st_uid != ::geteuid() && info.st_uid != 0) {
-    return refuse("is owned by another user; refused");
-  }
-  if (static_cast<std::uintmax_t>(info.st_size) > max_cache_file_size) {
-    return refuse("is larger than 16 MiB; refused");
-  }
   std::string data;
-  std::array<char, 65536> chunk{};
-  for (;;) {
-    const auto n = ::read(fd.get(), chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return refuse(std::generic_category().message(errno));
-    if (n == 0) break;
-    data.append(chunk.data(), static_cast<std::size_t>(n));
-    // The file may have grown since fstat.
-    if (data.size() > max_cache_file_size) return refuse("is larger than 16 MiB; refused");
+  const auto read = platform::read_private_file(
+      path, {.daemon_uid = ::geteuid(), .max_size = max_cache_file_size}, data);
+  if (read.missing()) return std::nullopt;
+  if (!read.ok()) {
+    problem = "cache file " + read.problem;
+    return std::nullopt;
   }
   return data;
+}
+
+std::string cache_file_problem(const std::filesystem::path& path) {
+  const auto check = platform::check_private_file(
+      path, {.daemon_uid = ::geteuid(), .max_size = max_cache_file_size});
+  return check.refused() ? "cache file " + check.problem : "";
 }
 
 }  // namespace actoken::persist

@@ -34,13 +34,15 @@ struct persisted_token {
 /// Returns an organization's current access key, or null when it has none.
 using key_lookup = std::function<shared_key(const std::string& org)>;
 
-/// The largest cache file `read_cache_file` accepts.
-inline constexpr std::size_t max_cache_file_size = 16 * 1024 * 1024;
+/// The largest cache file `read_cache_file` accepts (SPEC §2 "Private files").
+inline constexpr std::size_t max_cache_file_size = 1024 * 1024;
 
 /// Builds the file's bytes: `{"version":1,"entries":[{"org","sub_org","salt",
 /// "nonce","ciphertext","tag"}]}` (binary fields in base64). Tokens whose
-/// organization has no key, or that have expired at `now`, are left out.
-/// Throws std::runtime_error when OpenSSL fails (the message holds no secret).
+/// organization has no key, or that have expired at `now`, are left out, and
+/// so are those that would take the file over `max_cache_file_size` (a file
+/// the next start would refuse). Throws std::runtime_error when OpenSSL fails
+/// (the message holds no secret).
 std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
                          wall_time now);
 
@@ -64,10 +66,18 @@ decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wal
 /// rename, fsync of the folder. Throws std::system_error naming the path.
 void write_cache_file(const std::filesystem::path& path, std::string_view bytes);
 
-/// Reads `path`. Returns nullopt with an empty `problem` when the file does not
-/// exist; nullopt with `problem` set when it cannot be read or is refused: not
-/// a regular file (a symbolic link included), group- or world-accessible,
-/// owned by neither this process's uid nor root, or over `max_cache_file_size`.
+/// Reads `path` through the private-file reader (`platform::read_private_file`
+/// with this process's uid and `max_cache_file_size`). Returns nullopt with an
+/// empty `problem` when the file does not exist; nullopt with `problem` set
+/// ("cache file <path> <the check that failed>") when it is refused: not a
+/// regular file, reached through an unsafe symbolic link, group- or
+/// world-accessible, owned by neither this process's uid nor root, over the
+/// size cap, or unreadable.
 std::optional<std::string> read_cache_file(const std::filesystem::path& path, std::string& problem);
+
+/// Why the file at `path` may be neither read nor replaced, as
+/// `read_cache_file` would say it, without reading it; "" when it is
+/// acceptable or absent. A refused file is never overwritten (SPEC §6).
+std::string cache_file_problem(const std::filesystem::path& path);
 
 }  // namespace actoken::persist

@@ -4,6 +4,9 @@
 /// Files the daemon writes (keys, their settings, the cache file): written
 /// whole or not at all.
 
+#include <sys/types.h>
+
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 
@@ -16,6 +19,8 @@ class unique_fd {
   ~unique_fd();
   unique_fd(const unique_fd&) = delete;
   unique_fd& operator=(const unique_fd&) = delete;
+  unique_fd(unique_fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  unique_fd& operator=(unique_fd&& other) noexcept;
   int get() const noexcept { return fd_; }
 
  private:
@@ -28,5 +33,12 @@ class unique_fd {
 /// Throws std::system_error whose message names the step and `path`; the
 /// temporary file is removed on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view data);
+
+/// Removes what `write_file_atomically(path, ...)` leaves beside `path` when
+/// the process dies between creating and renaming its temporary file: entries
+/// named exactly `.<name>.tmp<digits>` that are regular files owned by
+/// `owner` (links are never followed, anything else is left alone). Returns
+/// how many were removed; failures are ignored.
+std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_t owner);
 
 }  // namespace actoken::platform

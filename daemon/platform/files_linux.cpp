@@ -1,23 +1,50 @@
 #include "daemon/platform/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <string>
 #include <system_error>
 
 namespace actoken::platform {
+namespace {
+
+// `write_file_atomically` names its temporary file `.<name>.tmp<digits>`;
+// this is the part before the digits.
+std::string temporary_prefix(const std::filesystem::path& path) {
+  return "." + path.filename().string() + ".tmp";
+}
+
+bool is_our_temporary_name(std::string_view entry, std::string_view prefix) {
+  if (!entry.starts_with(prefix) || entry.size() == prefix.size()) return false;
+  const auto digits = entry.substr(prefix.size());
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
 
 unique_fd::~unique_fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
 void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device random;
-  std::string name = "." + path.filename().string() + ".tmp";
+  std::string name = temporary_prefix(path);
   for (int i = 0; i < 2; ++i) name += std::to_string(random());
   const auto temp = dir / name;
   const auto fail = [&](int error, const char* what) {
@@ -45,6 +72,33 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view d
   // Best effort: the data is already safe, this makes the rename durable.
   const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
+}
+
+std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_t owner) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const auto prefix = temporary_prefix(path);
+  // Everything below is relative to this descriptor, so a folder swapped
+  // while we look cannot point the unlink elsewhere.
+  const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) return 0;
+  const int list_fd = ::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0);
+  if (list_fd < 0) return 0;
+  DIR* listing = ::fdopendir(list_fd);
+  if (listing == nullptr) {
+    ::close(list_fd);
+    return 0;
+  }
+  std::size_t removed = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name = entry->d_name;
+    if (!is_our_temporary_name(name, prefix)) continue;
+    struct stat info {};
+    if (::fstatat(dir_fd.get(), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(info.st_mode) || info.st_uid != owner) continue;
+    if (::unlinkat(dir_fd.get(), entry->d_name, 0) == 0) ++removed;
+  }
+  ::closedir(listing);
+  return removed;
 }
 
 }  // namespace actoken::platform

@@ -110,14 +110,15 @@ std::string unix_raw(const std::filesystem::path& socket, const std::string& byt
 }
 
 http_reply unix_request(const std::filesystem::path& socket, const std::string& method,
-                        const std::string& target, const std::string& body) {
+                        const std::string& target, const std::string& body,
+                        std::chrono::milliseconds wait) {
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
   if (!body.empty() || method == "PUT" || method == "POST") {
     request +=
         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   request += "Connection: close\r\n\r\n" + body;
-  const auto raw = unix_raw(socket, request, std::chrono::milliseconds{60000});
+  const auto raw = unix_raw(socket, request, wait);
 
   http_reply reply;
   const auto head_end = raw.find("\r\n\r\n");

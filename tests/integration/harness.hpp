@@ -43,10 +43,12 @@ struct http_reply {
   nlohmann::json json() const;
 };
 
-/// Sends one request on a new connection to `socket` and reads the answer.
-/// Throws std::runtime_error when the daemon cannot be reached.
+/// Sends one request on a new connection to `socket` and reads the answer,
+/// waiting at most `wait` for each part of it. Throws std::runtime_error when
+/// the daemon cannot be reached or has not answered in time.
 http_reply unix_request(const std::filesystem::path& socket, const std::string& method,
-                        const std::string& target, const std::string& body = "");
+                        const std::string& target, const std::string& body = "",
+                        std::chrono::milliseconds wait = std::chrono::milliseconds{60000});
 
 /// Sends raw bytes on a new connection and returns whatever comes back until
 /// the daemon closes it (or `wait` passes).

@@ -333,15 +333,23 @@ TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
   write_cache_file(loose, "{}");
   std::filesystem::permissions(loose, std::filesystem::perms(0644));
   CHECK(!read_cache_file(loose, problem).has_value());
-  CHECK(problem.find(loose.string()) != std::string::npos);
-  CHECK(problem.find("accessible") != std::string::npos);
+  CHECK(problem ==
+        "cache file " + loose.string() + " has mode 0644: group- or world-readable; chmod 600 it");
+  CHECK(cache_file_problem(loose) == problem);
 
+  // A link is followed only in a folder no one else can change.
   const auto good = dir.path / "good.cache";
   write_cache_file(good, "{}");
   const auto link = dir.path / "link.cache";
   std::filesystem::create_symlink(good, link);
-  CHECK(!read_cache_file(link, problem).has_value());
-  CHECK(problem.find("symbolic link") != std::string::npos);
+  CHECK(read_cache_file(link, problem) == "{}");
+  CHECK(problem.empty());
+  const auto open = dir.path / "open";
+  std::filesystem::create_directory(open);
+  std::filesystem::permissions(open, std::filesystem::perms(0777));
+  std::filesystem::create_symlink(good, open / "link.cache");
+  CHECK(!read_cache_file(open / "link.cache", problem).has_value());
+  CHECK(problem.find("is a symbolic link in a folder others can write") != std::string::npos);
 
   CHECK(!read_cache_file(dir.path, problem).has_value());
   CHECK(!problem.empty());
@@ -349,7 +357,36 @@ TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
   const auto fifo = dir.path / "fifo.cache";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   CHECK(!read_cache_file(fifo, problem).has_value());
-  CHECK(problem.find("regular file") != std::string::npos);
+  CHECK(problem.find("is a FIFO") != std::string::npos);
+
+  // 1 MiB at most.
+  const auto big = dir.path / "big.cache";
+  write_cache_file(big, std::string(max_cache_file_size, ' '));
+  CHECK(read_cache_file(big, problem).has_value());
+  write_cache_file(big, std::string(max_cache_file_size + 1, ' '));
+  CHECK(!read_cache_file(big, problem).has_value());
+  CHECK(problem.find("is larger than 1 MiB") != std::string::npos);
+
+  CHECK(cache_file_problem(dir.path / "absent").empty());
+  CHECK(cache_file_problem(good).empty());
+}
+
+TEST_CASE("encode_cache leaves out what would take the file over the size cap") {
+  const key_store store;
+  // Tokens of 16 KiB (the longest an auth server may send) until well over 1 MiB.
+  std::vector<persisted_token> many;
+  for (int i = 0; i < 80; ++i) {
+    many.push_back({"acme", "", std::string(16384, static_cast<char>('a' + i % 26)),
+                    now - std::chrono::seconds{10}, now + std::chrono::hours{1}});
+    many.back().sub_org = "9b2f6d1e-0000-4000-8000-0000000000" + std::to_string(10 + i);
+  }
+  const auto bytes = encode_cache(many, store.lookup(), now);
+  CHECK(bytes.size() <= max_cache_file_size);
+  CHECK(bytes.size() > max_cache_file_size * 9 / 10);  // filled, not emptied
+  const auto back = decode_cache(bytes, store.lookup(), now);
+  CHECK(back.problems.empty());
+  CHECK(back.tokens.size() > 40);
+  CHECK(back.tokens.size() < many.size());
 }
 
 TEST_CASE("write then read then decode: the whole path") {

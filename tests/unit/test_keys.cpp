@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 using namespace actoken;
 using namespace actoken::testing;
@@ -168,15 +169,143 @@ TEST_CASE("a systemd credential may be group-readable when root owns it, nothing
   CHECK(table.at("beta")->key_problem.find("0440") != std::string::npos);
 }
 
-TEST_CASE("missing files, folders and symbolic links are not key files") {
+TEST_CASE("missing files, folders and FIFOs are not key files; a link only in a safe folder") {
   scratch dir;
-  CHECK(read_refused(dir.path / "absent.key").find("cannot open") != std::string::npos);
+  CHECK(read_refused(dir.path / "absent.key").find("does not exist") != std::string::npos);
   std::filesystem::create_directory(dir.path / "folder.key");
   ::chmod((dir.path / "folder.key").c_str(), 0700);
-  CHECK(read_refused(dir.path / "folder.key").find("not a regular file") != std::string::npos);
+  CHECK(read_refused(dir.path / "folder.key").find("is a folder") != std::string::npos);
+  const auto fifo = dir.path / "fifo.key";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(read_refused(fifo) == "key file " + fifo.string() + " is a FIFO");
+
+  // The scratch folder is root's and 0700: a link there is followed...
   const auto target = dir.write("target.key", "k\n");
   std::filesystem::create_symlink(target, dir.path / "link.key");
-  read_refused(dir.path / "link.key");
+  CHECK(read_ok(dir.path / "link.key") == "k");
+  // ...in a folder others can write, it is not.
+  const auto open = dir.path / "open";
+  std::filesystem::create_directory(open);
+  REQUIRE(::chmod(open.c_str(), 0777) == 0);
+  std::filesystem::create_symlink(target, open / "link.key");
+  CHECK(read_refused(open / "link.key").find("is a symbolic link in a folder others can write") !=
+        std::string::npos);
+}
+
+TEST_CASE("load_org_table: FIFOs, devices and other users' files in key_dir never block or count") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  cfg.auth_url = "https://auth.default.example";
+  dir.write("keys/good.key", "good-key\n");
+  std::filesystem::create_directories(cfg.key_dir);
+  REQUIRE(::mkfifo((cfg.key_dir / "fifo.key").c_str(), 0600) == 0);
+  // A FIFO .json beside a good key: read without waiting, ignored.
+  dir.write("keys/beta.key", "beta-key\n");
+  REQUIRE(::mkfifo((cfg.key_dir / "beta.json").c_str(), 0600) == 0);
+  // Another user's .json would send the key elsewhere: ignored.
+  dir.write("keys/gamma.key", "gamma-key\n");
+  const auto foreign =
+      dir.write("keys/gamma.json", R"({"auth_url": "https://attacker.example"})", 0600);
+  REQUIRE(::chown(foreign.c_str(), nobody_uid, nobody_gid) == 0);
+  // A link to /dev/zero would grow the daemon without end: refused.
+  dir.write("keys/delta.key", "delta-key\n");
+  std::filesystem::create_symlink("/dev/zero", cfg.key_dir / "delta.json");
+
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  CHECK(key_of(table, "good") == "good-key");
+  CHECK(table.at("good")->problems.empty());
+
+  const auto& fifo = *table.at("fifo");
+  CHECK(fifo.key == nullptr);
+  CHECK(fifo.key_problem.find("is a FIFO") != std::string::npos);
+  CHECK(fifo.problems == std::vector<std::string>{fifo.key_problem});
+
+  const auto& beta = *table.at("beta");
+  CHECK(key_of(table, "beta") == "beta-key");
+  REQUIRE(beta.problems.size() == 1);
+  CHECK(beta.problems[0] ==
+        "settings file " + (cfg.key_dir / "beta.json").string() + " is a FIFO; ignored");
+
+  const auto& gamma = *table.at("gamma");
+  CHECK(key_of(table, "gamma") == "gamma-key");
+  CHECK(gamma.auth_url == "https://auth.default.example");
+  REQUIRE(gamma.problems.size() == 1);
+  CHECK(gamma.problems[0].find("is owned by uid 65534, neither the daemon's user nor root") !=
+        std::string::npos);
+  CHECK(gamma.problems[0].find("attacker") == std::string::npos);  // never the content
+
+  const auto& delta = *table.at("delta");
+  CHECK(key_of(table, "delta") == "delta-key");
+  REQUIRE(delta.problems.size() == 1);
+  CHECK(delta.problems[0].find("(a link to /dev/zero) is a character device") != std::string::npos);
+}
+
+TEST_CASE("load_org_table: a refused key_dir gives no organization and no key") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/acme.key", "acme-key\n");
+  dir.write("keys/listed.key", "listed-key\n");
+  dir.write("elsewhere/own.key", "own-key\n");
+  cfg.organizations["listed"] = {};
+  cfg.organizations["own"].key_file = dir.path / "elsewhere/own.key";
+  std::map<std::string, runtime_key> added{{"rt", runtime("rt-key")}};
+
+  const auto check = [&](const std::string& reason) {
+    CAPTURE(reason);
+    const auto table = load_org_table(cfg, added, ::geteuid());
+    CHECK(table.count("acme") == 0);  // named only by a file in the refused key_dir
+    const auto& listed = *table.at("listed");
+    CHECK(listed.key == nullptr);
+    CHECK(listed.key_problem.find("key_dir " + cfg.key_dir.string()) != std::string::npos);
+    CHECK(listed.key_problem.find(reason) != std::string::npos);
+    CHECK(listed.problems == std::vector<std::string>{listed.key_problem});
+    CHECK(key_of(table, "own") == "own-key");  // not from key_dir: unaffected
+    CHECK(key_of(table, "rt") == "rt-key");
+    CHECK(key_dir_problem(cfg.key_dir, ::geteuid()) == listed.key_problem);
+  };
+  REQUIRE(::chmod(cfg.key_dir.c_str(), 0777) == 0);
+  check("has mode 0777: writable by group or others without the sticky bit");
+  REQUIRE(::chmod(cfg.key_dir.c_str(), 0775) == 0);
+  check("has mode 0775");
+  REQUIRE(::chmod(cfg.key_dir.c_str(), 0700) == 0);
+  REQUIRE(::chown(cfg.key_dir.c_str(), nobody_uid, nobody_gid) == 0);
+  check("is owned by uid 65534, neither the daemon's user nor root");
+
+  // Sticky and root's (as /tmp or a Kubernetes Secret volume): accepted.
+  REQUIRE(::chown(cfg.key_dir.c_str(), 0, 0) == 0);
+  REQUIRE(::chmod(cfg.key_dir.c_str(), 01777) == 0);
+  CHECK(key_dir_problem(cfg.key_dir, ::geteuid()).empty());
+  const auto table = load_org_table(cfg, added, ::geteuid());
+  CHECK(key_of(table, "acme") == "acme-key");
+  CHECK(key_of(table, "listed") == "listed-key");
+}
+
+TEST_CASE("load_org_table: a Kubernetes Secret volume as key_dir") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "secret";
+  const std::string stamp = "..2026_11_30_10_00_00.123456789";
+  dir.write("secret/" + stamp + "/acme.key", "k8s-acme\n", 0400);
+  REQUIRE(::chmod(cfg.key_dir.c_str(), 01777) == 0);
+  std::filesystem::create_symlink(stamp, cfg.key_dir / "..data");
+  std::filesystem::create_symlink("..data/acme.key", cfg.key_dir / "acme.key");
+  const auto table = load_org_table(cfg, {}, 1234);  // a daemon user, root-owned volume
+  CHECK(table.size() == 1);
+  CHECK(key_of(table, "acme") == "k8s-acme");
+  CHECK(table.at("acme")->source == key_source::key_dir);
+}
+
+TEST_CASE("persist_key writes nothing into a refused key_dir") {
+  scratch dir;
+  const auto key_dir = dir.path / "keys";
+  std::filesystem::create_directories(key_dir);
+  REQUIRE(::chmod(key_dir.c_str(), 0777) == 0);
+  CHECK_THROWS_WITH_AS(
+      persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt),
+      doctest::Contains("writable by group or others"), std::system_error);
+  CHECK(std::filesystem::is_empty(key_dir));
 }
 
 TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir") {
