@@ -66,16 +66,15 @@ outgoing_response echo_key_error(std::string_view key, echo_encoding encoding) {
       response.body =
           "<html><body><p>Invalid personal access key: " + echoed + "</p></body></html>";
       break;
-    default:
-      if (is_json_escape(encoding)) {
-        // Written into the JSON by hand: the escapes are the JSON's own.
-        response.body =
-            R"({"error":"invalid_grant","error_description":"Unknown key )" + echoed + R"("})";
-      } else {
-        response.body =
-            json{{"error", "invalid_grant"}, {"error_description", "Unknown key " + echoed}}.dump();
-      }
+    default: {
+      // The JSON encodings as a server that quotes the request it got as JSON
+      // inside its message: the escapes survive the parsing of the answer.
+      const std::string description =
+          is_json_escape(encoding) ? R"(Unknown key in {"personalAccessKey":")" + echoed + R"("})"
+                                   : "Unknown key " + echoed;
+      response.body = json{{"error", "invalid_grant"}, {"error_description", description}}.dump();
       break;
+    }
   }
   return response;
 }

@@ -37,8 +37,9 @@ struct behaviour {
   std::set<std::string> disabled_versions;  ///< e.g. {"v3"}: those token paths answer 404
   fault fault_mode = fault::none;           ///< see `fault`
   /// Answers every request that carries a key with 401 and the key echoed in
-  /// this encoding (in an HTML page for the HTML ones, else in the JSON
-  /// error_description), as a careless server would.
+  /// this encoding, as a careless server would: in an HTML page for the HTML
+  /// encodings, else in the JSON error_description (the JSON ones inside a
+  /// quoted JSON request, so that their escapes are still there once parsed).
   std::optional<echo_encoding> echo_key;
   std::string token_suffix;  ///< appended to each access_token (e.g. "\r\nX: y")
   std::string date_header;   ///< sent as the Date header instead of the clock's, if set

@@ -42,8 +42,7 @@ std::string_view to_string(echo_encoding value) noexcept;
 /// Parses an encoding's name.
 std::optional<echo_encoding> parse_echo_encoding(std::string_view name) noexcept;
 
-/// True for the JSON encodings: their output belongs inside a JSON string as
-/// written (the escapes are the JSON's own), not in a value to be escaped.
+/// True for the JSON encodings (their output is the inside of a JSON string).
 bool is_json_escape(echo_encoding value) noexcept;
 
 /// `key` as a server using `encoding` writes it.
