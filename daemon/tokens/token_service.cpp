@@ -70,12 +70,14 @@ struct token_service::org_state {
   std::optional<failure_record> last_error;
   seconds clock_skew{0};
   std::optional<api_version> resolved_version;  // what `auto` settled on
+  // Exchange starts within the last minute: max_exchanges_per_minute is this
+  // organization's own, so its callers cannot use up another's (SPEC §3).
+  std::deque<mono_time> recent_exchanges;
 };
 
-/// Rate limits shared by every organization using one auth server.
+/// What one auth server asked of every organization that uses it.
 struct token_service::server_state {
-  mono_time limited_until{};
-  std::deque<mono_time> recent;  // exchange starts within the last minute
+  mono_time limited_until{};  // a 429's Retry-After
 };
 
 token_service::token_service(net::any_io_executor executor, const clock& clock,
@@ -116,6 +118,8 @@ void token_service::set_orgs(org_table orgs, bool reload) {
     } else {
       auto state = std::make_unique<org_state>();
       state->settings = settings;
+      // New inputs start afresh, but not with a fresh budget.
+      if (old != orgs_.end()) state->recent_exchanges = std::move(old->second->recent_exchanges);
       next.emplace(name, std::move(state));
     }
   }
@@ -169,6 +173,8 @@ std::size_t token_service::evict(const std::string& org) {
 
 void token_service::restore(const std::string& org, const std::string& sub_org,
                             cached_token token) {
+  // The same cap as a new token's, whatever the file says (SPEC §3, §6).
+  token.expires_at = std::min(token.expires_at, token.obtained_at + upstream::max_token_lifetime);
   const auto it = orgs_.find(org);
   if (it == orgs_.end() || token.expires_at <= clock_.wall_now()) return;
   auto& entry = it->second->slots[sub_org];
@@ -180,7 +186,7 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   }
 }
 
-std::optional<service_error> token_service::blocked(const org_state& org, const slot& entry) {
+std::optional<service_error> token_service::blocked(org_state& org, const slot& entry) {
   const auto now = clock_.mono_now();
   if (org.permanent) {
     return org.permanent;
@@ -201,15 +207,16 @@ std::optional<service_error> token_service::blocked(const org_state& org, const 
                              org.settings->auth_url + " asked us to slow down",
                          ceil_seconds(server.limited_until - now)};
   }
-  while (!server.recent.empty() && now - server.recent.front() >= rate_window) {
-    server.recent.pop_front();
+  auto& recent = org.recent_exchanges;
+  while (!recent.empty() && now - recent.front() >= rate_window) {
+    recent.pop_front();
   }
-  if (server.recent.size() >= options_.max_exchanges_per_minute) {
+  if (recent.size() >= options_.max_exchanges_per_minute) {
     return service_error{errc::rate_limited,
                          "organization " + org.settings->name + ": over " +
                              std::to_string(options_.max_exchanges_per_minute) +
-                             " exchanges per minute with " + org.settings->auth_url,
-                         ceil_seconds(server.recent.front() + rate_window - now)};
+                             " exchanges per minute (max_exchanges_per_minute)",
+                         ceil_seconds(recent.front() + rate_window - now)};
   }
   return std::nullopt;
 }
@@ -234,6 +241,7 @@ std::optional<token_outcome> token_service::try_get(const token_request& request
   }
   auto entry_it = org.slots.find(request.sub_org);
   if (entry_it == org.slots.end()) {
+    forget_idle_slots(org);
     if (org.slots.size() >= options_.max_cache_keys_per_org) {
       return service_error{errc::bad_request,
                            "organization " + request.org +
@@ -283,6 +291,14 @@ std::optional<token_outcome> token_service::serve_or_block(org_state& org, slot&
   return std::nullopt;  // start one
 }
 
+void token_service::forget_idle_slots(org_state& org) {
+  const auto now = clock_.mono_now();
+  std::erase_if(org.slots, [now](const auto& item) {
+    const slot& entry = item.second;
+    return !entry.token && !entry.in_flight && entry.retry_not_before <= now;
+  });
+}
+
 void token_service::maybe_refresh(org_state& org, slot& entry, const std::string& sub_org) {
   const auto now = clock_.wall_now();
   if (entry.in_flight || now < entry.token->refresh_at ||
@@ -296,7 +312,7 @@ void token_service::maybe_refresh(org_state& org, slot& entry, const std::string
 
 std::shared_ptr<token_service::flight> token_service::start_flight(org_state& org, slot& entry,
                                                                    const std::string& sub_org) {
-  servers_[org.settings->auth_url].recent.push_back(clock_.mono_now());
+  org.recent_exchanges.push_back(clock_.mono_now());
   auto f = std::make_shared<flight>(executor_, org.settings->name, sub_org, org.settings);
   entry.in_flight = f;
   net::co_spawn(executor_, run_flight(f), net::detached);
@@ -391,6 +407,12 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
                  token->fingerprint,
                  std::chrono::duration_cast<seconds>(token->expires_at - now).count());
+    if (grant->ignored_skew) {
+      spdlog::warn(
+          "organization {}: ignoring the auth server's Date header: it is {} s from our clock, "
+          "more than 24 h",
+          f->org, grant->ignored_skew->count());
+    }
     if (org != nullptr) {
       if (grant->clock_skew != org->clock_skew &&
           std::chrono::abs(grant->clock_skew) > seconds{30}) {

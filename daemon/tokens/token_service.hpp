@@ -3,8 +3,9 @@
 /// @file
 /// The token service (SPEC §3): one cache entry per (organization,
 /// sub-organization), one exchange in flight per entry, background refresh,
-/// backoff, rest after rejection, and rate limits per auth server. All state
-/// lives on one executor; nothing here locks.
+/// backoff, rest after rejection, an exchange budget per organization and
+/// the 429s of each auth server. All state lives on one executor; nothing
+/// here locks.
 
 #include "common/error.hpp"
 #include "daemon/clock.hpp"
@@ -43,7 +44,7 @@ class exchanger {
 struct service_options {
   seconds refresh_before{900};
   seconds retry_rejected_after{300};
-  unsigned max_exchanges_per_minute = 60;
+  unsigned max_exchanges_per_minute = 60;  ///< per organization
   std::size_t max_cache_keys_per_org = 100;
 };
 
@@ -144,7 +145,8 @@ class token_service {
   /// Evicts one organization's tokens (all when `org` is empty); returns how many.
   std::size_t evict(const std::string& org);
 
-  /// Stores a token restored from the cache file, unless one is cached already.
+  /// Stores a token restored from the cache file, unless one is cached already
+  /// (its expiry capped at obtained_at + 24 h, as a new token's is).
   void restore(const std::string& org, const std::string& sub_org, cached_token token);
 
   /// The organizations as `/v1/orgs` shows them.
@@ -169,7 +171,10 @@ class token_service {
  private:
   std::optional<token_outcome> serve_or_block(org_state& org, slot& entry,
                                               const token_request& request);
-  std::optional<service_error> blocked(const org_state& org, const slot& entry);
+  std::optional<service_error> blocked(org_state& org, const slot& entry);
+  /// Forgets the cache keys that hold no token and whose rest or backoff has
+  /// ended, so that failed requests cannot fill an organization's cache keys.
+  void forget_idle_slots(org_state& org);
   void maybe_refresh(org_state& org, slot& entry, const std::string& sub_org);
   std::shared_ptr<flight> start_flight(org_state& org, slot& entry, const std::string& sub_org);
   net::awaitable<void> run_flight(std::shared_ptr<flight> f);

@@ -1,9 +1,12 @@
 #include "daemon/upstream/auth_codec.hpp"
 
+#include "daemon/upstream/key_echo.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -21,6 +24,35 @@ constexpr std::int64_t max_lifetime_seconds = 10LL * 365 * 86400;
 // The clock difference below which the server's Date is not worth trusting
 // over our own (HTTP dates have whole-second resolution; SPEC §3).
 constexpr seconds skew_threshold{2};
+// A server Date further from our clock than this is a broken clock, not skew.
+constexpr seconds max_believed_skew{86400};
+// RFC 6750's b64token is unbounded; a JWT carrying many claims is a few KiB.
+constexpr std::size_t max_token_size = 16384;
+
+// RFC 6750 §2.1 b64token: nothing that could end a header line, move a
+// terminal or end a C string ever reaches a client.
+bool is_b64token_char(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+// Why `token` cannot be handed out as a bearer token, naming the check it
+// failed (never its contents); nothing when it can.
+std::optional<std::string> bearer_token_problem(std::string_view token) {
+  if (token.size() > max_token_size) {
+    return "is longer than " + std::to_string(max_token_size) + " characters (" +
+           std::to_string(token.size()) + ")";
+  }
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (!is_b64token_char(token[i])) {
+      static constexpr std::string_view hex = "0123456789ABCDEF";
+      const auto u = static_cast<unsigned char>(token[i]);
+      return std::string("has a byte outside A-Z a-z 0-9 - . _ ~ + / = (0x") + hex[u >> 4U] +
+             hex[u & 0x0FU] + " at offset " + std::to_string(i) + ")";
+    }
+  }
+  return std::nullopt;
+}
 
 bool is_unreserved(unsigned char c) noexcept {
   return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
@@ -79,37 +111,26 @@ std::optional<std::int64_t> as_seconds(const nlohmann::json& value) {
   return std::nullopt;
 }
 
-// A short, printable, single-line rendering of an error detail, with the key
-// cut out if the server echoed it (raw or form-encoded).
-std::string sanitize_detail(std::string_view text, std::string_view key) {
+// A short, printable, single-line rendering of upstream text.
+std::string printable_detail(std::string_view text) {
   std::string out;
-  for (char c : text) {
+  out.reserve(std::min(text.size(), max_error_detail + 3));
+  for (char c : text.substr(0, std::min(text.size(), max_error_detail))) {
     const auto u = static_cast<unsigned char>(c);
     out.push_back((u >= 0x20 && u < 0x7F) ? c : ' ');
   }
-  auto redact = [&out](std::string_view secret) {
-    if (secret.size() < 4) {
-      return;
-    }
-    for (auto pos = out.find(secret); pos != std::string::npos; pos = out.find(secret, pos + 10)) {
-      out.replace(pos, secret.size(), "[redacted]");
-    }
-  };
-  redact(key);
-  platform::secure_buffer encoded;
-  form_encode(key, encoded);
-  redact(encoded.view());
-  if (out.size() > max_error_detail) {
-    out.resize(max_error_detail);
-    out += "...";
-  }
+  if (text.size() > max_error_detail) out += "...";
   const auto first = out.find_first_not_of(' ');
   const auto last = out.find_last_not_of(' ');
   return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
 }
 
-// What an error body says, from `error`, `error_description`, `message`, else its text.
+// What an error body says, from `error`, `error_description`, `message`, else
+// its text; withheld whole when the key is in it in any form (SPEC §6). Both
+// the body as sent and the fields as parsed are searched: JSON escapes undone
+// by the parser may have been hiding another encoding.
 std::string error_detail(std::string_view body, std::string_view key) {
+  if (echoes_key(body, key)) return std::string(withheld_detail);
   const auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_object()) {
     std::string detail;
@@ -123,10 +144,11 @@ std::string error_detail(std::string_view body, std::string_view key) {
       }
     }
     if (!detail.empty()) {
-      return sanitize_detail(detail, key);
+      if (echoes_key(detail, key)) return std::string(withheld_detail);
+      return printable_detail(detail);
     }
   }
-  return sanitize_detail(body, key);
+  return printable_detail(body);
 }
 
 std::string status_sentence(errc code, unsigned status) {
@@ -333,34 +355,56 @@ exchange_result interpret_response(const raw_response& response, wall_time local
     return exchange_error{errc::bad_upstream_response,
                           "the auth server's answer has no access_token", std::nullopt};
   }
+  if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
+    return exchange_error{errc::bad_upstream_response,
+                          "the auth server's access_token " + std::move(*problem), std::nullopt};
+  }
 
   token_grant grant;
   grant.access_token = token->get<std::string>();
   grant.obtained_at = local_now;
 
-  // The server's clock, when it says so and differs enough to matter.
+  // The server's clock, when it says so and differs enough to matter, but not
+  // so much that it must be wrong: a Date of 1970 would otherwise keep a token
+  // for decades (SPEC §3).
   if (const auto server_now = parse_http_date(response.date)) {
     const auto skew = std::chrono::round<seconds>(*server_now - local_now);
-    if (skew >= skew_threshold || skew <= -skew_threshold) {
+    if (std::chrono::abs(skew) > max_believed_skew) {
+      grant.ignored_skew = skew;
+    } else if (std::chrono::abs(skew) >= skew_threshold) {
       grant.clock_skew = skew;
     }
   }
 
   std::optional<wall_time> expires_at;
-  if (const auto exp = jwt_exp(grant.access_token); exp && *exp > 0 && *exp < max_unix_seconds) {
+  if (const auto exp = jwt_exp(grant.access_token); exp && *exp < max_unix_seconds) {
     // exp is on the server's clock: exp − server_now + local_now.
-    expires_at = wall_time{seconds{*exp}} - grant.clock_skew;
+    expires_at = wall_time{seconds{std::max<std::int64_t>(*exp, 0)}} - grant.clock_skew;
+    if (*expires_at <= local_now) {
+      const auto ago = std::chrono::floor<seconds>(local_now - *expires_at).count();
+      return exchange_error{errc::bad_upstream_response,
+                            "the auth server sent a token whose exp is already past (" +
+                                std::to_string(ago) + " s ago on our clock)",
+                            std::nullopt};
+    }
   }
   if (const auto it = json.find("expires_in"); it != json.end()) {
-    if (const auto expires_in = as_seconds(*it);
-        expires_in && *expires_in >= 0 && *expires_in <= max_lifetime_seconds) {
+    const auto expires_in = as_seconds(*it);
+    if (expires_in && *expires_in <= 0) {
+      return exchange_error{
+          errc::bad_upstream_response,
+          "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime",
+          std::nullopt};
+    }
+    if (expires_in && *expires_in <= max_lifetime_seconds) {
       const auto by_expires_in = local_now + seconds{*expires_in};
       if (!expires_at || by_expires_in < *expires_at) {
         expires_at = by_expires_in;
       }
     }
   }
-  grant.expires_at = expires_at.value_or(local_now + default_ttl);
+  grant.expires_at =
+      std::min(expires_at.value_or(local_now + default_ttl), local_now + max_token_lifetime);
   return grant;
 }
 

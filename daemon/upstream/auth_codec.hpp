@@ -62,12 +62,19 @@ struct raw_response {
   std::string retry_after;  ///< the `Retry-After` header, "" if absent
 };
 
+/// No token is kept longer than this after it was obtained, whatever its
+/// `exp` says (SPEC §3).
+inline constexpr seconds max_token_lifetime{86400};
+
 /// A token and when it stops being valid, on the local wall clock.
 struct token_grant {
   std::string access_token;
   wall_time obtained_at;
-  wall_time expires_at;
+  wall_time expires_at;   ///< never past obtained_at + max_token_lifetime
   seconds clock_skew{0};  ///< server clock minus local clock, 0 when under 2 s
+  /// The server clock minus ours when its `Date` was more than 24 h off and
+  /// therefore not used; the caller warns.
+  std::optional<seconds> ignored_skew;
 };
 
 /// A classified failure (SPEC §3). The message never contains the key.
@@ -82,8 +89,10 @@ using exchange_result = std::variant<token_grant, exchange_error>;
 /// Interprets a response: classifies the status, reads the error body, reads
 /// the token and computes its expiry (JWT `exp`, the earlier `expires_in`,
 /// else `default_ttl`; translated to the local clock when `Date` differs by
-/// 2 s or more). `key` is only used to make sure an error message that echoes
-/// it never carries it on.
+/// 2 s to 24 h; capped at `max_token_lifetime`). A token that is not 1–16384
+/// b64token characters, an `exp` already past or an `expires_in` ≤ 0 is
+/// `bad_upstream_response`. `key` is only used to withhold error text that
+/// echoes it in any form (key_echo.hpp).
 exchange_result interpret_response(const raw_response& response, wall_time local_now,
                                    seconds default_ttl, std::string_view key);
 

@@ -51,6 +51,34 @@ outgoing_response method_not_allowed(std::string_view allowed) {
   return response;
 }
 
+// A 401 that echoes the key it was sent, in `encoding`: the careless server
+// the daemon must not repeat (SPEC §6 "Secrets").
+outgoing_response echo_key_error(std::string_view key, echo_encoding encoding) {
+  const std::string echoed = encode_echo(key, encoding);
+  outgoing_response response;
+  response.status = 401;
+  switch (encoding) {
+    case echo_encoding::html_dec:
+    case echo_encoding::html_hex:
+    case echo_encoding::html_hex_upper:
+    case echo_encoding::html_named:
+      response.content_type = "text/html; charset=utf-8";
+      response.body =
+          "<html><body><p>Invalid personal access key: " + echoed + "</p></body></html>";
+      break;
+    default: {
+      // The JSON encodings as a server that quotes the request it got as JSON
+      // inside its message: the escapes survive the parsing of the answer.
+      const std::string description =
+          is_json_escape(encoding) ? R"(Unknown key in {"personalAccessKey":")" + echoed + R"("})"
+                                   : "Unknown key " + echoed;
+      response.body = json{{"error", "invalid_grant"}, {"error_description", description}}.dump();
+      break;
+    }
+  }
+  return response;
+}
+
 outgoing_response html_page() {
   outgoing_response response;
   response.content_type = "text/html; charset=utf-8";
@@ -107,6 +135,7 @@ outgoing_response auth_handler::handle(const incoming_request& request) {
     response = json_error(404, "not_found", "No such endpoint.");
   }
   response.date = now + behaviour_.clock_offset;
+  response.date_header = behaviour_.date_header;
   return response;
 }
 
@@ -151,6 +180,9 @@ outgoing_response auth_handler::handle_token(const incoming_request& request, st
     if (key == nullptr || key->empty()) {
       return json_error(400, "invalid_request", "The personal access key is missing.");
     }
+    if (behaviour_.echo_key) {
+      return echo_key_error(*key, *behaviour_.echo_key);
+    }
     if (version == "v1" && sub_org != nullptr) {
       return json_error(400, "invalid_request", "v1 does not take subOrganization.");
     }
@@ -188,7 +220,8 @@ outgoing_response auth_handler::issue_token(const account& owner, const std::str
   claims.expires_at = claims.issued_at + behaviour_.token_lifetime.count();
   claims.token_id = random_hex(16);
 
-  json body = {{"access_token", sign_jwt(claims, secret_)}, {"token_type", "Bearer"}};
+  json body = {{"access_token", sign_jwt(claims, secret_) + behaviour_.token_suffix},
+               {"token_type", "Bearer"}};
   if (behaviour_.send_expires_in) {
     body["expires_in"] = behaviour_.token_lifetime.count();
   }

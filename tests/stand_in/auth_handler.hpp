@@ -41,6 +41,8 @@ struct outgoing_response {
   std::chrono::system_clock::time_point date;                ///< the stand-in's clock
   std::chrono::milliseconds delay{0};                        ///< wait before answering
   fault fault_mode = fault::none;                            ///< how to break the answer
+  /// Sent as the Date header instead of `date` when not empty.
+  std::string date_header;
 };
 
 /// A request to a token path, as the stand-in saw it on the wire.

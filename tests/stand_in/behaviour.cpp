@@ -64,6 +64,19 @@ void apply_field(const std::string& name, const json& value, behaviour& out) {
       bad_field(name, "unknown fault");
     }
     out.fault_mode = *parsed;
+  } else if (name == "echo_key") {
+    if (value.is_null()) {
+      out.echo_key.reset();
+      return;
+    }
+    out.echo_key = parse_echo_encoding(field_as<std::string>(name, value));
+    if (!out.echo_key) {
+      bad_field(name, "unknown encoding");
+    }
+  } else if (name == "token_suffix") {
+    out.token_suffix = field_as<std::string>(name, value);
+  } else if (name == "date_header") {
+    out.date_header = field_as<std::string>(name, value);
   } else {
     bad_field(name, "unknown field");
   }
@@ -112,6 +125,9 @@ std::string behaviour_to_json(const behaviour& value) {
       {"send_expires_in", value.send_expires_in},
       {"disabled_versions", value.disabled_versions},
       {"fault", to_string(value.fault_mode)},
+      {"echo_key", value.echo_key ? json(to_string(*value.echo_key)) : json(nullptr)},
+      {"token_suffix", value.token_suffix},
+      {"date_header", value.date_header},
   }
       .dump();
 }

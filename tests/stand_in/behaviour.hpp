@@ -5,6 +5,8 @@
 /// each failure the daemon must classify (SPEC §3), and their JSON form for
 /// the binary's control API.
 
+#include "tests/stand_in/echo.hpp"
+
 #include <chrono>
 #include <optional>
 #include <set>
@@ -34,6 +36,13 @@ struct behaviour {
   bool send_expires_in = true;              ///< include expires_in in the JSON
   std::set<std::string> disabled_versions;  ///< e.g. {"v3"}: those token paths answer 404
   fault fault_mode = fault::none;           ///< see `fault`
+  /// Answers every request that carries a key with 401 and the key echoed in
+  /// this encoding, as a careless server would: in an HTML page for the HTML
+  /// encodings, else in the JSON error_description (the JSON ones inside a
+  /// quoted JSON request, so that their escapes are still there once parsed).
+  std::optional<echo_encoding> echo_key;
+  std::string token_suffix;  ///< appended to each access_token (e.g. "\r\nX: y")
+  std::string date_header;   ///< sent as the Date header instead of the clock's, if set
 };
 
 /// The fault's name in the control API: "none", "endless_body", ...
@@ -44,7 +53,8 @@ std::optional<fault> parse_fault(std::string_view name) noexcept;
 
 /// Parses the control API's JSON object (`token_lifetime`, `delay_ms`,
 /// `forced_status`, `retry_after`, `html_body`, `clock_offset`,
-/// `send_expires_in`, `disabled_versions`, `fault`); absent fields keep their
+/// `send_expires_in`, `disabled_versions`, `fault`, `echo_key` (an encoding's
+/// name or null), `token_suffix`, `date_header`); absent fields keep their
 /// defaults. Throws std::invalid_argument naming the bad or unknown field.
 behaviour behaviour_from_json(std::string_view json_text);
 

@@ -61,7 +61,8 @@ http::response<Body> make_head(const outgoing_response& answer, unsigned version
   response.version(version);
   response.result(answer.status);
   response.set(http::field::server, "actoken-stand-in");
-  response.set(http::field::date, format_http_date(answer.date));
+  response.set(http::field::date,
+               answer.date_header.empty() ? format_http_date(answer.date) : answer.date_header);
   response.set(http::field::content_type, answer.content_type);
   for (const auto& [name, value] : answer.headers) {
     response.set(name, value);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace actoken;
 using namespace actoken::upstream;
@@ -159,7 +160,9 @@ TEST_CASE("error bodies: error, error_description, message, else raw text; never
   error = expect_error(interpret_response(
       {400, "unknown pat=s3cr3t%2Bkey%2F%3D%3D and s3cr3t+key/==", "", ""}, now, 600s, key));
   CHECK(error.message.find("s3cr3t") == std::string::npos);
-  CHECK(error.message.find("[redacted]") != std::string::npos);
+  CHECK(
+      error.message ==
+      "the auth server rejected the key (HTTP 400): upstream text withheld: it contained the key");
 
   error = expect_error(
       interpret_response({503, std::string(5000, 'x') + "\n\x01", "", "7"}, now, 600s, key));
@@ -245,4 +248,139 @@ TEST_CASE("absurd times from a server are ignored, not overflowed") {
   CHECK(grant.expires_at == now + 42s);
   CHECK_FALSE(parse_http_date("Fri, 01 Jan 2300 00:00:00 GMT").has_value());
   CHECK_FALSE(parse_retry_after("Fri, 01 Jan 2300 00:00:00 GMT", now).has_value());
+}
+
+TEST_CASE("an error that echoes the key in any encoding is withheld whole") {
+  const std::string key = "Zq8+Kx/w3T=Ab9+cD/eF==";
+  const std::string withheld =
+      "the auth server rejected the key (HTTP 401): upstream text withheld: it contained the key";
+  const std::vector<std::string> bodies{
+      "no such key " + key,
+      "pat=Zq8%2BKx%2Fw3T%3DAb9%2BcD%2FeF%3D%3D",  // form-encoded
+      "pat=Zq8%2bKx%2fw3T%3dAb9%2bcD%2feF%3d%3d",  // percent, lower case
+      "key Zq8 Kx/w3T=Ab9 cD/eF== unknown",        // + read as a space
+      R"({"error":"invalid_grant","error_description":"key Zq8+Kx\/w3T=Ab9+cD\/eF=="})",
+      R"({"message":"key Zq8\u002BKx\u002Fw3T\u003DAb9\u002BcD\u002FeF\u003D\u003D"})",
+      R"({"message":"key Zq8\u002bKx\u002fw3T\u003dAb9\u002bcD\u002feF\u003d\u003d"})",
+      "<p>Zq8&#43;Kx&#47;w3T&#61;Ab9&#43;cD&#47;eF&#61;&#61;</p>",
+      "<p>Zq8&#x2b;Kx&#x2f;w3T&#x3d;Ab9&#x2b;cD&#x2f;eF&#x3d;&#x3d;</p>",
+      "<p>Zq8&#X2B;Kx&#X2F;w3T&#X3D;Ab9&#X2B;cD&#X2F;eF&#X3D;&#X3D;</p>",
+      "<p>Zq8&plus;Kx&sol;w3T&equals;Ab9&plus;cD&sol;eF&equals;&equals;</p>",
+      // In a JSON field as a percent-encoded string, and as HTML escaped for JSON.
+      R"({"error":"bad","message":"pat=Zq8%2BKx%2Fw3T%3DAb9%2BcD%2FeF%3D%3D"})",
+      R"({"error":"Zq8\u0026#43;Kx\u0026#47;w3T=Ab9\u0026#43;cD/eF=="})",
+      // Outside the fields shown, and past the 200 characters shown.
+      R"({"error":"invalid_grant","pat":"Zq8+Kx\/w3T=Ab9+cD\/eF=="})",
+      std::string(500, '.') + key,
+  };
+  for (const auto& body : bodies) {
+    CAPTURE(body);
+    const auto error = expect_error(interpret_response({401, body, "", ""}, now, 600s, key));
+    CHECK(error.code == errc::key_rejected);
+    CHECK(error.message == withheld);
+  }
+}
+
+TEST_CASE("an error near the key but without it keeps its text") {
+  const std::string key = "Zq8+Kx/w3T=Ab9+cD/eF==";
+  for (const std::string_view body :
+       {"no such key Zq8+Kx/w3T=Ab9+cD/eF=", R"({"error":"invalid_grant","message":"Zq8%2BKx"})",
+        "<p>Zq8&#43;Kx&#47;w3T&#61;Ab9&#43;cD&#47;eG&#61;&#61;</p>"}) {
+    CAPTURE(body);
+    const auto error =
+        expect_error(interpret_response({401, std::string(body), "", ""}, now, 600s, key));
+    CHECK(error.message.find("withheld") == std::string::npos);
+    CHECK(error.message.find("Zq8") != std::string::npos);
+  }
+}
+
+TEST_CASE("access_token must be 1-16384 b64token characters") {
+  const auto token_body = [](const std::string& token) {
+    return R"({"access_token":")" + token + R"(","expires_in":600})";
+  };
+  CHECK(expect_grant(interpret_response({200, token_body("aZ09-._~+/="), "", ""}, now, 60s, ""))
+            .access_token == "aZ09-._~+/=");
+  CHECK(expect_grant(
+            interpret_response({200, token_body(std::string(16384, 'a')), "", ""}, now, 60s, ""))
+            .access_token.size() == 16384);
+  for (const std::string& bad :
+       {std::string("abc\\r\\nX-Injected: 1"), std::string("abc\\n"), std::string("abc\\u001b[2J"),
+        std::string("abc\\u0000def"), std::string("abc def"), std::string("abc\\u00e9"),
+        std::string("a\\\"b"), std::string(16385, 'a')}) {
+    CAPTURE(bad);
+    const auto error =
+        expect_error(interpret_response({200, token_body(bad), "", ""}, now, 60s, ""));
+    CHECK(error.code == errc::bad_upstream_response);
+    CHECK(error.message.find("access_token") != std::string::npos);
+    CHECK(error.message.find("abc") == std::string::npos);  // the token is never repeated
+  }
+}
+
+TEST_CASE("an exp already past, or expires_in of 0 or less, is bad_upstream_response") {
+  const auto body_with = [](const std::string& claims, const std::string& extra) {
+    return R"({"access_token":")" + make_jwt(claims) + R"(")" + extra + "}";
+  };
+  const auto past = std::to_string(1'800'000'000 - 1);
+  for (const auto& body :
+       {body_with(R"({"exp":)" + past + "}", ""),
+        body_with(R"({"exp":)" + past + "}", R"(,"expires_in":600)"), body_with(R"({"exp":0})", ""),
+        body_with(R"({"exp":-5})", ""), body_with(R"({"sub":"x"})", R"(,"expires_in":0)"),
+        body_with(R"({"sub":"x"})", R"(,"expires_in":-60)"),
+        body_with(R"({"exp":1800000600})", R"(,"expires_in":-1.5)")}) {
+    CAPTURE(body);
+    CHECK(expect_error(interpret_response({200, body, "", ""}, now, 600s, "")).code ==
+          errc::bad_upstream_response);
+  }
+  // Judged on our clock: an exp a server an hour ahead sends for 30 min ago is past.
+  const auto ahead = body_with(R"({"exp":)" + std::to_string(1'800'000'000 + 1800) + "}", "");
+  CHECK(expect_error(
+            interpret_response({200, ahead, "Fri, 15 Jan 2027 09:00:00 GMT", ""}, now, 600s, ""))
+            .code == errc::bad_upstream_response);
+}
+
+TEST_CASE("a Date more than 24 h off is ignored, and no token is kept past 24 h") {
+  const auto jwt_for = [](std::int64_t exp) {
+    return R"({"access_token":")" + make_jwt(R"({"exp":)" + std::to_string(exp) + "}") + R"("})";
+  };
+  const std::int64_t local = 1'800'000'000;
+
+  SUBCASE("a Date of 1970: no skew, exp read on our clock, the caller told") {
+    const auto grant = expect_grant(interpret_response(
+        {200, jwt_for(local + 3600), "Thu, 01 Jan 1970 00:00:00 GMT", ""}, now, 60s, ""));
+    CHECK(grant.clock_skew == 0s);
+    REQUIRE(grant.ignored_skew.has_value());
+    CHECK(*grant.ignored_skew < -24h);
+    CHECK(grant.expires_at == now + 3600s);
+  }
+  SUBCASE("25 h ahead is ignored, 23 h ahead is skew") {
+    const auto http_date = [](wall_time t) {
+      const auto tt = wall_clock::to_time_t(t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buffer[64];
+      std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+      return std::string(buffer);
+    };
+    auto grant = expect_grant(
+        interpret_response({200, jwt_for(local + 600), http_date(now + 25h), ""}, now, 60s, ""));
+    CHECK(grant.clock_skew == 0s);
+    CHECK(grant.ignored_skew == 25h);
+    CHECK(grant.expires_at == now + 600s);
+    grant = expect_grant(interpret_response(
+        {200, jwt_for(local + 23 * 3600 + 600), http_date(now + 23h), ""}, now, 60s, ""));
+    CHECK(grant.clock_skew == 23h);
+    CHECK_FALSE(grant.ignored_skew.has_value());
+    CHECK(grant.expires_at == now + 600s);
+  }
+  SUBCASE("lifetimes beyond 24 h are cut to 24 h") {
+    CHECK(expect_grant(interpret_response({200, jwt_for(local + 48 * 3600), "", ""}, now, 60s, ""))
+              .expires_at == now + max_token_lifetime);
+    CHECK(expect_grant(
+              interpret_response({200, R"({"access_token":"opaque","expires_in":172800})", "", ""},
+                                 now, 60s, ""))
+              .expires_at == now + 24h);
+    CHECK(expect_grant(
+              interpret_response({200, R"({"access_token":"opaque"})", "", ""}, now, 72h, ""))
+              .expires_at == now + 24h);
+  }
 }

@@ -1,5 +1,6 @@
 #include "tests/stand_in/behaviour.hpp"
 #include "tests/stand_in/connect_proxy.hpp"
+#include "tests/stand_in/echo.hpp"
 #include "tests/stand_in/encoding.hpp"
 #include "tests/stand_in/form.hpp"
 #include "tests/stand_in/pki.hpp"
@@ -455,6 +456,56 @@ TEST_CASE_FIXTURE(fixture, "behaviour: lifetime, expires_in, forced status, HTML
   CHECK(post(server, "/auth/v1/token", "pat=" + root_key_encoded).result_int() == 200);
 }
 
+TEST_CASE_FIXTURE(fixture, "echo_key: a 401 that echoes the key it was sent, encoded") {
+  const std::string body = "personalAccessKey=" + root_key_encoded;
+  stand_in::behaviour b;
+  for (const auto encoding : stand_in::all_echo_encodings) {
+    CAPTURE(stand_in::to_string(encoding));
+    b.echo_key = encoding;
+    server.set_behaviour(b);
+    const auto answer = post(server, "/auth/v3/token", body);
+    CHECK(answer.result_int() == 401);
+    const auto echoed = stand_in::encode_echo(root_key, encoding);
+    if (stand_in::is_json_escape(encoding)) {
+      // Parsed, the description still holds the escapes.
+      CHECK(body_json(answer).at("error_description").get<std::string>().find(echoed) !=
+            std::string::npos);
+    } else {
+      CHECK(answer.body().find(echoed) != std::string::npos);
+    }
+  }
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::percent_lower) == "a%2bb%2fc%3d");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::percent_upper) == "a%2Bb%2Fc%3D");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::plus) == "a b/c=");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::json_slash) == "a+b\\/c=");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::json_u) ==
+        "a\\u002Bb\\u002Fc\\u003D");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::json_u_lower) ==
+        "a\\u002bb\\u002fc\\u003d");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::html_dec) == "a&#43;b&#47;c&#61;");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::html_hex) ==
+        "a&#x2b;b&#x2f;c&#x3d;");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::html_hex_upper) ==
+        "a&#X2B;b&#X2F;c&#X3D;");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::html_named) ==
+        "a&plus;b&sol;c&equals;");
+}
+
+TEST_CASE_FIXTURE(fixture, "token_suffix and date_header change the answer as asked") {
+  stand_in::behaviour b;
+  b.token_suffix = "\r\nX-Injected: 1";
+  b.date_header = "Thu, 01 Jan 1970 00:00:00 GMT";
+  server.set_behaviour(b);
+  const auto answer = post(server, "/auth/v3/token", "personalAccessKey=" + root_key_encoded);
+  REQUIRE(answer.result_int() == 200);
+  CHECK(answer[http::field::date] == "Thu, 01 Jan 1970 00:00:00 GMT");
+  const auto token = body_json(answer).at("access_token").get<std::string>();
+  CHECK(token.ends_with("\r\nX-Injected: 1"));
+  // The JWT itself is untouched: its exp is still on the stand-in's clock.
+  const auto claims = jwt_payload(token.substr(0, token.find('\r')));
+  CHECK(std::abs(claims.at("exp").get<std::int64_t>() - (now_s() + 3600)) < 60);
+}
+
 TEST_CASE_FIXTURE(fixture, "the clock offset moves Date, iat and exp together") {
   stand_in::behaviour b;
   b.clock_offset = 3600s;
@@ -627,12 +678,20 @@ TEST_CASE("behaviour JSON round-trips") {
   b.clock_offset = -30s;
   b.fault_mode = stand_in::fault::reset;
   b.disabled_versions = {"v2", "v3"};
+  b.echo_key = stand_in::echo_encoding::html_hex;
+  b.token_suffix = "\n";
+  b.date_header = "yesterday";
   const auto parsed = stand_in::behaviour_from_json(stand_in::behaviour_to_json(b));
   CHECK(parsed.token_lifetime == 5s);
   CHECK(parsed.delay == 20ms);
   CHECK(parsed.clock_offset == -30s);
   CHECK(parsed.fault_mode == stand_in::fault::reset);
   CHECK(parsed.disabled_versions == b.disabled_versions);
+  CHECK(parsed.echo_key == stand_in::echo_encoding::html_hex);
+  CHECK(parsed.token_suffix == "\n");
+  CHECK(parsed.date_header == "yesterday");
+  CHECK_FALSE(stand_in::behaviour_from_json(R"({"echo_key": null})").echo_key.has_value());
+  CHECK_THROWS_AS(stand_in::behaviour_from_json(R"({"echo_key": "rot13"})"), std::invalid_argument);
   CHECK_THROWS_AS(stand_in::behaviour_from_json(R"({"fault": "meltdown"})"), std::invalid_argument);
   CHECK_THROWS_AS(stand_in::behaviour_from_json("[]"), std::invalid_argument);
 }

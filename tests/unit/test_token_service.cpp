@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <deque>
 
 using namespace actoken;
@@ -335,6 +336,140 @@ TEST_CASE("max_exchanges_per_minute is enforced locally") {
   f.clock.advance(61s);
   CHECK(
       answer_of(f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000003"))).from_exchange);
+}
+
+namespace {
+
+// acme and beta, two organizations with their own keys on the same auth server.
+org_table two_orgs() {
+  auto table = one_org();
+  auto beta = std::make_shared<org_settings>(*table["acme"]);
+  beta->name = "beta";
+  beta->key = std::make_shared<const platform::secure_buffer>("key-beta");
+  table.emplace("beta", beta);
+  return table;
+}
+
+std::string guid(int n) {
+  char text[40];
+  std::snprintf(text, sizeof text, "9b2f6d1e-0000-4000-8000-%012d", n);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("max_exchanges_per_minute is each organization's own") {
+  fixture f;
+  f.service.set_orgs(two_orgs());
+  f.service.set_options({900s, 300s, 2, 100});
+  // acme's callers spend acme's budget on sub-organizations the server rejects.
+  f.upstream->fail(errc::key_rejected);
+  f.upstream->fail(errc::key_rejected);
+  CHECK(error_of(f.get_now(req(60s, false, guid(1)))).code == errc::key_rejected);
+  CHECK(error_of(f.get_now(req(60s, false, guid(2)))).code == errc::key_rejected);
+  const auto third = f.service.try_get(req(60s, false, guid(3)));
+  REQUIRE(third.has_value());
+  CHECK(error_of(*third).code == errc::rate_limited);
+  CHECK(error_of(*third).message.find("organization acme") != std::string::npos);
+  // beta's budget is untouched.
+  f.upstream->succeed();
+  const auto beta = f.get_now({"beta", "", 60s, false});
+  CHECK(answer_of(beta).from_exchange);
+  CHECK(f.upstream->keys.back() == "key-beta");
+  CHECK(f.upstream->calls == 3);
+}
+
+TEST_CASE("a 429 still stops every organization on that auth server") {
+  fixture f;
+  f.service.set_orgs(two_orgs());
+  f.upstream->fail(errc::rate_limited, 30s);
+  CHECK(error_of(f.get_now(req())).code == errc::rate_limited);
+  const auto beta = f.service.try_get({"beta", "", 60s, false});
+  REQUIRE(beta.has_value());
+  CHECK(error_of(*beta).code == errc::rate_limited);
+  CHECK(error_of(*beta).retry_after == 30s);
+  CHECK(f.upstream->calls == 1);
+}
+
+TEST_CASE("the budget survives a change of the organization's key") {
+  fixture f;
+  f.service.set_options({900s, 300s, 1, 100});
+  f.upstream->succeed();
+  f.get_now(req());
+  f.service.set_orgs(one_org("key-2"));
+  const auto again = f.service.try_get(req());
+  REQUIRE(again.has_value());
+  CHECK(error_of(*again).code == errc::rate_limited);
+}
+
+TEST_CASE("a cache key with no token is forgotten once its rest ends, not before") {
+  fixture f;
+  f.service.set_options({900s, 300s, 1000, 3});
+  f.upstream->succeed();
+  f.get_now(req());  // the root: a cached token, never forgotten
+  f.upstream->fail(errc::key_rejected);
+  f.upstream->fail(errc::key_rejected);
+  CHECK(error_of(f.get_now(req(60s, false, guid(1)))).code == errc::key_rejected);
+  CHECK(error_of(f.get_now(req(60s, false, guid(2)))).code == errc::key_rejected);
+
+  // Resting: the rejected keys still count, and still answer at once.
+  const auto full = f.service.try_get(req(60s, false, guid(3)));
+  REQUIRE(full.has_value());
+  CHECK(error_of(*full).code == errc::bad_request);
+  f.clock.advance(299s);
+  CHECK(error_of(*f.service.try_get(req(60s, false, guid(1)))).code == errc::key_rejected);
+  CHECK(error_of(*f.service.try_get(req(60s, false, guid(3)))).code == errc::bad_request);
+  CHECK(f.upstream->calls == 3);
+
+  // Rested: forgotten, so a new sub-organization fits and the root stays cached.
+  f.clock.advance(2s);
+  f.upstream->succeed();
+  CHECK(answer_of(f.get_now(req(60s, false, guid(3)))).from_exchange);
+  CHECK(f.service.cached_tokens() == 2);
+  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+}
+
+TEST_CASE("a cache key whose backoff ended is forgotten too") {
+  fixture f;
+  f.service.set_options({900s, 300s, 1000, 1});
+  f.upstream->fail(errc::upstream_unavailable);
+  CHECK(error_of(f.get_now(req(60s, false, guid(1)))).code == errc::upstream_unavailable);
+  CHECK(error_of(*f.service.try_get(req(60s, false, guid(2)))).code == errc::bad_request);
+  f.clock.advance(2s);  // the first backoff is at most 1 s
+  f.upstream->succeed();
+  CHECK(answer_of(f.get_now(req(60s, false, guid(2)))).from_exchange);
+}
+
+TEST_CASE("rejected random sub-organizations never fill the 100 cache keys for good") {
+  fixture f;
+  f.service.set_options({900s, 300s, 1000, 100});
+  for (int i = 0; i < 100; ++i) {
+    f.upstream->fail(errc::key_rejected);
+    CHECK(error_of(f.get_now(req(60s, false, guid(i)))).code == errc::key_rejected);
+  }
+  CHECK(error_of(*f.service.try_get(req(60s, false, guid(100)))).code == errc::bad_request);
+  CHECK(error_of(*f.service.try_get(req())).code == errc::bad_request);
+  f.clock.advance(301s);
+  f.upstream->succeed();
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(f.upstream->calls == 101);
+}
+
+TEST_CASE("a restored token is kept no longer than 24 h from when it was obtained") {
+  fixture f;
+  cached_token token;
+  token.access_token = "restored";
+  token.obtained_at = f.clock.wall_now() - 1h;
+  token.expires_at = f.clock.wall_now() + 48h;
+  f.service.restore("acme", "", token);
+  const auto served = f.service.try_get(req());
+  REQUIRE(served.has_value());
+  CHECK(answer_of(*served).token->expires_at == token.obtained_at + 24h);
+
+  token.obtained_at = f.clock.wall_now() - 25h;  // past the cap already: dropped
+  f.service.evict("acme");
+  f.service.restore("acme", "", token);
+  CHECK(f.service.cached_tokens() == 0);
 }
 
 TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
