@@ -60,9 +60,10 @@ class daemon_app final : public api::daemon_control {
     }
     std::optional<transport::unix_listener> listener;
     try {
-      listener.emplace(transport::unix_listener::open(
-          {cfg_.socket, cfg_.socket_mode, group, options_.mode == run_mode::user, 1024},
-          platform::activated_socket()));
+      listener.emplace(
+          transport::unix_listener::open({cfg_.socket, cfg_.socket_mode, group,
+                                          options_.mode == run_mode::user ? 0700U : 0755U, 1024},
+                                         platform::activated_socket()));
     } catch (const transport::listen_error& e) {
       spdlog::error("{}", e.what());
       return 1;

