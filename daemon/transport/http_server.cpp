@@ -17,7 +17,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <system_error>
 #include <tuple>
 
 namespace actoken::transport {
@@ -28,6 +35,10 @@ namespace http = beast::http;
 using namespace net::experimental::awaitable_operators;
 using stream = net::local::stream_protocol;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Descriptors left free for everything but connections (upstream exchanges,
+// key and cache files) once the table has filled up.
+constexpr std::size_t descriptor_reserve = 16;
 
 // The head of an answer: status line and the headers every answer carries.
 std::string response_head(const api::api_response& response, bool keep_alive) {
@@ -101,10 +112,16 @@ http_server::http_server(net::io_context& io, api::router& router, server_limits
 
 http_server::~http_server() {
   for (auto& s : sessions_) s->close();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 void http_server::start(int listening_fd) {
   acceptor_.assign(stream(), listening_fd);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) {
+    spdlog::warn("cannot open /dev/null for a spare descriptor: {}",
+                 std::generic_category().message(errno));
+  }
   net::co_spawn(io_, accept_loop(), net::detached);
 }
 
@@ -140,15 +157,62 @@ bool http_server::make_room() {
   return true;
 }
 
+std::size_t http_server::connection_cap() {
+  if (descriptor_cap_ != 0 && mono_clock::now() >= descriptor_cap_until_) {
+    descriptor_cap_ = 0;  // descriptors may have come free: let accept find out again
+  }
+  return descriptor_cap_ != 0 ? std::min(descriptor_cap_, limits_.max_connections)
+                              : limits_.max_connections;
+}
+
+bool http_server::on_out_of_descriptors() {
+  const auto now = mono_clock::now();
+  // The table is full at this many connections: serve fewer, by a reserve
+  // left for exchanges and files (at most half of them), for an idle
+  // timeout, then let accept probe again.
+  const auto connections = sessions_.size();
+  descriptor_cap_ =
+      std::max<std::size_t>(connections - std::min(descriptor_reserve, connections / 2), 1);
+  descriptor_cap_until_ = now + limits_.idle_timeout;
+  std::size_t evicted = 0;
+  while (sessions_.size() >= descriptor_cap_ && make_room()) ++evicted;
+  const bool freed = evicted > 0 || turn_away_one();
+  if (now - last_descriptor_warning_ > std::chrono::seconds{10}) {
+    last_descriptor_warning_ = now;
+    spdlog::warn("out of file descriptors with {} connections: serving at most {} for now; {}",
+                 connections, descriptor_cap_,
+                 evicted > 0 ? "closed " + std::to_string(evicted) + " idle connections"
+                 : freed     ? "every connection is busy: turned a newcomer away"
+                             : "no descriptor could be freed");
+  }
+  return freed;
+}
+
+bool http_server::turn_away_one() {
+  // The spare descriptor makes room for exactly this accept; the queue moves.
+  if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  const int newcomer = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (newcomer >= 0) ::close(newcomer);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return newcomer >= 0;
+}
+
 net::awaitable<void> http_server::accept_loop() {
   net::steady_timer pause(io_);
   auto last_warning = mono_clock::time_point{};
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (stopping_) co_return;
+    if ((ec == net::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system) &&
+        on_out_of_descriptors()) {
+      continue;
+    }
     if (ec) {
-      // Out of descriptors (EMFILE/ENFILE) or a transient failure: say so at
-      // most every 10 s, pause briefly, and keep serving the connections we have.
+      // A transient failure, or no descriptor could be freed: say so at most
+      // every 10 s, pause briefly, and keep serving the connections we have.
       if (mono_clock::now() - last_warning > std::chrono::seconds{10}) {
         spdlog::warn("accept failed: {}; pausing briefly", ec.message());
         last_warning = mono_clock::now();
@@ -162,7 +226,7 @@ net::awaitable<void> http_server::accept_loop() {
       spdlog::warn("dropping a connection whose peer credentials cannot be read");
       continue;
     }
-    if (sessions_.size() >= limits_.max_connections && !make_room()) {
+    if (sessions_.size() >= connection_cap() && !make_room()) {
       continue;  // every connection is busy: turn the newcomer away
     }
     // serve() writes synchronously first: that must return would_block, never wait.

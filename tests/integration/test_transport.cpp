@@ -80,6 +80,19 @@ json with_socket(const daemon_world& w, const fs::path& socket) {
   return config;
 }
 
+int open_connection(const fs::path& socket) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 TEST_CASE("a sticky shared folder is refused as the socket's folder, and its mode kept") {
@@ -217,4 +230,31 @@ TEST_CASE(
     const auto error = start_failure(w.dir, config);
     CHECK_MESSAGE(error.find("socket_mode") != std::string::npos, error);
   }
+}
+
+TEST_CASE("out of descriptors, 100 idle connections do not lock a new client out") {
+  // RLIMIT_NOFILE 64, soft and hard (the daemon raises soft to hard), with
+  // max_connections at its default of 1024: the descriptor table is the limit.
+  daemon_world w({.start_daemon = false});
+  w.daemon.emplace(w.dir, w.config, std::vector<std::string>{}, 64U);
+  std::vector<int> idle;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = open_connection(w.socket());
+    REQUIRE(fd >= 0);  // accepted, or waiting in the listen queue
+    idle.push_back(fd);
+  }
+  // The new client's token needs an exchange: an upstream connection, one
+  // more descriptor, while the table is full.
+  const auto start = std::chrono::steady_clock::now();
+  const auto answer =
+      unix_raw(w.socket(),
+               "GET /v1/token?org=acme HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3000ms);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK_MESSAGE(answer.rfind("HTTP/1.1 200 ", 0) == 0, answer << w.daemon->log());
+  CHECK(took < 3s);
+  CHECK(w.upstream.exchanges_for(w.key) == 1);
+  // And once more, from the cache, with the idle connections still queueing.
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
+  CHECK(w.daemon->log().find("out of file descriptors") != std::string::npos);
+  for (const int fd : idle) ::close(fd);
 }
