@@ -1,6 +1,7 @@
 #include "daemon/transport/http_server.hpp"
 
 #include "daemon/platform/peer.hpp"
+#include "daemon/platform/secure_memory.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <memory>
 #include <system_error>
 #include <tuple>
 
@@ -39,6 +42,77 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Descriptors left free for everything but connections (upstream exchanges,
 // key and cache files) once the table has filled up.
 constexpr std::size_t descriptor_reserve = 16;
+
+/// Memory wiped when it is freed: a connection's read buffer and a request's
+/// body may hold a key (PUT /v1/orgs/{org}/key), and a buffer that grows
+/// frees its old storage. Not locked: every connection has a read buffer, and
+/// the locked-memory budget is kept for keys.
+template <class T>
+struct wiping_allocator {
+  using value_type = T;
+
+  wiping_allocator() noexcept = default;
+  template <class U>
+  wiping_allocator(const wiping_allocator<U>& /*other*/) noexcept {}  // NOLINT: rebind
+
+  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    platform::secure_wipe(p, n * sizeof(T));
+    std::allocator<T>{}.deallocate(p, n);
+  }
+
+  friend bool operator==(const wiping_allocator&, const wiping_allocator&) noexcept { return true; }
+};
+
+using read_buffer = beast::basic_flat_buffer<wiping_allocator<char>>;
+using request_body = http::basic_string_body<char, std::char_traits<char>, wiping_allocator<char>>;
+using request_parser = http::request_parser<request_body>;
+
+// True when a request may have left a key in memory: it carried a body (a
+// key PUT does), or it did not parse (it may have been a key PUT cut short).
+bool may_hold_a_secret(const request_parser& parser) noexcept {
+  return !parser.get().body().empty() || !parser.is_done();
+}
+
+// Wipes a request's body, the small-string bytes inside the parser (that is,
+// inside the session's coroutine frame) too.
+void wipe_body(request_parser& parser) noexcept {
+  auto& body = parser.get().body();
+  body.resize(body.capacity());  // within capacity: no allocation
+  platform::secure_wipe(body.data(), body.size());
+  body.clear();
+}
+
+// Wipes every byte the read buffer holds or has held, head and body, keeping
+// only the bytes of a pipelined next request.
+void wipe_read_buffer(read_buffer& buffer) {
+  // The next request may be a key PUT too: held in locked memory meanwhile.
+  const platform::secure_buffer next(
+      std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
+  buffer.clear();
+  const auto whole = buffer.prepare(buffer.capacity());
+  platform::secure_wipe(whole.data(), whole.size());
+  if (!next.empty()) {
+    buffer.commit(
+        net::buffer_copy(buffer.prepare(next.size()), net::buffer(next.data(), next.size())));
+  }
+}
+
+// Wipes the body however the session leaves a request, a co_return included.
+// (The read buffer needs no such guard: a session that leaves early ends, and
+// the buffer's allocator wipes it as it is freed.)
+class body_wiper {
+ public:
+  explicit body_wiper(request_parser& parser) noexcept : parser_(parser) {}
+  ~body_wiper() {
+    if (may_hold_a_secret(parser_)) wipe_body(parser_);
+  }
+  body_wiper(const body_wiper&) = delete;
+  body_wiper& operator=(const body_wiper&) = delete;
+
+ private:
+  request_parser& parser_;
+};
 
 // The head of an answer: status line and the headers every answer carries.
 std::string response_head(const api::api_response& response, bool keep_alive) {
@@ -64,8 +138,7 @@ std::string response_head(const api::api_response& response, bool keep_alive) {
 // whole in one read (nearly all of them) is parsed here: async_read would
 // parse it too, but completes through a post to the scheduler even when it
 // had nothing to read. need_more: the parser wants bytes not read yet.
-boost::system::error_code parse_buffered(http::request_parser<http::string_body>& parser,
-                                         beast::flat_buffer& buffer) {
+boost::system::error_code parse_buffered(request_parser& parser, read_buffer& buffer) {
   parser.eager(true);  // the body too, as async_read does
   boost::system::error_code ec;
   while (!parser.is_done()) {
@@ -272,7 +345,7 @@ net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
 }
 
 net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
-  beast::flat_buffer buffer(limits_.max_head + limits_.max_body);
+  read_buffer buffer(limits_.max_head + limits_.max_body);
   std::string head;
   for (;;) {
     s->busy = false;
@@ -295,7 +368,8 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
       s->set_deadline(mono_clock::now() + limits_.head_timeout);
     }
 
-    http::request_parser<http::string_body> parser;
+    request_parser parser;
+    const body_wiper wiper(parser);
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
     parser.body_limit(limits_.max_body);
     auto ec = parse_buffered(parser, buffer);
@@ -330,6 +404,12 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
         answer = co_await router_.handle_async(call);
       }
       response = std::move(*answer);
+    }
+
+    // Answered: a request that may have held a key leaves none of it behind.
+    if (may_hold_a_secret(parser)) {
+      wipe_body(parser);
+      wipe_read_buffer(buffer);
     }
 
     if (stopping_) keep_alive = false;

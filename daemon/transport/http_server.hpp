@@ -7,6 +7,7 @@
 /// connection closes after 30 s; past `max_connections` the longest-idle
 /// connection makes room, or the newcomer is turned away. Out of descriptors
 /// it does the same, so idle connections never lock others out (SPEC §6).
+/// What a request with a body (a key PUT) leaves in memory is wiped.
 
 #include "daemon/api/router.hpp"
 

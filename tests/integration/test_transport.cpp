@@ -93,6 +93,41 @@ int open_connection(const fs::path& socket) {
   return fd;
 }
 
+std::string random_text(std::size_t length) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  std::string text;
+  for (std::size_t i = 0; i < length; ++i) text.push_back(alphabet[random() % 62]);
+  return text;
+}
+
+// `text` percent-encoded as a form body carries it: %XX in `hex`'s case.
+std::string form_encoded(const std::string& text, const char* hex) {
+  std::string out;
+  for (const char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+      out.push_back(c);
+    } else {
+      out += '%';
+      out += hex[static_cast<unsigned char>(c) >> 4U];
+      out += hex[static_cast<unsigned char>(c) & 0xFU];
+    }
+  }
+  return out;
+}
+
+// How many `window`-byte pieces of `needle` occur in `haystack` (a partial
+// copy, say a small-string buffer's worth, counts too).
+std::size_t pieces_found(const std::string& haystack, const std::string& needle,
+                         std::size_t window = 12) {
+  std::size_t found = 0;
+  for (std::size_t i = 0; i + window <= needle.size(); ++i) {
+    if (haystack.find(needle.substr(i, window)) != std::string::npos) ++found;
+  }
+  return found;
+}
+
 }  // namespace
 
 TEST_CASE("a sticky shared folder is refused as the socket's folder, and its mode kept") {
@@ -257,4 +292,80 @@ TEST_CASE("out of descriptors, 100 idle connections do not lock a new client out
   CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
   CHECK(w.daemon->log().find("out of file descriptors") != std::string::npos);
   for (const int fd : idle) ::close(fd);
+}
+
+TEST_CASE("a core of the daemon after a key PUT holds no copy of the key") {
+  const auto gcore = find_tool("gcore");
+  REQUIRE_MESSAGE(gcore.has_value(), "gcore (Debian package gdb, see scripts/bootstrap) is needed");
+  // An organization whose name the daemon holds in ordinary heap memory: the
+  // core is searched for it too, so a search that finds nothing means something.
+  const auto control = "control-" + random_text(24);
+  daemon_world w({.config = {{"organizations", {{control, json::object()}}}}});
+  // '+', '/' and '=' are sent as they are in JSON and as %2B, %2F, %3D in a form.
+  const auto key = random_text(40) + "+/" + random_text(40) + "=";
+  w.upstream.add_account(key, acme_org_id);
+  const auto body = json{{"key", key}, {"persist", false}}.dump();
+
+  // A real core of the running daemon: gdb attaches as root (CAP_SYS_PTRACE),
+  // which the daemon's PR_SET_DUMPABLE 0 does not keep out, and leaves out
+  // what is marked MADV_DONTDUMP, as the kernel's own core dump would.
+  const auto check_core = [&](const std::string& when) {
+    CAPTURE(when);
+    const auto prefix = w.dir.path() / "core";
+    const auto pid = std::to_string(w.daemon->pid());
+    const auto dumped = run_process({*gcore, "-o", prefix.string(), pid});
+    const auto core_path = prefix.string() + "." + pid;
+    REQUIRE_MESSAGE(fs::exists(core_path), dumped.out << dumped.err);
+    const auto core = read_bytes(core_path);
+    fs::remove(core_path);
+    REQUIRE(core.size() > 100'000);
+    CHECK(core.find(control) != std::string::npos);
+    CHECK(pieces_found(core, key) == 0);
+    CHECK(pieces_found(core, form_encoded(key, "0123456789ABCDEF")) == 0);
+    CHECK(pieces_found(core, form_encoded(key, "0123456789abcdef")) == 0);
+    CHECK(w.daemon->get("/v1/health").status == 200);  // gcore let it go
+  };
+
+  const auto put = unix_request(w.socket(), "PUT", "/v1/orgs/acme/key", body);
+  REQUIRE_MESSAGE(put.status == 200, put.body);
+  check_core("right after the PUT");
+
+  // Again on a connection kept alive past the PUT, with a request pipelined
+  // behind it in the same read buffer; then a token exchanged with the key.
+  const auto twice = unix_raw(w.socket(),
+                              "PUT /v1/orgs/acme/key HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body +
+                                  "GET /v1/health HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n\r\n");
+  CHECK(twice.rfind("HTTP/1.1 200 ", 0) == 0);
+  CHECK(twice.find("\"status\":\"ok\"") != std::string::npos);
+  const auto token = w.daemon->get("/v1/token?org=acme");
+  REQUIRE_MESSAGE(token.status == 200, token.body);
+  CHECK(w.upstream.exchanges_for(key) == 1);
+  check_core("after a pipelined PUT and an exchange");
+}
+
+TEST_CASE("a key with white space or a control character inside is bad_request, nothing stored") {
+  daemon_world w;
+  for (const std::string& inside : {std::string("\n"), std::string(" "), std::string("\t"),
+                                    std::string("\r"), std::string(1, '\0'), std::string("\x7f")}) {
+    const auto key = random_text(20) + inside + random_text(20);
+    const auto body = json{{"key", key}}.dump();
+    const auto reply = unix_request(w.socket(), "PUT", "/v1/orgs/newco/key", body);
+    CHECK(reply.status == 400);
+    CHECK(reply.json()["error"] == "bad_request");
+    CHECK(reply.json()["message"].get<std::string>().find("white space or a control character") !=
+          std::string::npos);
+    CHECK(pieces_found(reply.body, key, 8) == 0);
+    CHECK_FALSE(fs::exists(w.dir.path() / "keys" / "newco.key"));
+    CHECK(w.org_view("newco").is_null());
+  }
+  // White space around the key is trimmed, as in a key file.
+  const auto key = random_text(40);
+  const auto reply = unix_request(w.socket(), "PUT", "/v1/orgs/newco/key",
+                                  json{{"key", "\n " + key + " \n"}}.dump());
+  CHECK(reply.status == 200);
+  CHECK(read_bytes(w.dir.path() / "keys" / "newco.key") == key + "\n");
+  CHECK(w.daemon->log().find(key) == std::string::npos);
 }
