@@ -126,10 +126,19 @@ unix_listener unix_listener::open(const listen_options& options, std::optional<i
   (void)address_of(options.path.string());
   listener.path_ = options.path;
   listener.name_ = options.path.filename().string();
-  const auto folder = options.path.parent_path();
-  listener.folder_fd_ = open_socket_folder(folder.empty() ? std::filesystem::path(".") : folder,
-                                           static_cast<mode_t>(options.folder_mode));
+  if (listener.name_.empty() || listener.name_ == "." || listener.name_ == "..") {
+    throw listen_error("socket path " + options.path.string() + " names no file");
+  }
+  const auto folder =
+      options.path.has_parent_path() ? options.path.parent_path() : std::filesystem::path(".");
+  listener.folder_fd_ = open_socket_folder(folder, static_cast<mode_t>(options.folder_mode));
   const int dir = listener.folder_fd_;
+  // bind and connect reach the folder through /proc/self/fd (name_in): say so
+  // plainly when /proc is missing rather than fail later with ENOENT.
+  if (::access(name_in(dir, ".").c_str(), F_OK) != 0) {
+    throw listen_error("cannot reach the socket's folder " + folder.string() +
+                       " through /proc/self/fd: is /proc mounted?");
+  }
 
   // The lock first: it decides who owns the path.
   const auto lock_name = listener.name_ + ".lock";
