@@ -53,17 +53,23 @@ class daemon_app final : public api::daemon_control {
   int run() {
     std::optional<gid_t> group;
     if (cfg_.socket_group) {
-      group = platform::lookup_group(*cfg_.socket_group);
+      std::string problem;
+      group = platform::lookup_group(*cfg_.socket_group, problem);
       if (!group) {
-        spdlog::error("socket_group {} does not exist", *cfg_.socket_group);
+        if (problem.empty()) {
+          spdlog::error("socket_group {} does not exist", *cfg_.socket_group);
+        } else {
+          spdlog::error("socket_group: {}", problem);
+        }
         return 1;
       }
     }
     std::optional<transport::unix_listener> listener;
     try {
-      listener.emplace(transport::unix_listener::open(
-          {cfg_.socket, cfg_.socket_mode, group, options_.mode == run_mode::user, 1024},
-          platform::activated_socket()));
+      listener.emplace(
+          transport::unix_listener::open({cfg_.socket, cfg_.socket_mode, group,
+                                          options_.mode == run_mode::user ? 0700U : 0755U, 1024},
+                                         platform::activated_socket()));
     } catch (const transport::listen_error& e) {
       spdlog::error("{}", e.what());
       return 1;
@@ -163,8 +169,15 @@ class daemon_app final : public api::daemon_control {
   }
 
   std::unique_ptr<api::access_policy> make_access(const config& cfg) {
+    // A lookup that failed (not "no such entry") is logged: a peer it denies
+    // is not denied in silence.
+    auto resolve = [](uid_t uid, gid_t gid) {
+      auto who = platform::lookup_user(uid, gid);
+      for (const auto& problem : who.problems) spdlog::warn("peer uid {}: {}", uid, problem);
+      return who;
+    };
     return std::make_unique<api::access_policy>(daemon_uid_, cfg.admin, cfg.allow,
-                                                platform::lookup_user, clock_);
+                                                std::move(resolve), clock_);
   }
 
   void rebuild_orgs(bool reload = false) {

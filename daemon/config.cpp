@@ -252,7 +252,11 @@ void read_top_level(reader& r, const json& root, config& cfg) {
         r.problem("socket_mode", R"(must be an octal string such as "0660")");
       } else {
         cfg.socket_mode = static_cast<unsigned>(std::stoul(*text, nullptr, 8));
-        if ((cfg.socket_mode & 0600U) != 0600U) {
+        if ((cfg.socket_mode & ~0777U) != 0) {
+          r.problem(
+              "socket_mode",
+              R"(takes permission bits only ("0600", "0660", "0666"): no setuid, setgid or sticky bit)");
+        } else if ((cfg.socket_mode & 0600U) != 0600U) {
           r.problem("socket_mode", "must let the daemon's own user read and write (0600 bits)");
         }
       }

@@ -2,6 +2,7 @@
 
 #include "common/json_text.hpp"
 #include "common/version.hpp"
+#include "daemon/api/key_request.hpp"
 #include "daemon/config.hpp"
 
 #include <nlohmann/json.hpp>
@@ -357,52 +358,16 @@ api_response router::put_key(const api_request& request, const std::string& org)
     return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                " may not change the key of organization " + org);
   }
-  // The body holds the key: parse it into a json value and move the key into
-  // locked memory at once, wiping the json's copy.
-  auto body = json::parse(request.body, nullptr, false);
-  if (!body.is_object()) {
-    return error_response(errc::bad_request, "the body must be a JSON object with a key");
+  // The body holds the key: it goes straight into locked memory, with no
+  // copy in a JSON library's strings (key_request.hpp). The session wipes the
+  // request's own buffers once it is answered.
+  auto parsed = parse_key_request(request.body);
+  if (auto* problem = std::get_if<std::string>(&parsed)) {
+    return error_response(errc::bad_request, *problem + " (organization " + org + ")");
   }
-  platform::secure_buffer key;
-  std::optional<std::string> auth_url;
-  std::optional<upstream::api_version> version;
-  bool persist = true;
-  std::string problem;
-  for (auto& [name, value] : body.items()) {
-    if (name == "key" && value.is_string()) {
-      auto& text = value.get_ref<std::string&>();
-      std::string_view trimmed = text;
-      while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
-        trimmed.remove_prefix(1);
-      }
-      while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) {
-        trimmed.remove_suffix(1);
-      }
-      key.append(trimmed);
-      platform::secure_wipe(text.data(), text.size());
-    } else if (name == "auth_url" && value.is_string()) {
-      const auto& url = value.get_ref<const std::string&>();
-      if (!url.starts_with("https://") || url.size() <= 8) {
-        problem = "auth_url must be an https:// URL";
-      }
-      auth_url = url;
-      while (auth_url->size() > 9 && auth_url->back() == '/') auth_url->pop_back();
-    } else if (name == "api_version" && value.is_string()) {
-      version = upstream::parse_api_version(value.get_ref<const std::string&>());
-      if (!version) problem = R"(api_version must be "v1", "v2", "v3" or "auto")";
-    } else if (name == "persist" && value.is_boolean()) {
-      persist = value.get<bool>();
-    } else if (name != "key") {
-      problem = "unexpected field or type: " + name;
-    } else {
-      problem = "key must be a string";
-    }
-  }
-  if (problem.empty() && key.empty()) problem = "the body has no key";
-  if (!problem.empty()) {
-    return error_response(errc::bad_request, problem + " (organization " + org + ")");
-  }
-  auto result = control_.put_key(org, std::move(key), auth_url, version, persist);
+  auto& put = std::get<key_request>(parsed);
+  auto result =
+      control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist);
   if (result.error) return error_response(*result.error, result.message);
   return json_response(200, {{"org", org}, {"persisted", result.persisted}});
 }

@@ -28,12 +28,16 @@ struct user_identity {
   std::string name;           ///< "" when the uid has no entry
   std::vector<gid_t> groups;  ///< primary and supplementary groups
   std::vector<std::string> group_names;
+  /// Lookups that failed other than by "no such entry" (an I/O error, an entry
+  /// over the size cap): what is missing above, for the caller to log.
+  std::vector<std::string> problems;
 };
 
 /// Looks up `uid`'s name and groups (primary `gid` included). Uses NSS.
 user_identity lookup_user(uid_t uid, gid_t gid);
 
-/// Looks up a group id by name.
-std::optional<gid_t> lookup_group(const std::string& name);
+/// Looks up a group id by name. nullopt with `problem` empty: no such group;
+/// with `problem` set: the lookup failed (the group may well exist).
+std::optional<gid_t> lookup_group(const std::string& name, std::string& problem);
 
 }  // namespace actoken::platform

@@ -1,6 +1,7 @@
 #include "daemon/transport/http_server.hpp"
 
 #include "daemon/platform/peer.hpp"
+#include "daemon/platform/secure_memory.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,11 +14,20 @@
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <memory>
+#include <system_error>
 #include <tuple>
 
 namespace actoken::transport {
@@ -28,6 +38,81 @@ namespace http = beast::http;
 using namespace net::experimental::awaitable_operators;
 using stream = net::local::stream_protocol;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Descriptors left free for everything but connections (upstream exchanges,
+// key and cache files) once the table has filled up.
+constexpr std::size_t descriptor_reserve = 16;
+
+/// Memory wiped when it is freed: a connection's read buffer and a request's
+/// body may hold a key (PUT /v1/orgs/{org}/key), and a buffer that grows
+/// frees its old storage. Not locked: every connection has a read buffer, and
+/// the locked-memory budget is kept for keys.
+template <class T>
+struct wiping_allocator {
+  using value_type = T;
+
+  wiping_allocator() noexcept = default;
+  template <class U>
+  wiping_allocator(const wiping_allocator<U>& /*other*/) noexcept {}  // NOLINT: rebind
+
+  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    platform::secure_wipe(p, n * sizeof(T));
+    std::allocator<T>{}.deallocate(p, n);
+  }
+
+  friend bool operator==(const wiping_allocator&, const wiping_allocator&) noexcept { return true; }
+};
+
+using read_buffer = beast::basic_flat_buffer<wiping_allocator<char>>;
+using request_body = http::basic_string_body<char, std::char_traits<char>, wiping_allocator<char>>;
+using request_parser = http::request_parser<request_body>;
+
+// True when a request may have left a key in memory: it carried a body (a
+// key PUT does), or it did not parse (it may have been a key PUT cut short).
+bool may_hold_a_secret(const request_parser& parser) noexcept {
+  return !parser.get().body().empty() || !parser.is_done();
+}
+
+// Wipes a request's body, the small-string bytes inside the parser (that is,
+// inside the session's coroutine frame) too.
+void wipe_body(request_parser& parser) noexcept {
+  auto& body = parser.get().body();
+  body.resize(body.capacity());  // within capacity: no allocation
+  platform::secure_wipe(body.data(), body.size());
+  body.clear();
+}
+
+// Wipes every byte the read buffer holds or has held, head and body, keeping
+// only the bytes of a pipelined next request.
+void wipe_read_buffer(read_buffer& buffer) {
+  // The next request may be a key PUT too: held in locked memory meanwhile.
+  const platform::secure_buffer next(
+      std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
+  buffer.clear();
+  const auto whole = buffer.prepare(buffer.capacity());
+  platform::secure_wipe(whole.data(), whole.size());
+  if (!next.empty()) {
+    buffer.commit(
+        net::buffer_copy(buffer.prepare(next.size()), net::buffer(next.data(), next.size())));
+  }
+}
+
+// Wipes the body however the session leaves a request, a co_return included.
+// (The read buffer needs no such guard: a session that leaves early ends, and
+// the buffer's allocator wipes it as it is freed.)
+class body_wiper {
+ public:
+  explicit body_wiper(request_parser& parser) noexcept : parser_(parser) {}
+  ~body_wiper() {
+    if (may_hold_a_secret(parser_)) wipe_body(parser_);
+  }
+  body_wiper(const body_wiper&) = delete;
+  body_wiper& operator=(const body_wiper&) = delete;
+
+ private:
+  request_parser& parser_;
+};
 
 // The head of an answer: status line and the headers every answer carries.
 std::string response_head(const api::api_response& response, bool keep_alive) {
@@ -53,8 +138,7 @@ std::string response_head(const api::api_response& response, bool keep_alive) {
 // whole in one read (nearly all of them) is parsed here: async_read would
 // parse it too, but completes through a post to the scheduler even when it
 // had nothing to read. need_more: the parser wants bytes not read yet.
-boost::system::error_code parse_buffered(http::request_parser<http::string_body>& parser,
-                                         beast::flat_buffer& buffer) {
+boost::system::error_code parse_buffered(request_parser& parser, read_buffer& buffer) {
   parser.eager(true);  // the body too, as async_read does
   boost::system::error_code ec;
   while (!parser.is_done()) {
@@ -101,10 +185,16 @@ http_server::http_server(net::io_context& io, api::router& router, server_limits
 
 http_server::~http_server() {
   for (auto& s : sessions_) s->close();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 void http_server::start(int listening_fd) {
   acceptor_.assign(stream(), listening_fd);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) {
+    spdlog::warn("cannot open /dev/null for a spare descriptor: {}",
+                 std::generic_category().message(errno));
+  }
   net::co_spawn(io_, accept_loop(), net::detached);
 }
 
@@ -140,15 +230,62 @@ bool http_server::make_room() {
   return true;
 }
 
+std::size_t http_server::connection_cap() {
+  if (descriptor_cap_ != 0 && mono_clock::now() >= descriptor_cap_until_) {
+    descriptor_cap_ = 0;  // descriptors may have come free: let accept find out again
+  }
+  return descriptor_cap_ != 0 ? std::min(descriptor_cap_, limits_.max_connections)
+                              : limits_.max_connections;
+}
+
+bool http_server::on_out_of_descriptors() {
+  const auto now = mono_clock::now();
+  // The table is full at this many connections: serve fewer, by a reserve
+  // left for exchanges and files (at most half of them), for an idle
+  // timeout, then let accept probe again.
+  const auto connections = sessions_.size();
+  descriptor_cap_ =
+      std::max<std::size_t>(connections - std::min(descriptor_reserve, connections / 2), 1);
+  descriptor_cap_until_ = now + limits_.idle_timeout;
+  std::size_t evicted = 0;
+  while (sessions_.size() >= descriptor_cap_ && make_room()) ++evicted;
+  const bool freed = evicted > 0 || turn_away_one();
+  if (now - last_descriptor_warning_ > std::chrono::seconds{10}) {
+    last_descriptor_warning_ = now;
+    spdlog::warn("out of file descriptors with {} connections: serving at most {} for now; {}",
+                 connections, descriptor_cap_,
+                 evicted > 0 ? "closed " + std::to_string(evicted) + " idle connections"
+                 : freed     ? "every connection is busy: turned a newcomer away"
+                             : "no descriptor could be freed");
+  }
+  return freed;
+}
+
+bool http_server::turn_away_one() {
+  // The spare descriptor makes room for exactly this accept; the queue moves.
+  if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  const int newcomer = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (newcomer >= 0) ::close(newcomer);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return newcomer >= 0;
+}
+
 net::awaitable<void> http_server::accept_loop() {
   net::steady_timer pause(io_);
   auto last_warning = mono_clock::time_point{};
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (stopping_) co_return;
+    if ((ec == net::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system) &&
+        on_out_of_descriptors()) {
+      continue;
+    }
     if (ec) {
-      // Out of descriptors (EMFILE/ENFILE) or a transient failure: say so at
-      // most every 10 s, pause briefly, and keep serving the connections we have.
+      // A transient failure, or no descriptor could be freed: say so at most
+      // every 10 s, pause briefly, and keep serving the connections we have.
       if (mono_clock::now() - last_warning > std::chrono::seconds{10}) {
         spdlog::warn("accept failed: {}; pausing briefly", ec.message());
         last_warning = mono_clock::now();
@@ -162,7 +299,7 @@ net::awaitable<void> http_server::accept_loop() {
       spdlog::warn("dropping a connection whose peer credentials cannot be read");
       continue;
     }
-    if (sessions_.size() >= limits_.max_connections && !make_room()) {
+    if (sessions_.size() >= connection_cap() && !make_room()) {
       continue;  // every connection is busy: turn the newcomer away
     }
     // serve() writes synchronously first: that must return would_block, never wait.
@@ -208,7 +345,7 @@ net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
 }
 
 net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
-  beast::flat_buffer buffer(limits_.max_head + limits_.max_body);
+  read_buffer buffer(limits_.max_head + limits_.max_body);
   std::string head;
   for (;;) {
     s->busy = false;
@@ -231,7 +368,8 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
       s->set_deadline(mono_clock::now() + limits_.head_timeout);
     }
 
-    http::request_parser<http::string_body> parser;
+    request_parser parser;
+    const body_wiper wiper(parser);
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
     parser.body_limit(limits_.max_body);
     auto ec = parse_buffered(parser, buffer);
@@ -266,6 +404,12 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
         answer = co_await router_.handle_async(call);
       }
       response = std::move(*answer);
+    }
+
+    // Answered: a request that may have held a key leaves none of it behind.
+    if (may_hold_a_secret(parser)) {
+      wipe_body(parser);
+      wipe_read_buffer(buffer);
     }
 
     if (stopping_) keep_alive = false;

@@ -5,7 +5,9 @@
 /// request within the limits, hands it to the router and writes the answer.
 /// Keep-alive; a head must arrive within 10 s of its first byte; an idle
 /// connection closes after 30 s; past `max_connections` the longest-idle
-/// connection makes room, or the newcomer is turned away.
+/// connection makes room, or the newcomer is turned away. Out of descriptors
+/// it does the same, so idle connections never lock others out (SPEC §6).
+/// What a request with a body (a key PUT) leaves in memory is wiped.
 
 #include "daemon/api/router.hpp"
 
@@ -59,6 +61,14 @@ class http_server {
   net::awaitable<void> serve(std::shared_ptr<session> s);
   net::awaitable<void> watchdog(std::shared_ptr<session> s);
   bool make_room();
+  /// The connections allowed now: max_connections, or fewer while the
+  /// descriptor table is known to be the tighter limit.
+  std::size_t connection_cap();
+  /// accept failed for lack of descriptors and the connection is still
+  /// queued: frees descriptors so the queue moves. False when none could be freed.
+  bool on_out_of_descriptors();
+  /// Accepts one queued connection and closes it at once, on the spare descriptor.
+  bool turn_away_one();
 
   net::io_context& io_;
   api::router& router_;
@@ -66,6 +76,10 @@ class http_server {
   net::local::stream_protocol::acceptor acceptor_;
   std::list<std::shared_ptr<session>> sessions_;
   bool stopping_ = false;
+  int spare_fd_ = -1;  ///< /dev/null, kept to be closed when accept runs out of descriptors
+  std::size_t descriptor_cap_ = 0;  ///< 0, or connections the descriptor table holds
+  std::chrono::steady_clock::time_point descriptor_cap_until_{};
+  std::chrono::steady_clock::time_point last_descriptor_warning_{};
 };
 
 }  // namespace actoken::transport

@@ -3,8 +3,9 @@
 /// @file
 /// The listening Unix socket (SPEC §6, STYLE §7): a lock file beside it so
 /// only one daemon serves a path, a stale socket from a dead daemon replaced,
-/// the socket created with its final mode and group and never a moment more
-/// open, and unlinked on exit. Or the socket systemd passed (activation).
+/// the socket created by `bind` with its final mode in a folder only the
+/// daemon's user or root can write (never a `chmod` by path), and unlinked on
+/// exit. Or the socket systemd passed (activation).
 
 #include <sys/types.h>
 
@@ -24,11 +25,16 @@ class listen_error : public std::runtime_error {
 /// How to create the socket.
 struct listen_options {
   std::filesystem::path path;
-  unsigned mode = 0600;
-  std::optional<gid_t> group;          ///< chown to this group when set
-  bool create_private_parent = false;  ///< user mode: create the folder 0700
+  unsigned mode = 0600;         ///< permission bits only (config checks)
+  std::optional<gid_t> group;   ///< the socket's group when set
+  unsigned folder_mode = 0700;  ///< a missing folder is created with this mode
   int backlog = 1024;
 };
+
+/// Why a folder with mode `mode` owned by `owner` may not hold the daemon's
+/// socket ("" when it may): it must be owned by `daemon_uid` or root and be
+/// writable by no one else, so no other user can swap the socket's path.
+std::string socket_folder_problem(mode_t mode, uid_t owner, uid_t daemon_uid);
 
 /// A bound, listening socket and its lock; closes, unlocks and unlinks when destroyed.
 class unix_listener {
@@ -55,7 +61,9 @@ class unix_listener {
 
   int fd_ = -1;
   int lock_fd_ = -1;
+  int folder_fd_ = -1;  ///< O_PATH descriptor of the verified folder: names resolve in it
   std::filesystem::path path_;
+  std::string name_;  ///< the socket's name inside the folder
   bool activated_ = false;
   bool owns_path_ = false;
 };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -174,7 +175,8 @@ process_result run_process(const std::vector<std::string>& argv,
 }
 
 daemon_process::daemon_process(const temp_dir& dir, nlohmann::json config,
-                               std::vector<std::string> extra_args) {
+                               std::vector<std::string> extra_args,
+                               std::optional<unsigned> open_files) {
   if (!config.contains("socket")) config["socket"] = (dir.path() / "actokend.sock").string();
   if (!config.contains("key_dir")) config["key_dir"] = (dir.path() / "keys").string();
   socket_ = config["socket"].get<std::string>();
@@ -186,6 +188,10 @@ daemon_process::daemon_process(const temp_dir& dir, nlohmann::json config,
     const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(log, 2);
     ::dup2(log, 1);
+    if (open_files) {
+      const rlimit limit{*open_files, *open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(125);
+    }
     std::vector<std::string> argv{actokend_path(), "--config", config_path_.string(), "--log-level",
                                   "debug"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());

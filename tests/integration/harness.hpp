@@ -71,9 +71,11 @@ process_result run_process(const std::vector<std::string>& argv,
 class daemon_process {
  public:
   /// Writes `config` (socket and key_dir default to inside `dir`) and starts
-  /// the daemon; waits until its socket answers /v1/health.
+  /// the daemon; waits until its socket answers /v1/health. `open_files`:
+  /// RLIMIT_NOFILE, soft and hard, set in the child before it runs actokend.
   daemon_process(const temp_dir& dir, nlohmann::json config,
-                 std::vector<std::string> extra_args = {});
+                 std::vector<std::string> extra_args = {},
+                 std::optional<unsigned> open_files = std::nullopt);
   ~daemon_process();
   daemon_process(const daemon_process&) = delete;
   daemon_process& operator=(const daemon_process&) = delete;

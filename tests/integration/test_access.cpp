@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -435,4 +436,68 @@ TEST_CASE("an admin may flush one organization's tokens without being allowed to
   CHECK(flushed.status == 200);
   CHECK(flushed.json()["evicted"] == 1);
   CHECK(w.daemon->get("/v1/token?org=acme").json()["source"] == "exchange");
+}
+
+namespace {
+
+// A group in /etc/group for the length of a test, with `members` long member
+// names (an entry of tens of KiB); /etc/group is put back as it was however
+// the test ends. Replaced by rename, so a reader never sees half a file.
+class temporary_group {
+ public:
+  temporary_group(const std::string& name, gid_t gid, std::size_t members)
+      : original_(read_group_file()) {
+    std::string line = name + ":x:" + std::to_string(gid) + ":";
+    for (std::size_t i = 0; i < members; ++i) {
+      line += (i == 0 ? "" : ",") + ("member-with-a-rather-long-name-" + std::to_string(i));
+    }
+    auto text = original_;
+    if (!text.empty() && text.back() != '\n') text += '\n';
+    replace_group_file(text + line + "\n");
+  }
+  ~temporary_group() { replace_group_file(original_); }
+  temporary_group(const temporary_group&) = delete;
+  temporary_group& operator=(const temporary_group&) = delete;
+
+ private:
+  static std::string read_group_file() {
+    std::ifstream in("/etc/group", std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  static void replace_group_file(const std::string& text) {
+    const std::string temp = "/etc/group.actoken-test";
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out << text;
+    }
+    ::chmod(temp.c_str(), 0644);
+    if (::rename(temp.c_str(), "/etc/group") != 0) {
+      // A bind-mounted /etc/group (some containers) cannot be renamed over.
+      std::ofstream out("/etc/group", std::ios::binary | std::ios::trunc);
+      out << text;
+      ::unlink(temp.c_str());
+    }
+  }
+
+  std::string original_;
+};
+
+}  // namespace
+
+TEST_CASE("a group whose entry is too big for a 16 KiB buffer still lets its members in") {
+  REQUIRE(::geteuid() == 0);
+  // A gid and a name that exist nowhere else.
+  gid_t gid = 40100;
+  while (::getgrgid(gid) != nullptr) ++gid;
+  const auto name = "actoken-big-" + std::to_string(::getpid());
+  const temporary_group big(name, gid, 3000);  // about 100 KiB
+  REQUIRE(::getgrnam(name.c_str()) != nullptr);
+
+  world w(json{{"organizations", {{"acme", {{"allow", {{"groups", {name}}}}}}}}});
+  const identity member{40003, gid, {}};  // no passwd entry: the group decides alone
+  const auto reply = w.as(member, "GET", "/v1/token?org=acme");
+  CHECK_MESSAGE(reply.status == 200, reply.body << w.daemon->log());
+  CHECK(w.as(stranger, "GET", "/v1/token?org=acme").status == 403);
 }

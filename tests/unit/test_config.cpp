@@ -286,6 +286,19 @@ TEST_CASE("socket_mode is an octal string that keeps the owner's read and write"
   }
 }
 
+TEST_CASE("socket_mode takes permission bits only: setuid, setgid and sticky are refused") {
+  CHECK(parse_ok(R"({"socket_mode": "0777"})").socket_mode == 0777U);
+  for (const auto* bad :
+       {R"({"socket_mode": "6777"})", R"({"socket_mode": "1777"})", R"({"socket_mode": "4600"})",
+        R"({"socket_mode": "2660"})", R"({"socket_mode": "1600"})"}) {
+    CAPTURE(bad);
+    const auto problems = parse_bad(bad);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].key == "socket_mode");
+    CHECK(problems[0].reason.find("permission bits only") != std::string::npos);
+  }
+}
+
 TEST_CASE("sub_organizations: GUIDs are checked and lower-cased") {
   const auto cfg = parse_ok(R"({"organizations": {"acme": {"sub_organizations": {
     "mobile": "9B2F6D1E-0000-4000-8000-00000000000A",
