@@ -153,7 +153,7 @@ class daemon_app final : public api::daemon_control {
   std::shared_ptr<tokens::exchanger> make_exchanger(const config& cfg) {
     upstream::auth_client_options client_options;
     client_options.ca_file = cfg.ca_file;
-    client_options.proxy = cfg.proxy.value_or("");
+    if (cfg.proxy) client_options.proxy = *cfg.proxy;
     client_options.env = process_env();
     auto client = std::make_shared<upstream::auth_client>(io_.get_executor(), client_options);
     return std::make_shared<tokens::https_exchanger>(std::move(client), clock_,
