@@ -231,11 +231,10 @@ class daemon_app final : public api::daemon_control {
     }
   }
 
-  persist::key_lookup key_lookup() const {
-    return [this](const std::string& org) -> shared_key {
-      const auto settings = tokens_.find_org(org);
-      return settings ? settings->key : nullptr;
-    };
+  // Cache entries are sealed under the organization's key and bound to its
+  // auth_url, api_version and scope (SPEC §6).
+  persist::org_lookup key_lookup() const {
+    return [this](const std::string& org) { return tokens_.find_org(org); };
   }
 
   void restore_cache() {
