@@ -457,7 +457,8 @@ api_response router::status() {
             {"exchanges_total", stats.exchanges_total},
             {"connections", control_.connections()},
             {"last_reload",
-             {{"at", rfc3339(reload.at)}, {"ok", reload.ok}, {"message", reload.message}}}});
+             {{"at", rfc3339(reload.at)}, {"ok", reload.ok}, {"message", reload.message}}},
+            {"secure_memory", platform::secure_memory_locked() ? "locked" : "unlocked"}});
 }
 
 api_response router::metrics() {
