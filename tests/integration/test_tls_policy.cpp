@@ -13,6 +13,7 @@
 #include "daemon/upstream/url.hpp"
 #include "tests/integration/tls_test_server.hpp"
 #include "tests/integration/world.hpp"
+#include "tests/stand_in/jwt.hpp"
 #include "tests/stand_in/pki.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -230,4 +231,48 @@ TEST_CASE("the strong defaults are accepted") {
     fixture f(std::move(options));
     check_accepted(f.post(pki.ca_cert_pem, "abc.example.test"), f);
   }
+}
+
+TEST_CASE("through the daemon: a weak server is upstream_tls with nothing of the key sent") {
+  // The daemon adds what the auth client does not: the error code a caller
+  // sees, and the organization resting in "error" until a reload.
+  const auto pki = rsa_pki();
+  tls_test_server weak(offering(pki, tls_version::tls1_2, "AES128-GCM-SHA256"));
+  actoken::testing::daemon_world w({.start_daemon = false});
+  w.config["auth_url"] = weak.url();
+  w.config["ca_file"] = w.dir.write("weak-ca.pem", pki.ca_cert_pem, 0644).string();
+  w.start();
+  const auto reply = w.daemon->get("/v1/token?org=acme");
+  CHECK(reply.status == 502);
+  CHECK(reply.json()["error"] == "upstream_tls");
+  CHECK(reply.body.find(w.key) == std::string::npos);
+  CHECK(weak.connections() == 1);
+  CHECK(weak.received().empty());
+  CHECK(w.org_view("acme")["state"] == "error");
+}
+
+TEST_CASE("through the daemon: a chain with an intermediate CA serves a token") {
+  const auto pki = stand_in::generate_pki_with({.intermediate = true});
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = [](auto t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  };
+  auto options = offering(pki, tls_version::tls1_3);
+  options.response_body = R"({"access_token":")" +
+                          stand_in::sign_jwt({.subject = "intermediate",
+                                              .organization_id = actoken::testing::acme_org_id,
+                                              .issued_at = seconds(now),
+                                              .expires_at = seconds(now + 1h),
+                                              .token_id = "chain-1"},
+                                             "secret") +
+                          R"("})";
+  tls_test_server strong(std::move(options));
+  actoken::testing::daemon_world w({.start_daemon = false});
+  w.config["auth_url"] = strong.url();
+  w.config["ca_file"] = w.dir.write("chain-ca.pem", pki.ca_cert_pem, 0644).string();
+  w.start();
+  const auto reply = w.daemon->get("/v1/token?org=acme");
+  CHECK(reply.status == 200);
+  CHECK(reply.json()["source"] == "exchange");
+  CHECK(strong.answers() == 1);
 }
