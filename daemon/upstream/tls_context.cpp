@@ -145,6 +145,22 @@ std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* co
     }
   }
   if (ec == ssl::error::stream_truncated) return "connection closed during the TLS handshake";
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    // What a server says when it offers only what the policy above leaves
+    // out (static RSA, CBC, TLS 1.1 or older): name the policy.
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_NO_CIPHERS_AVAILABLE:
+        return ec.message() +
+               "; the server probably offers nothing actoken accepts (TLS 1.3, or TLS 1.2 "
+               "with ECDHE and AES-GCM or ChaCha20-Poly1305)";
+      default:
+        break;
+    }
+  }
   return ec.message();
 }
 

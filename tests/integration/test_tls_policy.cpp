@@ -122,13 +122,22 @@ stand_in::test_pki rsa_pki() {
   return stand_in::generate_pki_with({.leaf_key = stand_in::leaf_key_kind::rsa2048});
 }
 
+// The message names the policy when the server offers nothing it accepts.
+void check_names_policy(const upstream::post_result& result) {
+  const auto& message = std::get<upstream::exchange_error>(result).message;
+  CAPTURE(message);
+  CHECK(message.find("offers nothing actoken accepts") != std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("TLS 1.2 with static-RSA key exchange is refused before the key is sent") {
   const auto pki = rsa_pki();
   SUBCASE("AES128-GCM-SHA256 (AEAD, but no forward secrecy)") {
     fixture f(offering(pki, tls_version::tls1_2, "AES128-GCM-SHA256"));
-    check_refused_before_any_byte(f.post(pki.ca_cert_pem), f);
+    const auto result = f.post(pki.ca_cert_pem);
+    check_refused_before_any_byte(result, f);
+    check_names_policy(result);
   }
   SUBCASE("AES256-SHA (and CBC)") {
     fixture f(offering(pki, tls_version::tls1_2, "AES256-SHA"));
@@ -139,7 +148,9 @@ TEST_CASE("TLS 1.2 with static-RSA key exchange is refused before the key is sen
 TEST_CASE("TLS 1.2 with CBC suites only is refused, ECDHE or not") {
   const auto pki = stand_in::generate_pki();
   fixture f(offering(pki, tls_version::tls1_2, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"));
-  check_refused_before_any_byte(f.post(pki.ca_cert_pem), f);
+  const auto result = f.post(pki.ca_cert_pem);
+  check_refused_before_any_byte(result, f);
+  check_names_policy(result);
 }
 
 TEST_CASE("a certificate without subjectAltName is refused, whatever its CN says") {
