@@ -161,7 +161,7 @@ class daemon_app final : public api::daemon_control {
   std::shared_ptr<tokens::exchanger> make_exchanger(const config& cfg) {
     upstream::auth_client_options client_options;
     client_options.ca_file = cfg.ca_file;
-    client_options.proxy = cfg.proxy.value_or("");
+    if (cfg.proxy) client_options.proxy = *cfg.proxy;
     client_options.env = process_env();
     auto client = std::make_shared<upstream::auth_client>(io_.get_executor(), client_options);
     return std::make_shared<tokens::https_exchanger>(std::move(client), clock_,
@@ -253,11 +253,10 @@ class daemon_app final : public api::daemon_control {
     }
   }
 
-  persist::key_lookup key_lookup() const {
-    return [this](const std::string& org) -> shared_key {
-      const auto settings = tokens_.find_org(org);
-      return settings ? settings->key : nullptr;
-    };
+  // Cache entries are sealed under the organization's key and bound to its
+  // auth_url, api_version and scope (SPEC §6).
+  persist::org_lookup key_lookup() const {
+    return [this](const std::string& org) { return tokens_.find_org(org); };
   }
 
   // SPEC §6: a cache file that exists but is refused as a private file is

@@ -1,6 +1,7 @@
 #include "daemon/config.hpp"
 
 #include "common/json_text.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -284,9 +285,16 @@ void read_top_level(reader& r, const json& root, config& cfg) {
     cfg.ca_file = r.path(*v, "ca_file", base);
   }
   if (const auto* v = get("proxy")) {
-    cfg.proxy = r.string(*v, "proxy");
-    if (cfg.proxy && !cfg.proxy->empty() && cfg.proxy->rfind("http://", 0) != 0) {
-      r.problem("proxy", "must be an http://[user:pass@]host:port URL");
+    if (!v->is_string()) {
+      r.problem("proxy", "must be a string");
+    } else {
+      // Read in place, not copied: the URL may hold a password (SPEC §6).
+      const auto& text = v->get_ref<const std::string&>();
+      cfg.proxy.emplace(text);
+      // Parsed as the exchange will parse it; the text is never repeated.
+      if (!text.empty() && (text.rfind("http://", 0) != 0 || !upstream::parse_proxy_url(text))) {
+        r.problem("proxy", "must be an http://[user:pass@]host[:port] URL");
+      }
     }
   }
   constexpr std::int64_t day = 86400;

@@ -6,6 +6,7 @@
 /// problems, each naming the key and the reason.
 
 #include "common/paths.hpp"
+#include "daemon/platform/secure_memory.hpp"
 #include "daemon/upstream/auth_codec.hpp"
 
 #include <sys/types.h>
@@ -58,7 +59,8 @@ struct config {
   upstream::api_version api_version = upstream::api_version::v3;
   std::string scope = "openid,profile,email";
   std::optional<std::filesystem::path> ca_file;
-  std::optional<std::string> proxy;
+  /// The proxy URL as written; in locked memory, as it may hold a password.
+  std::optional<platform::secure_buffer> proxy;
   std::chrono::seconds upstream_timeout{15};
   std::chrono::seconds min_ttl{60};
   std::chrono::seconds refresh_before{900};

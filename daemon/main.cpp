@@ -116,6 +116,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   setup_logging(options.log_level_override.value_or(cfg.log_level));
+  // Once, at the first secret that could not be locked (SPEC §6); also in /v1/status.
+  actoken::platform::on_secure_memory_failure([](const std::string& reason) {
+    spdlog::warn(
+        "secure memory: {}; keys may reach swap or a core dump (raise RLIMIT_MEMLOCK, e.g. "
+        "LimitMEMLOCK= in the unit)",
+        reason);
+  });
   try {
     return actoken::run_daemon(options, std::move(cfg));
   } catch (const std::exception& e) {

@@ -428,7 +428,8 @@ api_response router::status() {
             {"cache_file", cache_file ? json{{"path", cache_file->path},
                                              {"state", cache_file->state},
                                              {"message", cache_file->message}}
-                                      : json(nullptr)}});
+                                      : json(nullptr)},
+            {"secure_memory", platform::secure_memory_locked() ? "locked" : "unlocked"}});
 }
 
 api_response router::metrics() {

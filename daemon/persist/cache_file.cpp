@@ -4,6 +4,7 @@
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/upstream/auth_codec.hpp"
 
 #include <nlohmann/json.hpp>
 #include <openssl/core_names.h>
@@ -23,13 +24,14 @@
 namespace actoken::persist {
 namespace {
 
-constexpr int format_version = 1;
+// Version 2 binds auth_url, api_version and scope; version 1 did not.
+constexpr int format_version = 2;
 constexpr std::size_t salt_size = 16;
 constexpr std::size_t nonce_size = 12;  // the GCM standard nonce (NIST SP 800-38D)
 constexpr std::size_t tag_size = 16;
 constexpr std::size_t key_size = 32;
 constexpr std::size_t max_plaintext_size = 64 * 1024;
-constexpr std::string_view hkdf_info = "actoken cache v1";
+constexpr std::string_view hkdf_info = "actoken cache v2";
 
 /// Bytes in locked memory, wiped when freed: derived keys and plaintexts.
 using secure_bytes = std::vector<unsigned char, platform::secure_allocator<unsigned char>>;
@@ -134,11 +136,14 @@ secure_bytes derive_key(const platform::secure_buffer& access_key, const byte_ve
   return key;
 }
 
-/// The associated data: the format label, the org and the sub-org, each
-/// length-prefixed so no two (org, sub_org) pairs give the same bytes.
-std::string associated_data(std::string_view org, std::string_view sub_org) {
+/// The associated data: the format label, the org, the sub-org and the
+/// settings the token was obtained under (SPEC §6), each length-prefixed so no
+/// two different tuples give the same bytes.
+std::string associated_data(const org_settings& org, std::string_view sub_org) {
   std::string aad;
-  for (const auto part : {hkdf_info, org, sub_org}) {
+  for (const auto part :
+       {hkdf_info, std::string_view(org.name), sub_org, std::string_view(org.auth_url),
+        upstream::to_string(org.api_version), std::string_view(org.scope)}) {
     const auto n = static_cast<std::uint32_t>(part.size());
     for (int shift = 24; shift >= 0; shift -= 8) aad.push_back(static_cast<char>(n >> shift));
     aad.append(part);
@@ -268,7 +273,7 @@ std::string describe(std::size_t index, const std::string& org, const std::strin
 /// Decodes one entry of the document; nullopt with `problem` set, or with it
 /// empty for an expired entry.
 std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::size_t index,
-                                            const key_lookup& key_of, wall_time now,
+                                            const org_lookup& org_of, wall_time now,
                                             std::string& problem) {
   const auto text_field = [&entry](const char* name) -> std::optional<std::string> {
     const auto it = entry.find(name);
@@ -301,15 +306,17 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
     problem = who + " is malformed; dropped";
     return std::nullopt;
   }
-  const auto access_key = key_of(*org);
-  if (!access_key || access_key->empty()) {
+  const auto settings = org_of(*org);
+  if (!settings || !settings->key || settings->key->empty()) {
     problem = who + ": the organization has no key; dropped";
     return std::nullopt;
   }
-  const auto plaintext = unseal(derive_key(*access_key, *salt), *nonce,
-                                associated_data(*org, *sub_org), *ciphertext, *tag);
+  const auto plaintext = unseal(derive_key(*settings->key, *salt), *nonce,
+                                associated_data(*settings, *sub_org), *ciphertext, *tag);
   if (!plaintext) {
-    problem = who + " does not authenticate (the key changed or the file was altered); dropped";
+    problem = who +
+              " does not authenticate (the key, auth_url, api_version or scope changed, or the "
+              "file was altered); dropped";
     return std::nullopt;
   }
   const auto* first = reinterpret_cast<const char*>(plaintext->data());
@@ -330,25 +337,29 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
     problem = who + " has an unreadable payload; dropped";
     return std::nullopt;
   }
+  // Whatever the entry says (one sealed by someone holding the key, a clock
+  // set back): never obtained in the future, never kept past 24 h (SPEC §3).
+  obtained_at = std::min(*obtained_at, now);
+  expires_at = std::min(*expires_at, *obtained_at + max_restored_lifetime);
   if (*expires_at <= now) return std::nullopt;  // expired: dropped without a word
   return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
 }
 
 }  // namespace
 
-std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
+std::string encode_cache(const std::vector<persisted_token>& tokens, const org_lookup& org_of,
                          wall_time now) {
   auto entries = nlohmann::json::array();
   // The document around the entries, then each entry and its comma.
-  std::size_t size = std::string_view(R"({"entries":[],"version":1})").size() + 1;
+  std::size_t size = std::string_view(R"({"entries":[],"version":2})").size() + 1;
   for (const auto& token : tokens) {
     if (token.expires_at <= now) continue;
-    const auto access_key = key_of(token.org);
-    if (!access_key || access_key->empty()) continue;
+    const auto settings = org_of(token.org);
+    if (!settings || !settings->key || settings->key->empty()) continue;
     const auto salt = random_bytes(salt_size);
     const auto nonce = random_bytes(nonce_size);
-    const auto box = seal(derive_key(*access_key, salt), nonce,
-                          associated_data(token.org, token.sub_org), plaintext_of(token));
+    const auto box = seal(derive_key(*settings->key, salt), nonce,
+                          associated_data(*settings, token.sub_org), plaintext_of(token));
     nlohmann::json entry{{"org", token.org},
                          {"sub_org", token.sub_org},
                          {"salt", base64_encode(salt)},
@@ -365,7 +376,7 @@ std::string encode_cache(const std::vector<persisted_token>& tokens, const key_l
   return document.dump() + "\n";
 }
 
-decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wall_time now) {
+decode_result decode_cache(std::string_view bytes, const org_lookup& org_of, wall_time now) {
   decode_result result;
   const auto document = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (document.is_discarded() || !document.is_object()) {
@@ -374,6 +385,15 @@ decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wal
   }
   const auto version = document.find("version");
   const auto entries = document.find("entries");
+  if (version != document.end() && version->is_number_integer() &&
+      version->get<std::int64_t>() == 1) {
+    // Dropped rather than trusted once: a version 1 entry would be restored
+    // even after auth_url or scope changed. The next write replaces the file.
+    result.problems.emplace_back(
+        "cache file has version 1, whose entries are not bound to auth_url, api_version and "
+        "scope; its tokens are dropped (the next write replaces the file)");
+    return result;
+  }
   if (version == document.end() || !version->is_number_integer() ||
       version->get<std::int64_t>() != format_version || entries == document.end() ||
       !entries->is_array()) {
@@ -382,7 +402,7 @@ decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wal
   }
   for (std::size_t i = 0; i < entries->size(); ++i) {
     std::string problem;
-    auto token = decode_entry((*entries)[i], i, key_of, now, problem);
+    auto token = decode_entry((*entries)[i], i, org_of, now, problem);
     if (token) {
       result.tokens.push_back(std::move(*token));
     } else if (!problem.empty()) {

@@ -3,9 +3,16 @@
 /// @file
 /// The optional encrypted cache file (SPEC §6 `cache_file`): cached tokens
 /// survive a restart. Each entry is sealed with AES-256-GCM under a key derived
-/// by HKDF-SHA256 from its organization's access key, with the organization and
-/// sub-organization bound as associated data, so the file alone yields nothing
-/// and an entry whose key changed (or that was altered or moved) is dropped.
+/// by HKDF-SHA256 from its organization's access key, with the organization,
+/// sub-organization, `auth_url`, `api_version` and `scope` bound as associated
+/// data, so the file alone yields nothing, and an entry whose key or settings
+/// changed (or that was altered or moved) is dropped, as a reload would drop
+/// it. Restored tokens keep at most 24 h from when they were obtained, and
+/// were never obtained in the future (SPEC §3), whatever an entry says.
+///
+/// What it does not protect against: whoever can write the file as the
+/// daemon's user can put back an older file (a rollback to a token that is
+/// still valid); that user can read the keys anyway.
 ///
 /// Encoding and decoding are pure (bytes in, bytes out); only
 /// `write_cache_file` and `read_cache_file` touch the file system.
@@ -31,19 +38,25 @@ struct persisted_token {
   wall_time expires_at;      ///< stored with whole-second precision (rounded down)
 };
 
-/// Returns an organization's current access key, or null when it has none.
-using key_lookup = std::function<shared_key(const std::string& org)>;
+/// Returns an organization's current settings (its key, `auth_url`,
+/// `api_version`, `scope`), or null when there is no such organization. An
+/// entry is written and read only under a non-empty key.
+using org_lookup = std::function<std::shared_ptr<const org_settings>(const std::string& org)>;
+
+/// The most a restored token keeps from when it was obtained (SPEC §3).
+inline constexpr seconds max_restored_lifetime{24 * 60 * 60};
 
 /// The largest cache file `read_cache_file` accepts (SPEC §2 "Private files").
 inline constexpr std::size_t max_cache_file_size = 1024 * 1024;
 
-/// Builds the file's bytes: `{"version":1,"entries":[{"org","sub_org","salt",
-/// "nonce","ciphertext","tag"}]}` (binary fields in base64). Tokens whose
+/// Builds the file's bytes: `{"version":2,"entries":[{"org","sub_org","salt",
+/// "nonce","ciphertext","tag"}]}` (binary fields in base64). Each entry is
+/// sealed under its organization's current settings from `org_of`. Tokens whose
 /// organization has no key, or that have expired at `now`, are left out, and
 /// so are those that would take the file over `max_cache_file_size` (a file
 /// the next start would refuse). Throws std::runtime_error when OpenSSL fails
 /// (the message holds no secret).
-std::string encode_cache(const std::vector<persisted_token>& tokens, const key_lookup& key_of,
+std::string encode_cache(const std::vector<persisted_token>& tokens, const org_lookup& org_of,
                          wall_time now);
 
 /// What `decode_cache` recovered, and why anything was dropped.
@@ -56,10 +69,14 @@ struct decode_result {
 };
 
 /// Reads the file's bytes. Never throws for bad input: a corrupt or truncated
-/// document gives no tokens and one problem; an entry that does not
-/// authenticate (the key changed, tampering, truncation) or whose organization
-/// has no key is dropped with a problem line.
-decode_result decode_cache(std::string_view bytes, const key_lookup& key_of, wall_time now);
+/// document, or one of another version (version 1, whose entries were not
+/// bound to `auth_url`, `api_version` and `scope`, included), gives no tokens
+/// and one problem; an entry that does not authenticate under its
+/// organization's current settings from `org_of` (the key or a setting
+/// changed, tampering, truncation) or whose organization has no key is dropped
+/// with a problem line. A restored token's `obtained_at` is at most `now` and
+/// its `expires_at` at most `obtained_at + max_restored_lifetime`.
+decode_result decode_cache(std::string_view bytes, const org_lookup& org_of, wall_time now);
 
 /// Replaces `path` atomically with `bytes`: a temporary file in the same folder
 /// (created exclusively, mode 0600, not following links), write, fsync,

@@ -6,7 +6,9 @@
 /// port to another OS changes one file.
 
 #include <cstddef>
+#include <functional>
 #include <new>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +22,18 @@ void secure_deallocate(void* pointer, std::size_t size) noexcept;
 
 /// Overwrites `size` bytes at `pointer` with zeros in a way the optimiser keeps.
 void secure_wipe(void* pointer, std::size_t size) noexcept;
+
+/// True while every secure allocation so far was both locked (`mlock`) and
+/// excluded from core dumps (`MADV_DONTDUMP`); false from the first failure
+/// on, e.g. when RLIMIT_MEMLOCK is too small (SPEC §6, `/v1/status`
+/// `secure_memory`).
+bool secure_memory_locked() noexcept;
+
+/// Registers `report`, called once with the reason (e.g. "mlock: Cannot
+/// allocate memory") at the first allocation that could not be locked or
+/// excluded from dumps; at once when one already failed. Later failures are
+/// not reported again. Replaces an earlier registration.
+void on_secure_memory_failure(std::function<void(const std::string& reason)> report);
 
 /// Makes the process non-dumpable (no core dumps, no ptrace by other uids).
 /// Returns false when the OS refused.

@@ -4,8 +4,12 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <system_error>
 
 namespace actoken::platform {
 namespace {
@@ -21,7 +25,29 @@ std::size_t rounded(std::size_t size) noexcept {
   return ((size == 0 ? 1 : size) + page - 1) / page * page;
 }
 
+// Whether memory stayed locked, and who hears of the first failure. Any thread
+// may allocate (a key command's reader, the main loop).
+std::atomic<bool> all_locked{true};
+std::mutex report_mutex;
+std::function<void(const std::string&)> report_failure;
+std::string first_failure;
+
+void note_failure(const char* call, int error) {
+  const std::lock_guard lock(report_mutex);
+  if (!all_locked.exchange(false)) return;  // reported once, at the first
+  first_failure = std::string(call) + ": " + std::generic_category().message(error);
+  if (report_failure) report_failure(first_failure);
+}
+
 }  // namespace
+
+bool secure_memory_locked() noexcept { return all_locked.load(); }
+
+void on_secure_memory_failure(std::function<void(const std::string&)> report) {
+  const std::lock_guard lock(report_mutex);
+  report_failure = std::move(report);
+  if (!all_locked.load() && report_failure) report_failure(first_failure);
+}
 
 void* secure_allocate(std::size_t size) {
   const auto length = rounded(size);
@@ -30,9 +56,10 @@ void* secure_allocate(std::size_t size) {
     throw std::bad_alloc();
   }
   // Both are best effort: RLIMIT_MEMLOCK may be small for an unprivileged
-  // user; the memory is still wiped on release either way.
-  (void)::mlock(pointer, length);
-  (void)::madvise(pointer, length, MADV_DONTDUMP);
+  // user; the memory is still wiped on release either way. A failure is
+  // reported once and shown in /v1/status, so the operator can raise it.
+  if (::mlock(pointer, length) != 0) note_failure("mlock", errno);
+  if (::madvise(pointer, length, MADV_DONTDUMP) != 0) note_failure("madvise(MADV_DONTDUMP)", errno);
   return pointer;
 }
 

@@ -28,8 +28,13 @@ net::awaitable<upstream::exchange_result> https_exchanger::exchange(
   if (auto* error = std::get_if<upstream::exchange_error>(&posted)) {
     co_return std::move(*error);
   }
-  co_return upstream::interpret_response(std::get<upstream::raw_response>(posted),
-                                         clock_.wall_now(), default_token_ttl_, key->view());
+  auto& response = std::get<upstream::raw_response>(posted);
+  auto result =
+      upstream::interpret_response(response, clock_.wall_now(), default_token_ttl_, key->view());
+  // The body may have echoed the key; now that the codec has searched it, it
+  // is wiped rather than left in freed memory (SPEC §6 "Secrets").
+  platform::secure_wipe(response.body.data(), response.body.size());
+  co_return result;
 }
 
 }  // namespace actoken::tokens

@@ -40,6 +40,9 @@ using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 using boost::system::error_code;
 using tls_stream = ssl::stream<beast::tcp_stream>;
+using wiped_flat_buffer = beast::basic_flat_buffer<platform::secure_allocator<char>>;
+using wiped_string_body =
+    http::basic_string_body<char, std::char_traits<char>, platform::secure_allocator<char>>;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
@@ -65,13 +68,17 @@ exchange_error transport_failure(const error_code& ec, const std::string& doing,
   return fail(errc::upstream_unavailable, doing + " failed: " + ec.message());
 }
 
-std::string base64(std::string_view text) {
-  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  const int n = ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-  out.resize(static_cast<std::size_t>(std::max(n, 0)));
-  return out;
+// Bytes in locked memory, wiped when freed: what carries a proxy password.
+using secure_bytes = std::vector<unsigned char, platform::secure_allocator<unsigned char>>;
+
+// Appends `text` in base64 to `out`, through locked memory only.
+void append_base64(platform::secure_buffer& out, std::string_view text) {
+  secure_bytes encoded(4 * ((text.size() + 2) / 3) + 1);
+  const int n =
+      ::EVP_EncodeBlock(encoded.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                        static_cast<int>(text.size()));
+  out.append(
+      {reinterpret_cast<const char*>(encoded.data()), static_cast<std::size_t>(std::max(n, 0))});
 }
 
 // The first of `upper`, `lower` that is set and not empty, with its name.
@@ -136,15 +143,25 @@ net::awaitable<std::optional<exchange_error>> open_tunnel(beast::tcp_stream& str
                                                           std::chrono::milliseconds timeout) {
   const std::string proxy_name = "proxy " + authority(proxy);
   const std::string target = authority(server);
-  http::request<http::empty_body> request{http::verb::connect, target, 11};
-  request.set(http::field::host, target);
-  request.set(http::field::user_agent, user_agent());
+  // Written by hand into locked memory, not through a Beast request whose
+  // fields would keep the proxy password in ordinary memory (SPEC §6).
+  const std::string head = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target +
+                           "\r\nUser-Agent: " + user_agent() + "\r\n";
+  platform::secure_buffer request;
+  // Room for the head, the header's name and base64 (4/3 of the user info):
+  // no regrowth, so no stray copies.
+  request.reserve(head.size() + 64 + 2 * proxy.userinfo.size());
+  request.append(head);
   if (!proxy.userinfo.empty()) {
     // parse_proxy_url has checked that the user info decodes.
-    request.set(http::field::proxy_authorization,
-                "Basic " + base64(percent_decode(proxy.userinfo).value_or("")));
+    const auto credentials = percent_decode_secret(proxy.userinfo.view());
+    request.append("Proxy-Authorization: Basic ");
+    append_base64(request, credentials ? credentials->view() : std::string_view{});
+    request.append("\r\n");
   }
-  auto [write_ec, written] = co_await http::async_write(stream, request, use_tuple);
+  request.append("\r\n");
+  auto [write_ec, written] =
+      co_await net::async_write(stream, net::buffer(request.data(), request.size()), use_tuple);
   if (write_ec) co_return transport_failure(write_ec, "sending CONNECT to " + proxy_name, timeout);
 
   // A CONNECT reply has no body whatever its headers say: skip(true), or the
@@ -224,13 +241,21 @@ net::awaitable<std::optional<exchange_error>> send_request(tls_stream& stream, c
 net::awaitable<post_result> read_response(tls_stream& stream, const url& server,
                                           std::size_t max_body, std::chrono::milliseconds timeout) {
   const std::string from = authority(server);
-  beast::flat_buffer buffer;
-  std::optional<http::response_parser<http::string_body>> parser;
+  // An error body may echo the key: until the codec has searched it, it
+  // stays in locked memory that is wiped when freed, growth included.
+  wiped_flat_buffer buffer;
+  std::optional<http::response_parser<wiped_string_body>> parser;
   for (;;) {
     parser.emplace();
     parser->header_limit(max_response_header);
     parser->body_limit(max_body);
     auto [ec, read] = co_await http::async_read(stream, buffer, *parser, use_tuple);
+    if (ec && renegotiation_refused(stream.native_handle())) {
+      co_return fail(errc::upstream_tls, "TLS with " + from +
+                                             " failed: the server asked to renegotiate, which is "
+                                             "refused (" +
+                                             ec.message() + ")");
+    }
     if (ec == http::error::body_limit) {
       co_return fail(errc::bad_upstream_response, "response body too large from " + from +
                                                       " (over " + std::to_string(max_body) +
@@ -258,7 +283,9 @@ net::awaitable<post_result> read_response(tls_stream& stream, const url& server,
   response.status = message.result_int();
   response.date = std::string(message[http::field::date]);
   response.retry_after = std::string(message[http::field::retry_after]);
-  response.body = std::move(message.body());
+  // raw_response holds a std::string: the one copy outside locked memory,
+  // wiped by the exchanger once the codec has read it.
+  response.body.assign(message.body().data(), message.body().size());
   co_return response;
 }
 
@@ -282,15 +309,19 @@ auth_client::auth_client(net::any_io_executor ex, auth_client_options opts)
       max_response_body_(opts.max_response_body) {
   const env_lookup env = opts.env ? std::move(opts.env) : process_env();
   std::string source = "the proxy setting";
-  std::string proxy_text = std::move(opts.proxy);
+  // The URL may hold a password: it stays in locked memory (SPEC §6).
+  platform::secure_buffer proxy_text = std::move(opts.proxy);
   if (proxy_text.empty()) {
-    if (auto variable = env_value(env, "HTTPS_PROXY", "https_proxy")) {
-      source = "$" + variable->first;
-      proxy_text = std::move(variable->second);
+    for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+      const char* value = env(name);
+      if (value == nullptr || *value == '\0') continue;
+      source = std::string("$") + name;
+      proxy_text.append(value);
+      break;
     }
   }
   if (!proxy_text.empty()) {
-    proxy_ = parse_proxy_url(proxy_text);
+    proxy_ = parse_proxy_url(proxy_text.view());
     // The text may hold a password: the message names where it came from only.
     if (!proxy_) proxy_error_ = "invalid proxy URL in " + source;
   }

@@ -38,8 +38,9 @@ struct auth_client_options {
   /// PEM file of extra trusted CAs, added to the system store.
   std::optional<std::filesystem::path> ca_file;
   /// `http://[user:pass@]host:port` CONNECT proxy; "" = `$HTTPS_PROXY`, then
-  /// `$https_proxy`. `$NO_PROXY`/`$no_proxy` apply either way.
-  std::string proxy;
+  /// `$https_proxy`. `$NO_PROXY`/`$no_proxy` apply either way. In locked
+  /// memory: it may hold a password (SPEC §6).
+  platform::secure_buffer proxy;
   /// The environment to read those variables from; empty = the process's.
   actoken::env_lookup env;
   /// Larger response bodies are refused as `bad_upstream_response`.
@@ -68,10 +69,10 @@ class auth_client {
   /// `Retry-After` of the answer whatever its status, or:
   /// `upstream_unavailable` (DNS, refused, reset, closed early, proxy refusal),
   /// `upstream_timeout` (the deadline), `upstream_tls` (certificate, host name,
-  /// handshake, unreadable `ca_file`), `bad_upstream_response` (not HTTP, body
-  /// over `max_response_body`). The body is written straight from `body`'s
-  /// locked memory, and only once the certificate has verified. `server` and
-  /// `body` must stay alive until the returned awaitable completes.
+  /// handshake, a refused renegotiation, unreadable `ca_file`), `bad_upstream_response` (not HTTP,
+  /// body over `max_response_body`). The body is written straight from `body`'s locked memory, and
+  /// only once the certificate has verified. `server` and `body` must stay alive until the returned
+  /// awaitable completes.
   net::awaitable<post_result> post_form(const url& server, std::string target,
                                         const platform::secure_buffer& body,
                                         std::chrono::milliseconds timeout);

@@ -42,16 +42,58 @@ void load_system_trust(SSL_CTX* context) {
   ::ERR_clear_error();
 }
 
+// TLS 1.2 suites: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3 suites: OpenSSL's defaults, spelled out.
+constexpr const char* tls13_ciphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+// Where a connection records that it refused the server's renegotiation.
+int renegotiation_index() {
+  static const int index = ::SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL's info callback: a no_renegotiation alert we send is how
+// SSL_OP_NO_RENEGOTIATION answers a HelloRequest; remember it, so that the
+// failure that follows can say why.
+void note_refused_renegotiation(const SSL* connection, int where, int value) {
+  if ((where & SSL_CB_WRITE_ALERT) != 0 && (value & 0xff) == SSL_AD_NO_RENEGOTIATION) {
+    static int refused = 1;
+    ::SSL_set_ex_data(const_cast<SSL*>(connection), renegotiation_index(), &refused);
+  }
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
     const std::optional<std::filesystem::path>& ca_file) {
   auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = context->native_handle();
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   // The options above are deprecated in OpenSSL 3; the minimum version is what
-  // actually holds the line at TLS 1.2.
-  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  // actually holds the line at TLS 1.2 (RFC 8996 retired 1.0 and 1.1).
+  ::SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // TLS 1.2: forward secrecy (ECDHE; no static-RSA key exchange, where the
+  // server's key decrypts every recorded session) and AEAD only (no CBC with
+  // its padding-oracle history, Lucky13, RFC 7457 §2). The TLS 1.3 suites are
+  // all ECDHE/DHE and AEAD by design; named here so that no configuration
+  // file (openssl.cnf) can widen them (SPEC §1 "Transport").
+  if (::SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1 ||
+      ::SSL_CTX_set_ciphersuites(native, tls13_ciphersuites) != 1) {
+    ::ERR_clear_error();
+    return std::string("this OpenSSL offers none of the required TLS cipher suites");
+  }
+  // Renegotiation is a second handshake inside the first, with a history of
+  // attacks (RFC 5746, the triple handshake) and no use for one short request:
+  // a server's HelloRequest is answered with a no_renegotiation alert. A
+  // server that insists then fails the exchange (see renegotiation_refused).
+  ::SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  ::SSL_CTX_set_info_callback(native, note_refused_renegotiation);
   context->set_verify_mode(ssl::verify_peer);
 
   load_system_trust(context->native_handle());
@@ -72,6 +114,13 @@ std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
 }
 
 bool prepare_tls_connection(ssl_st* connection, const std::string& host) {
+  // Names are matched against subjectAltName only (RFC 6125 §6.4.4: a client
+  // never falls back to the subject CN, which was never meant to hold a host
+  // name), and a wildcard must be a whole label: "*.example.com", never
+  // "a*.example.com" (RFC 6125 §6.4.3 allows refusing partial wildcards, and
+  // the CA/Browser Forum forbids issuing them).
+  ::SSL_set_hostflags(connection,
+                      X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   // SSL_set_tlsext_host_name spelled out: the macro's C cast trips -Wold-style-cast.
   if (!is_ip_literal(host) &&
       ::SSL_ctrl(connection, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
@@ -84,6 +133,10 @@ bool prepare_tls_connection(ssl_st* connection, const std::string& host) {
   return ::SSL_set1_host(connection, host.c_str()) == 1;
 }
 
+bool renegotiation_refused(ssl_st* connection) {
+  return connection != nullptr && ::SSL_get_ex_data(connection, renegotiation_index()) != nullptr;
+}
+
 std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* connection) {
   if (connection != nullptr) {
     const long result = ::SSL_get_verify_result(connection);
@@ -92,6 +145,22 @@ std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* co
     }
   }
   if (ec == ssl::error::stream_truncated) return "connection closed during the TLS handshake";
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    // What a server says when it offers only what the policy above leaves
+    // out (static RSA, CBC, TLS 1.1 or older): name the policy.
+    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+      case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_NO_CIPHERS_AVAILABLE:
+        return ec.message() +
+               "; the server probably offers nothing actoken accepts (TLS 1.3, or TLS 1.2 "
+               "with ECDHE and AES-GCM or ChaCha20-Poly1305)";
+      default:
+        break;
+    }
+  }
   return ec.message();
 }
 

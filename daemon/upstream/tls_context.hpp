@@ -1,11 +1,13 @@
 #pragma once
 
 /// @file
-/// TLS for the auth client (STYLE §8): the client context (TLS 1.2+,
-/// verify_peer, the system store plus the configured CA file), the per
-/// connection settings (SNI for host names only, host or IP verification by
-/// OpenSSL), and readable reasons for handshake failures. Only the auth client
-/// includes this header.
+/// TLS for the auth client (STYLE §8, SPEC §1 "Transport"), every policy
+/// setting in one place: the client context (TLS 1.2 or 1.3, ECDHE with AEAD
+/// ciphers only on 1.2, renegotiation refused, verify_peer, the system store
+/// plus the configured CA file), the per connection settings (SNI for host
+/// names only, host or IP verification against subjectAltName only, no partial
+/// wildcards), and readable reasons for failures. Only the auth client includes
+/// this header.
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
@@ -22,8 +24,10 @@ struct ssl_st;
 
 namespace actoken::upstream {
 
-/// Builds a client context: TLS 1.2 or later, peer verification, OpenSSL's
-/// default verify paths and, when given, the PEM CAs in `ca_file`. Costs tens
+/// Builds a client context: TLS 1.2 or 1.3; on 1.2 only ECDHE key exchange
+/// with AES-GCM or ChaCha20-Poly1305; renegotiation refused; peer
+/// verification against OpenSSL's default verify paths and, when given, the
+/// PEM CAs in `ca_file`. Costs tens
 /// of milliseconds and a few MiB (the system bundle), so callers build it once,
 /// lazily. Returns the reason (naming the file, never its content) when
 /// `ca_file` cannot be loaded.
@@ -32,9 +36,14 @@ std::variant<std::unique_ptr<boost::asio::ssl::context>, std::string> make_tls_c
 
 /// Prepares one connection to `host` (without brackets): SNI when `host` is a
 /// name (RFC 6066 §3 forbids it for addresses), and certificate verification
-/// against `host` as a DNS name or an IP address. Returns false when OpenSSL
-/// refuses either setting.
+/// against `host` as a DNS name (subjectAltName dNSName only: no subject CN,
+/// no partial wildcard) or an IP address (iPAddress names). Returns false when
+/// OpenSSL refuses either setting.
 bool prepare_tls_connection(ssl_st* connection, const std::string& host);
+
+/// True when the server asked to renegotiate on `connection` and was refused
+/// (a no_renegotiation alert was sent): what a later failure on it means.
+bool renegotiation_refused(ssl_st* connection);
 
 /// A reason for a failed handshake, e.g. "certificate verify failed: unable to
 /// get local issuer certificate" or "certificate verify failed: hostname

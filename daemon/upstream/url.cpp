@@ -107,8 +107,8 @@ std::optional<url> parse(std::string_view text, url_kind kind) {
 
   if (auto at = authority_part.rfind('@'); at != std::string_view::npos) {
     if (kind != url_kind::proxy || at == 0) return std::nullopt;
-    out.userinfo = std::string(authority_part.substr(0, at));
-    if (!percent_decode(out.userinfo)) return std::nullopt;
+    out.userinfo.append(authority_part.substr(0, at));
+    if (!percent_decode_secret(out.userinfo.view())) return std::nullopt;
     authority_part = authority_part.substr(at + 1);
   }
 
@@ -160,6 +160,24 @@ int hex_value(char c) {
   return -1;
 }
 
+// Percent-decodes `text` onto `out` (a std::string or a secure_buffer).
+template <class Output>
+bool decode_into(std::string_view text, Output& out) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return false;
+    const int high = hex_value(text[i + 1]);
+    const int low = hex_value(text[i + 2]);
+    if (high < 0 || low < 0) return false;
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<url> parse_url(std::string_view text) { return parse(text, url_kind::server); }
@@ -186,18 +204,14 @@ std::string host_header(const url& u) {
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
+  if (!decode_into(text, out)) return std::nullopt;
+  return out;
+}
+
+std::optional<platform::secure_buffer> percent_decode_secret(std::string_view text) {
+  platform::secure_buffer out;
+  out.reserve(text.size());  // no regrowth: no stray copies
+  if (!decode_into(text, out)) return std::nullopt;
   return out;
 }
 

@@ -4,6 +4,10 @@
 /// The two kinds of URL the daemon reads: an auth server's base URL
 /// (`https://host[:port][/base]`, SPEC §2 `auth_url`) and a CONNECT proxy's URL
 /// (`http://[user:pass@]host:port`, SPEC §2 `proxy`). Pure: no I/O, no Boost.
+/// A proxy's user info is a password: it is held like a key, in locked, wiped
+/// memory (SPEC §6 "Secrets").
+
+#include "daemon/platform/secure_memory.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,11 +18,11 @@ namespace actoken::upstream {
 
 /// A parsed URL, reduced to what an HTTP client needs.
 struct url {
-  std::string scheme;      ///< "https", or "http" for a proxy; lower case
-  std::string host;        ///< lower case; an IPv6 literal without its brackets
-  std::uint16_t port = 0;  ///< explicit, else 443 for https and 80 for http
-  std::string path;        ///< base path without trailing slash, "" if none
-  std::string userinfo;    ///< "user:pass" as written (percent-encoded); proxies only
+  std::string scheme;                ///< "https", or "http" for a proxy; lower case
+  std::string host;                  ///< lower case; an IPv6 literal without its brackets
+  std::uint16_t port = 0;            ///< explicit, else 443 for https and 80 for http
+  std::string path;                  ///< base path without trailing slash, "" if none
+  platform::secure_buffer userinfo;  ///< "user:pass" as written (percent-encoded); proxies only
 };
 
 /// Parses an auth server's base URL: `https://host[:port][/base/path]`. Only
@@ -45,9 +49,12 @@ std::string authority(const url& u);
 /// scheme's default.
 std::string host_header(const url& u);
 
-/// Percent-decodes `text` (user info of a proxy URL); nullopt on a malformed
-/// escape.
+/// Percent-decodes `text`; nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text);
+
+/// Percent-decodes a secret (a proxy's user info) into locked, wiped memory;
+/// nullopt on a malformed escape.
+std::optional<platform::secure_buffer> percent_decode_secret(std::string_view text);
 
 /// The URL without user info, for log lines and error messages (a proxy's
 /// password must not leak into either).

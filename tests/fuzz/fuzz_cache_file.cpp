@@ -2,14 +2,15 @@
 //
 // 1. the bytes as a cache file -> decode_cache. Properties: nothing crashes or
 //    throws; a document that is not JSON gives one problem and no token; every
-//    token restored belongs to an organization with a key, is unexpired, has a
-//    sub_org that is "" or a GUID and a non-empty token; no problem line is
-//    empty or carries a key.
+//    token restored belongs to an organization with a key, is unexpired and
+//    within the 24 h cap, has a sub_org that is "" or a GUID and a non-empty
+//    token; no problem line is empty or carries a key.
 // 2. the bytes as a recipe (FuzzedDataProvider) for up to 4 tokens ->
 //    encode_cache -> decode_cache. Property: exactly the tokens that have a key
-//    and are unexpired at whole-second precision come back, in order, with
-//    their times rounded down to the second, and without any problem; a long
-//    token never appears in the file in the clear.
+//    and are unexpired at whole-second precision (after the 24 h cap) come
+//    back, in order, with their times rounded down to the second, obtained_at
+//    at most now and expires_at at most 24 h after it, and without any
+//    problem; a long token never appears in the file in the clear.
 //
 // `ACTOKEN_FUZZ_WRITE_SEED=PATH fuzz_cache_file` writes a real cache file made
 // with this target's keys to PATH and exits (how corpus/fuzz_cache_file/ was made).
@@ -41,12 +42,26 @@ const std::string acme_key = "QUNNRS1mdXp6LWtleS0wMDAx+/Zm9vYmFyYmF6cXV4==";
 const std::string beta_key = "QkVUQS1mdXp6LWtleS0wMDAy+/cXV1eGNvcmdlZ3JhdWx0";
 const std::string sub_guid = "9b2f6d1e-0000-4000-8000-000000000001";
 
-shared_key key_of(const std::string& org) {
-  static const auto acme = std::make_shared<const platform::secure_buffer>(acme_key);
-  static const auto beta = std::make_shared<const platform::secure_buffer>(beta_key);
+std::shared_ptr<const org_settings> settings_with(const std::string& name, const std::string& key) {
+  auto settings = std::make_shared<org_settings>();
+  settings->name = name;
+  settings->key = std::make_shared<const platform::secure_buffer>(key);
+  settings->auth_url = "https://auth.appcircle.io";
+  settings->scope = "openid,profile,email";
+  return settings;
+}
+
+std::shared_ptr<const org_settings> org_of(const std::string& org) {
+  static const auto acme = settings_with("acme", acme_key);
+  static const auto beta = settings_with("beta", beta_key);
   if (org == "acme") return acme;
   if (org == "beta") return beta;
   return nullptr;  // "gamma" and the rest: no key
+}
+
+shared_key key_of(const std::string& org) {
+  const auto settings = org_of(org);
+  return settings ? settings->key : nullptr;
 }
 
 bool contains(std::string_view text, std::string_view part) {
@@ -68,10 +83,13 @@ bool is_sub_org(std::string_view id) {
 wall_time floor_second(wall_time t) { return std::chrono::floor<seconds>(t); }
 
 void decode_raw(std::string_view bytes) {
-  const auto result = persist::decode_cache(bytes, key_of, now);
+  const auto result = persist::decode_cache(bytes, org_of, now);
   for (const auto& token : result.tokens) {
     ACTOKEN_FUZZ_CHECK(key_of(token.org) != nullptr, "a token restored for an org without a key");
     ACTOKEN_FUZZ_CHECK(token.expires_at > now, "an expired token restored");
+    ACTOKEN_FUZZ_CHECK(token.obtained_at <= now, "a token restored as obtained in the future");
+    ACTOKEN_FUZZ_CHECK(token.expires_at <= token.obtained_at + persist::max_restored_lifetime,
+                       "a token restored for more than 24 h");
     ACTOKEN_FUZZ_CHECK(is_sub_org(token.sub_org), "a token restored with a bad sub_org");
     ACTOKEN_FUZZ_CHECK(!token.access_token.empty(), "an empty token restored");
   }
@@ -137,13 +155,19 @@ void round_trip(const std::uint8_t* data, std::size_t size) {
     token.expires_at = fdp.ConsumeBool() ? token.obtained_at + 1h : time_near_now(fdp);
   }
 
-  const auto file = persist::encode_cache(tokens, key_of, now);
-  const auto back = persist::decode_cache(file, key_of, now);
+  const auto file = persist::encode_cache(tokens, org_of, now);
+  const auto back = persist::decode_cache(file, org_of, now);
   ACTOKEN_FUZZ_CHECK(back.problems.empty(), "a freshly encoded file has problems");
 
+  // What a restore makes of each token: whole seconds, never obtained in the
+  // future, at most 24 h from when it was obtained.
   std::vector<persist::persisted_token> expected;
-  for (const auto& token : tokens) {
-    if (key_of(token.org) && floor_second(token.expires_at) > now) expected.push_back(token);
+  for (auto token : tokens) {
+    const bool written = token.expires_at > now;
+    token.obtained_at = std::min(floor_second(token.obtained_at), now);
+    token.expires_at = std::min(floor_second(token.expires_at),
+                                token.obtained_at + persist::max_restored_lifetime);
+    if (key_of(token.org) && written && token.expires_at > now) expected.push_back(token);
     // Ciphertext is base64 and tokens have no '"': a long token can only be
     // in the file if it was written in the clear.
     if (token.access_token.size() >= 40 && !contains(token.access_token, "\"")) {
@@ -157,8 +181,7 @@ void round_trip(const std::uint8_t* data, std::size_t size) {
     ACTOKEN_FUZZ_CHECK(got.org == want.org && got.sub_org == want.sub_org,
                        "the round trip changed a token's organization");
     ACTOKEN_FUZZ_CHECK(got.access_token == want.access_token, "the round trip changed a token");
-    ACTOKEN_FUZZ_CHECK(got.obtained_at == floor_second(want.obtained_at) &&
-                           got.expires_at == floor_second(want.expires_at),
+    ACTOKEN_FUZZ_CHECK(got.obtained_at == want.obtained_at && got.expires_at == want.expires_at,
                        "the round trip changed a token's times");
   }
 }
@@ -172,7 +195,7 @@ void write_seed(const char* path) {
       {"acme", sub_guid, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtb2JpbGUifQ.c2lnLXN1Yg", now - 30s,
        now + 30min},
       {"beta", "", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZXRhIn0.c2lnLWJldGE", now - 10s, now + 10min}};
-  std::ofstream(path, std::ios::binary) << persist::encode_cache(tokens, key_of, now);
+  std::ofstream(path, std::ios::binary) << persist::encode_cache(tokens, org_of, now);
 }
 
 }  // namespace

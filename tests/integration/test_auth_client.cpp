@@ -305,7 +305,7 @@ TEST_CASE("a proxy carries the exchange through one CONNECT tunnel") {
     stand_in::connect_proxy proxy;
     proxy.start();
     auto options = f.trusting_options();
-    options.proxy = proxy.url();
+    options.proxy = actoken::platform::secure_buffer(proxy.url());
     const auto result = post(std::move(options), f.url());
     CHECK(response_of(result).status == 200);
     CHECK(proxy.tunnels() == 1);
@@ -341,14 +341,14 @@ TEST_CASE("a proxy that wants Basic credentials") {
   auto options = f.trusting_options();
 
   SUBCASE("gets them from the URL's user info") {
-    options.proxy = "http://alice:p%40ss%3Aword@" + address;
+    options.proxy = actoken::platform::secure_buffer("http://alice:p%40ss%3Aword@" + address);
     const auto result = post(std::move(options), f.url());
     CHECK(response_of(result).status == 200);
     CHECK(proxy.tunnels() == 1);
     CHECK(f.server.exchanges() == 1);
   }
   SUBCASE("refuses wrong ones: upstream_unavailable, nothing reaches the server") {
-    options.proxy = "http://alice:wrong@" + address;
+    options.proxy = actoken::platform::secure_buffer("http://alice:wrong@" + address);
     const auto result = post(std::move(options), f.url());
     const auto& error = error_of(result);
     CHECK(error.code == errc::upstream_unavailable);
@@ -358,7 +358,7 @@ TEST_CASE("a proxy that wants Basic credentials") {
     CHECK(f.server.exchanges() == 0);
   }
   SUBCASE("refuses none") {
-    options.proxy = "http://" + address;
+    options.proxy = actoken::platform::secure_buffer("http://" + address);
     const auto result = post(std::move(options), f.url());
     CHECK(error_of(result).code == errc::upstream_unavailable);
     CHECK(proxy.tunnels() == 0);
@@ -371,7 +371,7 @@ TEST_CASE("NO_PROXY bypasses the proxy") {
   proxy.start();
   auto options = f.trusting_options();
   SUBCASE("NO_PROXY with the proxy setting") {
-    options.proxy = proxy.url();
+    options.proxy = actoken::platform::secure_buffer(proxy.url());
     options.env = fake_env({{"NO_PROXY", "example.com,127.0.0.1"}});
   }
   SUBCASE("no_proxy with $HTTPS_PROXY") {
@@ -406,7 +406,8 @@ TEST_CASE("an invalid proxy URL fails the exchanges it would carry, without echo
 TEST_CASE("a proxy that cannot be reached is upstream_unavailable") {
   fixture f;
   auto options = f.trusting_options();
-  options.proxy = "http://127.0.0.1:" + std::to_string(closed_port());
+  options.proxy =
+      actoken::platform::secure_buffer("http://127.0.0.1:" + std::to_string(closed_port()));
   const auto result = post(std::move(options), f.url());
   CHECK(error_of(result).code == errc::upstream_unavailable);
   CHECK(f.server.exchanges() == 0);

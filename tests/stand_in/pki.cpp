@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -53,6 +54,16 @@ pkey_ptr make_p256_key() {
   check(context != nullptr, "EVP_PKEY_CTX_new_from_name");
   check(EVP_PKEY_keygen_init(context.get()) == 1, "EVP_PKEY_keygen_init");
   check(EVP_PKEY_CTX_set_group_name(context.get(), "P-256") == 1, "set_group_name");
+  EVP_PKEY* key = nullptr;
+  check(EVP_PKEY_generate(context.get(), &key) == 1, "EVP_PKEY_generate");
+  return pkey_ptr(key);
+}
+
+pkey_ptr make_rsa_key() {
+  const pkey_ctx_ptr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  check(context != nullptr, "EVP_PKEY_CTX_new_from_name");
+  check(EVP_PKEY_keygen_init(context.get()) == 1, "EVP_PKEY_keygen_init");
+  check(EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), 2048) == 1, "set_rsa_keygen_bits");
   EVP_PKEY* key = nullptr;
   check(EVP_PKEY_generate(context.get(), &key) == 1, "EVP_PKEY_generate");
   return pkey_ptr(key);
@@ -160,7 +171,11 @@ void write_file(const std::filesystem::path& path, const std::string& content, m
 }  // namespace
 
 test_pki generate_pki(const std::vector<std::string>& hosts) {
-  if (hosts.empty()) {
+  return generate_pki_with({.hosts = hosts});
+}
+
+test_pki generate_pki_with(const pki_options& options) {
+  if (options.hosts.empty()) {
     throw std::invalid_argument("generate_pki: no hosts");
   }
   const pkey_ptr ca_key = make_p256_key();
@@ -172,19 +187,47 @@ test_pki generate_pki(const std::vector<std::string>& hosts) {
   add_extension(ca.get(), &context, NID_subject_key_identifier, "hash");
   sign(ca.get(), ca_key.get());
 
-  const pkey_ptr leaf_key = make_p256_key();
-  const x509_ptr leaf = make_certificate(leaf_key.get(), hosts.front(), ca.get());
-  X509V3_set_ctx(&context, ca.get(), leaf.get(), nullptr, nullptr, 0);
+  // The leaf's issuer: the CA itself, or an intermediate it issued.
+  X509* issuer = ca.get();
+  EVP_PKEY* issuer_key = ca_key.get();
+  pkey_ptr intermediate_key;
+  x509_ptr intermediate;
+  if (options.intermediate) {
+    intermediate_key = make_p256_key();
+    intermediate =
+        make_certificate(intermediate_key.get(), "actoken stand-in intermediate CA", ca.get());
+    X509V3_set_ctx(&context, ca.get(), intermediate.get(), nullptr, nullptr, 0);
+    add_extension(intermediate.get(), &context, NID_basic_constraints,
+                  "critical,CA:TRUE,pathlen:0");
+    add_extension(intermediate.get(), &context, NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_extension(intermediate.get(), &context, NID_subject_key_identifier, "hash");
+    add_extension(intermediate.get(), &context, NID_authority_key_identifier, "keyid:always");
+    sign(intermediate.get(), ca_key.get());
+    issuer = intermediate.get();
+    issuer_key = intermediate_key.get();
+  }
+
+  const pkey_ptr leaf_key =
+      options.leaf_key == leaf_key_kind::rsa2048 ? make_rsa_key() : make_p256_key();
+  const x509_ptr leaf = make_certificate(leaf_key.get(), options.hosts.front(), issuer);
+  X509V3_set_ctx(&context, issuer, leaf.get(), nullptr, nullptr, 0);
   add_extension(leaf.get(), &context, NID_basic_constraints, "critical,CA:FALSE");
-  add_extension(leaf.get(), &context, NID_key_usage, "critical,digitalSignature");
+  // RSA key exchange (static RSA) encrypts with the leaf's key: keyEncipherment.
+  add_extension(leaf.get(), &context, NID_key_usage,
+                options.leaf_key == leaf_key_kind::rsa2048
+                    ? "critical,digitalSignature,keyEncipherment"
+                    : "critical,digitalSignature");
   add_extension(leaf.get(), &context, NID_ext_key_usage, "serverAuth");
-  add_extension(leaf.get(), &context, NID_subject_alt_name, subject_alt_names(hosts));
+  if (options.subject_alt_name) {
+    add_extension(leaf.get(), &context, NID_subject_alt_name, subject_alt_names(options.hosts));
+  }
   add_extension(leaf.get(), &context, NID_subject_key_identifier, "hash");
   add_extension(leaf.get(), &context, NID_authority_key_identifier, "keyid:always");
-  sign(leaf.get(), ca_key.get());
+  sign(leaf.get(), issuer_key);
 
-  return test_pki{to_pem(ca.get()), to_pem(ca_key.get()), to_pem(leaf.get()),
-                  to_pem(leaf_key.get())};
+  std::string chain = to_pem(leaf.get());
+  if (intermediate) chain += to_pem(intermediate.get());
+  return test_pki{to_pem(ca.get()), to_pem(ca_key.get()), chain, to_pem(leaf_key.get())};
 }
 
 void write_pki(const test_pki& pki, const std::filesystem::path& dir) {

@@ -35,14 +35,29 @@ shared_key make_key(const std::string& text) {
   return std::make_shared<const platform::secure_buffer>(text);
 }
 
-/// A key store the tests can change.
+/// The organizations' keys and settings, which the tests can change.
 struct key_store {
   std::map<std::string, shared_key> keys{{"acme", make_key(acme_key)},
                                          {"beta", make_key(beta_key)}};
-  key_lookup lookup() const {
-    return [this](const std::string& org) -> shared_key {
-      const auto it = keys.find(org);
-      return it == keys.end() ? nullptr : it->second;
+  std::map<std::string, std::string> auth_urls;               ///< default https://auth.appcircle.io
+  std::map<std::string, upstream::api_version> api_versions;  ///< default v3
+  std::map<std::string, std::string> scopes;                  ///< default openid,profile,email
+
+  org_lookup lookup() const {
+    return [this](const std::string& org) -> std::shared_ptr<const org_settings> {
+      const auto key = keys.find(org);
+      if (key == keys.end()) return nullptr;
+      auto settings = std::make_shared<org_settings>();
+      settings->name = org;
+      settings->key = key->second;
+      const auto url = auth_urls.find(org);
+      settings->auth_url = url == auth_urls.end() ? "https://auth.appcircle.io" : url->second;
+      const auto version = api_versions.find(org);
+      settings->api_version =
+          version == api_versions.end() ? upstream::api_version::v3 : version->second;
+      const auto scope = scopes.find(org);
+      settings->scope = scope == scopes.end() ? "openid,profile,email" : scope->second;
+      return settings;
     };
   }
 };
@@ -93,7 +108,7 @@ TEST_CASE("round trip: two organizations and a sub-organization") {
   const key_store store;
   const auto file = encode_cache(sample_tokens(), store.lookup(), now);
   const auto doc = json::parse(file);
-  CHECK(doc["version"] == 1);
+  CHECK(doc["version"] == 2);
   REQUIRE(doc["entries"].size() == 3);
   CHECK(doc["entries"][0]["org"] == "acme");
   CHECK(doc["entries"][1]["sub_org"] == sub_guid);
@@ -118,11 +133,11 @@ TEST_CASE("each entry has its own salt and nonce") {
 TEST_CASE("tokens with any characters survive; times keep whole seconds") {
   const key_store store;
   const std::string odd = "a\"b\\c\n\x01 d\xc3\xa9";
-  const persisted_token token{"acme", "", odd, now + 1500ms, now + 100s + 900ms};
+  const persisted_token token{"acme", "", odd, now - 1500ms, now + 100s + 900ms};
   const auto result = decode_cache(encode_cache({token}, store.lookup(), now), store.lookup(), now);
   REQUIRE(result.tokens.size() == 1);
   CHECK(result.tokens[0].access_token == odd);
-  CHECK(result.tokens[0].obtained_at == now + 1s);
+  CHECK(result.tokens[0].obtained_at == now - 2s);
   CHECK(result.tokens[0].expires_at == now + 100s);
 }
 
@@ -216,6 +231,61 @@ TEST_CASE("a changed key drops that organization's entries; an unknown org is re
   CHECK(mentions(result.problems, "no key"));
 }
 
+TEST_CASE("an entry is bound to its organization's auth_url, api_version and scope") {
+  key_store store;
+  const auto file = encode_cache(sample_tokens(), store.lookup(), now);
+  SUBCASE("auth_url") { store.auth_urls["acme"] = "https://auth.other.example"; }
+  SUBCASE("api_version") { store.api_versions["acme"] = upstream::api_version::v2; }
+  SUBCASE("scope") { store.scopes["acme"] = "openid"; }
+  // As a reload would: acme's two entries go, beta's stays.
+  const auto result = decode_cache(file, store.lookup(), now);
+  REQUIRE(result.tokens.size() == 1);
+  CHECK(result.tokens[0].org == "beta");
+  REQUIRE(result.problems.size() == 2);
+  CHECK(mentions(result.problems, "acme"));
+  CHECK(mentions(result.problems, "auth_url, api_version or scope changed"));
+}
+
+TEST_CASE("a version 1 file (entries not bound to the settings) is dropped with one line") {
+  const key_store store;
+  auto doc = json::parse(encode_cache(sample_tokens(), store.lookup(), now));
+  doc["version"] = 1;
+  const auto result = decode_cache(doc.dump(), store.lookup(), now);
+  CHECK(result.tokens.empty());
+  REQUIRE(result.problems.size() == 1);
+  CHECK(mentions(result.problems, "version 1"));
+  CHECK(mentions(result.problems, "next write replaces the file"));
+}
+
+TEST_CASE("a restored token keeps at most 24 h from when it was obtained, never from the future") {
+  const key_store store;
+  const auto restore = [&store](const persisted_token& token) {
+    auto result = decode_cache(encode_cache({token}, store.lookup(), now), store.lookup(), now);
+    CHECK(result.problems.empty());
+    return result.tokens;
+  };
+  SUBCASE("an entry claiming ten years is cut to 24 h after it was obtained") {
+    const auto back = restore({"acme", "", acme_token, now - 1h, now + 24h * 3650});
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].obtained_at == now - 1h);
+    CHECK(back[0].expires_at == now + 23h);
+  }
+  SUBCASE("an entry obtained in the future counts as obtained now") {
+    const auto back = restore({"acme", "", acme_token, now + 24h * 3650, now + 24h * 3651});
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].obtained_at == now);
+    CHECK(back[0].expires_at == now + 24h);
+  }
+  SUBCASE("an entry obtained over 24 h ago is dropped, however long it claims") {
+    CHECK(restore({"acme", "", acme_token, now - 25h, now + 1h}).empty());
+  }
+  SUBCASE("a token within the cap is kept as it is") {
+    const auto back = restore({"acme", "", acme_token, now - 1h, now + 1h});
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].expires_at == now + 1h);
+  }
+}
+
 TEST_CASE("organizations without a key are not written") {
   key_store store;
   store.keys.erase("beta");
@@ -276,7 +346,7 @@ TEST_CASE("garbage and foreign documents yield problems, not tokens") {
   std::string binary;
   for (int i = 0; i < 512; ++i) binary.push_back(static_cast<char>((i * 37 + 11) % 256));
   for (const std::string& bytes : {binary, std::string(), std::string("null"), std::string("[]"),
-                                   std::string("{}"), std::string(R"({"version":2,"entries":[]})"),
+                                   std::string("{}"), std::string(R"({"version":3,"entries":[]})"),
                                    std::string(R"({"version":"1","entries":[]})"),
                                    std::string(R"({"version":1,"entries":{}})")}) {
     const auto result = decode_cache(bytes, store.lookup(), now);
@@ -284,11 +354,11 @@ TEST_CASE("garbage and foreign documents yield problems, not tokens") {
     CHECK(result.problems.size() == 1);
   }
   const auto result = decode_cache(
-      R"({"version":1,"entries":[1,{},{"org":"acme","sub_org":"","salt":"!!","nonce":3}]})",
+      R"({"version":2,"entries":[1,{},{"org":"acme","sub_org":"","salt":"!!","nonce":3}]})",
       store.lookup(), now);
   CHECK(result.tokens.empty());
   CHECK(result.problems.size() == 3);
-  CHECK(decode_cache(R"({"version":1,"entries":[]})", store.lookup(), now).problems.empty());
+  CHECK(decode_cache(R"({"version":2,"entries":[]})", store.lookup(), now).problems.empty());
 }
 
 TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {

@@ -147,7 +147,8 @@ TEST_CASE("every key is read into the config") {
   CHECK(cfg.api_version == upstream::api_version::automatic);
   CHECK(cfg.scope.empty());
   CHECK(cfg.ca_file == std::filesystem::path("/etc/ssl/ca.pem"));
-  CHECK(cfg.proxy == "http://proxy:3128");
+  REQUIRE(cfg.proxy.has_value());
+  CHECK(cfg.proxy->view() == "http://proxy:3128");
   CHECK(cfg.upstream_timeout == std::chrono::seconds{5});
   CHECK(cfg.min_ttl == std::chrono::seconds{0});
   CHECK(cfg.refresh_before == std::chrono::seconds{120});
@@ -228,6 +229,29 @@ TEST_CASE("a value of the wrong type or range is a problem naming its key") {
   };
   for (const auto& [text, key] : cases) {
     check_one_problem(text, key);
+  }
+}
+
+TEST_CASE("proxy: parsed as the exchange parses it; the URL (and its password) never repeated") {
+  for (const char* url : {"http://bob:pw-s3cret@127.0.0.1:notaport", "http://bob:pw-s3cret@:3128",
+                          "http://bob:pw-s3cret@proxy:0", "http://bob:pw-s3cret@proxy:65536",
+                          "http://bob:pw-s3cret%zz@proxy:3128", "http://bob:pw-s3cret@proxy/path",
+                          "http://bob:pw-s3cret@pro xy:3128", "https://bob:pw-s3cret@proxy:3128",
+                          "bob:pw-s3cret@proxy:3128"}) {
+    CAPTURE(url);
+    const auto text = R"({"proxy": ")" + std::string(url) + R"("})";
+    const auto problems = parse_bad(text);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].key == "proxy");
+    CHECK(problems[0].to_string().find("s3cret") == std::string::npos);
+  }
+  // What the exchange accepts, --check-config accepts too.
+  for (const char* url : {"http://proxy.corp:3128", "http://bob:pw%40x@10.0.0.1:8080",
+                          "http://[::1]:3128", "http://proxy", ""}) {
+    CAPTURE(url);
+    const auto cfg = parse_ok(R"({"proxy": ")" + std::string(url) + R"("})");
+    REQUIRE(cfg.proxy.has_value());
+    CHECK(cfg.proxy->view() == url);
   }
 }
 

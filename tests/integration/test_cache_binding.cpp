@@ -1,0 +1,151 @@
+// The cache file's entries are bound to the settings a token was obtained
+// under, and restored tokens obey the 24 h cap (SPEC §3, §6; issue 17): the
+// real daemon against the stand-in, restarted over one cache file.
+
+#include "daemon/keys.hpp"
+#include "daemon/persist/cache_file.hpp"
+#include "tests/integration/world.hpp"
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+using namespace actoken;
+using namespace actoken::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+// A world whose daemon keeps its tokens in DIR/tokens.cache.
+struct cache_world : daemon_world {
+  std::filesystem::path cache = dir.path() / "tokens.cache";
+
+  cache_world() : daemon_world({.start_daemon = false}) { config["cache_file"] = cache.string(); }
+
+  json token() const { return daemon->get("/v1/token?org=acme").json(); }
+};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("a restart after a change of auth_url, api_version or scope exchanges anew") {
+  cache_world w;
+  w.start();
+  const auto first = w.token();
+  REQUIRE(first["source"] == "exchange");
+  REQUIRE(w.daemon->stop(SIGTERM) == 0);
+  REQUIRE(w.upstream.exchanges() == 1);
+
+  std::string changed;
+  SUBCASE("auth_url: the same server by another name") {
+    // The stand-in's certificate names both 127.0.0.1 and localhost.
+    w.config["auth_url"] = "https://localhost:" + std::to_string(w.upstream.port());
+    changed = "auth_url";
+  }
+  SUBCASE("api_version") {
+    w.config["api_version"] = "v2";
+    changed = "api_version";
+  }
+  SUBCASE("scope") {
+    w.config["scope"] = "openid";
+    changed = "scope";
+  }
+  SUBCASE("the organization's own scope") {
+    w.config["organizations"] = {{"acme", {{"scope", "openid profile"}}}};
+    changed = "organizations.acme.scope";
+  }
+  CAPTURE(changed);
+  const auto log_before = read_text(w.dir.path() / "actokend.log").size();
+  w.start();
+  const auto again = w.token();
+  CHECK(again["source"] == "exchange");
+  CHECK(again["access_token"] != first["access_token"]);
+  CHECK(w.upstream.exchanges() == 2);
+  const auto log = w.daemon->log().substr(log_before);
+  CHECK(log.find("does not authenticate (the key, auth_url, api_version or scope changed") !=
+        std::string::npos);
+}
+
+TEST_CASE("a restart with the same settings serves the cached token") {
+  cache_world w;
+  w.start();
+  const auto first = w.token();
+  REQUIRE(w.daemon->stop(SIGTERM) == 0);
+  w.start();
+  const auto again = w.token();
+  CHECK(again["source"] == "cache");
+  CHECK(again["access_token"] == first["access_token"]);
+  CHECK(w.upstream.exchanges() == 1);
+}
+
+TEST_CASE("a forged entry claiming ten years restores with at most 24 h") {
+  // Someone holding acme's key seals an entry themselves.
+  cache_world w;
+  auto acme = std::make_shared<org_settings>();
+  acme->name = "acme";
+  acme->key = std::make_shared<const platform::secure_buffer>(w.key);
+  acme->auth_url = w.upstream.url();
+  acme->api_version = upstream::api_version::v3;
+  acme->scope = "openid,profile,email";  // the default
+  const persist::org_lookup lookup = [&acme](const std::string& org) {
+    return org == "acme" ? acme : nullptr;
+  };
+  const std::string forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JnZWQifQ.Zm9yZ2VkLXNpZ25hdHVyZQ";
+  const auto now = std::chrono::system_clock::now();
+  constexpr auto ten_years = 24h * 3650;
+
+  std::chrono::seconds most_left{};
+  SUBCASE("obtained an hour ago") {
+    persist::write_cache_file(
+        w.cache,
+        persist::encode_cache({{"acme", "", forged, now - 1h, now + ten_years}}, lookup, now));
+    most_left = 23h;
+  }
+  SUBCASE("obtained in ten years") {
+    persist::write_cache_file(
+        w.cache, persist::encode_cache({{"acme", "", forged, now + ten_years, now + 2 * ten_years}},
+                                       lookup, now));
+    most_left = 24h;
+  }
+  w.start();
+  const auto served = w.token();
+  REQUIRE(served["source"] == "cache");
+  CHECK(served["access_token"] == forged);
+  const auto left = std::chrono::seconds{served["expires_in"].get<std::int64_t>()};
+  CHECK(left <= most_left);
+  CHECK(left > most_left - 1min);  // capped, not dropped
+  CHECK(w.upstream.exchanges() == 0);
+}
+
+TEST_CASE("a version 1 cache file is dropped with a log line and replaced at the next write") {
+  cache_world w;
+  w.start();
+  const auto first = w.token();
+  REQUIRE(w.daemon->stop(SIGTERM) == 0);
+  // The same entries under the old version number.
+  auto document = json::parse(read_text(w.cache));
+  REQUIRE(document["version"] == 2);
+  document["version"] = 1;
+  w.dir.write("tokens.cache", document.dump(), 0600);
+
+  w.start();
+  const auto again = w.token();
+  CHECK(again["source"] == "exchange");
+  CHECK(w.upstream.exchanges() == 2);
+  CHECK(w.daemon->log().find("cache file has version 1") != std::string::npos);
+  REQUIRE(w.daemon->stop(SIGTERM) == 0);
+  CHECK(json::parse(read_text(w.cache))["version"] == 2);
+}
