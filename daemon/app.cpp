@@ -45,6 +45,10 @@ class daemon_app final : public api::daemon_control {
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     last_reload_ = {started_at_, true, with_key_dir_problem("started")};
+    // A daemon killed while persisting a key leaves its temporary file, key inside.
+    if (const auto removed = remove_stale_key_files(cfg_.key_dir, daemon_uid_); removed > 0) {
+      spdlog::info("removed {} temporary files left in {}", removed, cfg_.key_dir.string());
+    }
     tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_));
     restore_cache();
     tokens_.on_change([this] { schedule_cache_write(); });

@@ -94,6 +94,17 @@ std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_u
   return check.refused() ? "key_dir " + check.problem + "; nothing is read from it" : "";
 }
 
+std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t daemon_uid) {
+  if (!key_dir_problem(key_dir, daemon_uid).empty()) return 0;
+  return platform::remove_stale_temporary_files_in(
+      key_dir, daemon_uid, [](std::string_view final_name) {
+        const std::filesystem::path name(final_name);
+        const auto extension = name.extension();
+        return (extension == ".key" || extension == ".json") &&
+               is_valid_org_name(name.stem().string());
+      });
+}
+
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
                          uid_t daemon_uid) {
   // Names: the config's organizations, `<key_dir>/<name>.key`, runtime keys.

@@ -78,6 +78,12 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, st
 /// `platform::any_owner` as `daemon_uid` judges the mode only.
 std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid);
 
+/// Removes the temporary files `persist_key` leaves in `key_dir` when the
+/// daemon is killed between writing and renaming one (`.<org>.key.tmp<digits>`,
+/// `.<org>.json.tmp<digits>`, regular files owned by `daemon_uid`): they may
+/// hold a key. Nothing is touched in a refused key_dir. Returns how many.
+std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t daemon_uid);
+
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and
 /// `<org>.json`) files and runtime keys. Reads files; never throws for a bad
 /// key file (the organization is then listed with a problem). Nothing is read

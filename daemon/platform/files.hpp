@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 namespace actoken::platform {
@@ -40,5 +41,10 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view d
 /// `owner` (links are never followed, anything else is left alone). Returns
 /// how many were removed; failures are ignored.
 std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_t owner);
+
+/// The same for every file of `dir` whose final name `ours` accepts: e.g. the
+/// `<org>.key` files of a key_dir, whose temporary files hold a key.
+std::size_t remove_stale_temporary_files_in(const std::filesystem::path& dir, uid_t owner,
+                                            const std::function<bool(std::string_view)>& ours);
 
 }  // namespace actoken::platform

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -20,10 +21,17 @@ std::string temporary_prefix(const std::filesystem::path& path) {
   return "." + path.filename().string() + ".tmp";
 }
 
-bool is_our_temporary_name(std::string_view entry, std::string_view prefix) {
-  if (!entry.starts_with(prefix) || entry.size() == prefix.size()) return false;
-  const auto digits = entry.substr(prefix.size());
-  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+// For a name `.<name>.tmp<digits>` of `write_file_atomically`'s making, `<name>`.
+std::optional<std::string_view> final_name_of_temporary(std::string_view entry) {
+  constexpr std::string_view marker = ".tmp";
+  const auto at = entry.rfind(marker);
+  if (!entry.starts_with('.') || at == std::string_view::npos || at < 2) return std::nullopt;
+  const auto digits = entry.substr(at + marker.size());
+  if (digits.empty() ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return entry.substr(1, at - 1);
 }
 
 }  // namespace
@@ -75,11 +83,17 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view d
 }
 
 std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_t owner) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const auto prefix = temporary_prefix(path);
+  const auto name = path.filename().string();
+  return remove_stale_temporary_files_in(
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), owner,
+      [&name](std::string_view final_name) { return final_name == name; });
+}
+
+std::size_t remove_stale_temporary_files_in(const std::filesystem::path& dir, uid_t owner,
+                                            const std::function<bool(std::string_view)>& ours) {
   // Everything below is relative to this descriptor, so a folder swapped
   // while we look cannot point the unlink elsewhere.
-  const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (dir_fd.get() < 0) return 0;
   const int list_fd = ::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0);
   if (list_fd < 0) return 0;
@@ -90,8 +104,8 @@ std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_
   }
   std::size_t removed = 0;
   while (const dirent* entry = ::readdir(listing)) {
-    const std::string_view name = entry->d_name;
-    if (!is_our_temporary_name(name, prefix)) continue;
+    const auto final_name = final_name_of_temporary(entry->d_name);
+    if (!final_name || !ours(*final_name)) continue;
     struct stat info {};
     if (::fstatat(dir_fd.get(), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (!S_ISREG(info.st_mode) || info.st_uid != owner) continue;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -346,4 +347,32 @@ TEST_CASE("temporary files a killed daemon left beside the cache file are remove
                                       ".tokens.cache.tmp999", ".tokens.cache.tmp555"});
   CHECK(slurp(target) == "a link's target");
   CHECK(w.daemon->log().find("removed 2 temporary files") != std::string::npos);
+}
+
+TEST_CASE("temporary files a killed daemon left in key_dir, a key inside, are removed at start") {
+  daemon_world w(not_started());
+  const auto keys = w.dir.path() / "keys";
+  const auto write_key_temp = [&](const std::string& name) {
+    const auto path = keys / name;
+    std::ofstream(path) << w.key << '\n';
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    return path;
+  };
+  write_key_temp(".acme.key.tmp28470519361852037463");
+  write_key_temp(".beta.json.tmp7");
+  write_key_temp(".acme.key.tmp");                     // not our naming
+  write_key_temp(".-bad.key.tmp12");                   // no organization has that name
+  write_key_temp(".notes.txt.tmp12");                  // not a key or settings file
+  give_to_nobody(write_key_temp(".acme.key.tmp999"));  // not ours
+  w.start();
+
+  std::set<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(keys)) {
+    left.insert(entry.path().filename().string());
+  }
+  CHECK(left == std::set<std::string>{"acme.key", ".acme.key.tmp", ".-bad.key.tmp12",
+                                      ".notes.txt.tmp12", ".acme.key.tmp999"});
+  CHECK(w.daemon->log().find("removed 2 temporary files left in") != std::string::npos);
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
 }
