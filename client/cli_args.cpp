@@ -17,9 +17,11 @@ namespace {
 constexpr std::string_view root_footer = R"txt(Examples:
   actoken token acme                      print a token for organization acme
   actoken header | curl -H @- https://api.appcircle.io/...
-  actoken exec --org acme -- fastlane build
+  actoken exec acme -- fastlane build     run a command with the token in $AC_ACCESS_TOKEN
+  actoken appcircle-config acme && appcircle build profile list
   actoken key add acme < acme.key         give the daemon a key (read from stdin)
   actoken orgs                            what the daemon knows
+  eval "$(actoken env)"                   pin this socket for cron jobs and sudo
 
 Socket: --socket, else $ACTOKEN_SOCKET, else the first that exists of
 ${XDG_RUNTIME_DIR:-/run/user/<uid>}/actoken/actokend.sock and
@@ -45,13 +47,16 @@ constexpr std::string_view header_footer = R"txt(Examples:
   actoken header --org acme --sub-org mobile)txt";
 
 constexpr std::string_view exec_footer =
-    R"txt(The command goes after `--`: actoken exec [OPTIONS] -- CMD [ARG...]
-The token is passed in the environment only, never on a command line.
+    R"txt(The command goes after `--`: actoken exec [ORG] [OPTIONS] -- CMD [ARG...]
+The token is passed in the environment only, never on a command line. --env
+refuses the variables the command needs to run: PATH, HOME, SHELL, USER,
+LOGNAME, IFS and LD_*. (Appcircle's own CLI ignores AC_ACCESS_TOKEN: use
+`actoken appcircle-config` for it.)
 
 Examples:
-  actoken exec -- appcircle build profile list
-  actoken exec --org acme --min-ttl 1800 -- ./deploy.sh
-  actoken exec --env AC_ACCESS_TOKEN --env APPCIRCLE_TOKEN -- make release)txt";
+  actoken exec acme -- ./deploy.sh
+  actoken exec --org acme --min-ttl 1800 -- fastlane release
+  actoken exec acme --env AC_ACCESS_TOKEN --env APPCIRCLE_TOKEN -- make release)txt";
 
 constexpr std::string_view orgs_footer = R"txt(Examples:
   actoken orgs
@@ -82,6 +87,31 @@ Examples:
 constexpr std::string_view key_remove_footer = R"txt(Examples:
   actoken key remove acme)txt";
 
+constexpr std::string_view env_footer =
+    R"txt(Prints the line that sets ACTOKEN_SOCKET to the socket this actoken would use,
+like `ssh-agent -s`. The shell is --shell, else the one $SHELL names (csh and tcsh:
+csh; fish: fish; anything else: sh).
+
+Examples:
+  eval "$(actoken env)"                   in a crontab line or a script run by sudo
+  eval "`actoken env --shell csh`"        csh, tcsh
+  actoken env --shell fish | source       fish
+  sudo --preserve-env=ACTOKEN_SOCKET actoken token acme)txt";
+
+constexpr std::string_view appcircle_config_footer =
+    R"txt(Appcircle's own CLI reads its token only from its config file, never from
+$AC_ACCESS_TOKEN. This writes a token into that file, for its current environment:
+${XDG_CONFIG_HOME:-~/.config}/@appcircle/cli-nodejs/config.json unless --file
+says otherwise. Every other field is kept; host names are never changed; a
+missing file is created with Appcircle's public servers. The file is replaced
+atomically, mode 0600, and its path printed on stderr. The token is printed
+nowhere.
+
+Examples:
+  actoken appcircle-config acme && appcircle build profile list
+  actoken appcircle-config acme --min-ttl 1800     for a session of up to 30 minutes
+  actoken appcircle-config acme --sub-org mobile --file ./appcircle.json)txt";
+
 constexpr std::string_view flush_footer = R"txt(Examples:
   actoken flush acme                      forget acme's cached tokens
   actoken flush                           forget every cached token (admin only))txt";
@@ -101,7 +131,7 @@ struct option_expectation {
   std::string_view expected;  // what its value must be; empty: a flag, which takes none
 };
 
-constexpr std::array<option_expectation, 13> expectations{{
+constexpr std::array<option_expectation, 15> expectations{{
     {"ORG", org_name_expected},
     {"--org", org_name_expected},
     {"--sub-org", "a sub-organization alias or GUID"},
@@ -110,6 +140,8 @@ constexpr std::array<option_expectation, 13> expectations{{
     {"--auth-url", "the auth server's URL"},
     {"--api-version", "v1, v2, v3 or auto"},
     {"--socket", "the daemon's socket path"},
+    {"--shell", "sh, csh or fish"},
+    {"--file", "a file path"},
     {"--json", ""},
     {"--fresh", ""},
     {"--ephemeral", ""},
@@ -149,6 +181,8 @@ struct subcommands {
   CLI::App* key_add = nullptr;
   CLI::App* key_remove = nullptr;
   CLI::App* flush = nullptr;
+  CLI::App* env = nullptr;
+  CLI::App* appcircle_config = nullptr;
 };
 
 // Where CLI11 writes what it parsed; turned into a `command_line` afterwards.
@@ -164,6 +198,8 @@ struct raw_values {
   std::string auth_url;
   std::string api_version;
   bool ephemeral = false;
+  std::string shell;
+  std::string file;
 };
 
 // The rejected value is not echoed: a key pasted where ORG goes must not be printed.
@@ -191,22 +227,48 @@ CLI::Validator non_empty_check() {
       "", "non-empty");
 }
 
-void add_token_options(CLI::App& sub, raw_values& raw, bool with_positional) {
-  if (with_positional) {
-    sub.add_option("ORG", raw.positional_org, "Organization (same as --org)")
-        ->check(org_name_check())
-        ->option_text(" ");
-  }
-  sub.add_option("--org", raw.org, "Organization; default: the daemon's default_org")
-      ->check(org_name_check())
-      ->option_text("ORG");
+// --sub-org and --min-ttl: which token, for every command that gets one.
+void add_sub_org_and_ttl(CLI::App& sub, raw_values& raw) {
   sub.add_option("--sub-org", raw.sub_org, "Sub-organization: an alias from the config or a GUID")
       ->check(non_empty_check())
       ->option_text("ID");
   sub.add_option("--min-ttl", raw.min_ttl, "Seconds the token must stay valid (0..86400)")
       ->check(CLI::Range(0, 86400))
       ->option_text("SECONDS");
+}
+
+// token, header, exec: ORG or --org, --sub-org, --min-ttl, --fresh.
+void add_token_options(CLI::App& sub, raw_values& raw) {
+  sub.add_option("ORG", raw.positional_org, "Organization (same as --org)")
+      ->check(org_name_check())
+      ->option_text(" ");
+  sub.add_option("--org", raw.org, "Organization; default: the daemon's default_org")
+      ->check(org_name_check())
+      ->option_text("ORG");
+  add_sub_org_and_ttl(sub, raw);
   sub.add_flag("--fresh", raw.fresh, "Ask for a new token: the cached one was refused");
+}
+
+void add_env_command(CLI::App& app, raw_values& raw, subcommands& subs) {
+  subs.env = app.add_subcommand("env", "Print the line that sets ACTOKEN_SOCKET (like ssh-agent)");
+  subs.env->add_option("--shell", raw.shell, "Syntax of the line; default: from $SHELL")
+      ->check(CLI::IsMember({"sh", "csh", "fish"}))
+      ->option_text("sh|csh|fish");
+  subs.env->footer(std::string(env_footer));
+}
+
+void add_appcircle_config_command(CLI::App& app, raw_values& raw, subcommands& subs) {
+  subs.appcircle_config = app.add_subcommand(
+      "appcircle-config", "Put a token into the Appcircle CLI's config (it ignores the env)");
+  auto& sub = *subs.appcircle_config;
+  sub.add_option("ORG", raw.positional_org, "Organization; default: the daemon's default_org")
+      ->check(org_name_check())
+      ->option_text(" ");
+  add_sub_org_and_ttl(sub, raw);
+  sub.add_option("--file", raw.file, "The Appcircle CLI's config file (default: its own)")
+      ->check(non_empty_check())
+      ->option_text("PATH");
+  sub.footer(std::string(appcircle_config_footer));
 }
 
 std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
@@ -223,16 +285,16 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
   app->add_flag("--json", raw.json, "Print the daemon's JSON answer");
 
   subs.token = app->add_subcommand("token", "Print an access token and a newline");
-  add_token_options(*subs.token, raw, true);
+  add_token_options(*subs.token, raw);
   subs.token->footer(std::string(token_footer));
 
   subs.header = app->add_subcommand("header", "Print `Authorization: Bearer <token>`");
-  add_token_options(*subs.header, raw, true);
+  add_token_options(*subs.header, raw);
   subs.header->footer(std::string(header_footer));
 
   subs.exec = app->add_subcommand(
       "exec", "Run CMD with the token in $AC_ACCESS_TOKEN (or each --env NAME)");
-  add_token_options(*subs.exec, raw, false);
+  add_token_options(*subs.exec, raw);
   subs.exec->add_option("--env", raw.env_names, "Variable to put the token in instead (repeatable)")
       ->allow_extra_args(false)
       ->check(env_name_check())
@@ -280,12 +342,15 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
       ->check(org_name_check());
   subs.flush->add_option("--org", raw.org, "Organization (same as ORG)")->check(org_name_check());
   subs.flush->footer(std::string(flush_footer));
+
+  add_env_command(*app, raw, subs);
+  add_appcircle_config_command(*app, raw, subs);
   return app;
 }
 
 // The deepest subcommand that was parsed, as "actoken key add", for error hints.
 std::string command_path(const subcommands& subs) {
-  const std::array<std::pair<CLI::App*, std::string_view>, 10> all{{
+  const std::array<std::pair<CLI::App*, std::string_view>, 12> all{{
       {subs.key_add, "actoken key add"},
       {subs.key_remove, "actoken key remove"},
       {subs.key, "actoken key"},
@@ -296,6 +361,8 @@ std::string command_path(const subcommands& subs) {
       {subs.status, "actoken status"},
       {subs.ping, "actoken ping"},
       {subs.flush, "actoken flush"},
+      {subs.env, "actoken env"},
+      {subs.appcircle_config, "actoken appcircle-config"},
   }};
   for (const auto& [sub, path] : all) {
     if (sub != nullptr && sub->parsed()) {
@@ -368,7 +435,9 @@ parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const sub
         return usage_error(unexpected_argument(left.front()), path);
       }
       return usage_error(
-          "unknown command; expected token, header, exec, orgs, status, ping, key or flush", path);
+          "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env "
+          "or appcircle-config",
+          path);
     }
     return usage_error("a command is required", path);
   }
@@ -392,6 +461,108 @@ parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const sub
   return usage_error(name + ": expected " + std::string(option->expected), path);
 }
 
+// A command's own arguments, or why they are a usage error.
+struct built_command {
+  std::optional<command_line> command;
+  std::string error;
+};
+
+// True when the command line gave `sub`'s option `name`.
+bool given(const CLI::App& sub, const std::string& name) {
+  const auto* option = sub.get_option_no_throw(name);
+  return option != nullptr && option->count() > 0;
+}
+
+// ORG and --org name the same thing; both are fine only when they agree. Sets `org`,
+// or returns why not.
+std::optional<std::string> organization_of(const CLI::App& sub, const raw_values& raw,
+                                           std::optional<std::string>& org) {
+  if (given(sub, "ORG")) {
+    org = raw.positional_org;
+  }
+  if (given(sub, "--org")) {
+    if (org && *org != raw.org) {
+      return "the organization is given twice, as ORG and as --org, with different names";
+    }
+    org = raw.org;
+  }
+  return std::nullopt;
+}
+
+// token, header, exec and appcircle-config: which token, and where it goes.
+void take_token_arguments(const CLI::App& sub, const raw_values& raw, command_line& command) {
+  if (given(sub, "--sub-org")) {
+    command.token.sub_org = raw.sub_org;
+  }
+  if (given(sub, "--min-ttl")) {
+    command.token.min_ttl = raw.min_ttl;
+  }
+  command.token.fresh = raw.fresh;
+  command.env_names = raw.env_names;
+  if (given(sub, "--file")) {
+    command.file = raw.file;
+  }
+}
+
+// key add's settings for the organization.
+void take_key_arguments(const CLI::App& sub, const raw_values& raw, command_line& command) {
+  command.org = raw.org;
+  if (given(sub, "--auth-url")) {
+    command.auth_url = raw.auth_url;
+  }
+  if (given(sub, "--api-version")) {
+    command.api_version = raw.api_version;
+  }
+  command.ephemeral = raw.ephemeral;
+}
+
+// What `sub`, the subcommand chosen (of `kind`), parsed into `raw`.
+built_command command_from(const CLI::App& sub, command_kind kind, const raw_values& raw) {
+  command_line command;
+  command.kind = kind;
+  std::optional<std::string> org;
+  if (kind != command_kind::key_add && kind != command_kind::key_remove) {
+    if (auto conflict = organization_of(sub, raw, org)) {
+      return {std::nullopt, std::move(*conflict)};
+    }
+  }
+  switch (kind) {
+    case command_kind::token:
+    case command_kind::header:
+    case command_kind::exec:
+    case command_kind::appcircle_config:
+      command.token.org = org;
+      take_token_arguments(sub, raw, command);
+      break;
+    case command_kind::key_add:
+      take_key_arguments(sub, raw, command);
+      break;
+    case command_kind::key_remove:
+      command.org = raw.org;
+      break;
+    case command_kind::flush:
+      command.org = org;
+      break;
+    case command_kind::env:
+      if (given(sub, "--shell")) {
+        command.shell = raw.shell == "csh"    ? shell_syntax::csh
+                        : raw.shell == "fish" ? shell_syntax::fish
+                                              : shell_syntax::sh;
+      }
+      break;
+    case command_kind::orgs:
+    case command_kind::status:
+    case command_kind::ping:
+      break;
+  }
+  for (const auto& name : command.env_names) {
+    if (auto refused = refused_env_name(name); !refused.empty()) {
+      return {std::nullopt, "--env: " + refused};
+    }
+  }
+  return {std::move(command), {}};
+}
+
 // Runs CLI11 over `args` (in order) and turns what it parsed into a command_line.
 parse_attempt run_parser(const std::vector<std::string>& args) {
   parse_attempt attempt;
@@ -409,7 +580,7 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
     return attempt;
   }
 
-  const std::array<std::pair<CLI::App*, command_kind>, 9> kinds{{
+  const std::array<std::pair<CLI::App*, command_kind>, 11> kinds{{
       {subs.token, command_kind::token},
       {subs.header, command_kind::header},
       {subs.exec, command_kind::exec},
@@ -419,6 +590,8 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
       {subs.key_add, command_kind::key_add},
       {subs.key_remove, command_kind::key_remove},
       {subs.flush, command_kind::flush},
+      {subs.env, command_kind::env},
+      {subs.appcircle_config, command_kind::appcircle_config},
   }};
   const auto chosen = std::find_if(kinds.begin(), kinds.end(),
                                    [](const auto& entry) { return entry.first->parsed(); });
@@ -426,70 +599,16 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
     attempt.done = usage_error("a command is required", "actoken");
     return attempt;
   }
-  CLI::App& sub = *chosen->first;
-  const auto given = [&sub](const std::string& name) {
-    const auto* option = sub.get_option_no_throw(name);
-    return option != nullptr && option->count() > 0;
-  };
-
-  command_line command;
-  command.kind = chosen->second;
-  command.json = raw.json;
+  auto built = command_from(*chosen->first, chosen->second, raw);
+  if (!built.command) {
+    attempt.done = usage_error(built.error, command_path(subs));
+    return attempt;
+  }
+  built.command->json = raw.json;
   if (app->get_option("--socket")->count() > 0) {
-    command.socket = raw.socket;
+    built.command->socket = raw.socket;
   }
-  // ORG and --org name the same thing; both are fine only when they agree.
-  std::optional<std::string> org;
-  if (given("ORG") && command.kind != command_kind::key_add &&
-      command.kind != command_kind::key_remove) {
-    org = raw.positional_org;
-  }
-  if (given("--org")) {
-    if (org && *org != raw.org) {
-      attempt.done = usage_error(
-          "the organization is given twice, as ORG and as --org, "
-          "with different names",
-          command_path(subs));
-      return attempt;
-    }
-    org = raw.org;
-  }
-  switch (command.kind) {
-    case command_kind::token:
-    case command_kind::header:
-    case command_kind::exec:
-      command.token.org = org;
-      if (given("--sub-org")) {
-        command.token.sub_org = raw.sub_org;
-      }
-      if (given("--min-ttl")) {
-        command.token.min_ttl = raw.min_ttl;
-      }
-      command.token.fresh = raw.fresh;
-      command.env_names = raw.env_names;
-      break;
-    case command_kind::key_add:
-      command.org = raw.org;
-      if (given("--auth-url")) {
-        command.auth_url = raw.auth_url;
-      }
-      if (given("--api-version")) {
-        command.api_version = raw.api_version;
-      }
-      command.ephemeral = raw.ephemeral;
-      break;
-    case command_kind::key_remove:
-      command.org = raw.org;
-      break;
-    case command_kind::flush:
-      command.org = org;
-      break;
-    case command_kind::orgs:
-    case command_kind::status:
-    case command_kind::ping:
-      break;
-  }
-  attempt.command = std::move(command);
+  attempt.command = std::move(built.command);
   return attempt;
 }
 
@@ -507,6 +626,23 @@ bool valid_org_name(std::string_view name) {
   }
   return std::all_of(name.begin(), name.end(),
                      [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+std::string refused_env_name(std::string_view name) {
+  // What a command needs to run: the dynamic linker reads LD_*, exec and shells
+  // PATH, IFS and SHELL, and most programs HOME, USER and LOGNAME. A token there
+  // breaks the command, or puts the token where it was never meant to go.
+  constexpr std::array<std::string_view, 6> needed{"PATH", "HOME",    "SHELL",
+                                                   "USER", "LOGNAME", "IFS"};
+  for (const auto refused : needed) {
+    if (name == refused) {
+      return std::string(refused) + " is needed by the command to run; name another variable";
+    }
+  }
+  if (name.starts_with("LD_")) {
+    return "LD_* variables steer the dynamic linker; name another variable";
+  }
+  return {};
 }
 
 bool valid_env_name(std::string_view name) {

@@ -12,7 +12,22 @@
 namespace actoken::client {
 
 /// The command to run.
-enum class command_kind { token, header, exec, orgs, status, ping, key_add, key_remove, flush };
+enum class command_kind {
+  token,
+  header,
+  exec,
+  orgs,
+  status,
+  ping,
+  key_add,
+  key_remove,
+  flush,
+  env,               ///< print the line that sets ACTOKEN_SOCKET
+  appcircle_config,  ///< write a token into the Appcircle CLI's config store
+};
+
+/// The syntax `actoken env` prints in (SPEC §5), as `ssh-agent -s` / `-c` and fish.
+enum class shell_syntax { sh, csh, fish };
 
 /// Which token to ask for (`token`, `header`, `exec`).
 struct token_options {
@@ -27,13 +42,15 @@ struct command_line {
   command_kind kind = command_kind::ping;  ///< the command
   std::optional<std::string> socket;       ///< --socket PATH
   bool json = false;                       ///< --json: print the daemon's object
-  token_options token;                     ///< token, header, exec
+  token_options token;                     ///< token, header, exec, appcircle-config
   std::vector<std::string> env_names;      ///< exec: variables to receive the token
   std::vector<std::string> exec_argv;      ///< exec: CMD [ARG...] after `--`
   std::optional<std::string> org;          ///< key add/remove (required), flush (optional)
   std::optional<std::string> auth_url;     ///< key add --auth-url
   std::optional<std::string> api_version;  ///< key add --api-version
   bool ephemeral = false;                  ///< key add --ephemeral: keep in memory only
+  std::optional<shell_syntax> shell;       ///< env --shell; none: from $SHELL
+  std::optional<std::string> file;         ///< appcircle-config --file PATH
 };
 
 /// The outcome of parsing: a command to run, or text to print and an exit code.
@@ -52,6 +69,11 @@ bool valid_org_name(std::string_view name);
 
 /// True for a portable environment variable name: `^[A-Za-z_][A-Za-z0-9_]*$`.
 bool valid_env_name(std::string_view name);
+
+/// Why `exec --env NAME` may not take `name` (SPEC §5: a variable the command needs
+/// to run: PATH, HOME, SHELL, USER, LOGNAME, IFS, any LD_*), or empty when it may.
+/// The reason names the variable only when it is one of that fixed list.
+std::string refused_env_name(std::string_view name);
 
 /// Parses `args` (argv without the program name). `--help` and `--version` give
 /// exit code 0 with text in `out`; any usage error gives 2 with one line in `err`.

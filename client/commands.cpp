@@ -1,10 +1,13 @@
 #include "client/commands.hpp"
 
+#include "client/daemon_calls.hpp"
 #include "client/daemon_reply.hpp"
 #include "client/http_request.hpp"
 #include "client/key_input.hpp"
+#include "client/org_names.hpp"
 #include "client/output.hpp"
-#include "client/socket_client.hpp"
+#include "client/platform/files.hpp"
+#include "client/shell_env.hpp"
 #include "common/error.hpp"
 
 #include <string.h>
@@ -21,98 +24,55 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-void report_error(const context& ctx, std::string_view message) {
-  ctx.err << "actoken: " << message << '\n' << std::flush;
-}
-
-// Strings from the daemon, tolerating a missing field or another type.
-std::string text_field(const json& object, std::string_view key, std::string_view fallback = "-") {
-  if (object.is_object()) {
-    if (const auto it = object.find(key); it != object.end() && it->is_string()) {
-      return it->get<std::string>();
-    }
-  }
-  return std::string(fallback);
-}
-
-std::optional<std::int64_t> integer_field(const json& object, std::string_view key) {
-  if (object.is_object()) {
-    if (const auto it = object.find(key); it != object.end() && it->is_number()) {
-      return it->is_number_float() ? static_cast<std::int64_t>(it->get<double>())
-                                   : it->get<std::int64_t>();
-    }
-  }
-  return std::nullopt;
-}
-
 std::string dump(const json& body, bool pretty) {
   return body.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace);
-}
-
-// A daemon answer: `exit_code` 0 and the JSON object, or the code already reported.
-struct answer {
-  int exit_code = exit_code::ok;
-  json body;
-};
-
-answer ask(const context& ctx, std::string_view method, std::string_view target,
-           std::string_view org = {}, std::string_view body = {}, bool has_body = false) {
-  const socket_client client(ctx.socket, ctx.timeout);
-  const auto result = client.call(method, target, body, has_body);
-  if (!result.answered()) {
-    const auto report = describe_transport_error(result, ctx.socket);
-    report_error(ctx, report.message);
-    return {report.exit_code, {}};
-  }
-  auto reply = interpret_reply(result.response, org);
-  if (!reply.ok) {
-    report_error(ctx, reply.message);
-    return {reply.exit_code, {}};
-  }
-  return {exit_code::ok, std::move(reply.body)};
-}
-
-// Reaches the daemon and checks that it is genuine, sending nothing: exit_code::ok
-// or the code already reported.
-int check_daemon(const context& ctx) {
-  const socket_client client(ctx.socket, ctx.timeout);
-  const auto result = client.check();
-  if (result.answered()) {
-    return exit_code::ok;
-  }
-  const auto report = describe_transport_error(result, ctx.socket);
-  report_error(ctx, report.message);
-  return report.exit_code;
-}
-
-// Fetches a token; on success `token` holds it and the answer is returned.
-answer fetch_token(const context& ctx, const token_options& options, std::string& token) {
-  auto got = ask(ctx, "GET", token_target(options), options.org.value_or(""));
-  if (got.exit_code != exit_code::ok) {
-    return got;
-  }
-  token = text_field(got.body, "access_token", "");
-  if (token.empty()) {
-    report_error(ctx,
-                 "unexpected answer from actokend at " + ctx.socket.string() + ": no access_token");
-    return {exit_code::failure, {}};
-  }
-  return got;
-}
-
-void wipe(std::string& secret) {
-  ::explicit_bzero(secret.data(), secret.size());
-  secret.clear();
 }
 
 colour state_colour(std::string_view state) {
   if (state == "ok") {
     return colour::green;
   }
-  if (state == "backoff") {
+  if (state == "backoff" || state == "failing") {
     return colour::yellow;
   }
   return colour::red;
+}
+
+// TOKEN EXPIRES IN: the root token's time left, "-" when none is cached.
+std::string root_token_expiry(const json& org) {
+  std::string expires = "-";
+  if (const auto tokens = org.find("tokens"); tokens != org.end() && tokens->is_array()) {
+    for (const auto& token : *tokens) {
+      const auto sub_org = token.is_object() ? token.find("sub_org") : token.end();
+      const bool root = token.is_object() && (sub_org == token.end() || sub_org->is_null());
+      if (root) {
+        if (const auto seconds = integer_field(token, "expires_in")) {
+          expires = format_expires_in(*seconds);
+        }
+      }
+    }
+  }
+  return expires;
+}
+
+// One row of the orgs table.
+std::vector<table_cell> org_row(const json& org) {
+  const auto name = text_field(org, "name");
+  auto state = text_field(org, "state");
+  std::string last_error = "-";
+  if (const auto error = org.find("last_error"); error != org.end() && error->is_object()) {
+    last_error =
+        without_org_prefix(text_field(*error, "message", text_field(*error, "code")), name);
+    // The daemon says `ok` while it is not backing off, yet the last exchange (or
+    // refresh) failed: the next request tries again. Not "ok" to a reader.
+    if (state == "ok") {
+      state = "failing";
+    }
+  }
+  return {{one_line(name, 64)},
+          {one_line(state, 32), state_colour(state)},
+          {root_token_expiry(org)},
+          {one_line(last_error, 160)}};
 }
 
 }  // namespace
@@ -120,6 +80,8 @@ colour state_colour(std::string_view state) {
 int system_exec(const char* file, char* const argv[], char* const envp[]) {
   return ::execvpe(file, argv, envp);
 }
+
+bool system_daemon_is_installed() { return platform::system_daemon_installed(); }
 
 std::string token_target(const token_options& options) {
   std::vector<query_param> query;
@@ -161,35 +123,30 @@ std::vector<std::string> child_environment(char* const* environment,
 }
 
 std::string render_orgs(const nlohmann::ordered_json& body, bool coloured) {
+  const auto hidden = integer_field(body, "hidden").value_or(0);
+  const auto hidden_line = [hidden](std::string_view more) {
+    return std::to_string(hidden) + std::string(more) +
+           (hidden == 1 ? " organization is" : " organizations are") +
+           " hidden from you (ask the daemon's administrator for access)\n";
+  };
   const auto orgs = body.is_object() ? body.find("orgs") : body.end();
   if (!body.is_object() || orgs == body.end() || !orgs->is_array() || orgs->empty()) {
+    if (hidden > 0) {
+      return "no organizations you may use; " + hidden_line("");
+    }
     return "no organizations; add one with `actoken key add ORG`\n";
   }
   std::vector<std::vector<table_cell>> rows;
   for (const auto& org : *orgs) {
-    const auto state = text_field(org, "state");
-    std::string expires = "-";
-    if (const auto tokens = org.find("tokens"); tokens != org.end() && tokens->is_array()) {
-      for (const auto& token : *tokens) {
-        const auto sub_org = token.find("sub_org");
-        const bool root = sub_org == token.end() || sub_org->is_null();
-        if (root) {
-          if (const auto seconds = integer_field(token, "expires_in")) {
-            expires = format_expires_in(*seconds);
-          }
-        }
-      }
+    if (org.is_object()) {
+      rows.push_back(org_row(org));
     }
-    std::string last_error = "-";
-    if (const auto error = org.find("last_error"); error != org.end() && error->is_object()) {
-      last_error = text_field(*error, "message", text_field(*error, "code"));
-    }
-    rows.push_back({{one_line(text_field(org, "name"), 64)},
-                    {one_line(state, 32), state_colour(state)},
-                    {expires},
-                    {one_line(last_error, 160)}});
   }
-  return format_table({"ORG", "STATE", "TOKEN EXPIRES IN", "LAST ERROR"}, rows, coloured);
+  auto table = format_table({"ORG", "STATE", "TOKEN EXPIRES IN", "LAST ERROR"}, rows, coloured);
+  if (hidden > 0) {
+    table += hidden_line(" more");
+  }
+  return table;
 }
 
 std::string render_status(const nlohmann::ordered_json& body, const std::filesystem::path& socket) {
@@ -413,6 +370,24 @@ int run_flush(const command_line& command, context& ctx) {
   return exit_code::ok;
 }
 
+int run_env(const command_line& command, context& ctx) {
+  const char* shell = ctx.env("SHELL");
+  const auto syntax = command.shell.value_or(shell_from_path(shell == nullptr ? "" : shell));
+  const auto line = socket_env_line(ctx.socket.string(), syntax);
+  if (!line) {
+    report_error(ctx,
+                 "the socket path has a control character, which a shell line cannot carry "
+                 "safely; set ACTOKEN_SOCKET by hand");
+    return exit_code::failure;
+  }
+  if (ctx.json) {
+    ctx.out << dump(json{{"ACTOKEN_SOCKET", ctx.socket.string()}}, ctx.pretty_json) << '\n';
+  } else {
+    ctx.out << *line;
+  }
+  return exit_code::ok;
+}
+
 int run_command(const command_line& command, context& ctx) {
   switch (command.kind) {
     case command_kind::token:
@@ -433,6 +408,10 @@ int run_command(const command_line& command, context& ctx) {
       return run_key_remove(command, ctx);
     case command_kind::flush:
       return run_flush(command, ctx);
+    case command_kind::env:
+      return run_env(command, ctx);
+    case command_kind::appcircle_config:
+      return run_appcircle_config(command, ctx);
   }
   return exit_code::usage;
 }

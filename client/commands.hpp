@@ -5,8 +5,11 @@
 /// line and a context, talks to the daemon, prints, and returns the exit code.
 
 #include "client/cli_args.hpp"
+#include "common/paths.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
@@ -25,6 +28,9 @@ using exec_function = std::function<int(const char* file, char* const argv[], ch
 /// The real execvpe(3).
 int system_exec(const char* file, char* const argv[], char* const envp[]);
 
+/// The real check for an installed system daemon (client/platform/files.hpp).
+bool system_daemon_is_installed();
+
 /// What every command needs besides its arguments.
 struct context {
   /// Output goes to `out_stream`, errors and prompts to `err_stream`.
@@ -41,6 +47,11 @@ struct context {
   std::chrono::milliseconds timeout = std::chrono::seconds(65);
   exec_function exec = system_exec;    ///< how `exec` starts its command
   char* const* environment = nullptr;  ///< the environment `exec` passes on (null: none)
+  /// Variables read by `env` ($SHELL) and `appcircle-config` ($XDG_CONFIG_HOME, $HOME).
+  env_lookup env = [](const char*) -> const char* { return nullptr; };
+  uid_t uid = 0;  ///< the caller, whose home holds the Appcircle CLI's config
+  /// Whether this host has the system daemon, for the hint when no daemon answers.
+  std::function<bool()> system_daemon_installed = system_daemon_is_installed;
 };
 
 /// Runs `command` and returns the process exit code.
@@ -66,6 +77,13 @@ int run_key_add(const command_line& command, context& ctx);
 int run_key_remove(const command_line& command, context& ctx);
 /// `actoken flush [ORG]`: evicts cached tokens.
 int run_flush(const command_line& command, context& ctx);
+/// `actoken env`: prints the line that sets ACTOKEN_SOCKET to `ctx.socket`, in the
+/// syntax of --shell or of $SHELL. Talks to no daemon.
+int run_env(const command_line& command, context& ctx);
+/// `actoken appcircle-config [ORG]`: writes a token into the Appcircle CLI's config
+/// store (client/appcircle_config.hpp), replacing the file atomically; prints its
+/// path on stderr and the token nowhere (`--json`: what was written where, no token).
+int run_appcircle_config(const command_line& command, context& ctx);
 
 /// The `GET /v1/token` target for `options`, query values percent-encoded.
 std::string token_target(const token_options& options);
@@ -77,7 +95,11 @@ std::vector<std::string> child_environment(char* const* environment,
                                            std::string_view token);
 
 /// The `orgs` table for a `/v1/orgs` answer; the root token's `expires_in` fills
-/// TOKEN EXPIRES IN ("-" when there is none).
+/// TOKEN EXPIRES IN ("-" when there is none). STATE is the daemon's, except that an
+/// `ok` organization whose last exchange failed (`last_error` set) shows `failing`;
+/// LAST ERROR is the message without the "organization ORG: " the daemon puts
+/// first. When the daemon hides organizations from the caller (`hidden`), a last
+/// line says how many.
 std::string render_orgs(const nlohmann::ordered_json& body, bool coloured);
 
 /// The `status` summary for a `/v1/status` answer from the daemon at `socket`.

@@ -18,13 +18,23 @@ int exit_code_for_status(unsigned status) {
   return exit_code::failure;
 }
 
-std::string start_hint(const std::filesystem::path& socket) {
-  if (socket == actoken::system_socket_path()) {
-    return "start it with `sudo systemctl start actokend`, or point --socket or $ACTOKEN_SOCKET "
-           "at a running daemon";
+std::string start_hint(socket_owner owner) {
+  constexpr std::string_view elsewhere = "or point --socket or $ACTOKEN_SOCKET at a running daemon";
+  switch (owner) {
+    case socket_owner::system:
+      return "start the system daemon with `systemctl start actokend.socket` (as root), " +
+             std::string(elsewhere);
+    case socket_owner::system_not_installed:
+      // The system socket was the last resort: no user daemon runs either, and no
+      // system daemon is installed. The user's own daemon is what is missing.
+      return "no user daemon runs either: start yours with `systemctl --user start "
+             "actokend.socket` (or `actokend &`), " +
+             std::string(elsewhere);
+    case socket_owner::user:
+      break;
   }
-  return "start it with `systemctl --user start actokend` (or run `actokend`), or point "
-         "--socket or $ACTOKEN_SOCKET at a running daemon";
+  return "start it with `systemctl --user start actokend.socket` (or `actokend &`), " +
+         std::string(elsewhere);
 }
 
 }  // namespace
@@ -83,15 +93,24 @@ daemon_reply interpret_reply(const http_response& response, std::string_view org
     }
   }
   reply.message = one_line(message);
-  if (reply.code == actoken::errc::no_key || reply.code == actoken::errc::unknown_org) {
+  if (reply.code == actoken::errc::no_key &&
+      reply.message.find("actoken key add") == std::string::npos) {
     reply.message += "; add a key with `actoken key add " +
                      (org.empty() ? std::string("ORG") : one_line(org, 64)) + "`";
   }
   return reply;
 }
 
+socket_owner owner_of_socket(const std::filesystem::path& socket,
+                             const std::function<bool()>& installed) {
+  if (socket != actoken::system_socket_path()) {
+    return socket_owner::user;
+  }
+  return installed && installed() ? socket_owner::system : socket_owner::system_not_installed;
+}
+
 transport_report describe_transport_error(const call_result& result,
-                                          const std::filesystem::path& socket) {
+                                          const std::filesystem::path& socket, socket_owner owner) {
   const std::string where = "actokend at " + socket.string();
   switch (result.error) {
     case transport_error::none:
@@ -103,7 +122,7 @@ transport_report describe_transport_error(const call_result& result,
     case transport_error::no_socket:
     case transport_error::refused:
       return {exit_code::unreachable,
-              "cannot reach " + where + ": " + result.detail + "; " + start_hint(socket)};
+              "cannot reach " + where + ": " + result.detail + "; " + start_hint(owner)};
     case transport_error::path_too_long:
       return {exit_code::unreachable, "cannot reach " + where + ": " + result.detail};
     case transport_error::timeout:

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,7 +30,9 @@ struct daemon_reply {
 
 /// Judges an HTTP answer. `org` names the organization the request was about
 /// (empty when the daemon chose it); it fills the `actoken key add ORG` hint
-/// that follows `no_key` and `unknown_org`.
+/// that follows `no_key` when the daemon's message has none. `unknown_org` gets
+/// no such hint (SPEC §5: never suggest storing a key under a mistyped name);
+/// commands add the nearest known name instead.
 daemon_reply interpret_reply(const http_response& response, std::string_view org = {});
 
 /// What to report when the daemon could not be asked at all (exit 3, also when
@@ -41,9 +44,25 @@ struct transport_report {
                         ///< it is refused (`refusing PATH: its folder belongs to uid N, ...`)
 };
 
-/// Builds the report for a call that got no answer from `socket`.
+/// Whose daemon a socket is, for the hint when none answers there (SPEC §5).
+enum class socket_owner {
+  user,                  ///< a user daemon's socket (any path but the system one)
+  system,                ///< the system socket, on a host where the system daemon is installed
+  system_not_installed,  ///< the system socket, on a host without a system daemon
+};
+
+/// `user`, or for the system socket `system` / `system_not_installed` as
+/// `installed` says (asked only then: it looks for the unit files).
+socket_owner owner_of_socket(const std::filesystem::path& socket,
+                             const std::function<bool()>& installed);
+
+/// Builds the report for a call that got no answer from `socket`. An unreachable
+/// daemon's hint fits `owner`: the user unit (or `actokend &`) for a user socket,
+/// the system unit for the system socket, and never `sudo` on a host that has no
+/// system daemon (the user's own daemon is what is missing there).
 transport_report describe_transport_error(const call_result& result,
-                                          const std::filesystem::path& socket);
+                                          const std::filesystem::path& socket,
+                                          socket_owner owner = socket_owner::user);
 
 /// `text` made fit for one stderr line: control characters become spaces and
 /// anything past `max_size` bytes is cut with "...".

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   ctx.colour = colour_enabled(STDOUT_FILENO, env);
   ctx.input_fd = STDIN_FILENO;
   ctx.environment = environ;
+  ctx.env = env;
+  ctx.uid = ::getuid();
 
   int code = run_command(command, ctx);
   // A token that never reached its reader (full disk, closed pipe) is a failure.

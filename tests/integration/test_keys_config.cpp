@@ -462,6 +462,6 @@ TEST_CASE("with two organizations and no default_org, a request without org is 4
   const auto reply = w.daemon->get("/v1/token");
   CHECK(reply.status == 400);
   CHECK(reply.json()["error"] == "bad_request");
-  CHECK(w.cli({"token"}).exit_code == 1);
+  CHECK(w.cli({"token"}).exit_code == 2);  // SPEC §5: a usage error listing them
   CHECK(w.upstream.exchanges() == 0);
 }

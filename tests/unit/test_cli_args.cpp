@@ -67,7 +67,9 @@ TEST_CASE("--help exits 0 for every command and shows examples") {
                                                     {"key", "--help"},
                                                     {"key", "add", "--help"},
                                                     {"key", "remove", "--help"},
-                                                    {"flush", "--help"}};
+                                                    {"flush", "--help"},
+                                                    {"env", "--help"},
+                                                    {"appcircle-config", "--help"}};
   for (const auto& args : helps) {
     CAPTURE(args.front());
     CAPTURE(args.back());
@@ -167,10 +169,78 @@ TEST_CASE("exec usage errors exit 2") {
   usage({"exec", "curl", "x"}, "after `--`");
   usage({"exec", "--env", "1BAD", "--", "x"}, "environment variable");
   usage({"exec", "--env", "A=B", "--", "x"}, "environment variable");
-  usage({"exec", "acme", "--", "x"});
+  usage({"exec", "acme", "beta", "--", "x"}, "after `--`");
+  usage({"exec", "acme", "--org", "beta", "--", "x"}, "twice");
   const auto help = parse({"exec", "--help", "--", "ls"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--env") != std::string::npos);
+}
+
+TEST_CASE("exec takes the organization as its first argument too") {
+  const auto command = ok({"exec", "acme", "--", "env"});
+  CHECK(command.kind == command_kind::exec);
+  CHECK(command.token.org == "acme");
+  CHECK(command.exec_argv == std::vector<std::string>{"env"});
+  const auto both = ok({"exec", "acme", "--org", "acme", "--min-ttl", "60", "--", "x", "acme"});
+  CHECK(both.token.org == "acme");
+  CHECK(both.token.min_ttl == 60);
+  CHECK(both.exec_argv == std::vector<std::string>{"x", "acme"});
+  CHECK(ok({"exec", "--sub-org", "mobile", "acme", "--", "x"}).token.org == "acme");
+}
+
+TEST_CASE("exec refuses --env names the command needs to run") {
+  // SPEC §5: PATH, HOME, SHELL, USER, LOGNAME, IFS and any LD_*.
+  for (const auto* name : {"PATH", "HOME", "SHELL", "USER", "LOGNAME", "IFS"}) {
+    CAPTURE(name);
+    usage({"exec", "acme", "--env", name, "--", "x"},
+          "--env: " + std::string(name) + " is needed by the command to run");
+    usage({"exec", "--env", "AC_ACCESS_TOKEN", "--env", name, "--", "x"}, "--env: ");
+  }
+  for (const auto* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_", "LD_AUDIT"}) {
+    CAPTURE(name);
+    usage({"exec", "--env", name, "--", "x"}, "--env: LD_* variables steer the dynamic linker");
+  }
+  // Names that merely look alike are fine; the check is exact and case-sensitive.
+  for (const auto* name : {"MYPATH", "PATH_", "Path", "HOME2", "XLD_X", "ld_preload", "LDX"}) {
+    CAPTURE(name);
+    CHECK(ok({"exec", "--env", name, "--", "x"}).env_names == std::vector<std::string>{name});
+  }
+  CHECK(actoken::client::refused_env_name("AC_ACCESS_TOKEN").empty());
+  // The message names a refused variable only when it is one of the fixed list.
+  const auto ld = parse({"exec", "--env", "LD_SeCrEt", "--", "x"});
+  CHECK(ld.exit_code == 2);
+  CHECK(ld.err.find("SeCrEt") == std::string::npos);
+}
+
+TEST_CASE("env: --shell sh, csh or fish, or none") {
+  const auto bare = ok({"env"});
+  CHECK(bare.kind == command_kind::env);
+  CHECK_FALSE(bare.shell.has_value());
+  CHECK(ok({"env", "--shell", "sh"}).shell == actoken::client::shell_syntax::sh);
+  CHECK(ok({"env", "--shell", "csh"}).shell == actoken::client::shell_syntax::csh);
+  CHECK(ok({"env", "--shell=fish"}).shell == actoken::client::shell_syntax::fish);
+  CHECK(ok({"--socket", "/x.sock", "env"}).socket == "/x.sock");
+  usage({"env", "--shell", "bash"}, "--shell: expected sh, csh or fish");
+  usage({"env", "--shell"}, "--shell needs a value");
+  usage({"env", "acme"}, "unexpected argument");
+}
+
+TEST_CASE("appcircle-config: ORG, --sub-org, --min-ttl, --file") {
+  const auto bare = ok({"appcircle-config"});
+  CHECK(bare.kind == command_kind::appcircle_config);
+  CHECK_FALSE(bare.token.org.has_value());
+  CHECK_FALSE(bare.file.has_value());
+  const auto full = ok({"appcircle-config", "acme", "--sub-org", "mobile", "--min-ttl", "1800",
+                        "--file", "/tmp/c.json", "--json"});
+  CHECK(full.token.org == "acme");
+  CHECK(full.token.sub_org == "mobile");
+  CHECK(full.token.min_ttl == 1800);
+  CHECK(full.file == "/tmp/c.json");
+  CHECK(full.json);
+  usage({"appcircle-config", "--file", ""}, "--file");
+  usage({"appcircle-config", "acme", "beta"}, "unexpected argument");
+  usage({"appcircle-config", "--fresh"}, "unknown option '--fresh'");
+  usage({"appcircle-config", "a/b"}, "ORG: expected an organization name");
 }
 
 TEST_CASE("orgs, status and ping take no arguments") {
@@ -256,8 +326,17 @@ TEST_CASE("no usage error repeats a value given to any option, or a stray argume
       {{"flush", "acme", secret}, "unexpected argument"},
       {{"key", "add", "acme", secret}, "never from an argument"},
       {{"key", "remove", "acme", secret}, "unexpected argument"},
-      {{"exec", secret, "--", "true"}, "after `--`"},
-      {{secret}, "unknown command; expected token, header, exec, orgs, status, ping, key or flush"},
+      {{"exec", "acme", secret, "--", "true"}, "after `--`"},
+      {{"exec", secret, "true"}, "after `--`"},
+      {{"exec", "--env", "LD_" + secret, "--", "true"}, "--env: LD_* variables"},
+      {{"env", "--shell", secret}, "--shell: expected sh, csh or fish"},
+      {{"env", secret}, "unexpected argument"},
+      {{"appcircle-config", "--min-ttl", secret}, "--min-ttl: expected"},
+      {{"appcircle-config", "acme", secret}, "unexpected argument"},
+      {{"appcircle-config", secret + "/"}, "ORG: expected an organization name"},
+      {{secret},
+       "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env or "
+       "appcircle-config"},
       {{"--" + secret, "ping"}, "unknown option"},
       {{"-" + secret}, "unknown option"},
       {{"token", "--" + secret}, "unknown option"},

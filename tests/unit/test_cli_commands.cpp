@@ -2,6 +2,7 @@
 // responses on a Unix socket in a temporary directory (no network).
 
 #include "client/commands.hpp"
+#include "client/socket_path.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -581,6 +586,247 @@ TEST_CASE("exec: 127 when the command does not exist, 126 when it is not executa
     CHECK(run_command(command, h.ctx) == 126);
     CHECK(h.err.str().find("ermission denied") != std::string::npos);
   }
+}
+
+namespace {
+
+const std::string two_orgs =
+    R"({"orgs":[{"name":"acme","auth_url":"https://auth.appcircle.io","state":"ok","last_error":null,"tokens":[]},)"
+    R"({"name":"beta","auth_url":"https://auth.corp.example","state":"ok","last_error":null,"tokens":[]}]})";
+
+std::string request_target(const std::string& request) {
+  const auto line = request_line(request);
+  const auto start = line.find(' ') + 1;
+  return line.substr(start, line.rfind(' ') - start);
+}
+
+}  // namespace
+
+TEST_CASE("an unknown organization: the nearest name the caller may use, never `key add`") {
+  fake_daemon daemon({error_answer(404, "unknown_org", "no organization named acmee"),
+                      json_answer(200, two_orgs)});
+  harness h(daemon.socket());
+  auto command = make(command_kind::token);
+  command.token.org = "acmee";
+  CHECK(run_command(command, h.ctx) == 5);
+  CHECK(h.out.str().empty());
+  CHECK(h.err.str() == "actoken: no organization named acmee; did you mean acme?\n");
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(request_target(requests[0]) == "/v1/token?org=acmee");
+  CHECK(request_target(requests[1]) == "/v1/orgs");
+}
+
+TEST_CASE("an unknown organization far from every name: the names, or the message alone") {
+  {
+    fake_daemon daemon({error_answer(404, "unknown_org", "no organization named zulu"),
+                        json_answer(200, two_orgs)});
+    harness h(daemon.socket());
+    auto command = make(command_kind::exec);
+    command.token.org = "zulu";
+    command.exec_argv = {"true"};
+    CHECK(run_command(command, h.ctx) == 5);
+    CHECK(h.err.str() == "actoken: no organization named zulu; you may use acme and beta\n");
+  }
+  {
+    // /v1/orgs failing too: the daemon's message alone, and still no `key add` hint.
+    fake_daemon daemon({error_answer(404, "unknown_org", "no organization named zulu"),
+                        error_answer(500, "internal", "oops")});
+    harness h(daemon.socket());
+    auto command = make(command_kind::flush);
+    command.org = "zulu";
+    CHECK(run_command(command, h.ctx) == 5);
+    CHECK(h.err.str() == "actoken: no organization named zulu\n");
+  }
+}
+
+TEST_CASE("no organization named, no default_org, several: exit 2 listing them") {
+  fake_daemon daemon(
+      {error_answer(400, "bad_request", "name an organization with org= (there is no default_org)"),
+       json_answer(200, two_orgs)});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::token), h.ctx) == 2);
+  CHECK(h.out.str().empty());
+  CHECK(h.err.str() ==
+        "actoken: name an organization (there is no default_org); you may use acme and beta\n");
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(request_target(requests[0]) == "/v1/token");
+  CHECK(request_target(requests[1]) == "/v1/orgs");
+}
+
+TEST_CASE("no organization named and none the caller may use: exit 5, and why") {
+  const std::string no_default = "name an organization with org= (there is no default_org)";
+  {
+    fake_daemon daemon({error_answer(400, "bad_request", no_default),
+                        json_answer(200, R"({"orgs":[],"hidden":3})")});
+    harness h(daemon.socket());
+    CHECK(run_command(make(command_kind::header), h.ctx) == 5);
+    CHECK(h.err.str().find("no organization you may use (3 hidden from you") != std::string::npos);
+  }
+  {
+    fake_daemon daemon(
+        {error_answer(400, "bad_request", no_default), json_answer(200, R"({"orgs":[]})")});
+    harness h(daemon.socket());
+    CHECK(run_command(make(command_kind::token), h.ctx) == 5);
+    CHECK(h.err.str() ==
+          "actoken: actokend has no organization yet; add one with `actoken key add ORG`\n");
+  }
+}
+
+TEST_CASE("other errors cost no second request") {
+  fake_daemon daemon({error_answer(400, "bad_request", "sub_org x is neither an alias nor a GUID"),
+                      error_answer(400, "bad_request", "name an organization with org=")});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::token), h.ctx) == 1);
+  // A named organization and the same words: the daemon did not ask for a name.
+  harness named(daemon.socket());
+  auto command = make(command_kind::token);
+  command.token.org = "acme";
+  CHECK(run_command(command, named.ctx) == 1);
+  CHECK(daemon.requests().size() == 2);
+}
+
+TEST_CASE("orgs: STATE reflects the last exchange; LAST ERROR does not repeat the org") {
+  const std::string body =
+      R"({"orgs":[)"
+      R"({"name":"acme","state":"ok","last_error":{"code":"upstream_timeout",)"
+      R"("message":"organization acme: the auth server did not answer in 15 s","at":"2030-01-01T00:00:00Z"},)"
+      R"("tokens":[{"sub_org":null,"expires_in":2520}]},)"
+      R"({"name":"beta","state":"backoff","last_error":{"code":"upstream_unavailable",)"
+      R"("message":"organization beta (sub-organization mobile): connection refused"},"tokens":[]},)"
+      R"({"name":"corp","state":"ok","last_error":null,"tokens":[]},)"
+      R"({"name":"loose","state":"no_key","last_error":{"code":"no_key",)"
+      R"("message":"key file /k/loose.key has mode 0644"},"tokens":[]}],"hidden":2})";
+  fake_daemon daemon({json_answer(200, body)});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::orgs), h.ctx) == 0);
+  CHECK(h.out.str() ==
+        "ORG    STATE    TOKEN EXPIRES IN  LAST ERROR\n"
+        "acme   failing  in 42m            the auth server did not answer in 15 s\n"
+        "beta   backoff  -                 sub-organization mobile: connection refused\n"
+        "corp   ok       -                 -\n"
+        "loose  no_key   -                 key file /k/loose.key has mode 0644\n"
+        "2 more organizations are hidden from you (ask the daemon's administrator for access)\n");
+}
+
+TEST_CASE("orgs: nothing visible but some hidden says so, not `add a key`") {
+  fake_daemon daemon({json_answer(200, R"({"orgs":[],"hidden":1})")});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::orgs), h.ctx) == 0);
+  CHECK(h.out.str() ==
+        "no organizations you may use; 1 organization is hidden from you (ask the daemon's "
+        "administrator for access)\n");
+}
+
+TEST_CASE("env prints the socket in the syntax of --shell, else of $SHELL; no daemon asked") {
+  struct expectation {
+    const char* shell_env;
+    std::optional<actoken::client::shell_syntax> flag;
+    std::string line;
+  };
+  const std::string path = "/run/user/1000/actoken/actokend.sock";
+  const std::vector<expectation> table{
+      {nullptr, std::nullopt, "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
+      {"/bin/bash", std::nullopt, "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
+      {"/bin/tcsh", std::nullopt, "setenv ACTOKEN_SOCKET " + path + ";\n"},
+      {"/usr/bin/fish", std::nullopt, "set -gx ACTOKEN_SOCKET " + path + ";\n"},
+      {"/usr/bin/fish", actoken::client::shell_syntax::sh,
+       "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
+      {nullptr, actoken::client::shell_syntax::csh, "setenv ACTOKEN_SOCKET " + path + ";\n"},
+  };
+  for (const auto& row : table) {
+    CAPTURE(row.line);
+    harness h(path);  // nothing listens there: env does not ask
+    h.ctx.env = [&row](const char* name) -> const char* {
+      return std::string_view(name) == "SHELL" ? row.shell_env : nullptr;
+    };
+    auto command = make(command_kind::env);
+    command.shell = row.flag;
+    CHECK(run_command(command, h.ctx) == 0);
+    CHECK(h.out.str() == row.line);
+    CHECK(h.err.str().empty());
+  }
+  harness j(path);
+  j.ctx.json = true;
+  CHECK(run_command(make(command_kind::env), j.ctx) == 0);
+  CHECK(nlohmann::json::parse(j.out.str()) == nlohmann::json{{"ACTOKEN_SOCKET", path}});
+  harness bad("/tmp/a\nb.sock");
+  CHECK(run_command(make(command_kind::env), bad.ctx) == 1);
+  CHECK(bad.out.str().empty());
+  CHECK(bad.err.str().find("control character") != std::string::npos);
+}
+
+TEST_CASE("no daemon at the system socket: the hint depends on whether one is installed") {
+  const std::filesystem::path system_socket = "/run/actoken/actokend.sock";
+  if (actoken::client::path_exists(system_socket)) {
+    MESSAGE("a system daemon's socket exists here; skipped");
+    return;
+  }
+  for (const bool installed : {true, false}) {
+    CAPTURE(installed);
+    harness h(system_socket);
+    h.ctx.system_daemon_installed = [installed] { return installed; };
+    CHECK(run_command(make(command_kind::token), h.ctx) == 3);
+    const auto err = h.err.str();
+    CHECK(err.find("sudo") == std::string::npos);
+    CHECK(err.find(installed ? "`systemctl start actokend.socket` (as root)"
+                             : "no user daemon runs either: start yours with `systemctl --user "
+                               "start actokend.socket` (or `actokend &`)") != std::string::npos);
+  }
+}
+
+TEST_CASE("appcircle-config writes the token into the file, prints the path, not the token") {
+  temp_dir home;
+  fake_daemon daemon({json_answer(200, token_body), json_answer(200, two_orgs)});
+  harness h(daemon.socket());
+  const std::map<std::string, std::string> variables{{"HOME", home.path().string()}};
+  h.ctx.env = [&variables](const char* name) -> const char* {
+    const auto it = variables.find(name);
+    return it == variables.end() ? nullptr : it->second.c_str();
+  };
+  auto command = make(command_kind::appcircle_config);
+  command.token.org = "acme";
+  command.token.min_ttl = 600;
+  CHECK(run_command(command, h.ctx) == 0);
+  const auto path = home.path() / ".config" / "@appcircle" / "cli-nodejs" / "config.json";
+  CHECK(h.out.str().empty());
+  const auto err = h.err.str();
+  CHECK(err == "actoken: token for acme written to " + path.string() +
+                   " (environment default, expires in 50m; a new file)\n");
+  CHECK(err.find("tok-123") == std::string::npos);
+  std::ifstream file(path);
+  const auto written = nlohmann::json::parse(file);
+  CHECK(written["envs"]["default"]["AC_ACCESS_TOKEN"] == "tok-123");
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0600);
+  REQUIRE(::stat(path.parent_path().c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0700);
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(request_target(requests[0]) == "/v1/token?org=acme&min_ttl=600");
+  CHECK(request_target(requests[1]) == "/v1/orgs");
+}
+
+TEST_CASE("appcircle-config refuses a file it cannot read as a config before asking for a token") {
+  temp_dir dir;
+  const auto path = dir.path() / "config.json";
+  const std::string before = "not json, but the user's";
+  {
+    std::ofstream file(path);
+    file << before;
+  }
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  auto command = make(command_kind::appcircle_config);
+  command.file = path.string();
+  CHECK(run_command(command, h.ctx) == 1);
+  CHECK(h.err.str() == "actoken: refusing to change " + path.string() +
+                           ": it is not JSON (error at byte 2); it was left unchanged\n");
+  std::ifstream file(path);
+  CHECK(std::string(std::istreambuf_iterator<char>(file), {}) == before);
+  CHECK(daemon.requests().empty());
 }
 
 #ifdef ACTOKEN_CLI_PATH

@@ -69,11 +69,20 @@ TEST_CASE("daemon error codes map to the SPEC §5 exit codes, message shown as i
   }
 }
 
-TEST_CASE("no_key and unknown_org suggest `actoken key add ORG`") {
+TEST_CASE("no_key suggests `actoken key add ORG` once; unknown_org never suggests a key") {
   const auto named = interpret_reply(error_answer(409, "no_key", "acme has no key"), "acme");
   CHECK(named.message == "acme has no key; add a key with `actoken key add acme`");
-  const auto unnamed = interpret_reply(error_answer(404, "unknown_org", "no such organization"));
-  CHECK(unnamed.message == "no such organization; add a key with `actoken key add ORG`");
+  const auto unnamed = interpret_reply(error_answer(409, "no_key", "no key"));
+  CHECK(unnamed.message == "no key; add a key with `actoken key add ORG`");
+  // The daemon's message may carry the hint already: not twice.
+  const auto hinted = interpret_reply(
+      error_answer(409, "no_key", "acme has no key; add one with `actoken key add acme`"), "acme");
+  CHECK(hinted.message == "acme has no key; add one with `actoken key add acme`");
+  // SPEC §5: a mistyped name is never offered as a place to store a key.
+  const auto typo =
+      interpret_reply(error_answer(404, "unknown_org", "no organization named acmee"), "acmee");
+  CHECK(typo.exit_code == 5);
+  CHECK(typo.message == "no organization named acmee");
   const auto other = interpret_reply(error_answer(502, "key_rejected", "rejected"), "acme");
   CHECK(other.message == "rejected");
 }
@@ -109,12 +118,9 @@ TEST_CASE("transport failures: 3 names the socket and how to start the daemon, 4
   const auto user = describe_transport_error(missing, "/tmp/actoken-1000/actokend.sock");
   CHECK(user.exit_code == 3);
   CHECK(user.message.find("/tmp/actoken-1000/actokend.sock") != std::string::npos);
-  CHECK(user.message.find("systemctl --user start actokend") != std::string::npos);
-  CHECK(user.message.find("actokend`") != std::string::npos);
-
-  const auto system = describe_transport_error(missing, "/run/actoken/actokend.sock");
-  CHECK(system.exit_code == 3);
-  CHECK(system.message.find("sudo systemctl start actokend") != std::string::npos);
+  CHECK(user.message.find("`systemctl --user start actokend.socket` (or `actokend &`)") !=
+        std::string::npos);
+  CHECK(user.message.find("sudo") == std::string::npos);
 
   call_result refused;
   refused.error = transport_error::refused;
@@ -137,6 +143,46 @@ TEST_CASE("transport failures: 3 names the socket and how to start the daemon, 4
   const auto protocol = describe_transport_error(garbled, "/s");
   CHECK(protocol.exit_code == 1);
   CHECK(protocol.message.find("not an HTTP response") != std::string::npos);
+}
+
+TEST_CASE("the hint fits the socket: the user unit, the system unit, never sudo") {
+  using actoken::client::owner_of_socket;
+  using actoken::client::socket_owner;
+  call_result missing;
+  missing.error = transport_error::no_socket;
+  missing.detail = "No such file or directory";
+  const std::string system_socket = "/run/actoken/actokend.sock";
+
+  // A build host: the system daemon is installed, it is what is not running.
+  int asked = 0;
+  const auto installed = [&asked] {
+    ++asked;
+    return true;
+  };
+  CHECK(owner_of_socket(system_socket, installed) == socket_owner::system);
+  const auto system = describe_transport_error(missing, system_socket, socket_owner::system);
+  CHECK(system.exit_code == 3);
+  CHECK(system.message.find(system_socket) != std::string::npos);
+  CHECK(system.message.find("`systemctl start actokend.socket` (as root)") != std::string::npos);
+  CHECK(system.message.find("sudo") == std::string::npos);
+
+  // A workstation with no system daemon: the system socket was the last resort,
+  // and the user's own daemon is what is missing.
+  const auto not_installed = [] { return false; };
+  CHECK(owner_of_socket(system_socket, not_installed) == socket_owner::system_not_installed);
+  const auto workstation =
+      describe_transport_error(missing, system_socket, socket_owner::system_not_installed);
+  CHECK(workstation.exit_code == 3);
+  CHECK(workstation.message.find("no user daemon runs either") != std::string::npos);
+  CHECK(workstation.message.find("`systemctl --user start actokend.socket` (or `actokend &`)") !=
+        std::string::npos);
+  CHECK(workstation.message.find("sudo") == std::string::npos);
+  CHECK(workstation.message.find("systemctl start") == std::string::npos);
+
+  // A user socket is a user daemon's: no need to look for unit files.
+  asked = 0;
+  CHECK(owner_of_socket("/run/user/1000/actoken/actokend.sock", installed) == socket_owner::user);
+  CHECK(asked == 0);
 }
 
 TEST_CASE("a daemon that is not genuine: exit 3, `refusing PATH: why`") {

@@ -1,0 +1,40 @@
+#pragma once
+
+/// @file
+/// Organization names in what the CLI tells people (SPEC §5): the nearest known
+/// name for a mistyped one ("did you mean acme?"), the names a `/v1/orgs` answer
+/// lists, and daemon messages without the "organization acme: " that a table row
+/// already says. Pure functions.
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace actoken::client {
+
+/// The edit distance between `a` and `b`, letters compared without case: insertions,
+/// deletions, substitutions and swaps of two neighbours each count 1.
+std::size_t name_distance(std::string_view a, std::string_view b);
+
+/// The name of `known` closest to `wanted`, when it is close enough to be a typo:
+/// at most one edit for names up to 5 characters, at most a third of the length
+/// for longer ones. Ties go to the first in `known`. Nullopt when none is close, or
+/// when `wanted` itself is in `known`.
+std::optional<std::string> nearest_name(std::string_view wanted,
+                                        const std::vector<std::string>& known);
+
+/// The `name` of each organization in a `/v1/orgs` answer, in its order.
+std::vector<std::string> org_names_of(const nlohmann::ordered_json& orgs_answer);
+
+/// `names` as "acme, beta and corp" (at most `limit` of them, then "and N more").
+std::string list_names(const std::vector<std::string>& names, std::size_t limit = 12);
+
+/// `message` without a leading "organization ORG: " (the daemon's failures carry
+/// it); "organization ORG (sub-organization S): " becomes "sub-organization S: ".
+/// Any other message is returned as is.
+std::string without_org_prefix(std::string_view message, std::string_view org);
+
+}  // namespace actoken::client
