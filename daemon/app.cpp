@@ -93,14 +93,16 @@ class daemon_app final : public api::daemon_control {
   }
 
   // daemon_control
-  key_change put_key(const std::string& org, platform::secure_buffer key,
-                     std::optional<std::string> auth_url,
-                     std::optional<upstream::api_version> api_version, bool persist) override {
+  std::variant<key_stored, failure> put_key(const std::string& org, platform::secure_buffer key,
+                                            std::optional<std::string> auth_url,
+                                            std::optional<upstream::api_version> api_version,
+                                            bool persist) override {
     if (const auto it = cfg_.organizations.find(org);
         it != cfg_.organizations.end() && it->second.key_file) {
-      return {errc::key_managed_by_config,
-              "organization " + org + "'s key comes from the config's key_file; change it there",
-              false};
+      return failure{
+          errc::key_managed_by_config,
+          "organization " + org + "'s key comes from the config's key_file; change it there",
+          std::nullopt};
     }
     auto shared = std::make_shared<const platform::secure_buffer>(std::move(key));
     if (persist) {
@@ -108,10 +110,10 @@ class daemon_app final : public api::daemon_control {
         persist_key(cfg_.key_dir, org, *shared, auth_url, api_version);
       } catch (const std::exception& e) {
         spdlog::error("organization {}: cannot persist the key: {}", org, e.what());
-        return {errc::internal_error,
-                "organization " + org + ": the key could not be written to " +
-                    cfg_.key_dir.string() + " (see the daemon's log)",
-                false};
+        return failure{errc::internal_error,
+                       "organization " + org + ": the key could not be written to " +
+                           cfg_.key_dir.string() + " (see the daemon's log)",
+                       std::nullopt};
       }
       runtime_keys_.erase(org);
     } else {
@@ -121,27 +123,28 @@ class daemon_app final : public api::daemon_control {
     tokens_.evict(org);
     spdlog::info("organization {}: key {} ({})", org, persist ? "stored" : "added in memory",
                  persist ? cfg_.key_dir.string() : "ephemeral");
-    return {std::nullopt, "", persist};
+    return key_stored{persist};
   }
 
-  key_change remove_key(const std::string& org) override {
+  std::optional<failure> remove_key(const std::string& org) override {
     const auto settings = tokens_.find_org(org);
-    if (!settings) return {errc::unknown_org, "no organization named " + org, false};
+    if (!settings) return failure{errc::unknown_org, "no organization named " + org, std::nullopt};
     if (settings->config_key_file) {
-      return {errc::key_managed_by_config,
-              "organization " + org + "'s key comes from the config's key_file; change it there",
-              false};
+      return failure{
+          errc::key_managed_by_config,
+          "organization " + org + "'s key comes from the config's key_file; change it there",
+          std::nullopt};
     }
     const bool runtime = runtime_keys_.erase(org) > 0;
     const bool file = remove_persisted_key(cfg_.key_dir, org);
     if (!runtime && !file) {
-      return {errc::no_key, "organization " + org + " has no key to remove", false};
+      return failure{errc::no_key, "organization " + org + " has no key to remove", std::nullopt};
     }
     tokens_.evict(org);
     rebuild_orgs();
     write_cache();  // the removed key's tokens leave the file now, not in a second
     spdlog::info("organization {}: key removed", org);
-    return {std::nullopt, "", file};
+    return std::nullopt;
   }
 
   reload_info last_reload() const override { return last_reload_; }

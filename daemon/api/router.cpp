@@ -65,10 +65,10 @@ std::string lower(std::string text) {
   return text;
 }
 
-json failure_json(const std::optional<tokens::failure_record>& failure) {
-  if (!failure) return nullptr;
-  json out{{"code", code_name(failure->code)}, {"message", failure->message}};
-  out["at"] = failure->at == wall_time{} ? json(nullptr) : json(rfc3339(failure->at));
+json failure_json(const std::optional<tokens::failure_record>& record) {
+  if (!record) return nullptr;
+  json out{{"code", code_name(record->error.code)}, {"message", record->error.message}};
+  out["at"] = record->at == wall_time{} ? json(nullptr) : json(rfc3339(record->at));
   return out;
 }
 
@@ -114,17 +114,16 @@ router::router(tokens::token_service& tokens, access_policy& access, daemon_cont
                const clock& clock)
     : tokens_(tokens), access_(&access), control_(control), clock_(clock) {}
 
-api_response router::error_response(errc code, std::string message,
-                                    std::optional<std::chrono::seconds> retry_after) {
+api_response router::error_response(const failure& failure) {
   api_response response;
-  response.status = http_status(code);
+  response.status = http_status(failure.code);
   response.body = R"({"error":)";
-  append_json_string(response.body, code_name(code));
+  append_json_string(response.body, code_name(failure.code));
   response.body += R"(,"message":)";
-  append_json_string(response.body, message);
+  append_json_string(response.body, failure.message);
   response.body += '}';
-  if (carries_retry_after(code)) {
-    response.retry_after = retry_after.value_or(std::chrono::seconds{1});
+  if (carries_retry_after(failure.code)) {
+    response.retry_after = failure.retry_after.value_or(std::chrono::seconds{1});
   }
   return response;
 }
@@ -161,8 +160,8 @@ std::optional<api_response> router::dispatch(const api_request& request,
   const auto method = request.method;
   auto only = [&](std::string_view allowed) -> std::optional<api_response> {
     if (method == allowed) return std::nullopt;
-    return error_response(errc::method_not_allowed,
-                          std::string(method) + " is not allowed on " + std::string(path));
+    return error_response({errc::method_not_allowed,
+                           std::string(method) + " is not allowed on " + std::string(path)});
   };
 
   if (path == "/v1/token") {
@@ -212,15 +211,15 @@ std::optional<api_response> router::dispatch(const api_request& request,
         path.substr(orgs_prefix.size(), path.size() - orgs_prefix.size() - key_suffix.size());
     const auto org = percent_decode(raw);
     if (!org || !is_valid_org_name(*org)) {
-      return error_response(errc::bad_request, "invalid organization name");
+      return error_response({errc::bad_request, "invalid organization name"});
     }
     if (method == "PUT") return put_key(request, *org);
     if (method == "DELETE") return delete_key(request, *org);
-    return error_response(errc::method_not_allowed,
-                          std::string(method) + " is not allowed on " + std::string(path));
+    return error_response({errc::method_not_allowed,
+                           std::string(method) + " is not allowed on " + std::string(path)});
   }
   endpoint = "other";
-  return error_response(errc::not_found, "no such endpoint: " + std::string(path));
+  return error_response({errc::not_found, "no such endpoint: " + std::string(path)});
 }
 
 std::variant<router::token_query, api_response> router::parse_token_query(
@@ -230,7 +229,7 @@ std::variant<router::token_query, api_response> router::parse_token_query(
       parse_query(question == std::string_view::npos ? std::string_view()
                                                      : request.target.substr(question + 1));
   if (!params) {
-    return error_response(errc::bad_request, "the query string is malformed");
+    return error_response({errc::bad_request, "the query string is malformed"});
   }
   token_query query;
   query.request.min_ttl = control_.default_min_ttl();
@@ -242,15 +241,16 @@ std::variant<router::token_query, api_response> router::parse_token_query(
     } else if (name == "min_ttl") {
       const auto n = parse_int(value);
       if (!n || *n < 0 || *n > max_min_ttl) {
-        return error_response(errc::bad_request, "min_ttl must be a whole number from 0 to 86400");
+        return error_response(
+            {errc::bad_request, "min_ttl must be a whole number from 0 to 86400"});
       }
       query.request.min_ttl = std::chrono::seconds{*n};
     } else if (name == "fresh") {
       const auto flag = parse_flag(value);
-      if (!flag) return error_response(errc::bad_request, "fresh must be 1 or 0");
+      if (!flag) return error_response({errc::bad_request, "fresh must be 1 or 0"});
       query.request.fresh = *flag;
     } else {
-      return error_response(errc::bad_request, "unknown query parameter: " + name);
+      return error_response({errc::bad_request, "unknown query parameter: " + name});
     }
   }
 
@@ -260,20 +260,20 @@ std::variant<router::token_query, api_response> router::parse_token_query(
     } else if (const auto names = tokens_.org_names(); names.size() == 1) {
       query.request.org = names.front();
     } else {
-      return error_response(errc::bad_request,
-                            "name an organization with org= (there is no default_org)");
+      return error_response(
+          {errc::bad_request, "name an organization with org= (there is no default_org)"});
     }
   }
   if (!is_valid_org_name(query.request.org)) {
-    return error_response(errc::bad_request, "invalid organization name");
+    return error_response({errc::bad_request, "invalid organization name"});
   }
   const auto org = tokens_.find_org(query.request.org);
   if (!org) {
-    return error_response(errc::unknown_org, "no organization named " + query.request.org);
+    return error_response({errc::unknown_org, "no organization named " + query.request.org});
   }
   if (!access_->may_use(request.peer, *org)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not use organization " + query.request.org);
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not use organization " + query.request.org});
   }
   if (!query.sub_org_label.empty()) {
     const auto alias = org->sub_organizations.find(query.sub_org_label);
@@ -282,17 +282,17 @@ std::variant<router::token_query, api_response> router::parse_token_query(
     } else if (is_guid(query.sub_org_label)) {
       query.request.sub_org = lower(query.sub_org_label);
     } else {
-      return error_response(errc::bad_request, "sub_org " + query.sub_org_label +
-                                                   " of organization " + query.request.org +
-                                                   " is neither an alias nor a GUID");
+      return error_response({errc::bad_request, "sub_org " + query.sub_org_label +
+                                                    " of organization " + query.request.org +
+                                                    " is neither an alias nor a GUID"});
     }
   }
   return query;
 }
 
 api_response router::render_token(const token_query& query, const tokens::token_outcome& outcome) {
-  if (const auto* error = std::get_if<tokens::service_error>(&outcome)) {
-    return error_response(error->code, error->message, error->retry_after);
+  if (const auto* error = std::get_if<failure>(&outcome)) {
+    return error_response(*error);
   }
   const auto& answer = std::get<tokens::token_answer>(outcome);
   const auto& token = *answer.token;
@@ -355,55 +355,56 @@ api_response router::list_orgs(const api_request& request) {
 
 api_response router::put_key(const api_request& request, const std::string& org) {
   if (!access_->is_admin(request.peer)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not change the key of organization " + org);
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not change the key of organization " + org});
   }
   // The body holds the key: it goes straight into locked memory, with no
   // copy in a JSON library's strings (key_request.hpp). The session wipes the
   // request's own buffers once it is answered.
   auto parsed = parse_key_request(request.body);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
-    return error_response(errc::bad_request, *problem + " (organization " + org + ")");
+    return error_response({errc::bad_request, *problem + " (organization " + org + ")"});
   }
   auto& put = std::get<key_request>(parsed);
   auto result =
       control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist);
-  if (result.error) return error_response(*result.error, result.message);
-  return json_response(200, {{"org", org}, {"persisted", result.persisted}});
+  if (const auto* refused = std::get_if<failure>(&result)) return error_response(*refused);
+  return json_response(
+      200, {{"org", org}, {"persisted", std::get<daemon_control::key_stored>(result).persisted}});
 }
 
 api_response router::delete_key(const api_request& request, const std::string& org) {
   if (!access_->is_admin(request.peer)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not remove the key of organization " + org);
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not remove the key of organization " + org});
   }
-  auto result = control_.remove_key(org);
-  if (result.error) return error_response(*result.error, result.message);
+  if (const auto refused = control_.remove_key(org)) return error_response(*refused);
   return json_response(200, {{"org", org}, {"removed", true}});
 }
 
 api_response router::delete_tokens(const api_request& request, std::string_view query) {
   const auto params = parse_query(query);
-  if (!params) return error_response(errc::bad_request, "the query string is malformed");
+  if (!params) return error_response({errc::bad_request, "the query string is malformed"});
   std::string org;
   for (const auto& [name, value] : *params) {
-    if (name != "org") return error_response(errc::bad_request, "unknown query parameter: " + name);
+    if (name != "org")
+      return error_response({errc::bad_request, "unknown query parameter: " + name});
     org = value;
   }
   if (org.empty()) {
     if (!access_->is_admin(request.peer)) {
-      return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                 " may not flush every organization's tokens");
+      return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                  " may not flush every organization's tokens"});
     }
   } else {
     if (!is_valid_org_name(org))
-      return error_response(errc::bad_request, "invalid organization name");
+      return error_response({errc::bad_request, "invalid organization name"});
     const auto settings = tokens_.find_org(org);
-    if (!settings) return error_response(errc::unknown_org, "no organization named " + org);
+    if (!settings) return error_response({errc::unknown_org, "no organization named " + org});
     // SPEC §4: an admin, or a peer allowed to use the organization.
     if (!access_->is_admin(request.peer) && !access_->may_use(request.peer, *settings)) {
-      return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                 " may not flush organization " + org);
+      return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                  " may not flush organization " + org});
     }
   }
   return json_response(200, {{"evicted", tokens_.evict(org)}});

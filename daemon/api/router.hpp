@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace actoken::api {
 
@@ -42,18 +43,16 @@ class daemon_control {
  public:
   virtual ~daemon_control() = default;
 
-  /// Result of a key change: an error, or whether it was written to disk.
-  struct key_change {
-    std::optional<errc> error;
-    std::string message;
-    bool persisted = false;
+  /// A key that was added or replaced.
+  struct key_stored {
+    bool persisted = false;  ///< written to key_dir
   };
   /// Adds or replaces `org`'s key.
-  virtual key_change put_key(const std::string& org, platform::secure_buffer key,
-                             std::optional<std::string> auth_url,
-                             std::optional<upstream::api_version> api_version, bool persist) = 0;
-  /// Removes `org`'s runtime or key_dir key.
-  virtual key_change remove_key(const std::string& org) = 0;
+  virtual std::variant<key_stored, failure> put_key(
+      const std::string& org, platform::secure_buffer key, std::optional<std::string> auth_url,
+      std::optional<upstream::api_version> api_version, bool persist) = 0;
+  /// Removes `org`'s runtime or key_dir key; the failure when it cannot.
+  virtual std::optional<failure> remove_key(const std::string& org) = 0;
 
   /// The last reload, for `/v1/status`.
   struct reload_info {
@@ -105,9 +104,9 @@ class router {
   /// All requests answered.
   std::uint64_t requests_total() const noexcept { return requests_total_; }
 
-  /// A JSON error response for `code` (also used by the session for 400/413).
-  static api_response error_response(errc code, std::string message,
-                                     std::optional<std::chrono::seconds> retry_after = {});
+  /// The JSON error response for `failure` (also used by the session for
+  /// 400/413): the one place a failure becomes an HTTP status.
+  static api_response error_response(const failure& failure);
 
  private:
   struct token_query;

@@ -18,7 +18,6 @@ namespace actoken::tokens {
 namespace {
 
 using upstream::api_version;
-using upstream::exchange_error;
 using upstream::token_grant;
 
 constexpr auto rate_window = std::chrono::seconds{60};
@@ -48,7 +47,7 @@ struct token_service::flight {
   std::string org;
   std::string sub_org;
   std::shared_ptr<const org_settings> settings;
-  std::optional<std::variant<std::shared_ptr<const cached_token>, service_error>> outcome;
+  std::optional<std::variant<std::shared_ptr<const cached_token>, failure>> outcome;
 };
 
 /// The cache entry of one (organization, sub-organization).
@@ -57,16 +56,15 @@ struct token_service::slot {
   std::shared_ptr<flight> in_flight;
   unsigned failures = 0;         // consecutive transient failures
   mono_time retry_not_before{};  // backoff, or a sub-org's rest after rejection
-  std::optional<service_error> blocking_error;
-  std::optional<failure_record> last_error;
+  std::optional<failure> blocking_error;
 };
 
 /// Everything known about one organization; replaced when its inputs change.
 struct token_service::org_state {
   std::shared_ptr<const org_settings> settings;
-  std::map<std::string, slot> slots;       // by sub-org GUID, "" for the root
-  mono_time rejected_until{};              // a rejected root key rests the organization
-  std::optional<service_error> permanent;  // endpoint_not_found / upstream_tls until reload
+  std::map<std::string, slot> slots;  // by sub-org GUID, "" for the root
+  mono_time rejected_until{};         // a rejected root key rests the organization
+  std::optional<failure> permanent;   // endpoint_not_found / upstream_tls until reload
   std::optional<failure_record> last_error;
   seconds clock_skew{0};
   std::optional<api_version> resolved_version;  // what `auto` settled on
@@ -186,13 +184,13 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   }
 }
 
-std::optional<service_error> token_service::blocked(org_state& org, const slot& entry) {
+std::optional<failure> token_service::blocked(org_state& org, const slot& entry) {
   const auto now = clock_.mono_now();
   if (org.permanent) {
     return org.permanent;
   }
   if (now < org.rejected_until && org.last_error) {
-    return service_error{errc::key_rejected, org.last_error->message, std::nullopt};
+    return failure{errc::key_rejected, org.last_error->error.message, std::nullopt};
   }
   if (now < entry.retry_not_before && entry.blocking_error) {
     auto error = *entry.blocking_error;
@@ -202,21 +200,21 @@ std::optional<service_error> token_service::blocked(org_state& org, const slot& 
   }
   auto& server = servers_[org.settings->auth_url];
   if (now < server.limited_until) {
-    return service_error{errc::rate_limited,
-                         "organization " + org.settings->name + ": the auth server " +
-                             org.settings->auth_url + " asked us to slow down",
-                         ceil_seconds(server.limited_until - now)};
+    return failure{errc::rate_limited,
+                   "organization " + org.settings->name + ": the auth server " +
+                       org.settings->auth_url + " asked us to slow down",
+                   ceil_seconds(server.limited_until - now)};
   }
   auto& recent = org.recent_exchanges;
   while (!recent.empty() && now - recent.front() >= rate_window) {
     recent.pop_front();
   }
   if (recent.size() >= options_.max_exchanges_per_minute) {
-    return service_error{errc::rate_limited,
-                         "organization " + org.settings->name + ": over " +
-                             std::to_string(options_.max_exchanges_per_minute) +
-                             " exchanges per minute (max_exchanges_per_minute)",
-                         ceil_seconds(recent.front() + rate_window - now)};
+    return failure{errc::rate_limited,
+                   "organization " + org.settings->name + ": over " +
+                       std::to_string(options_.max_exchanges_per_minute) +
+                       " exchanges per minute (max_exchanges_per_minute)",
+                   ceil_seconds(recent.front() + rate_window - now)};
   }
   return std::nullopt;
 }
@@ -224,30 +222,28 @@ std::optional<service_error> token_service::blocked(org_state& org, const slot& 
 std::optional<token_outcome> token_service::try_get(const token_request& request) {
   const auto it = orgs_.find(request.org);
   if (it == orgs_.end()) {
-    return service_error{errc::unknown_org, "no organization named " + request.org, std::nullopt};
+    return failure{errc::unknown_org, "no organization named " + request.org, std::nullopt};
   }
   auto& org = *it->second;
   if (!org.settings->key) {
-    return service_error{
+    return failure{
         errc::no_key,
         "organization " + request.org + " has no usable key: " + org.settings->key_problem,
         std::nullopt};
   }
   if (!request.sub_org.empty() && org.settings->api_version == api_version::v1) {
-    return service_error{
-        errc::bad_request,
-        "organization " + request.org + " uses API v1, which has no sub-organizations",
-        std::nullopt};
+    return failure{errc::bad_request,
+                   "organization " + request.org + " uses API v1, which has no sub-organizations",
+                   std::nullopt};
   }
   auto entry_it = org.slots.find(request.sub_org);
   if (entry_it == org.slots.end()) {
     forget_idle_slots(org);
     if (org.slots.size() >= options_.max_cache_keys_per_org) {
-      return service_error{errc::bad_request,
-                           "organization " + request.org +
-                               " has too many sub-organization tokens (" +
-                               std::to_string(options_.max_cache_keys_per_org) + ")",
-                           std::nullopt};
+      return failure{errc::bad_request,
+                     "organization " + request.org + " has too many sub-organization tokens (" +
+                         std::to_string(options_.max_cache_keys_per_org) + ")",
+                     std::nullopt};
     }
     entry_it = org.slots.emplace(request.sub_org, slot{}).first;
   }
@@ -273,11 +269,11 @@ std::optional<token_outcome> token_service::serve_or_block(org_state& org, slot&
     // A token under 10 s old is never exchanged anew: a crowd of `fresh=1`
     // makes no exchanges, and a min_ttl it cannot meet will not be met.
     const auto left = std::chrono::floor<seconds>(token->expires_at - now).count();
-    return service_error{errc::ttl_unsatisfiable,
-                         who(org.settings->name, request.sub_org) + ": the newest token has " +
-                             std::to_string(left) + " s left, less than the " +
-                             std::to_string(request.min_ttl.count()) + " s asked for",
-                         std::nullopt};
+    return failure{errc::ttl_unsatisfiable,
+                   who(org.settings->name, request.sub_org) + ": the newest token has " +
+                       std::to_string(left) + " s left, less than the " +
+                       std::to_string(request.min_ttl.count()) + " s asked for",
+                   std::nullopt};
   }
   if (entry.in_flight) {
     return std::nullopt;  // join it
@@ -329,18 +325,18 @@ net::awaitable<token_outcome> token_service::get(token_request request) {
   while (!f->outcome) {
     co_await f->done.async_wait(net::as_tuple(net::use_awaitable));
   }
-  if (const auto* error = std::get_if<service_error>(&*f->outcome)) {
+  if (const auto* error = std::get_if<failure>(&*f->outcome)) {
     co_return *error;
   }
   auto token = std::get<std::shared_ptr<const cached_token>>(*f->outcome);
   const auto left = token->expires_at - clock_.wall_now();
   if (left < request.min_ttl) {
-    co_return service_error{errc::ttl_unsatisfiable,
-                            who(request.org, request.sub_org) + ": a new token has " +
-                                std::to_string(std::chrono::floor<seconds>(left).count()) +
-                                " s left, less than the " +
-                                std::to_string(request.min_ttl.count()) + " s asked for",
-                            std::nullopt};
+    co_return failure{errc::ttl_unsatisfiable,
+                      who(request.org, request.sub_org) + ": a new token has " +
+                          std::to_string(std::chrono::floor<seconds>(left).count()) +
+                          " s left, less than the " + std::to_string(request.min_ttl.count()) +
+                          " s asked for",
+                      std::nullopt};
   }
   co_return token_answer{std::move(token), true};
 }
@@ -366,14 +362,14 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
     auto exchanger = exchanger_;  // a reload may replace it meanwhile
     result = co_await exchanger->exchange(settings, version, f->sub_org);
     // `auto`: v3 first, then v1 (v2 when a sub-organization is asked).
-    const auto* error = std::get_if<exchange_error>(&result);
+    const auto* error = std::get_if<failure>(&result);
     if (probing && error != nullptr && error->code == errc::endpoint_not_found) {
       version = f->sub_org.empty() ? api_version::v1 : api_version::v2;
       result = co_await exchanger->exchange(settings, version, f->sub_org);
     }
   } catch (const std::exception& e) {
-    result = exchange_error{errc::internal_error, std::string("exchange failed: ") + e.what(),
-                            std::nullopt};
+    result =
+        failure{errc::internal_error, std::string("exchange failed: ") + e.what(), std::nullopt};
   }
   const auto elapsed = mono_clock::now() - started;
   record(f->org, f->sub_org, result, elapsed);
@@ -431,7 +427,6 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
       entry->failures = 0;
       entry->retry_not_before = {};
       entry->blocking_error.reset();
-      entry->last_error.reset();
       if (on_change_) on_change_();
     } else {
       spdlog::info("{}: not caching token {}: the key or settings changed during the exchange",
@@ -439,16 +434,14 @@ net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
     }
     f->outcome = std::shared_ptr<const cached_token>(std::move(token));
   } else {
-    auto& failed = std::get<exchange_error>(result);
-    service_error error{failed.code, subject + ": " + failed.message, failed.retry_after};
+    auto& failed = std::get<failure>(result);
+    failure error{failed.code, subject + ": " + failed.message, failed.retry_after};
     spdlog::warn("exchange org={} sub_org={} result={} duration_ms={}: {}", f->org,
                  f->sub_org.empty() ? "-" : f->sub_org, code_name(failed.code),
                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
                  failed.message);
     if (org != nullptr && entry != nullptr) {
-      const failure_record record{error.code, error.message, now};
-      org->last_error = record;
-      entry->last_error = record;
+      org->last_error = failure_record{error, now};
       switch (error.code) {
         case errc::key_rejected:
           if (f->sub_org.empty()) {
@@ -501,7 +494,7 @@ void token_service::record(const std::string& org, const std::string& /*sub_org*
                            const upstream::exchange_result& result,
                            std::chrono::steady_clock::duration elapsed) {
   ++stats_.exchanges_total;
-  const auto* error = std::get_if<exchange_error>(&result);
+  const auto* error = std::get_if<failure>(&result);
   const std::string outcome = error == nullptr ? "ok" : std::string(code_name(error->code));
   ++stats_.exchanges[{org, outcome}];
   const double secs = std::chrono::duration<double>(elapsed).count();
@@ -529,7 +522,8 @@ std::vector<org_view> token_service::view() const {
     if (!state->settings->key) {
       v.state = "no_key";
       if (!v.last_error) {
-        v.last_error = failure_record{errc::no_key, state->settings->key_problem, wall_time{}};
+        v.last_error =
+            failure_record{{errc::no_key, state->settings->key_problem, {}}, wall_time{}};
       }
     } else if (mono_now < state->rejected_until) {
       v.state = "rejected";

@@ -78,21 +78,12 @@ struct token_answer {
   bool from_exchange = false;
 };
 
-/// A failure handed out: the code, one sentence naming the organization, and
-/// how long to wait before asking again (503s).
-struct service_error {
-  errc code = errc::internal_error;
-  std::string message;
-  std::optional<seconds> retry_after;
-};
+using token_outcome = std::variant<token_answer, failure>;
 
-using token_outcome = std::variant<token_answer, service_error>;
-
-/// The last failure of an organization or cache key.
+/// The last failure of an organization, and when it happened.
 struct failure_record {
-  errc code;
-  std::string message;
-  wall_time at;
+  failure error;
+  wall_time at;  ///< the epoch when nothing failed yet (a missing key)
 };
 
 /// A snapshot of one organization for `/v1/orgs`.
@@ -171,7 +162,7 @@ class token_service {
  private:
   std::optional<token_outcome> serve_or_block(org_state& org, slot& entry,
                                               const token_request& request);
-  std::optional<service_error> blocked(org_state& org, const slot& entry);
+  std::optional<failure> blocked(org_state& org, const slot& entry);
   /// Forgets the cache keys that hold no token and whose rest or backoff has
   /// ended, so that failed requests cannot fill an organization's cache keys.
   void forget_idle_slots(org_state& org);

@@ -382,15 +382,15 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     bool keep_alive = true;
     if (ec == http::error::header_limit || ec == http::error::body_limit ||
         ec == http::error::buffer_overflow) {
-      response = api::router::error_response(errc::payload_too_large,
-                                             "the request head or body is over the limit");
+      response = api::router::error_response(
+          {errc::payload_too_large, "the request head or body is over the limit"});
       keep_alive = false;
     } else if (ec == http::error::end_of_stream || ec == net::error::eof ||
                ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       co_return;
     } else if (ec) {
-      response =
-          api::router::error_response(errc::bad_request, "malformed HTTP request: " + ec.message());
+      response = api::router::error_response(
+          {errc::bad_request, "malformed HTTP request: " + ec.message()});
       keep_alive = false;
     } else {
       auto& request = parser.get();

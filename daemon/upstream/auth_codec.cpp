@@ -330,7 +330,7 @@ errc classify_status(unsigned status) noexcept {
 exchange_result interpret_response(const raw_response& response, wall_time local_now,
                                    seconds default_ttl, std::string_view key) {
   if (response.status < 200 || response.status > 299) {
-    exchange_error error;
+    failure error;
     error.code = classify_status(response.status);
     error.message = status_sentence(error.code, response.status);
     const auto detail = error_detail(response.body, key);
@@ -345,19 +345,19 @@ exchange_result interpret_response(const raw_response& response, wall_time local
 
   const auto json = nlohmann::json::parse(response.body, nullptr, false);
   if (!json.is_object()) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server answered " + std::to_string(response.status) +
-                              " with a body that is not a JSON object",
-                          std::nullopt};
+    return failure{errc::bad_upstream_response,
+                   "the auth server answered " + std::to_string(response.status) +
+                       " with a body that is not a JSON object",
+                   std::nullopt};
   }
   const auto token = json.find("access_token");
   if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server's answer has no access_token", std::nullopt};
+    return failure{errc::bad_upstream_response, "the auth server's answer has no access_token",
+                   std::nullopt};
   }
   if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server's access_token " + std::move(*problem), std::nullopt};
+    return failure{errc::bad_upstream_response,
+                   "the auth server's access_token " + std::move(*problem), std::nullopt};
   }
 
   token_grant grant;
@@ -382,16 +382,16 @@ exchange_result interpret_response(const raw_response& response, wall_time local
     expires_at = wall_time{seconds{std::max<std::int64_t>(*exp, 0)}} - grant.clock_skew;
     if (*expires_at <= local_now) {
       const auto ago = std::chrono::floor<seconds>(local_now - *expires_at).count();
-      return exchange_error{errc::bad_upstream_response,
-                            "the auth server sent a token whose exp is already past (" +
-                                std::to_string(ago) + " s ago on our clock)",
-                            std::nullopt};
+      return failure{errc::bad_upstream_response,
+                     "the auth server sent a token whose exp is already past (" +
+                         std::to_string(ago) + " s ago on our clock)",
+                     std::nullopt};
     }
   }
   if (const auto it = json.find("expires_in"); it != json.end()) {
     const auto expires_in = as_seconds(*it);
     if (expires_in && *expires_in <= 0) {
-      return exchange_error{
+      return failure{
           errc::bad_upstream_response,
           "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime",
           std::nullopt};

@@ -77,14 +77,8 @@ struct token_grant {
   std::optional<seconds> ignored_skew;
 };
 
-/// A classified failure (SPEC §3). The message never contains the key.
-struct exchange_error {
-  errc code = errc::upstream_unavailable;
-  std::string message;
-  std::optional<seconds> retry_after;
-};
-
-using exchange_result = std::variant<token_grant, exchange_error>;
+/// A token, or a classified failure (SPEC §3) whose message never contains the key.
+using exchange_result = std::variant<token_grant, failure>;
 
 /// Interprets a response: classifies the status, reads the error body, reads
 /// the token and computes its expiry (JWT `exp`, the earlier `expires_in`,

@@ -63,8 +63,8 @@ class instant_exchanger final : public tokens::exchanger {
       const auto now = clock_.wall_now();
       co_return upstream::token_grant{exchanged_jwt, now, now + 1h, seconds{0}};
     }
-    co_return upstream::exchange_error{errc::upstream_unavailable,
-                                       "the auth server is unavailable (HTTP 503)", seconds{7}};
+    co_return failure{errc::upstream_unavailable, "the auth server is unavailable (HTTP 503)",
+                      seconds{7}};
   }
 
  private:
@@ -78,13 +78,14 @@ class fuzz_control final : public api::daemon_control {
   fuzz_control(tokens::token_service& service, const actoken::clock& clock)
       : service_(service), started_(clock.wall_now() - 1h) {}
 
-  key_change put_key(const std::string& org, platform::secure_buffer key,
-                     std::optional<std::string> auth_url,
-                     std::optional<upstream::api_version> api_version, bool persist) override {
+  std::variant<key_stored, failure> put_key(const std::string& org, platform::secure_buffer key,
+                                            std::optional<std::string> auth_url,
+                                            std::optional<upstream::api_version> api_version,
+                                            bool persist) override {
     const auto existing = service_.find_org(org);
     if (existing && existing->config_key_file) {
-      return {errc::key_managed_by_config,
-              "the key of organization " + org + " is set in the config file", false};
+      return failure{errc::key_managed_by_config,
+                     "the key of organization " + org + " is set in the config file"};
     }
     auto settings =
         existing ? std::make_shared<org_settings>(*existing) : std::make_shared<org_settings>();
@@ -98,15 +99,15 @@ class fuzz_control final : public api::daemon_control {
     auto table = current_table();
     table[org] = std::move(settings);
     service_.set_orgs(std::move(table));
-    return {std::nullopt, "", persist};
+    return key_stored{persist};
   }
 
-  key_change remove_key(const std::string& org) override {
+  std::optional<failure> remove_key(const std::string& org) override {
     const auto existing = service_.find_org(org);
-    if (!existing) return {errc::unknown_org, "no organization named " + org, false};
+    if (!existing) return failure{errc::unknown_org, "no organization named " + org};
     if (existing->config_key_file) {
-      return {errc::key_managed_by_config,
-              "the key of organization " + org + " is set in the config file", false};
+      return failure{errc::key_managed_by_config,
+                     "the key of organization " + org + " is set in the config file"};
     }
     auto settings = std::make_shared<org_settings>(*existing);
     settings->key = nullptr;
@@ -115,7 +116,7 @@ class fuzz_control final : public api::daemon_control {
     auto table = current_table();
     table[org] = std::move(settings);
     service_.set_orgs(std::move(table));
-    return {std::nullopt, "", false};
+    return std::nullopt;
   }
 
   reload_info last_reload() const override { return {started_, true, "config loaded"}; }
@@ -346,16 +347,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (ec == http::error::header_limit || ec == http::error::body_limit ||
         ec == http::error::buffer_overflow) {
-      check_response(api::router::error_response(errc::payload_too_large,
-                                                 "the request head or body is over the limit"),
+      check_response(api::router::error_response(
+                         {errc::payload_too_large, "the request head or body is over the limit"}),
                      input);
       return 0;  // the session closes the connection
     }
     if (ec == http::error::end_of_stream) return 0;  // the peer closed between requests
     if (ec) {
-      check_response(
-          api::router::error_response(errc::bad_request, "malformed HTTP request: " + ec.message()),
-          input);
+      check_response(api::router::error_response(
+                         {errc::bad_request, "malformed HTTP request: " + ec.message()}),
+                     input);
       return 0;
     }
     ACTOKEN_FUZZ_CHECK(parser.is_done(), "the parser stopped without an error or a message");

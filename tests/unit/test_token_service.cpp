@@ -57,8 +57,7 @@ class scripted_exchanger final : public exchanger {
     for (std::size_t i = 0; i < n; ++i) script.push_back(upstream::token_grant{});
   }
   void fail(errc code, std::optional<seconds> retry_after = {}) {
-    script.push_back(
-        upstream::exchange_error{code, "scripted " + std::string(code_name(code)), retry_after});
+    script.push_back(failure{code, "scripted " + std::string(code_name(code)), retry_after});
   }
 
   int calls = 0;
@@ -129,9 +128,9 @@ const token_answer& answer_of(const token_outcome& outcome) {
   return std::get<token_answer>(outcome);
 }
 
-const service_error& error_of(const token_outcome& outcome) {
-  REQUIRE(std::holds_alternative<service_error>(outcome));
-  return std::get<service_error>(outcome);
+const failure& error_of(const token_outcome& outcome) {
+  REQUIRE(std::holds_alternative<failure>(outcome));
+  return std::get<failure>(outcome);
 }
 
 }  // namespace
