@@ -41,10 +41,10 @@ class daemon_app final : public api::daemon_control {
         started_at_(clock_.wall_now()),
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
         access_(make_access(cfg_)),
-        router_(tokens_, *access_, *this, clock_),
+        router_(tokens_, *access_, *this, clock_, router_settings_of(cfg_), started_at_),
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
-    last_reload_ = {started_at_, true, with_key_dir_problem("started")};
+    router_.set_last_reload({started_at_, true, with_key_dir_problem("started")});
     // A daemon killed while persisting a key leaves its temporary file, key inside.
     if (const auto removed = remove_stale_key_files(cfg_.key_dir, daemon_uid_); removed > 0) {
       spdlog::info("removed {} temporary files left in {}", removed, cfg_.key_dir.string());
@@ -147,16 +147,16 @@ class daemon_app final : public api::daemon_control {
     return std::nullopt;
   }
 
-  reload_info last_reload() const override { return last_reload_; }
   std::size_t connections() const override { return server_.connections(); }
-  wall_time started_at() const override { return started_at_; }
-  std::optional<std::string> default_org() const override { return cfg_.default_org; }
-  std::chrono::seconds default_min_ttl() const override { return cfg_.min_ttl; }
-  std::optional<cache_file_info> cache_file() const override { return cache_status_; }
+  std::optional<api::cache_file_info> cache_file() const override { return cache_status_; }
 
  private:
   static tokens::service_options service_options_of(const config& cfg) {
     return {cfg.refresh_before, cfg.retry_rejected_after, cfg.max_exchanges_per_minute, 100};
+  }
+
+  static api::router_settings router_settings_of(const config& cfg) {
+    return {cfg.default_org, cfg.min_ttl};
   }
 
   static transport::server_limits limits_of(const config& cfg) {
@@ -213,7 +213,7 @@ class daemon_app final : public api::daemon_control {
         message += (message.empty() ? "" : "; ") + p.to_string();
       }
       spdlog::error("reload failed; keeping the previous configuration");
-      last_reload_ = {clock_.wall_now(), false, message};
+      router_.set_last_reload({clock_.wall_now(), false, message});
       return;
     }
     auto next = std::get<config>(std::move(loaded));
@@ -231,11 +231,12 @@ class daemon_app final : public api::daemon_control {
     tokens_.set_exchanger(make_exchanger(cfg_));
     auto access = make_access(cfg_);
     router_.set_access(*access);
+    router_.set_settings(router_settings_of(cfg_));
     access_ = std::move(access);
     server_.set_max_connections(cfg_.max_connections);
     rebuild_orgs(/*reload=*/true);
     check_cache_file();
-    last_reload_ = {clock_.wall_now(), true, with_key_dir_problem("reloaded")};
+    router_.set_last_reload({clock_.wall_now(), true, with_key_dir_problem("reloaded")});
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());
   }
@@ -280,7 +281,7 @@ class daemon_app final : public api::daemon_control {
       cache_status_.reset();
       return;
     }
-    cache_status_ = cache_file_info{cfg_.cache_file->string(), "ok", ""};
+    cache_status_ = api::cache_file_info{cfg_.cache_file->string(), "ok", ""};
     if (const auto problem = persist::cache_file_problem(*cfg_.cache_file); !problem.empty()) {
       turn_cache_off(problem);
     }
@@ -288,7 +289,7 @@ class daemon_app final : public api::daemon_control {
 
   void restore_cache() {
     if (!cfg_.cache_file) return;
-    cache_status_ = cache_file_info{cfg_.cache_file->string(), "ok", ""};
+    cache_status_ = api::cache_file_info{cfg_.cache_file->string(), "ok", ""};
     // A daemon killed while writing leaves its temporary file behind.
     if (const auto removed = platform::remove_stale_temporary_files(*cfg_.cache_file, daemon_uid_);
         removed > 0) {
@@ -374,9 +375,8 @@ class daemon_app final : public api::daemon_control {
   api::router router_;
   transport::http_server server_;
   net::signal_set signals_;
-  reload_info last_reload_;
   bool cache_write_pending_ = false;
-  std::optional<cache_file_info> cache_status_;  ///< null when no cache_file is configured
+  std::optional<api::cache_file_info> cache_status_;  ///< null when no cache_file is configured
 };
 
 }  // namespace
