@@ -6,13 +6,12 @@
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/service_manager.hpp"
+#include "daemon/spawn.hpp"
 #include "daemon/tokens/https_exchanger.hpp"
 #include "daemon/transport/http_server.hpp"
 #include "daemon/transport/unix_listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -84,9 +83,9 @@ class daemon_app final : public api::daemon_control {
                  tokens_.org_names().size(), options_.mode == run_mode::system ? "system" : "user");
     platform::notify("READY=1\nSTATUS=" + status_line());
 
-    net::co_spawn(io_, handle_signals(), net::detached);
+    spawn_detached(io_.get_executor(), handle_signals(), "the signal handler");
     if (const auto interval = platform::watchdog_interval()) {
-      net::co_spawn(io_, watchdog(*interval / 2), net::detached);
+      spawn_detached(io_.get_executor(), watchdog(*interval / 2), "the systemd watchdog");
     }
     io_.run();
     return 0;
@@ -247,7 +246,14 @@ class daemon_app final : public api::daemon_control {
       if (ec) co_return;
       if (signal == SIGHUP) {
         platform::notify("RELOADING=1");
-        reload();
+        // A reload that throws must not end this loop: SIGTERM would go unheard.
+        try {
+          reload();
+        } catch (const std::exception& e) {
+          spdlog::error("reload failed: {}; keeping what was loaded", e.what());
+          router_.set_last_reload(
+              {clock_.wall_now(), false, std::string("reload failed: ") + e.what()});
+        }
         platform::notify("READY=1");
         continue;
       }
@@ -344,7 +350,7 @@ class daemon_app final : public api::daemon_control {
   void schedule_cache_write() {
     if (!cache_status_ || cache_status_->state == "off" || cache_write_pending_) return;
     cache_write_pending_ = true;
-    net::co_spawn(io_, delayed_cache_write(), net::detached);
+    spawn_detached(io_.get_executor(), delayed_cache_write(), "the cache file writer");
   }
 
   net::awaitable<void> delayed_cache_write() {

@@ -1,12 +1,11 @@
 #include "daemon/tokens/token_service.hpp"
 
 #include "common/json_text.hpp"
+#include "daemon/spawn.hpp"
 #include "daemon/tokens/failure_policy.hpp"
 #include "daemon/tokens/refresh_policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/evp.h>
@@ -308,7 +307,7 @@ std::shared_ptr<token_service::flight> token_service::start_flight(org_state& or
   recent.push_back(now);
   auto f = std::make_shared<flight>(executor_, org.settings->name, sub_org, org.settings);
   entry.in_flight = f;
-  net::co_spawn(executor_, run_flight(f), net::detached);
+  spawn_detached(executor_, run_flight(f), "the exchange of " + who(org.settings->name, sub_org));
   return f;
 }
 

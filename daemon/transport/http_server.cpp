@@ -2,11 +2,10 @@
 
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/spawn.hpp"
 #include "daemon/transport/request_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -148,7 +147,7 @@ void http_server::start(int listening_fd) {
     spdlog::warn("cannot open /dev/null for a spare descriptor: {}",
                  std::generic_category().message(errno));
   }
-  net::co_spawn(io_, accept_loop(), net::detached);
+  spawn_detached(io_.get_executor(), accept_loop(), "the accept loop");
 }
 
 void http_server::stop() {
@@ -227,47 +226,62 @@ bool http_server::turn_away_one() {
 
 net::awaitable<void> http_server::accept_loop() {
   net::steady_timer pause(io_);
-  auto last_warning = mono_clock::time_point{};
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (stopping_) co_return;
-    if ((ec == net::error::no_descriptors ||
-         ec == boost::system::errc::too_many_files_open_in_system) &&
-        on_out_of_descriptors()) {
-      continue;
+    bool accepting = false;
+    // Nothing thrown here may end the loop: the daemon would stop accepting.
+    try {
+      accepting = admit(ec, std::move(socket));
+    } catch (const std::exception& e) {
+      spdlog::error("accepting a connection failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("accepting a connection failed: an exception of unknown type");
     }
-    if (ec) {
-      // A transient failure, or no descriptor could be freed: say so at most
-      // every 10 s, pause briefly, and keep serving the connections we have.
-      if (mono_clock::now() - last_warning > std::chrono::seconds{10}) {
-        spdlog::warn("accept failed: {}; pausing briefly", ec.message());
-        last_warning = mono_clock::now();
-      }
+    if (!accepting) {
+      // Keep serving the connections we have; try again shortly.
       pause.expires_after(std::chrono::milliseconds{50});
       co_await pause.async_wait(use_tuple);
-      continue;
     }
-    const auto peer = platform::peer_of(socket.native_handle());
-    if (!peer) {
-      spdlog::warn("dropping a connection whose peer credentials cannot be read");
-      continue;
-    }
-    if (sessions_.size() >= connection_cap() && !make_room()) {
-      continue;  // every connection is busy: turn the newcomer away
-    }
-    // serve() writes synchronously first: that must return would_block, never wait.
-    boost::system::error_code nb_ec;
-    socket.non_blocking(true, nb_ec);
-    if (nb_ec) {
-      spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
-      continue;
-    }
-    auto s = std::make_shared<session>(std::move(socket), *peer);
-    s->deadline = mono_clock::now() + limits_.idle_timeout;
-    sessions_.push_front(s);
-    s->position = sessions_.begin();
-    net::co_spawn(io_, run(std::move(s)), net::detached);
   }
+}
+
+bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
+  if ((ec == net::error::no_descriptors ||
+       ec == boost::system::errc::too_many_files_open_in_system) &&
+      on_out_of_descriptors()) {
+    return true;
+  }
+  if (ec) {
+    // A transient failure, or no descriptor could be freed: say so at most
+    // every 10 s, and pause briefly.
+    if (mono_clock::now() - last_accept_warning_ > std::chrono::seconds{10}) {
+      spdlog::warn("accept failed: {}; pausing briefly", ec.message());
+      last_accept_warning_ = mono_clock::now();
+    }
+    return false;
+  }
+  const auto peer = platform::peer_of(socket.native_handle());
+  if (!peer) {
+    spdlog::warn("dropping a connection whose peer credentials cannot be read");
+    return true;
+  }
+  if (sessions_.size() >= connection_cap() && !make_room()) {
+    return true;  // every connection is busy: turn the newcomer away
+  }
+  // serve() writes synchronously first: that must return would_block, never wait.
+  boost::system::error_code nb_ec;
+  socket.non_blocking(true, nb_ec);
+  if (nb_ec) {
+    spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
+    return true;
+  }
+  auto s = std::make_shared<session>(std::move(socket), *peer);
+  s->deadline = mono_clock::now() + limits_.idle_timeout;
+  sessions_.push_front(s);
+  s->position = sessions_.begin();
+  spawn_detached(io_.get_executor(), run(std::move(s)), "a connection");
+  return true;
 }
 
 net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
@@ -275,6 +289,8 @@ net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
     co_await (serve(s) || watchdog(s));
   } catch (const std::exception& e) {
     spdlog::error("connection from uid {} failed: {}", s->peer.uid, e.what());
+  } catch (...) {
+    spdlog::error("connection from uid {} failed: an exception of unknown type", s->peer.uid);
   }
   s->close();
   if (s->position != sessions_.end()) {
