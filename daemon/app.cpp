@@ -2,6 +2,7 @@
 
 #include "common/version.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/name_resolution.hpp"
 #include "daemon/persist/cache_file.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/peer.hpp"
@@ -39,11 +40,10 @@ class daemon_app final : public api::daemon_control {
         daemon_uid_(::geteuid()),
         started_at_(clock_.wall_now()),
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
-        access_(make_access(cfg_)),
-        router_(tokens_, *access_, *this, clock_, router_settings_of(cfg_), started_at_),
+        router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(cfg_), started_at_),
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
-    router_.set_last_reload({started_at_, true, with_key_dir_problem("started")});
+    router_.set_last_reload({started_at_, true, with_config_problems("started")});
     // A daemon killed while persisting a key leaves its temporary file, key inside.
     if (const auto removed = remove_stale_key_files(cfg_.key_dir, daemon_uid_); removed > 0) {
       spdlog::info("removed {} temporary files left in {}", removed, cfg_.key_dir.string());
@@ -174,26 +174,25 @@ class daemon_app final : public api::daemon_control {
                                                      cfg.upstream_timeout, cfg.default_token_ttl);
   }
 
-  std::unique_ptr<api::access_policy> make_access(const config& cfg) {
-    // A lookup that failed (not "no such entry") is logged: a peer it denies
-    // is not denied in silence.
-    auto resolve = [](uid_t uid, gid_t gid) {
-      auto who = platform::lookup_user(uid, gid);
-      for (const auto& problem : who.problems) spdlog::warn("peer uid {}: {}", uid, problem);
-      return who;
-    };
-    return std::make_unique<api::access_policy>(daemon_uid_, cfg.admin, cfg.allow,
-                                                std::move(resolve), clock_);
+  api::access_policy access_of(const config& cfg) const {
+    return api::access_policy(daemon_uid_, cfg.admin, cfg.allow);
   }
 
   void rebuild_orgs(bool reload = false) {
     tokens_.set_orgs(load_org_table(cfg_, runtime_keys_, daemon_uid_), reload);
   }
 
-  // A refused key_dir is reported with the outcome of a start or reload.
-  std::string with_key_dir_problem(std::string outcome) const {
-    const auto problem = key_dir_problem(cfg_.key_dir, daemon_uid_);
-    return problem.empty() ? outcome : outcome + "; " + problem;
+  // A refused key_dir and names that do not resolve are reported (and
+  // logged) with the outcome of a start or reload.
+  std::string with_config_problems(std::string outcome) const {
+    if (const auto problem = key_dir_problem(cfg_.key_dir, daemon_uid_); !problem.empty()) {
+      outcome += "; " + problem;
+    }
+    for (const auto& warning : cfg_.warnings) {
+      spdlog::warn("{}", warning.to_string());
+      outcome += "; " + warning.to_string();
+    }
+    return outcome;
   }
 
   std::string status_line() const {
@@ -228,14 +227,12 @@ class daemon_app final : public api::daemon_control {
         spdlog::level::from_str(options_.log_level_override.value_or(cfg_.log_level)));
     tokens_.set_options(service_options_of(cfg_));
     tokens_.set_exchanger(make_exchanger(cfg_));
-    auto access = make_access(cfg_);
-    router_.set_access(*access);
+    router_.set_access(access_of(cfg_));
     router_.set_settings(router_settings_of(cfg_));
-    access_ = std::move(access);
     server_.set_max_connections(cfg_.max_connections);
     rebuild_orgs(/*reload=*/true);
     check_cache_file();
-    router_.set_last_reload({clock_.wall_now(), true, with_key_dir_problem("reloaded")});
+    router_.set_last_reload({clock_.wall_now(), true, with_config_problems("reloaded")});
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());
   }
@@ -377,7 +374,6 @@ class daemon_app final : public api::daemon_control {
   net::io_context io_{1};
   std::map<std::string, runtime_key> runtime_keys_;
   tokens::token_service tokens_;
-  std::unique_ptr<api::access_policy> access_;
   api::router router_;
   transport::http_server server_;
   net::signal_set signals_;
@@ -389,8 +385,11 @@ class daemon_app final : public api::daemon_control {
 
 config_result load_startup_config(const startup_options& options) {
   auto result = load_config(options.config_path, options.config_explicit, options.context);
-  if (auto* cfg = std::get_if<config>(&result); cfg != nullptr && options.socket_override) {
-    cfg->socket = *options.socket_override;
+  if (auto* cfg = std::get_if<config>(&result)) {
+    if (options.socket_override) cfg->socket = *options.socket_override;
+    // Names become numbers now, not while serving (SPEC §4).
+    cfg->warnings =
+        resolve_principal_names(*cfg, system_name_service(), options.config_path.string());
   }
   return result;
 }

@@ -34,12 +34,13 @@ inline const std::string cached_jwt =
 inline const std::string exchanged_jwt =
     "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjE3NjcyMzI4MDAsInN1YiI6ImV4Y2hhbmdlZCJ9.c2ln";
 
-/// The peers: a stranger allowed nothing, "builder" (allowed for acme by
-/// name, and in developers, the top-level allow), an admin by group, root.
-inline const platform::peer_credentials stranger_peer{100, 1002, 1002};
-inline const platform::peer_credentials builder_peer{101, 1001, 1001};
-inline const platform::peer_credentials admin_peer{102, 1003, 1003};
-inline const platform::peer_credentials root_peer{103, 0, 0};
+/// The peers: a stranger allowed nothing; "builder" (uid 1001, allowed for
+/// acme by uid, and in the group developers, 2000, the top-level allow); an
+/// admin by its group actoken-admin (2500); root.
+inline const platform::peer_credentials stranger_peer{1002, 1002, {}};
+inline const platform::peer_credentials builder_peer{1001, 1001, {1001, 2000}};
+inline const platform::peer_credentials admin_peer{1003, 1003, {2500}};
+inline const platform::peer_credentials root_peer{0, 0, {}};
 
 /// Answers at once: a token for acme, "unavailable" (Retry-After 7 s) for
 /// every other organization.
@@ -125,26 +126,6 @@ class memory_control final : public api::daemon_control {
   tokens::token_service& service_;
 };
 
-/// uid 1001 "builder" (also in developers), 1002 "other", 1003 "ops-admin"
-/// (in actoken-admin); every other uid has no entry.
-inline platform::user_identity resolve_test_user(uid_t uid, gid_t gid) {
-  platform::user_identity who;
-  who.groups.push_back(gid);
-  if (uid == 1001) {
-    who.name = "builder";
-    who.groups.push_back(2000);
-    who.group_names = {"builder", "developers"};
-  } else if (uid == 1002) {
-    who.name = "other";
-    who.group_names = {"other"};
-  } else if (uid == 1003) {
-    who.name = "ops-admin";
-    who.groups.push_back(2500);
-    who.group_names = {"ops-admin", "actoken-admin"};
-  }
-  return who;
-}
-
 /// acme (a key, allow: builder, sub-organization "mobile"), beta (a key from
 /// the config's key_file, `auto`, the top-level allow), gamma (no usable key).
 inline org_table router_test_orgs() {
@@ -155,7 +136,7 @@ inline org_table router_test_orgs() {
   acme->auth_url = "https://auth.appcircle.example";
   acme->api_version = upstream::api_version::v3;
   acme->scope = "openid,profile,email";
-  acme->allow = principal_set{{"builder"}, {}, {}, {}};
+  acme->allow = principal_set{{"builder"}, {1001}, {}, {}};  // as resolved at load
   acme->sub_organizations = {{"mobile", acme_sub_guid}};
 
   auto beta = std::make_shared<org_settings>();
@@ -188,11 +169,17 @@ struct router_world {
   manual_clock clock;
   std::shared_ptr<instant_exchanger> upstream = std::make_shared<instant_exchanger>(clock);
   tokens::token_service service{io.get_executor(), clock, tokens::service_options{}, upstream};
-  api::access_policy access{router_daemon_uid, principal_set{{}, {}, {"actoken-admin"}, {}},
-                            principal_set{{}, {}, {"developers"}, {}}, resolve_test_user, clock};
   memory_control control{service};
   wall_time started_at = clock.wall_now() - 1h;
-  api::router router{service, access, control, clock, {"acme", 60s}, started_at};
+  // admin: the group actoken-admin; allow: the group developers; as resolved at load.
+  api::router router{
+      service,
+      control,
+      clock,
+      api::access_policy(router_daemon_uid, principal_set{{}, {}, {"actoken-admin"}, {2500}},
+                         principal_set{{}, {}, {"developers"}, {2000}}),
+      {"acme", 60s},
+      started_at};
 
   router_world() {
     service.set_orgs(router_test_orgs());

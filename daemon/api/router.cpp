@@ -197,12 +197,12 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
-router::router(tokens::token_service& tokens, access_policy& access, daemon_control& control,
-               const clock& clock, router_settings settings, wall_time started_at)
+router::router(tokens::token_service& tokens, daemon_control& control, const clock& clock,
+               access_policy access, router_settings settings, wall_time started_at)
     : tokens_(tokens),
-      access_(&access),
       control_(control),
       clock_(clock),
+      access_(std::move(access)),
       settings_(std::move(settings)),
       started_at_(started_at),
       last_reload_{started_at, true, "started"} {}
@@ -313,7 +313,7 @@ std::optional<failure> router::resolve_org(const api_request& request, token_que
   if (!is_valid_org_name(org_name)) return failure{errc::bad_request, "invalid organization name"};
   const auto org = tokens_.find_org(org_name);
   if (!org) return failure{errc::unknown_org, "no organization named " + org_name};
-  if (!access_->may_use(request.peer, *org)) {
+  if (!access_.may_use(request.peer, *org)) {
     return failure{errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                         " may not use organization " + org_name};
   }
@@ -411,12 +411,12 @@ api_response router::key(const api_request& request, std::string_view path,
 }
 
 api_response router::list_orgs(const api_request& request, std::string_view /*query*/) {
-  const bool admin = access_->is_admin(request.peer);
+  const bool admin = access_.is_admin(request.peer);
   const auto now = clock_.wall_now();
   json orgs = json::array();
   for (const auto& view : tokens_.view()) {
     const auto& org = *view.settings;
-    if (!admin && !access_->may_use(request.peer, org)) continue;
+    if (!admin && !access_.may_use(request.peer, org)) continue;
     json tokens = json::array();
     for (const auto& [sub, token] : view.tokens) {
       tokens.push_back({{"sub_org", sub_org_label(org, sub)},
@@ -440,7 +440,7 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
 }
 
 api_response router::put_key(const api_request& request, const std::string& org) {
-  if (!access_->is_admin(request.peer)) {
+  if (!access_.is_admin(request.peer)) {
     return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                 " may not change the key of organization " + org});
   }
@@ -460,7 +460,7 @@ api_response router::put_key(const api_request& request, const std::string& org)
 }
 
 api_response router::delete_key(const api_request& request, const std::string& org) {
-  if (!access_->is_admin(request.peer)) {
+  if (!access_.is_admin(request.peer)) {
     return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                 " may not remove the key of organization " + org});
   }
@@ -478,7 +478,7 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
     }
     org = value;
   }
-  const bool admin = access_->is_admin(request.peer);
+  const bool admin = access_.is_admin(request.peer);
   if (org.empty() && !admin) {
     return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                 " may not flush every organization's tokens"});
@@ -490,7 +490,7 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
     const auto settings = tokens_.find_org(org);
     if (!settings) return error_response({errc::unknown_org, "no organization named " + org});
     // SPEC §4: an admin, or a peer allowed to use the organization.
-    if (!admin && !access_->may_use(request.peer, *settings)) {
+    if (!admin && !access_.may_use(request.peer, *settings)) {
       return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
                                                   " may not flush organization " + org});
     }

@@ -31,7 +31,8 @@ struct api_request {
   std::string_view method;  ///< "GET", "PUT", ...
   std::string_view target;  ///< path and query
   std::string_view body;
-  platform::peer_credentials peer;
+  /// The connection's peer; a reference, so that no request copies its groups.
+  const platform::peer_credentials& peer;
 };
 
 /// One response. Always JSON except `/metrics`.
@@ -106,8 +107,8 @@ using route_result = std::variant<api_response, pending_token>;
 /// Routes requests; see the file comment.
 class router {
  public:
-  router(tokens::token_service& tokens, access_policy& access, daemon_control& control,
-         const clock& clock, router_settings settings, wall_time started_at);
+  router(tokens::token_service& tokens, daemon_control& control, const clock& clock,
+         access_policy access, router_settings settings, wall_time started_at);
 
   /// The one pass over a request: every endpoint, and cached tokens, answer
   /// here without suspending; a token that needs an exchange comes back as a
@@ -120,7 +121,7 @@ class router {
   /// Replaces the settings (reload).
   void set_settings(router_settings settings) { settings_ = std::move(settings); }
   /// Replaces the access policy (reload).
-  void set_access(access_policy& access) { access_ = &access; }
+  void set_access(access_policy access) { access_ = std::move(access); }
   /// Records the outcome of a reload.
   void set_last_reload(reload_info reload) { last_reload_ = std::move(reload); }
 
@@ -150,9 +151,9 @@ class router {
   api_response count(std::string_view endpoint, api_response response);
 
   tokens::token_service& tokens_;
-  access_policy* access_;
   daemon_control& control_;
   const clock& clock_;
+  access_policy access_;
   router_settings settings_;
   wall_time started_at_;
   reload_info last_reload_;
