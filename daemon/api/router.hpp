@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/api/status_info.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/tokens/token_service.hpp"
 
@@ -47,20 +48,6 @@ struct api_response {
 struct router_settings {
   std::optional<std::string> default_org;  ///< for token requests that name none
   std::chrono::seconds min_ttl{60};        ///< a request's `min_ttl` replaces it
-};
-
-/// The last start or reload, for `/v1/status`.
-struct reload_info {
-  wall_time at;
-  bool ok = true;
-  std::string message;
-};
-
-/// The cache file, for `/v1/status` (SPEC §6 `cache_file`).
-struct cache_file_info {
-  std::string path;
-  std::string state;    ///< "ok", "off" (refused: not written until a reload) or "error"
-  std::string message;  ///< why it is off or failed, "" when ok
 };
 
 /// What the router asks of the daemon around it: key changes, and the status
