@@ -109,12 +109,6 @@ using config_result = std::variant<config, std::vector<config_problem>>;
 /// are read; an empty text means "all defaults".
 config_result parse_config(std::string_view text, const config_context& context);
 
-/// True for names matching `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (SPEC §2).
-bool is_valid_org_name(std::string_view name) noexcept;
-
-/// True for an `8-4-4-4-12` hex GUID.
-bool is_guid(std::string_view text) noexcept;
-
 }  // namespace actoken
 
 namespace actoken {

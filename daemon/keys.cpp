@@ -1,5 +1,7 @@
 #include "daemon/keys.hpp"
 
+#include "common/names.hpp"
+#include "common/text.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
 
@@ -78,15 +80,12 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, st
   }
 
   // The key is the first line, surrounding white space ignored.
-  auto text = contents.view();
-  text = text.substr(0, text.find('\n'));
-  const auto first = text.find_first_not_of(" \t\r\f\v");
-  if (first == std::string_view::npos) {
+  const auto key = trim(contents.view().substr(0, contents.view().find('\n')));
+  if (key.empty()) {
     problem = "key file " + path.string() + " is empty";
     return nullptr;
   }
-  const auto last = text.find_last_not_of(" \t\r\f\v");
-  return std::make_shared<const platform::secure_buffer>(text.substr(first, last - first + 1));
+  return std::make_shared<const platform::secure_buffer>(key);
 }
 
 std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid) {

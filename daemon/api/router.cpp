@@ -1,6 +1,8 @@
 #include "daemon/api/router.hpp"
 
 #include "common/json_text.hpp"
+#include "common/names.hpp"
+#include "common/percent_encoding.hpp"
 #include "common/version.hpp"
 #include "daemon/api/key_request.hpp"
 #include "daemon/config.hpp"
@@ -36,8 +38,9 @@ std::optional<std::map<std::string, std::string>> parse_query(std::string_view q
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    auto name = percent_decode(pair.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    // The socket API's queries are application/x-www-form-urlencoded: `+` is a space.
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
     if (!name || !value || name->empty() ||
         !out.emplace(std::move(*name), std::move(*value)).second) {
       return std::nullopt;
@@ -175,27 +178,6 @@ struct router::token_query {
   tokens::token_request request;
   std::string sub_org_label;  // as asked: alias or GUID, "" for none
 };
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      unsigned value = 0;
-      const auto [ptr, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-      if (ec != std::errc() || ptr != text.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 router::router(tokens::token_service& tokens, daemon_control& control, const clock& clock,
                access_policy access, router_settings settings, wall_time started_at)
@@ -401,7 +383,7 @@ api_response router::health(const api_request& /*request*/, std::string_view /*q
 
 api_response router::key(const api_request& request, std::string_view path,
                          std::string_view org_text) {
-  const auto org = percent_decode(org_text);
+  const auto org = percent_decode(org_text);  // a path segment: RFC 3986, `+` is itself
   if (!org || !is_valid_org_name(*org)) {
     return error_response({errc::bad_request, "invalid organization name"});
   }

@@ -149,7 +149,4 @@ class router {
   std::uint64_t requests_total_ = 0;
 };
 
-/// Decodes %XX and `+` (as space) in a query component; nullopt when malformed.
-std::optional<std::string> percent_decode(std::string_view text);
-
 }  // namespace actoken::api

@@ -1,5 +1,6 @@
 #include "daemon/upstream/auth_client.hpp"
 
+#include "common/base64.hpp"
 #include "common/version.hpp"
 #include "daemon/upstream/no_proxy.hpp"
 #include "daemon/upstream/tls_context.hpp"
@@ -66,19 +67,6 @@ failure transport_failure(const error_code& ec, const std::string& doing,
                 "no answer within " + std::to_string(count_ms(timeout)) + " ms " + doing);
   }
   return fail(errc::upstream_unavailable, doing + " failed: " + ec.message());
-}
-
-// Bytes in locked memory, wiped when freed: what carries a proxy password.
-using secure_bytes = std::vector<unsigned char, platform::secure_allocator<unsigned char>>;
-
-// Appends `text` in base64 to `out`, through locked memory only.
-void append_base64(platform::secure_buffer& out, std::string_view text) {
-  secure_bytes encoded(4 * ((text.size() + 2) / 3) + 1);
-  const int n =
-      ::EVP_EncodeBlock(encoded.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                        static_cast<int>(text.size()));
-  out.append(
-      {reinterpret_cast<const char*>(encoded.data()), static_cast<std::size_t>(std::max(n, 0))});
 }
 
 // The first of `upper`, `lower` that is set and not empty, with its name.
@@ -156,7 +144,7 @@ net::awaitable<std::optional<failure>> open_tunnel(beast::tcp_stream& stream, co
     // parse_proxy_url has checked that the user info decodes.
     const auto credentials = percent_decode_secret(proxy.userinfo.view());
     request.append("Proxy-Authorization: Basic ");
-    append_base64(request, credentials ? credentials->view() : std::string_view{});
+    append_base64(credentials ? credentials->view() : std::string_view{}, request);
     request.append("\r\n");
   }
   request.append("\r\n");

@@ -1,5 +1,7 @@
 #include "daemon/upstream/auth_codec.hpp"
 
+#include "common/base64.hpp"
+#include "common/text.hpp"
 #include "daemon/upstream/key_echo.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,38 +60,6 @@ bool is_unreserved(unsigned char c) noexcept {
   return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int value = 0;
-    if (c >= 'A' && c <= 'Z') {
-      value = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      value = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      value = c - '0' + 52;
-    } else if (c == '-' || c == '+') {
-      value = 62;
-    } else if (c == '_' || c == '/') {
-      value = 63;
-    } else if (c == '=') {
-      break;
-    } else {
-      return std::nullopt;
-    }
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFFU));
-    }
-  }
-  return out;
-}
-
 std::optional<std::int64_t> as_seconds(const nlohmann::json& value) {
   if (value.is_number_integer()) {
     return value.get<std::int64_t>();
@@ -120,9 +90,7 @@ std::string printable_detail(std::string_view text) {
     out.push_back((u >= 0x20 && u < 0x7F) ? c : ' ');
   }
   if (text.size() > max_error_detail) out += "...";
-  const auto first = out.find_first_not_of(' ');
-  const auto last = out.find_last_not_of(' ');
-  return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
+  return std::string(trim(out, " "));
 }
 
 // What an error body says, from `error`, `error_description`, `message`, else
@@ -283,8 +251,7 @@ std::optional<wall_time> parse_http_date(std::string_view text) {
 }
 
 std::optional<seconds> parse_retry_after(std::string_view text, wall_time now) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  text = trim(text, " \t");  // RFC 9110's optional white space
   if (text.empty()) {
     return std::nullopt;
   }

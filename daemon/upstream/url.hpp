@@ -49,11 +49,8 @@ std::string authority(const url& u);
 /// scheme's default.
 std::string host_header(const url& u);
 
-/// Percent-decodes `text`; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
-/// Percent-decodes a secret (a proxy's user info) into locked, wiped memory;
-/// nullopt on a malformed escape.
+/// Percent-decodes a secret (a proxy's user info, RFC 3986: `+` is itself)
+/// into locked, wiped memory; nullopt on a malformed escape.
 std::optional<platform::secure_buffer> percent_decode_secret(std::string_view text);
 
 /// The URL without user info, for log lines and error messages (a proxy's

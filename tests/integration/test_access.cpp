@@ -502,13 +502,27 @@ TEST_CASE("a group whose entry is too big for a 16 KiB buffer still lets its mem
   CHECK(w.as(stranger, "GET", "/v1/token?org=acme").status == 403);
 }
 
+namespace {
+
+// A gid from `first` on that the group database does not know.
+gid_t unused_gid(gid_t first) {
+  while (::getgrgid(first) != nullptr) ++first;
+  return first;
+}
+
+// A world whose acme is allowed for the group `name` alone.
+json allow_group(const std::string& name) {
+  return json{{"organizations", {{"acme", {{"allow", {{"groups", {name}}}}}}}}};
+}
+
+}  // namespace
+
 TEST_CASE("a supplementary group set with setgroups() allows the peer; /etc/group lists nobody") {
   REQUIRE(::geteuid() == 0);
-  gid_t gid = 40200;
-  while (::getgrgid(gid) != nullptr) ++gid;
+  const gid_t gid = unused_gid(40200);
   const auto name = "actoken-sup-" + std::to_string(::getpid());
   const temporary_group group(name, gid, 0);  // no members at all
-  world w(json{{"organizations", {{"acme", {{"allow", {{"groups", {name}}}}}}}}});
+  world w(allow_group(name));
   // A uid without a passwd entry, its primary group its own: only the
   // supplementary group the process carries can let it in.
   const identity carrying{40004, 40004, {gid}};
@@ -520,10 +534,9 @@ TEST_CASE("a supplementary group set with setgroups() allows the peer; /etc/grou
 
 TEST_CASE("the group database is read at load: a change to /etc/group counts after a reload") {
   REQUIRE(::geteuid() == 0);
-  gid_t gid = 40300;
-  while (::getgrgid(gid) != nullptr) ++gid;
+  const gid_t gid = unused_gid(40300);
   const auto name = "actoken-late-" + std::to_string(::getpid());
-  world w(json{{"organizations", {{"acme", {{"allow", {{"groups", {name}}}}}}}}});
+  world w(allow_group(name));
   const identity peer{40005, 40005, {gid}};
   const auto at_start = w.daemon->get("/v1/status").json()["last_reload"];
   CHECK(at_start["message"].get<std::string>().find(

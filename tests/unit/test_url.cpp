@@ -7,7 +7,6 @@ using actoken::upstream::host_header;
 using actoken::upstream::is_ip_literal;
 using actoken::upstream::parse_proxy_url;
 using actoken::upstream::parse_url;
-using actoken::upstream::percent_decode;
 using actoken::upstream::redacted;
 
 TEST_CASE("parse_url: the default auth_url") {
@@ -151,11 +150,4 @@ TEST_CASE("authority, Host header and redaction") {
   auto p = parse_proxy_url("http://user:hunter2@proxy.corp:3128");
   REQUIRE(p);
   CHECK(redacted(*p) == "http://proxy.corp:3128");
-}
-
-TEST_CASE("percent_decode") {
-  CHECK(percent_decode("a%20b%2Fc") == "a b/c");
-  CHECK(percent_decode("plain") == "plain");
-  CHECK_FALSE(percent_decode("bad%2"));
-  CHECK_FALSE(percent_decode("bad%g0"));
 }
