@@ -98,16 +98,12 @@ class reader {
     if (!text) {
       return std::nullopt;
     }
-    constexpr std::string_view scheme = "https://";
-    if (text->size() <= scheme.size() || text->compare(0, scheme.size(), scheme) != 0 ||
-        text->find_first_of(" \t\r\n?#@") != std::string::npos) {
+    auto server = upstream::parse_auth_url(*text);
+    if (!server) {
       problem(key, "must be an https:// URL without user, query or fragment");
       return std::nullopt;
     }
-    while (text->size() > scheme.size() + 1 && text->back() == '/') {
-      text->pop_back();
-    }
-    return text;
+    return std::move(server->text);
   }
 
   std::optional<upstream::api_version> api_version(const json& value, const std::string& key) {

@@ -4,6 +4,7 @@
 #include "common/text.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -41,7 +42,12 @@ key_metadata read_metadata(const std::filesystem::path& path, uid_t daemon_uid,
     return meta;
   }
   if (const auto it = json.find("auth_url"); it != json.end() && it->is_string()) {
-    meta.auth_url = it->get<std::string>();
+    if (auto server = upstream::parse_auth_url(it->get_ref<const std::string&>())) {
+      meta.auth_url = std::move(server->text);
+    } else {
+      problems.push_back("settings file " + path.string() +
+                         ": auth_url is not an https:// URL; ignored");
+    }
   }
   if (const auto it = json.find("api_version"); it != json.end() && it->is_string()) {
     meta.api_version = upstream::parse_api_version(it->get<std::string>());
@@ -177,6 +183,11 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
       if (org->scope) settings->scope = *org->scope;
       settings->allow = org->allow;
       settings->sub_organizations = org->sub_organizations;
+    }
+    // Parsed once, here: exchanges use the parse (every input went through
+    // the same rule, so it cannot fail for a table built from them).
+    if (auto server = upstream::parse_auth_url(settings->auth_url)) {
+      settings->server = std::make_shared<const upstream::url>(std::move(server->parsed));
     }
     // Each refusal is logged; a missing key alone is not worth a warning twice.
     for (const auto& problem : settings->problems)

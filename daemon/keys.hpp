@@ -7,6 +7,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <sys/types.h>
 
@@ -46,6 +47,8 @@ struct org_settings {
   /// (SPEC §2 "Private files"), for `/v1/orgs` `problems`.
   std::vector<std::string> problems;
   std::string auth_url;  ///< without trailing slash
+  /// `auth_url` parsed when the table was built; null when it is not usable.
+  std::shared_ptr<const upstream::url> server;
   upstream::api_version api_version = upstream::api_version::v3;
   std::string scope;
   std::optional<principal_set> allow;  ///< the org's own list, if any

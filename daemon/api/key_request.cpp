@@ -2,6 +2,7 @@
 
 #include "common/json_text.hpp"
 #include "common/text.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <algorithm>
 #include <array>
@@ -194,9 +195,9 @@ std::optional<std::string> read_auth_url(json_cursor& in, key_request& out,
   std::string url;
   if (in.peek() != '"') return "auth_url must be a string";
   if (!in.read_string(url)) return not_json;
-  if (!url.starts_with("https://") || url.size() <= 8) return "auth_url must be an https:// URL";
-  while (url.size() > 9 && url.back() == '/') url.pop_back();
-  out.auth_url = std::move(url);
+  auto server = upstream::parse_auth_url(url);  // the rule the config's auth_url follows
+  if (!server) return "auth_url must be an https:// URL";
+  out.auth_url = std::move(server->text);
   return std::nullopt;
 }
 

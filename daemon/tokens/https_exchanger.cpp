@@ -13,10 +13,11 @@ https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client, 
 
 net::awaitable<upstream::exchange_result> https_exchanger::exchange(
     std::shared_ptr<const org_settings> org, upstream::api_version version, std::string sub_org) {
-  const auto server = upstream::parse_url(org->auth_url);
+  // Parsed when the organization was loaded; held alive across the suspension.
+  const auto server = org->server;
   if (!server) {
     co_return failure{errc::upstream_unavailable,
-                      "auth_url " + org->auth_url + " is not a usable URL", std::nullopt};
+                      "auth_url " + org->auth_url + " is not a usable URL"};
   }
   // Keep the client and key alive across the suspension, whatever a reload does.
   const auto client = client_;

@@ -154,6 +154,14 @@ std::optional<url> parse_url(std::string_view text) { return parse(text, url_kin
 
 std::optional<url> parse_proxy_url(std::string_view text) { return parse(text, url_kind::proxy); }
 
+std::optional<auth_server> parse_auth_url(std::string_view text) {
+  auto parsed = parse(text, url_kind::server);
+  if (!parsed) return std::nullopt;
+  text = trim(text);
+  while (text.ends_with('/')) text.remove_suffix(1);
+  return auth_server{std::string(text), std::move(*parsed)};
+}
+
 bool is_ip_literal(std::string_view host) { return is_ipv4(host) || is_ipv6(host); }
 
 std::string bracketed_host(std::string_view host) {

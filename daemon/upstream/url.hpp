@@ -10,6 +10,7 @@
 #include "daemon/platform/secure_memory.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,18 @@ struct url {
 /// https; no user info, query or fragment. Trailing slashes are dropped from
 /// the path. Host names are lower-cased; IPv6 literals go in brackets.
 std::optional<url> parse_url(std::string_view text);
+
+/// An auth server's base URL (SPEC §2 `auth_url`) as the config, a key PUT or
+/// a key's `<org>.json` gives it, checked by the one rule every one of them
+/// goes through (`parse_url`) when it is loaded.
+struct auth_server {
+  std::string text;  ///< as given, without surrounding white space or trailing slashes
+  url parsed;        ///< what an exchange connects to
+};
+
+/// Checks and parses an `auth_url`; nullopt when it is not
+/// `https://host[:port][/base/path]`.
+std::optional<auth_server> parse_auth_url(std::string_view text);
 
 /// Parses a CONNECT proxy's URL: `http://[user:pass@]host[:port][/]`. A URL
 /// without a scheme is taken as http, as curl and most tools do. https (TLS to

@@ -187,6 +187,9 @@ TEST_CASE("a value of the wrong type or range is a problem naming its key") {
       {R"({"key_dir": true})", "key_dir"},
       {R"({"auth_url": "http://auth.example.com"})", "auth_url"},
       {R"({"auth_url": "https://user@auth.example.com"})", "auth_url"},
+      // The rule an exchange's URL parse applies, checked at load (issue 14).
+      {R"({"auth_url": "https://auth.example.com:99999"})", "auth_url"},
+      {R"({"auth_url": "https://auth..example.com"})", "auth_url"},
       {R"({"auth_url": 1})", "auth_url"},
       {R"({"api_version": "v4"})", "api_version"},
       {R"({"api_version": 3})", "api_version"},
