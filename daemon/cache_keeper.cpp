@@ -33,6 +33,15 @@ void cache_keeper::turn_off(const std::string& problem) {
   status_->message = problem + "; not written until a reload";
 }
 
+persist::org_lookup cache_keeper::seal_lookup() const {
+  return [this](const std::string& org) -> std::optional<persist::seal_inputs> {
+    const auto settings = tokens_.find_org(org);
+    if (!settings) return std::nullopt;
+    return persist::seal_inputs{settings->key, settings->auth_url, settings->api_version,
+                                settings->scope};
+  };
+}
+
 void cache_keeper::reconfigure(std::optional<std::filesystem::path> path) {
   path_ = std::move(path);
   if (!path_) {
@@ -61,10 +70,7 @@ void cache_keeper::restore(std::optional<std::filesystem::path> path) {
     if (!problem.empty()) turn_off(problem);
     return;
   }
-  // Entries are sealed under their organization's key and bound to its
-  // auth_url, api_version and scope (SPEC §6).
-  auto decoded = persist::decode_cache(
-      *bytes, [this](const std::string& org) { return tokens_.find_org(org); }, clock_.wall_now());
+  auto decoded = persist::decode_cache(*bytes, seal_lookup(), clock_.wall_now());
   for (const auto& line : decoded.problems) spdlog::warn("cache file: {}", line);
   for (auto& entry : decoded.tokens) {
     tokens::cached_token token;
@@ -104,10 +110,8 @@ void cache_keeper::write_entries() {
           {view.settings->name, sub, token->access_token, token->obtained_at, token->expires_at});
     }
   }
-  persist::write_cache_file(
-      *path_, persist::encode_cache(
-                  entries, [this](const std::string& org) { return tokens_.find_org(org); },
-                  clock_.wall_now()));
+  persist::write_cache_file(*path_,
+                            persist::encode_cache(entries, seal_lookup(), clock_.wall_now()));
 }
 
 void cache_keeper::schedule_write() {

@@ -10,6 +10,7 @@
 
 #include "daemon/api/status_info.hpp"
 #include "daemon/clock.hpp"
+#include "daemon/persist/cache_file.hpp"
 #include "daemon/tokens/token_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -45,6 +46,9 @@ class cache_keeper {
  private:
   void turn_off(const std::string& problem);
   void write_entries();
+  /// Entries are sealed under their organization's key and bound to its
+  /// auth_url, api_version and scope (SPEC §6).
+  persist::org_lookup seal_lookup() const;
   boost::asio::awaitable<void> delayed_write();
 
   boost::asio::any_io_executor executor_;

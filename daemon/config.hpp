@@ -7,7 +7,7 @@
 
 #include "common/paths.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/upstream/auth_codec.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <sys/types.h>
 

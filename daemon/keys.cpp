@@ -75,8 +75,8 @@ bool org_settings::same_exchange_inputs(const org_settings& other) const noexcep
          scope == other.scope;
 }
 
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
-                         bool systemd_credential) {
+platform::shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
+                                   std::string& problem, bool systemd_credential) {
   platform::secure_buffer contents;
   const auto read = platform::read_private_file(
       path, {.daemon_uid = daemon_uid, .systemd_credential = systemd_credential}, contents);

@@ -26,13 +26,10 @@ enum class key_source { config, key_dir, runtime };
 /// "config", "key_dir" or "runtime".
 std::string_view to_string(key_source source) noexcept;
 
-/// A key shared by everything that uses it; replaced, never mutated.
-using shared_key = std::shared_ptr<const platform::secure_buffer>;
-
 /// A key added through the API with `persist: false`, or persisted ones just
 /// written (kept so a failed re-read cannot lose them).
 struct runtime_key {
-  shared_key key;
+  platform::shared_key key;
   std::optional<std::string> auth_url;
   std::optional<upstream::api_version> api_version;
 };
@@ -40,7 +37,7 @@ struct runtime_key {
 /// Everything the token service needs to know about one organization.
 struct org_settings {
   std::string name;
-  shared_key key;                    ///< null when there is no usable key
+  platform::shared_key key;          ///< null when there is no usable key
   std::optional<key_source> source;  ///< where `key` came from (or was meant to)
   std::string key_problem;           ///< why there is no usable key, "" if there is
   /// Why a key file, `<org>.json` or key_dir of this organization was refused
@@ -72,8 +69,8 @@ using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
 /// in `$CREDENTIALS_DIRECTORY`) may show a group read bit: systemd writes it
 /// root-owned 0400 and grants the service user read access with an ACL, which
 /// shows as that bit; the folder itself is private to the service.
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
-                         bool systemd_credential = false);
+platform::shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
+                                   std::string& problem, bool systemd_credential = false);
 
 /// Why `key_dir` may not be read ("key_dir <path> <the check that failed>"),
 /// or "" when it may or does not exist: a key_dir owned by another user, or

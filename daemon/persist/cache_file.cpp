@@ -6,7 +6,6 @@
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/upstream/auth_codec.hpp"
 
 #include <nlohmann/json.hpp>
 #include <openssl/core_names.h>
@@ -104,11 +103,12 @@ secure_bytes derive_key(const platform::secure_buffer& access_key, const byte_ve
 /// The associated data: the format label, the org, the sub-org and the
 /// settings the token was obtained under (SPEC §6), each length-prefixed so no
 /// two different tuples give the same bytes.
-std::string associated_data(const org_settings& org, std::string_view sub_org) {
+std::string associated_data(std::string_view org, const seal_inputs& settings,
+                            std::string_view sub_org) {
   std::string aad;
   for (const auto part :
-       {hkdf_info, std::string_view(org.name), sub_org, std::string_view(org.auth_url),
-        upstream::to_string(org.api_version), std::string_view(org.scope)}) {
+       {hkdf_info, org, sub_org, std::string_view(settings.auth_url),
+        upstream::to_string(settings.api_version), std::string_view(settings.scope)}) {
     const auto n = static_cast<std::uint32_t>(part.size());
     for (int shift = 24; shift >= 0; shift -= 8) aad.push_back(static_cast<char>(n >> shift));
     aad.append(part);
@@ -251,7 +251,7 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
     return std::nullopt;
   }
   const auto plaintext = unseal(derive_key(*settings->key, *salt), *nonce,
-                                associated_data(*settings, *sub_org), *ciphertext, *tag);
+                                associated_data(*org, *settings, *sub_org), *ciphertext, *tag);
   if (!plaintext) {
     problem = who +
               " does not authenticate (the key, auth_url, api_version or scope changed, or the "
@@ -279,7 +279,7 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
   // Whatever the entry says (one sealed by someone holding the key, a clock
   // set back): never obtained in the future, never kept past 24 h (SPEC §3).
   obtained_at = std::min(*obtained_at, now);
-  expires_at = std::min(*expires_at, *obtained_at + max_restored_lifetime);
+  expires_at = std::min(*expires_at, *obtained_at + max_token_lifetime);
   if (*expires_at <= now) return std::nullopt;  // expired: dropped without a word
   return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
 }
@@ -297,8 +297,9 @@ std::string encode_cache(const std::vector<persisted_token>& tokens, const org_l
     if (!settings || !settings->key || settings->key->empty()) continue;
     const auto salt = random_bytes(salt_size);
     const auto nonce = random_bytes(nonce_size);
-    const auto box = seal(derive_key(*settings->key, salt), nonce,
-                          associated_data(*settings, token.sub_org), plaintext_of(token));
+    const auto box =
+        seal(derive_key(*settings->key, salt), nonce,
+             associated_data(token.org, *settings, token.sub_org), plaintext_of(token));
     nlohmann::json entry{{"org", token.org},
                          {"sub_org", token.sub_org},
                          {"salt", to_base64(salt)},

@@ -168,8 +168,6 @@ std::size_t token_service::evict(const std::string& org) {
 
 void token_service::restore(const std::string& org, const std::string& sub_org,
                             cached_token token) {
-  // The same cap as a new token's, whatever the file says (SPEC §3, §6).
-  token.expires_at = std::min(token.expires_at, token.obtained_at + upstream::max_token_lifetime);
   const auto it = orgs_.find(org);
   if (it == orgs_.end() || token.expires_at <= clock_.wall_now()) return;
   auto& entry = it->second->slots[sub_org];

@@ -159,8 +159,8 @@ class token_service {
   /// Evicts one organization's tokens (all when `org` is empty); returns how many.
   std::size_t evict(const std::string& org);
 
-  /// Stores a token restored from the cache file, unless one is cached already
-  /// (its expiry capped at obtained_at + 24 h, as a new token's is).
+  /// Stores a token restored from the cache file (whose decoding capped it at
+  /// 24 h from when it was obtained), unless one is cached already.
   void restore(const std::string& org, const std::string& sub_org, cached_token token);
 
   /// The organizations as `/v1/orgs` shows them.

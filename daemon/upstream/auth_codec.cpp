@@ -137,28 +137,6 @@ std::string status_sentence(errc code, unsigned status) {
 
 }  // namespace
 
-std::string_view to_string(api_version v) noexcept {
-  switch (v) {
-    case api_version::v1:
-      return "v1";
-    case api_version::v2:
-      return "v2";
-    case api_version::v3:
-      return "v3";
-    case api_version::automatic:
-      return "auto";
-  }
-  return "v3";
-}
-
-std::optional<api_version> parse_api_version(std::string_view text) noexcept {
-  if (text == "v1") return api_version::v1;
-  if (text == "v2") return api_version::v2;
-  if (text == "v3") return api_version::v3;
-  if (text == "auto") return api_version::automatic;
-  return std::nullopt;
-}
-
 std::string_view token_path(api_version v) noexcept {
   switch (v) {
     case api_version::v1:

@@ -8,6 +8,8 @@
 #include "common/error.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/token_lifetime.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -16,14 +18,6 @@
 #include <variant>
 
 namespace actoken::upstream {
-
-/// Which token endpoint to use. `automatic` tries v3 and falls back (SPEC §2).
-enum class api_version { v1, v2, v3, automatic };
-
-/// "v1", "v2", "v3" or "auto".
-std::string_view to_string(api_version v) noexcept;
-/// Parses "v1", "v2", "v3" or "auto".
-std::optional<api_version> parse_api_version(std::string_view text) noexcept;
 
 /// The path below `auth_url`, e.g. "/auth/v3/token". `automatic` is not a path.
 std::string_view token_path(api_version v) noexcept;
@@ -61,10 +55,6 @@ struct raw_response {
   std::string date;         ///< the `Date` header, "" if absent
   std::string retry_after;  ///< the `Retry-After` header, "" if absent
 };
-
-/// No token is kept longer than this after it was obtained, whatever its
-/// `exp` says (SPEC §3).
-inline constexpr seconds max_token_lifetime{86400};
 
 /// A token and when it stops being valid, on the local wall clock.
 struct token_grant {

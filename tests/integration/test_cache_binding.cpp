@@ -2,7 +2,6 @@
 // under, and restored tokens obey the 24 h cap (SPEC §3, §6; issue 17): the
 // real daemon against the stand-in, restarted over one cache file.
 
-#include "daemon/keys.hpp"
 #include "daemon/persist/cache_file.hpp"
 #include "tests/integration/world.hpp"
 
@@ -95,14 +94,11 @@ TEST_CASE("a restart with the same settings serves the cached token") {
 TEST_CASE("a forged entry claiming ten years restores with at most 24 h") {
   // Someone holding acme's key seals an entry themselves.
   cache_world w;
-  auto acme = std::make_shared<org_settings>();
-  acme->name = "acme";
-  acme->key = std::make_shared<const platform::secure_buffer>(w.key);
-  acme->auth_url = w.upstream.url();
-  acme->api_version = upstream::api_version::v3;
-  acme->scope = "openid,profile,email";  // the default
+  const persist::seal_inputs acme{std::make_shared<const platform::secure_buffer>(w.key),
+                                  w.upstream.url(), upstream::api_version::v3,
+                                  "openid,profile,email"};  // the default scope
   const persist::org_lookup lookup = [&acme](const std::string& org) {
-    return org == "acme" ? acme : nullptr;
+    return org == "acme" ? std::optional(acme) : std::nullopt;
   };
   const std::string forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JnZWQifQ.Zm9yZ2VkLXNpZ25hdHVyZQ";
   const auto now = std::chrono::system_clock::now();

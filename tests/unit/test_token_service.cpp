@@ -484,23 +484,6 @@ TEST_CASE("rejected random sub-organizations never fill the 100 cache keys for g
   CHECK(f.upstream->calls == 101);
 }
 
-TEST_CASE("a restored token is kept no longer than 24 h from when it was obtained") {
-  fixture f;
-  cached_token token;
-  token.access_token = "restored";
-  token.obtained_at = f.clock.wall_now() - 1h;
-  token.expires_at = f.clock.wall_now() + 48h;
-  f.service.restore("acme", "", token);
-  const auto served = f.try_get(req());
-  REQUIRE(served.has_value());
-  CHECK(answer_of(*served).token->expires_at == token.obtained_at + 24h);
-
-  token.obtained_at = f.clock.wall_now() - 25h;  // past the cap already: dropped
-  f.service.evict("acme");
-  f.service.restore("acme", "", token);
-  CHECK(f.service.cached_tokens() == 0);
-}
-
 TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
   SUBCASE("explicit v3") {
     fixture f;
