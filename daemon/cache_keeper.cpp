@@ -22,7 +22,7 @@ constexpr auto write_delay = std::chrono::seconds{1};
 }  // namespace
 
 cache_keeper::cache_keeper(net::any_io_executor executor, tokens::token_service& tokens,
-                           const clock& clock, uid_t daemon_uid)
+                           const clock_source& clock, uid_t daemon_uid)
     : executor_(std::move(executor)), tokens_(tokens), clock_(clock), daemon_uid_(daemon_uid) {}
 
 // SPEC §6: a cache file that exists but is refused as a private file is

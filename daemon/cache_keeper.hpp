@@ -28,7 +28,7 @@ namespace actoken {
 class cache_keeper {
  public:
   cache_keeper(boost::asio::any_io_executor executor, tokens::token_service& tokens,
-               const clock& clock, uid_t daemon_uid);
+               const clock_source& clock, uid_t daemon_uid);
 
   /// At start: keeps `path` (or none) and restores the tokens the file holds
   /// whose organization's key and settings are unchanged.
@@ -53,7 +53,7 @@ class cache_keeper {
 
   boost::asio::any_io_executor executor_;
   tokens::token_service& tokens_;
-  const clock& clock_;
+  const clock_source& clock_;
   uid_t daemon_uid_;
   std::optional<std::filesystem::path> path_;
   std::optional<api::cache_file_info> status_;  ///< null when no cache_file is configured

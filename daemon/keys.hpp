@@ -26,8 +26,9 @@ enum class key_source { config, key_dir, runtime };
 /// "config", "key_dir" or "runtime".
 std::string_view to_string(key_source source) noexcept;
 
-/// A key added through the API with `persist: false`, or persisted ones just
-/// written (kept so a failed re-read cannot lose them).
+/// A key added through the API with `persist: false`, with the settings it
+/// was added with; it lives in memory only. A persisted key is not kept here:
+/// it is read back from key_dir like any key file.
 struct runtime_key {
   platform::shared_key key;
   std::optional<std::string> auth_url;

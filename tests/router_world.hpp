@@ -46,7 +46,7 @@ inline const platform::peer_credentials root_peer{0, 0, {}};
 /// every other organization.
 class instant_exchanger final : public tokens::exchanger {
  public:
-  explicit instant_exchanger(const actoken::clock& clock) : clock_(clock) {}
+  explicit instant_exchanger(const actoken::clock_source& clock) : clock_(clock) {}
 
   net::awaitable<upstream::exchange_result> exchange(std::shared_ptr<const org_settings> org,
                                                      upstream::api_version /*version*/,
@@ -63,7 +63,7 @@ class instant_exchanger final : public tokens::exchanger {
   int calls = 0;
 
  private:
-  const actoken::clock& clock_;
+  const actoken::clock_source& clock_;
 };
 
 /// What app.cpp does around the router, minus the files: key changes rebuild
@@ -158,7 +158,8 @@ inline org_table router_test_orgs() {
 }
 
 /// A token as the cache file restores it, obtained a minute ago, for an hour.
-inline tokens::cached_token restored_token(const actoken::clock& clock, const std::string& jwt) {
+inline tokens::cached_token restored_token(const actoken::clock_source& clock,
+                                           const std::string& jwt) {
   const auto now = clock.wall_now();
   return {jwt, now - 60s, now + 1h, now + 50min, tokens::fingerprint(jwt), {}};
 }

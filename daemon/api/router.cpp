@@ -179,7 +179,7 @@ struct router::token_query {
   std::string sub_org_label;  // as asked: alias or GUID, "" for none
 };
 
-router::router(tokens::token_service& tokens, daemon_control& control, const clock& clock,
+router::router(tokens::token_service& tokens, daemon_control& control, const clock_source& clock,
                access_policy access, router_settings settings, wall_time started_at)
     : tokens_(tokens),
       control_(control),

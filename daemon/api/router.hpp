@@ -94,7 +94,7 @@ using route_result = std::variant<api_response, pending_token>;
 /// Routes requests; see the file comment.
 class router {
  public:
-  router(tokens::token_service& tokens, daemon_control& control, const clock& clock,
+  router(tokens::token_service& tokens, daemon_control& control, const clock_source& clock,
          access_policy access, router_settings settings, wall_time started_at);
 
   /// The one pass over a request: every endpoint, and cached tokens, answer
@@ -139,7 +139,7 @@ class router {
 
   tokens::token_service& tokens_;
   daemon_control& control_;
-  const clock& clock_;
+  const clock_source& clock_;
   access_policy access_;
   router_settings settings_;
   wall_time started_at_;

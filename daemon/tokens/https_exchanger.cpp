@@ -4,8 +4,9 @@
 
 namespace actoken::tokens {
 
-https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client, const clock& clock,
-                                 seconds timeout, seconds default_token_ttl)
+https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client,
+                                 const clock_source& clock, seconds timeout,
+                                 seconds default_token_ttl)
     : client_(std::move(client)),
       clock_(clock),
       timeout_(timeout),

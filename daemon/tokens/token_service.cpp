@@ -75,7 +75,7 @@ struct token_service::server_state {
   mono_time limited_until{};  // a 429's Retry-After
 };
 
-token_service::token_service(net::any_io_executor executor, const clock& clock,
+token_service::token_service(net::any_io_executor executor, const clock_source& clock,
                              service_options options, std::shared_ptr<exchanger> exchanger)
     : executor_(std::move(executor)),
       clock_(clock),

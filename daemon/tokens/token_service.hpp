@@ -131,7 +131,7 @@ struct service_stats {
 /// Hands out tokens; see the file comment.
 class token_service {
  public:
-  token_service(net::any_io_executor executor, const clock& clock, service_options options,
+  token_service(net::any_io_executor executor, const clock_source& clock, service_options options,
                 std::shared_ptr<exchanger> exchanger);
   ~token_service();
   token_service(const token_service&) = delete;
@@ -222,7 +222,7 @@ class token_service {
   double draw();
 
   net::any_io_executor executor_;
-  const clock& clock_;
+  const clock_source& clock_;
   service_options options_;
   std::shared_ptr<exchanger> exchanger_;
   std::map<std::string, std::unique_ptr<org_state>, std::less<>> orgs_;
