@@ -272,46 +272,27 @@ errc classify_status(unsigned status) noexcept {
   return errc::bad_upstream_response;
 }
 
-exchange_result interpret_response(const raw_response& response, wall_time local_now,
-                                   seconds default_ttl, std::string_view key) {
-  if (response.status < 200 || response.status > 299) {
-    failure error;
-    error.code = classify_status(response.status);
-    error.message = status_sentence(error.code, response.status);
-    const auto detail = error_detail(response.body, key);
-    if (!detail.empty()) {
-      error.message += ": " + detail;
-    }
-    if (error.code == errc::rate_limited || error.code == errc::upstream_unavailable) {
-      error.retry_after = parse_retry_after(response.retry_after, local_now);
-    }
-    return error;
-  }
+namespace {
 
-  const auto json = nlohmann::json::parse(response.body, nullptr, false);
-  if (!json.is_object()) {
-    return failure{errc::bad_upstream_response,
-                   "the auth server answered " + std::to_string(response.status) +
-                       " with a body that is not a JSON object",
-                   std::nullopt};
+// A response that is not 2xx, classified, with what its body says.
+failure failure_of(const raw_response& response, wall_time local_now, std::string_view key) {
+  failure error;
+  error.code = classify_status(response.status);
+  error.message = status_sentence(error.code, response.status);
+  const auto detail = error_detail(response.body, key);
+  if (!detail.empty()) {
+    error.message += ": " + detail;
   }
-  const auto token = json.find("access_token");
-  if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-    return failure{errc::bad_upstream_response, "the auth server's answer has no access_token",
-                   std::nullopt};
+  if (error.code == errc::rate_limited || error.code == errc::upstream_unavailable) {
+    error.retry_after = parse_retry_after(response.retry_after, local_now);
   }
-  if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
-    return failure{errc::bad_upstream_response,
-                   "the auth server's access_token " + std::move(*problem), std::nullopt};
-  }
+  return error;
+}
 
-  token_grant grant;
-  grant.access_token = token->get<std::string>();
-  grant.obtained_at = local_now;
-
-  // The server's clock, when it says so and differs enough to matter, but not
-  // so much that it must be wrong: a Date of 1970 would otherwise keep a token
-  // for decades (SPEC §3).
+// The server's clock, when it says so and differs enough to matter, but not
+// so much that it must be wrong: a Date of 1970 would otherwise keep a token
+// for decades (SPEC §3).
+void read_skew(const raw_response& response, wall_time local_now, token_grant& grant) {
   if (const auto server_now = parse_http_date(response.date)) {
     const auto skew = std::chrono::round<seconds>(*server_now - local_now);
     if (std::chrono::abs(skew) > max_believed_skew) {
@@ -320,7 +301,13 @@ exchange_result interpret_response(const raw_response& response, wall_time local
       grant.clock_skew = skew;
     }
   }
+}
 
+// When the token expires on our clock: the JWT's `exp`, or `expires_in` when
+// it is earlier; nullopt when neither says (the caller's default applies).
+std::variant<std::optional<wall_time>, failure> expiry_of(const nlohmann::json& answer,
+                                                          const token_grant& grant) {
+  const auto local_now = grant.obtained_at;
   std::optional<wall_time> expires_at;
   if (const auto exp = jwt_exp(grant.access_token); exp && *exp < max_unix_seconds) {
     // exp is on the server's clock: exp − server_now + local_now.
@@ -329,17 +316,15 @@ exchange_result interpret_response(const raw_response& response, wall_time local
       const auto ago = std::chrono::floor<seconds>(local_now - *expires_at).count();
       return failure{errc::bad_upstream_response,
                      "the auth server sent a token whose exp is already past (" +
-                         std::to_string(ago) + " s ago on our clock)",
-                     std::nullopt};
+                         std::to_string(ago) + " s ago on our clock)"};
     }
   }
-  if (const auto it = json.find("expires_in"); it != json.end()) {
+  if (const auto it = answer.find("expires_in"); it != answer.end()) {
     const auto expires_in = as_seconds(*it);
     if (expires_in && *expires_in <= 0) {
       return failure{
           errc::bad_upstream_response,
-          "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime",
-          std::nullopt};
+          "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime"};
     }
     if (expires_in && *expires_in <= max_lifetime_seconds) {
       const auto by_expires_in = local_now + seconds{*expires_in};
@@ -348,6 +333,38 @@ exchange_result interpret_response(const raw_response& response, wall_time local
       }
     }
   }
+  return expires_at;
+}
+
+}  // namespace
+
+exchange_result interpret_response(const raw_response& response, wall_time local_now,
+                                   seconds default_ttl, std::string_view key) {
+  if (response.status < 200 || response.status > 299) {
+    return failure_of(response, local_now, key);
+  }
+  const auto json = nlohmann::json::parse(response.body, nullptr, false);
+  if (!json.is_object()) {
+    return failure{errc::bad_upstream_response, "the auth server answered " +
+                                                    std::to_string(response.status) +
+                                                    " with a body that is not a JSON object"};
+  }
+  const auto token = json.find("access_token");
+  if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    return failure{errc::bad_upstream_response, "the auth server's answer has no access_token"};
+  }
+  if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
+    return failure{errc::bad_upstream_response,
+                   "the auth server's access_token " + std::move(*problem)};
+  }
+
+  token_grant grant;
+  grant.access_token = token->get<std::string>();
+  grant.obtained_at = local_now;
+  read_skew(response, local_now, grant);
+  auto expiry = expiry_of(json, grant);
+  if (auto* refused = std::get_if<failure>(&expiry)) return std::move(*refused);
+  const auto expires_at = std::get<std::optional<wall_time>>(expiry);
   grant.expires_at =
       std::min(expires_at.value_or(local_now + default_ttl), local_now + max_token_lifetime);
   return grant;
