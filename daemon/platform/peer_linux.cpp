@@ -62,6 +62,23 @@ std::optional<std::vector<gid_t>> peer_groups(int fd) {
   }
 }
 
+// Looks `name` up with a get*nam_r call and returns the entry's `id`; sets
+// `problem` when the lookup failed other than by "no such entry".
+template <class Entry, class Id, class Call>
+std::optional<Id> lookup_by_name(Call call, Id Entry::*id, const std::string& name,
+                                 const char* what, std::string& problem) {
+  problem.clear();
+  std::vector<char> buffer(first_buffer_size);
+  Entry entry{};
+  Entry* found = nullptr;
+  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
+    return call(name.c_str(), &entry, data, size, &found);
+  });
+  if (result == 0 && found != nullptr) return found->*id;
+  if (!means_not_found(result)) problem = failure(what + name, result);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<peer_credentials> peer_of(int fd) {
@@ -76,29 +93,12 @@ std::optional<peer_credentials> peer_of(int fd) {
 }
 
 std::optional<uid_t> lookup_user(const std::string& name, std::string& problem) {
-  problem.clear();
-  std::vector<char> buffer(first_buffer_size);
-  passwd entry{};
-  passwd* found = nullptr;
-  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
-    return ::getpwnam_r(name.c_str(), &entry, data, size, &found);
-  });
-  if (result == 0 && found != nullptr) return found->pw_uid;
-  if (!means_not_found(result)) problem = failure("the password entry of " + name, result);
-  return std::nullopt;
+  return lookup_by_name<passwd>(::getpwnam_r, &passwd::pw_uid, name, "the password entry of ",
+                                problem);
 }
 
 std::optional<gid_t> lookup_group(const std::string& name, std::string& problem) {
-  problem.clear();
-  std::vector<char> buffer(first_buffer_size);
-  group entry{};
-  group* found = nullptr;
-  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
-    return ::getgrnam_r(name.c_str(), &entry, data, size, &found);
-  });
-  if (result == 0 && found != nullptr) return found->gr_gid;
-  if (!means_not_found(result)) problem = failure("the group entry of " + name, result);
-  return std::nullopt;
+  return lookup_by_name<group>(::getgrnam_r, &group::gr_gid, name, "the group entry of ", problem);
 }
 
 }  // namespace actoken::platform
