@@ -1,5 +1,6 @@
 #include "client/cli_args.hpp"
 
+#include "common/names.hpp"
 #include "common/option_name.hpp"
 #include "common/version.hpp"
 
@@ -614,19 +615,7 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
 
 }  // namespace
 
-bool valid_org_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  const auto alnum = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(name.front())) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
+bool valid_org_name(std::string_view name) { return is_valid_org_name(name); }
 
 std::string refused_env_name(std::string_view name) {
   // What a command needs to run: the dynamic linker reads LD_*, exec and shells

@@ -3,6 +3,7 @@
 #include "client/daemon_trust.hpp"
 #include "client/http_request.hpp"
 #include "client/platform/trust_facts.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,25 +21,6 @@ namespace actoken::client {
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-// Closes the descriptor on every path out of `call`.
-class unique_fd {
- public:
-  explicit unique_fd(int fd = -1) noexcept : fd_(fd) {}
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(unique_fd&&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 call_result failure(transport_error error, std::string detail) {
   call_result result;

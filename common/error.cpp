@@ -43,23 +43,7 @@ const code_info* find(errc e) noexcept {
   return nullptr;
 }
 
-class category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "actoken"; }
-  std::string message(int value) const override {
-    const auto* info = find(static_cast<errc>(value));
-    return info != nullptr ? std::string(info->name) : "unknown error";
-  }
-};
-
 }  // namespace
-
-const std::error_category& error_category() noexcept {
-  static const category instance;
-  return instance;
-}
-
-std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 std::string_view code_name(errc e) noexcept {
   const auto* info = find(e);

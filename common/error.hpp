@@ -4,9 +4,11 @@
 /// The error codes of the socket API (SPEC §4) and how each maps to an HTTP
 /// status and a CLI exit code. Every mapping lives here, in one place.
 
+#include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
-#include <system_error>
+#include <utility>
 
 namespace actoken {
 
@@ -31,11 +33,20 @@ enum class errc {
   internal_error,
 };
 
-/// The category for `errc`, so codes travel as `std::error_code`.
-const std::error_category& error_category() noexcept;
+/// A failure as it travels between modules (STYLE 19): the code, one
+/// sentence naming the organization concerned, and how long to wait before
+/// asking again (503s). The upstream client, the token service and the router
+/// all pass this one struct; it becomes an HTTP status (the router) or an exit
+/// code (the CLI) once, at the edge, through the table below.
+struct failure {
+  failure() = default;
+  failure(errc c, std::string text, std::optional<std::chrono::seconds> wait = std::nullopt)
+      : code(c), message(std::move(text)), retry_after(wait) {}
 
-/// Makes `errc` usable as a `std::error_code`.
-std::error_code make_error_code(errc e) noexcept;
+  errc code = errc::internal_error;
+  std::string message;
+  std::optional<std::chrono::seconds> retry_after;
+};
 
 /// The wire name, e.g. "key_rejected".
 std::string_view code_name(errc e) noexcept;
@@ -66,6 +77,3 @@ inline constexpr int command_not_found = 127;
 }  // namespace exit_code
 
 }  // namespace actoken
-
-template <>
-struct std::is_error_code_enum<actoken::errc> : std::true_type {};

@@ -15,10 +15,10 @@ using mono_clock = std::chrono::steady_clock;
 using mono_time = mono_clock::time_point;
 using seconds = std::chrono::seconds;
 
-/// A source of "now" on both clocks.
-class clock {
+/// A source of "now" on both clocks (not `clock`, which would hide C's `::clock`).
+class clock_source {
  public:
-  virtual ~clock() = default;
+  virtual ~clock_source() = default;
   /// Now on the wall clock.
   virtual wall_time wall_now() const = 0;
   /// Now on the monotonic clock.
@@ -26,14 +26,14 @@ class clock {
 };
 
 /// The real clocks.
-class system_clock_source final : public clock {
+class system_clock_source final : public clock_source {
  public:
   wall_time wall_now() const override { return wall_clock::now(); }
   mono_time mono_now() const override { return mono_clock::now(); }
 };
 
 /// A clock tests set and advance; both clocks move together unless told otherwise.
-class manual_clock final : public clock {
+class manual_clock final : public clock_source {
  public:
   wall_time wall_now() const override { return wall_; }
   mono_time mono_now() const override { return mono_; }

@@ -1,6 +1,7 @@
 #include "daemon/config.hpp"
 
 #include "common/json_text.hpp"
+#include "common/names.hpp"
 #include "daemon/upstream/url.hpp"
 
 #include <nlohmann/json.hpp>
@@ -97,16 +98,12 @@ class reader {
     if (!text) {
       return std::nullopt;
     }
-    constexpr std::string_view scheme = "https://";
-    if (text->size() <= scheme.size() || text->compare(0, scheme.size(), scheme) != 0 ||
-        text->find_first_of(" \t\r\n?#@") != std::string::npos) {
+    auto server = upstream::parse_auth_url(*text);
+    if (!server) {
       problem(key, "must be an https:// URL without user, query or fragment");
       return std::nullopt;
     }
-    while (text->size() > scheme.size() + 1 && text->back() == '/') {
-      text->pop_back();
-    }
-    return text;
+    return std::move(server->text);
   }
 
   std::optional<upstream::api_version> api_version(const json& value, const std::string& key) {
@@ -375,31 +372,6 @@ std::string config_problem::to_string() const {
     append_json_string(shown, key);
   }
   return file + ": " + shown + ": " + reason;
-}
-
-bool is_valid_org_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  if (!alnum(name.front())) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
-}
-
-bool is_guid(std::string_view text) noexcept {
-  if (text.size() != 36) {
-    return false;
-  }
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : std::isxdigit(static_cast<unsigned char>(text[i])) == 0) {
-      return false;
-    }
-  }
-  return true;
 }
 
 config_result parse_config(std::string_view text, const config_context& context) {

@@ -7,7 +7,7 @@
 
 #include "common/paths.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/upstream/auth_codec.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <sys/types.h>
 
@@ -24,6 +24,9 @@
 namespace actoken {
 
 /// Users and groups, each given by name or number (SPEC §4 access control).
+/// The names are resolved to numbers, added to `uids` and `gids`, when the
+/// config is loaded (`resolve_principal_names`); access is decided on the
+/// numbers alone.
 struct principal_set {
   std::vector<std::string> user_names;
   std::vector<uid_t> uids;
@@ -46,6 +49,16 @@ struct org_config {
   std::map<std::string, std::string> sub_organizations;  ///< alias -> GUID (lower case)
 
   friend bool operator==(const org_config&, const org_config&) = default;
+};
+
+/// One thing wrong with a config file: `file: key: reason`.
+struct config_problem {
+  std::string file;
+  std::string key;
+  std::string reason;
+
+  /// `file: key: reason`.
+  std::string to_string() const;
 };
 
 /// Every key of the config file, with SPEC §2's defaults. Mode-dependent
@@ -77,16 +90,10 @@ struct config {
   /// `$CREDENTIALS_DIRECTORY` at load time ("" if unset): key files there are
   /// managed by systemd (see `read_key_file`).
   std::filesystem::path credentials_dir;
-};
-
-/// One thing wrong with a config file: `file: key: reason`.
-struct config_problem {
-  std::string file;
-  std::string key;
-  std::string reason;
-
-  /// `file: key: reason`.
-  std::string to_string() const;
+  /// Problems that do not stop the config from loading: user and group names
+  /// that do not resolve (their entries match nobody). `--check-config` and
+  /// `last_reload` report them.
+  std::vector<config_problem> warnings;
 };
 
 /// Where relative paths in the file are resolved, and the mode's defaults.
@@ -101,12 +108,6 @@ using config_result = std::variant<config, std::vector<config_problem>>;
 /// Parses config text (JSON with `//` and `/* */` comments). Pure: no files
 /// are read; an empty text means "all defaults".
 config_result parse_config(std::string_view text, const config_context& context);
-
-/// True for names matching `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (SPEC §2).
-bool is_valid_org_name(std::string_view name) noexcept;
-
-/// True for an `8-4-4-4-12` hex GUID.
-bool is_guid(std::string_view text) noexcept;
 
 }  // namespace actoken
 

@@ -1,7 +1,10 @@
 #include "daemon/keys.hpp"
 
+#include "common/names.hpp"
+#include "common/text.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -39,7 +42,12 @@ key_metadata read_metadata(const std::filesystem::path& path, uid_t daemon_uid,
     return meta;
   }
   if (const auto it = json.find("auth_url"); it != json.end() && it->is_string()) {
-    meta.auth_url = it->get<std::string>();
+    if (auto server = upstream::parse_auth_url(it->get_ref<const std::string&>())) {
+      meta.auth_url = std::move(server->text);
+    } else {
+      problems.push_back("settings file " + path.string() +
+                         ": auth_url is not an https:// URL; ignored");
+    }
   }
   if (const auto it = json.find("api_version"); it != json.end() && it->is_string()) {
     meta.api_version = upstream::parse_api_version(it->get<std::string>());
@@ -67,8 +75,8 @@ bool org_settings::same_exchange_inputs(const org_settings& other) const noexcep
          scope == other.scope;
 }
 
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
-                         bool systemd_credential) {
+platform::shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
+                                   std::string& problem, bool systemd_credential) {
   platform::secure_buffer contents;
   const auto read = platform::read_private_file(
       path, {.daemon_uid = daemon_uid, .systemd_credential = systemd_credential}, contents);
@@ -78,15 +86,12 @@ shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, st
   }
 
   // The key is the first line, surrounding white space ignored.
-  auto text = contents.view();
-  text = text.substr(0, text.find('\n'));
-  const auto first = text.find_first_not_of(" \t\r\f\v");
-  if (first == std::string_view::npos) {
+  const auto key = trim(contents.view().substr(0, contents.view().find('\n')));
+  if (key.empty()) {
     problem = "key file " + path.string() + " is empty";
     return nullptr;
   }
-  const auto last = text.find_last_not_of(" \t\r\f\v");
-  return std::make_shared<const platform::secure_buffer>(text.substr(first, last - first + 1));
+  return std::make_shared<const platform::secure_buffer>(key);
 }
 
 std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_uid) {
@@ -105,83 +110,114 @@ std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t d
       });
 }
 
-org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
-                         uid_t daemon_uid) {
-  // Names: the config's organizations, `<key_dir>/<name>.key`, runtime keys.
-  std::map<std::string, bool> names;  // name -> has a key_dir file
+namespace {
+
+// What one organization is built from.
+struct org_inputs {
+  const std::string& name;
+  const org_config* configured;    // its entry in the config, if any
+  const runtime_key* added;        // its runtime key, if any
+  bool in_key_dir;                 // <key_dir>/<name>.key exists
+  const std::string& dir_problem;  // why key_dir is refused, "" when it is not
+};
+
+// The names: the config's organizations, `<key_dir>/<name>.key`, runtime
+// keys; each with whether key_dir has its key file.
+std::map<std::string, bool> org_names(const config& cfg,
+                                      const std::map<std::string, runtime_key>& runtime,
+                                      bool read_key_dir) {
+  std::map<std::string, bool> names;
   for (const auto& [name, org] : cfg.organizations) names.emplace(name, false);
   for (const auto& [name, key] : runtime) names.emplace(name, false);
-  const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
-  if (!dir_problem.empty()) {
-    spdlog::warn("{}", dir_problem);
-  } else {
-    // Names only: listing stats nothing, so no entry is opened here.
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(cfg.key_dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      const auto& path = it->path();
-      if (path.extension() == ".key" && is_valid_org_name(path.stem().string())) {
-        names[path.stem().string()] = true;
-      }
+  if (!read_key_dir) return names;
+  // Names only: listing stats nothing, so no entry is opened here.
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(cfg.key_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto& path = it->path();
+    if (path.extension() == ".key" && is_valid_org_name(path.stem().string())) {
+      names[path.stem().string()] = true;
     }
   }
+  return names;
+}
 
+// Key precedence: runtime, the config's key_file, <key_dir>/<name>.key.
+void choose_key(const config& cfg, const org_inputs& in, uid_t daemon_uid, org_settings& settings) {
+  const auto* org = in.configured;
+  if (in.added != nullptr) {
+    settings.key = in.added->key;
+    settings.source = key_source::runtime;
+  } else if (org != nullptr && org->key_file) {
+    settings.source = key_source::config;
+    const bool credential =
+        !cfg.credentials_dir.empty() &&
+        org->key_file->parent_path().lexically_normal() == cfg.credentials_dir.lexically_normal();
+    settings.key = read_key_file(*org->key_file, daemon_uid, settings.key_problem, credential);
+  } else if (in.in_key_dir) {
+    settings.source = key_source::key_dir;
+    settings.key =
+        read_key_file(cfg.key_dir / (in.name + ".key"), daemon_uid, settings.key_problem);
+  } else if (!in.dir_problem.empty()) {
+    settings.source = key_source::key_dir;  // where its key would come from
+    settings.key_problem = in.dir_problem;
+  } else {
+    settings.key_problem =
+        "organization " + in.name + " has no key; add one with `actoken key add " + in.name + "`";
+  }
+  if (settings.source && !settings.key) settings.problems.push_back(settings.key_problem);
+  settings.config_key_file = org != nullptr && org->key_file.has_value();
+}
+
+// Settings: the config's defaults, the key's own metadata, the config's
+// per-organization entry, each over the one before.
+void choose_settings(const config& cfg, const org_inputs& in, uid_t daemon_uid,
+                     org_settings& settings) {
+  settings.auth_url = cfg.auth_url;
+  settings.api_version = cfg.api_version;
+  settings.scope = cfg.scope;
+  key_metadata meta;
+  if (in.added != nullptr) {
+    meta = {in.added->auth_url, in.added->api_version};
+  } else if (in.in_key_dir && settings.source == key_source::key_dir) {
+    meta = read_metadata(cfg.key_dir / (in.name + ".json"), daemon_uid, settings.problems);
+  }
+  if (meta.auth_url) settings.auth_url = *meta.auth_url;
+  if (meta.api_version) settings.api_version = *meta.api_version;
+  if (const auto* org = in.configured) {
+    if (org->auth_url) settings.auth_url = *org->auth_url;
+    if (org->api_version) settings.api_version = *org->api_version;
+    if (org->scope) settings.scope = *org->scope;
+    settings.allow = org->allow;
+    settings.sub_organizations = org->sub_organizations;
+  }
+  // Parsed once, here: exchanges use the parse (every input went through
+  // the same rule, so it cannot fail for a table built from them).
+  if (auto server = upstream::parse_auth_url(settings.auth_url)) {
+    settings.server = std::make_shared<const upstream::url>(std::move(server->parsed));
+  }
+}
+
+}  // namespace
+
+org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
+                         uid_t daemon_uid) {
+  const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
+  if (!dir_problem.empty()) spdlog::warn("{}", dir_problem);
   org_table table;
-  for (const auto& [name, in_key_dir] : names) {
+  for (const auto& [name, in_key_dir] : org_names(cfg, runtime, dir_problem.empty())) {
+    const auto org = cfg.organizations.find(name);
+    const auto added = runtime.find(name);
+    const org_inputs in{name, org == cfg.organizations.end() ? nullptr : &org->second,
+                        added == runtime.end() ? nullptr : &added->second, in_key_dir, dir_problem};
     auto settings = std::make_shared<org_settings>();
     settings->name = name;
-    settings->auth_url = cfg.auth_url;
-    settings->api_version = cfg.api_version;
-    settings->scope = cfg.scope;
-
-    const auto org_it = cfg.organizations.find(name);
-    const org_config* org = org_it == cfg.organizations.end() ? nullptr : &org_it->second;
-    const auto runtime_it = runtime.find(name);
-    const runtime_key* added = runtime_it == runtime.end() ? nullptr : &runtime_it->second;
-    const auto key_path = cfg.key_dir / (name + ".key");
-
-    // Key precedence: runtime, the config's key_file, <key_dir>/<name>.key.
-    if (added != nullptr) {
-      settings->key = added->key;
-      settings->source = key_source::runtime;
-    } else if (org != nullptr && org->key_file) {
-      settings->source = key_source::config;
-      const bool credential =
-          !cfg.credentials_dir.empty() &&
-          org->key_file->parent_path().lexically_normal() == cfg.credentials_dir.lexically_normal();
-      settings->key = read_key_file(*org->key_file, daemon_uid, settings->key_problem, credential);
-    } else if (in_key_dir) {
-      settings->source = key_source::key_dir;
-      settings->key = read_key_file(key_path, daemon_uid, settings->key_problem);
-    } else if (!dir_problem.empty()) {
-      settings->source = key_source::key_dir;  // where its key would come from
-      settings->key_problem = dir_problem;
-    } else {
-      settings->key_problem =
-          "organization " + name + " has no key; add one with `actoken key add " + name + "`";
-    }
-    if (settings->source && !settings->key) settings->problems.push_back(settings->key_problem);
-    settings->config_key_file = org != nullptr && org->key_file.has_value();
-
-    // Settings: the key's own metadata, overridden by the config's per-org entry.
-    key_metadata meta;
-    if (added != nullptr) {
-      meta = {added->auth_url, added->api_version};
-    } else if (in_key_dir && settings->source == key_source::key_dir) {
-      meta = read_metadata(cfg.key_dir / (name + ".json"), daemon_uid, settings->problems);
-    }
-    if (meta.auth_url) settings->auth_url = *meta.auth_url;
-    if (meta.api_version) settings->api_version = *meta.api_version;
-    if (org != nullptr) {
-      if (org->auth_url) settings->auth_url = *org->auth_url;
-      if (org->api_version) settings->api_version = *org->api_version;
-      if (org->scope) settings->scope = *org->scope;
-      settings->allow = org->allow;
-      settings->sub_organizations = org->sub_organizations;
-    }
+    choose_key(cfg, in, daemon_uid, *settings);
+    choose_settings(cfg, in, daemon_uid, *settings);
     // Each refusal is logged; a missing key alone is not worth a warning twice.
-    for (const auto& problem : settings->problems)
+    for (const auto& problem : settings->problems) {
       spdlog::warn("organization {}: {}", name, problem);
+    }
     if (!settings->source && !settings->key_problem.empty()) {
       spdlog::warn("organization {}: {}", name, settings->key_problem);
     }

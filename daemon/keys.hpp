@@ -7,6 +7,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <sys/types.h>
 
@@ -25,13 +26,11 @@ enum class key_source { config, key_dir, runtime };
 /// "config", "key_dir" or "runtime".
 std::string_view to_string(key_source source) noexcept;
 
-/// A key shared by everything that uses it; replaced, never mutated.
-using shared_key = std::shared_ptr<const platform::secure_buffer>;
-
-/// A key added through the API with `persist: false`, or persisted ones just
-/// written (kept so a failed re-read cannot lose them).
+/// A key added through the API with `persist: false`, with the settings it
+/// was added with; it lives in memory only. A persisted key is not kept here:
+/// it is read back from key_dir like any key file.
 struct runtime_key {
-  shared_key key;
+  platform::shared_key key;
   std::optional<std::string> auth_url;
   std::optional<upstream::api_version> api_version;
 };
@@ -39,13 +38,15 @@ struct runtime_key {
 /// Everything the token service needs to know about one organization.
 struct org_settings {
   std::string name;
-  shared_key key;                    ///< null when there is no usable key
+  platform::shared_key key;          ///< null when there is no usable key
   std::optional<key_source> source;  ///< where `key` came from (or was meant to)
   std::string key_problem;           ///< why there is no usable key, "" if there is
   /// Why a key file, `<org>.json` or key_dir of this organization was refused
   /// (SPEC §2 "Private files"), for `/v1/orgs` `problems`.
   std::vector<std::string> problems;
   std::string auth_url;  ///< without trailing slash
+  /// `auth_url` parsed when the table was built; null when it is not usable.
+  std::shared_ptr<const upstream::url> server;
   upstream::api_version api_version = upstream::api_version::v3;
   std::string scope;
   std::optional<principal_set> allow;  ///< the org's own list, if any
@@ -69,8 +70,8 @@ using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
 /// in `$CREDENTIALS_DIRECTORY`) may show a group read bit: systemd writes it
 /// root-owned 0400 and grants the service user read access with an ACL, which
 /// shows as that bit; the folder itself is private to the service.
-shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid, std::string& problem,
-                         bool systemd_credential = false);
+platform::shared_key read_key_file(const std::filesystem::path& path, uid_t daemon_uid,
+                                   std::string& problem, bool systemd_credential = false);
 
 /// Why `key_dir` may not be read ("key_dir <path> <the check that failed>"),
 /// or "" when it may or does not exist: a key_dir owned by another user, or

@@ -1,6 +1,8 @@
 #include "daemon/api/key_request.hpp"
 
 #include "common/json_text.hpp"
+#include "common/text.hpp"
+#include "daemon/upstream/url.hpp"
 
 #include <algorithm>
 #include <array>
@@ -149,10 +151,6 @@ class json_cursor {
   std::string_view rest_;
 };
 
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 // ASCII controls and space, DEL, and the C1 controls (U+0080..U+009F, which
 // UTF-8 writes as C2 80..C2 9F): none belongs inside a key.
 bool has_space_or_control(std::string_view key) noexcept {
@@ -182,9 +180,7 @@ std::optional<std::string> read_key(json_cursor& in, key_request& out, std::size
   platform::secure_buffer raw;
   raw.reserve(capacity);  // decoding never grows it: no copy is left behind
   if (!in.read_string(raw)) return not_json;
-  auto text = raw.view();
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  const auto text = trim(raw.view());
   if (text.empty()) return "the key is empty";
   if (has_space_or_control(text)) {
     return "the key has white space or a control character inside (check what was pasted)";
@@ -199,9 +195,9 @@ std::optional<std::string> read_auth_url(json_cursor& in, key_request& out,
   std::string url;
   if (in.peek() != '"') return "auth_url must be a string";
   if (!in.read_string(url)) return not_json;
-  if (!url.starts_with("https://") || url.size() <= 8) return "auth_url must be an https:// URL";
-  while (url.size() > 9 && url.back() == '/') url.pop_back();
-  out.auth_url = std::move(url);
+  auto server = upstream::parse_auth_url(url);  // the rule the config's auth_url follows
+  if (!server) return "auth_url must be an https:// URL";
+  out.auth_url = std::move(server->text);
   return std::nullopt;
 }
 

@@ -8,7 +8,7 @@
 /// memory. Pure: text in, request or reason out.
 
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/upstream/auth_codec.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <optional>
 #include <string>

@@ -1,6 +1,8 @@
 #include "daemon/api/router.hpp"
 
 #include "common/json_text.hpp"
+#include "common/names.hpp"
+#include "common/percent_encoding.hpp"
 #include "common/version.hpp"
 #include "daemon/api/key_request.hpp"
 #include "daemon/config.hpp"
@@ -9,15 +11,15 @@
 
 #include <time.h>
 
+#include <array>
 #include <charconv>
+#include <cstdio>
 #include <vector>
 
 namespace actoken::api {
 namespace {
 
 using json = nlohmann::json;
-using tokens::token_outcome;
-
 constexpr std::int64_t max_min_ttl = 86400;
 
 api_response json_response(unsigned status, const json& body) {
@@ -36,8 +38,9 @@ std::optional<std::map<std::string, std::string>> parse_query(std::string_view q
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    auto name = percent_decode(pair.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    // The socket API's queries are application/x-www-form-urlencoded: `+` is a space.
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
     if (!name || !value || name->empty() ||
         !out.emplace(std::move(*name), std::move(*value)).second) {
       return std::nullopt;
@@ -65,10 +68,97 @@ std::string lower(std::string text) {
   return text;
 }
 
-json failure_json(const std::optional<tokens::failure_record>& failure) {
-  if (!failure) return nullptr;
-  json out{{"code", code_name(failure->code)}, {"message", failure->message}};
-  out["at"] = failure->at == wall_time{} ? json(nullptr) : json(rfc3339(failure->at));
+std::int64_t seconds_left(wall_time until, wall_time now) {
+  return std::max<std::int64_t>(0, std::chrono::floor<std::chrono::seconds>(until - now).count());
+}
+
+failure not_allowed(std::string_view method, std::string_view path) {
+  return failure{errc::method_not_allowed,
+                 std::string(method) + " is not allowed on " + std::string(path)};
+}
+
+// The Prometheus text format (version 0.0.4): families of samples, every
+// name prefixed `actoken_`, label values escaped.
+class prometheus_text {
+ public:
+  using labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP actoken_";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE actoken_";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+
+  void sample(std::string_view name, labels label_set, std::string_view value) {
+    out_ += "actoken_";
+    out_ += name;
+    if (label_set.size() != 0) {
+      char separator = '{';
+      for (const auto& [label, text] : label_set) {
+        out_ += separator;
+        out_ += label;
+        out_ += '=';
+        quote(text);
+        separator = ',';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  void quote(std::string_view text) {
+    out_.push_back('"');
+    for (char c : text) {
+      if (c == '\n') {
+        out_ += "\\n";
+        continue;
+      }
+      if (c == '\\' || c == '"') out_.push_back('\\');
+      out_.push_back(c);
+    }
+    out_.push_back('"');
+  }
+
+  std::string out_;
+};
+
+// A histogram bound as Prometheus writes it ("0.05", "1", "2.5").
+std::string bound_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+void write_duration_histogram(prometheus_text& out, const tokens::service_stats& stats) {
+  out.family("exchange_duration_seconds", "histogram", "Time of one exchange.");
+  for (std::size_t i = 0; i < stats.duration_bucket_bounds.size(); ++i) {
+    out.sample("exchange_duration_seconds_bucket",
+               {{"le", bound_text(stats.duration_bucket_bounds[i])}},
+               std::to_string(stats.duration_buckets[i]));
+  }
+  out.sample("exchange_duration_seconds_bucket", {{"le", "+Inf"}},
+             std::to_string(stats.duration_count));
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", stats.duration_sum);
+  out.sample("exchange_duration_seconds_sum", {}, sum);
+  out.sample("exchange_duration_seconds_count", {}, std::to_string(stats.duration_count));
+}
+
+json failure_json(const std::optional<tokens::failure_record>& record) {
+  if (!record) return nullptr;
+  json out{{"code", code_name(record->error.code)}, {"message", record->error.message}};
+  out["at"] = record->at == wall_time{} ? json(nullptr) : json(rfc3339(record->at));
   return out;
 }
 
@@ -89,42 +179,26 @@ struct router::token_query {
   std::string sub_org_label;  // as asked: alias or GUID, "" for none
 };
 
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      unsigned value = 0;
-      const auto [ptr, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-      if (ec != std::errc() || ptr != text.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+router::router(tokens::token_service& tokens, daemon_control& control, const clock_source& clock,
+               access_policy access, router_settings settings, wall_time started_at)
+    : tokens_(tokens),
+      control_(control),
+      clock_(clock),
+      access_(std::move(access)),
+      settings_(std::move(settings)),
+      started_at_(started_at),
+      last_reload_{started_at, true, "started"} {}
 
-router::router(tokens::token_service& tokens, access_policy& access, daemon_control& control,
-               const clock& clock)
-    : tokens_(tokens), access_(&access), control_(control), clock_(clock) {}
-
-api_response router::error_response(errc code, std::string message,
-                                    std::optional<std::chrono::seconds> retry_after) {
+api_response router::error_response(const failure& failure) {
   api_response response;
-  response.status = http_status(code);
+  response.status = http_status(failure.code);
   response.body = R"({"error":)";
-  append_json_string(response.body, code_name(code));
+  append_json_string(response.body, code_name(failure.code));
   response.body += R"(,"message":)";
-  append_json_string(response.body, message);
+  append_json_string(response.body, failure.message);
   response.body += '}';
-  if (carries_retry_after(code)) {
-    response.retry_after = retry_after.value_or(std::chrono::seconds{1});
+  if (carries_retry_after(failure.code)) {
+    response.retry_after = failure.retry_after.value_or(std::chrono::seconds{1});
   }
   return response;
 }
@@ -135,166 +209,112 @@ api_response router::count(std::string_view endpoint, api_response response) {
   return response;
 }
 
-std::optional<api_response> router::handle(const api_request& request) {
-  std::string_view endpoint;
-  auto response = dispatch(request, endpoint);
-  if (!response) return std::nullopt;  // counted by handle_async
-  return count(endpoint, std::move(*response));
-}
-
-boost::asio::awaitable<api_response> router::handle_async(api_request request) {
-  auto parsed = parse_token_query(request);
-  if (auto* response = std::get_if<api_response>(&parsed)) {
-    co_return count("token", std::move(*response));
-  }
-  auto& query = std::get<token_query>(parsed);
-  const auto outcome = co_await tokens_.get(query.request);
-  co_return count("token", render_token(query, outcome));
-}
-
-std::optional<api_response> router::dispatch(const api_request& request,
-                                             std::string_view& endpoint) {
+route_result router::handle(const api_request& request) {
   const auto question = request.target.find('?');
   const auto path = request.target.substr(0, question);
   const auto query =
       question == std::string_view::npos ? std::string_view() : request.target.substr(question + 1);
-  const auto method = request.method;
-  auto only = [&](std::string_view allowed) -> std::optional<api_response> {
-    if (method == allowed) return std::nullopt;
-    return error_response(errc::method_not_allowed,
-                          std::string(method) + " is not allowed on " + std::string(path));
-  };
-
-  if (path == "/v1/token") {
-    endpoint = "token";
-    if (auto error = only("GET")) return error;
-    auto parsed = parse_token_query(request);
-    if (auto* response = std::get_if<api_response>(&parsed)) return std::move(*response);
-    auto& token = std::get<token_query>(parsed);
-    auto outcome = tokens_.try_get(token.request);
-    if (!outcome) return std::nullopt;
-    return render_token(token, *outcome);
-  }
-  if (path == "/v1/health") {
-    endpoint = "health";
-    if (auto error = only("GET")) return error;
-    std::string body = R"({"status":"ok","version":)";
-    append_json_string(body, version);
-    body += '}';
-    return api_response{200, std::move(body), "application/json", std::nullopt};
-  }
-  if (path == "/v1/status") {
-    endpoint = "status";
-    if (auto error = only("GET")) return error;
-    return status();
-  }
-  if (path == "/metrics") {
-    endpoint = "metrics";
-    if (auto error = only("GET")) return error;
-    return metrics();
-  }
-  if (path == "/v1/orgs") {
-    endpoint = "orgs";
-    if (auto error = only("GET")) return error;
-    return list_orgs(request);
-  }
-  if (path == "/v1/tokens") {
-    endpoint = "tokens";
-    if (auto error = only("DELETE")) return error;
-    return delete_tokens(request, query);
-  }
-  constexpr std::string_view orgs_prefix = "/v1/orgs/";
-  constexpr std::string_view key_suffix = "/key";
-  if (path.size() > orgs_prefix.size() + key_suffix.size() && path.starts_with(orgs_prefix) &&
-      path.ends_with(key_suffix)) {
-    endpoint = "key";
-    const auto raw =
-        path.substr(orgs_prefix.size(), path.size() - orgs_prefix.size() - key_suffix.size());
-    const auto org = percent_decode(raw);
-    if (!org || !is_valid_org_name(*org)) {
-      return error_response(errc::bad_request, "invalid organization name");
-    }
-    if (method == "PUT") return put_key(request, *org);
-    if (method == "DELETE") return delete_key(request, *org);
-    return error_response(errc::method_not_allowed,
-                          std::string(method) + " is not allowed on " + std::string(path));
-  }
-  endpoint = "other";
-  return error_response(errc::not_found, "no such endpoint: " + std::string(path));
+  if (path == "/v1/token") return get_token(request, query);
+  std::string_view endpoint = "other";
+  auto response = answer(request, path, query, endpoint);
+  return count(endpoint, std::move(response));
 }
 
-std::variant<router::token_query, api_response> router::parse_token_query(
-    const api_request& request) {
-  const auto question = request.target.find('?');
-  const auto params =
-      parse_query(question == std::string_view::npos ? std::string_view()
-                                                     : request.target.substr(question + 1));
-  if (!params) {
-    return error_response(errc::bad_request, "the query string is malformed");
+boost::asio::awaitable<api_response> router::finish(pending_token pending) {
+  const auto outcome = co_await tokens_.wait(std::move(pending.exchange_));
+  if (const auto* refused = std::get_if<failure>(&outcome)) {
+    co_return count("token", error_response(*refused));
   }
-  token_query query;
-  query.request.min_ttl = control_.default_min_ttl();
+  co_return count("token", render_token(pending.org_, pending.sub_org_label_,
+                                        std::get<tokens::token_answer>(outcome)));
+}
+
+route_result router::get_token(const api_request& request, std::string_view query) {
+  if (request.method != "GET") {
+    return count("token", error_response(not_allowed(request.method, "/v1/token")));
+  }
+  auto parsed = parse_token_query(request, query);
+  if (const auto* refused = std::get_if<failure>(&parsed)) {
+    return count("token", error_response(*refused));
+  }
+  auto& token = std::get<token_query>(parsed);
+  auto found = tokens_.lookup(token.request);
+  if (auto* pending = std::get_if<tokens::pending_exchange>(&found)) {
+    return pending_token{std::move(*pending), std::move(token.request.org),
+                         std::move(token.sub_org_label)};
+  }
+  if (const auto* refused = std::get_if<failure>(&found)) {
+    return count("token", error_response(*refused));
+  }
+  return count("token", render_token(token.request.org, token.sub_org_label,
+                                     std::get<tokens::token_answer>(found)));
+}
+
+std::variant<router::token_query, failure> router::parse_token_query(const api_request& request,
+                                                                     std::string_view query) const {
+  const auto params = parse_query(query);
+  if (!params) return failure{errc::bad_request, "the query string is malformed"};
+  token_query token;
+  token.request.min_ttl = settings_.min_ttl;
   for (const auto& [name, value] : *params) {
     if (name == "org") {
-      query.request.org = value;
+      token.request.org = value;
     } else if (name == "sub_org") {
-      query.sub_org_label = value;
+      token.sub_org_label = value;
     } else if (name == "min_ttl") {
       const auto n = parse_int(value);
       if (!n || *n < 0 || *n > max_min_ttl) {
-        return error_response(errc::bad_request, "min_ttl must be a whole number from 0 to 86400");
+        return failure{errc::bad_request, "min_ttl must be a whole number from 0 to 86400"};
       }
-      query.request.min_ttl = std::chrono::seconds{*n};
+      token.request.min_ttl = std::chrono::seconds{*n};
     } else if (name == "fresh") {
       const auto flag = parse_flag(value);
-      if (!flag) return error_response(errc::bad_request, "fresh must be 1 or 0");
-      query.request.fresh = *flag;
+      if (!flag) return failure{errc::bad_request, "fresh must be 1 or 0"};
+      token.request.fresh = *flag;
     } else {
-      return error_response(errc::bad_request, "unknown query parameter: " + name);
+      return failure{errc::bad_request, "unknown query parameter: " + name};
     }
   }
-
-  if (query.request.org.empty()) {
-    if (auto fallback = control_.default_org()) {
-      query.request.org = *fallback;
-    } else if (const auto names = tokens_.org_names(); names.size() == 1) {
-      query.request.org = names.front();
-    } else {
-      return error_response(errc::bad_request,
-                            "name an organization with org= (there is no default_org)");
-    }
-  }
-  if (!is_valid_org_name(query.request.org)) {
-    return error_response(errc::bad_request, "invalid organization name");
-  }
-  const auto org = tokens_.find_org(query.request.org);
-  if (!org) {
-    return error_response(errc::unknown_org, "no organization named " + query.request.org);
-  }
-  if (!access_->may_use(request.peer, *org)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not use organization " + query.request.org);
-  }
-  if (!query.sub_org_label.empty()) {
-    const auto alias = org->sub_organizations.find(query.sub_org_label);
-    if (alias != org->sub_organizations.end()) {
-      query.request.sub_org = alias->second;
-    } else if (is_guid(query.sub_org_label)) {
-      query.request.sub_org = lower(query.sub_org_label);
-    } else {
-      return error_response(errc::bad_request, "sub_org " + query.sub_org_label +
-                                                   " of organization " + query.request.org +
-                                                   " is neither an alias nor a GUID");
-    }
-  }
-  return query;
+  if (auto refused = resolve_org(request, token)) return std::move(*refused);
+  return token;
 }
 
-api_response router::render_token(const token_query& query, const tokens::token_outcome& outcome) {
-  if (const auto* error = std::get_if<tokens::service_error>(&outcome)) {
-    return error_response(error->code, error->message, error->retry_after);
+// The organization asked for (or the default), whether the peer may use it,
+// and the sub-organization's GUID.
+std::optional<failure> router::resolve_org(const api_request& request, token_query& token) const {
+  auto& org_name = token.request.org;
+  if (org_name.empty()) {
+    if (settings_.default_org) {
+      org_name = *settings_.default_org;
+    } else if (const auto names = tokens_.org_names(); names.size() == 1) {
+      org_name = names.front();
+    } else {
+      return failure{errc::bad_request, "name an organization with org= (there is no default_org)"};
+    }
   }
-  const auto& answer = std::get<tokens::token_answer>(outcome);
+  if (!is_valid_org_name(org_name)) return failure{errc::bad_request, "invalid organization name"};
+  const auto org = tokens_.find_org(org_name);
+  if (!org) return failure{errc::unknown_org, "no organization named " + org_name};
+  if (!access_.may_use(request.peer, *org)) {
+    return failure{errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                        " may not use organization " + org_name};
+  }
+  const auto& label = token.sub_org_label;
+  if (label.empty()) return std::nullopt;
+  if (const auto alias = org->sub_organizations.find(label);
+      alias != org->sub_organizations.end()) {
+    token.request.sub_org = alias->second;
+  } else if (is_guid(label)) {
+    token.request.sub_org = lower(label);
+  } else {
+    return failure{errc::bad_request, "sub_org " + label + " of organization " + org_name +
+                                          " is neither an alias nor a GUID"};
+  }
+  return std::nullopt;
+}
+
+api_response router::render_token(const std::string& org, const std::string& sub_org_label,
+                                  const tokens::token_answer& answer) const {
   const auto& token = *answer.token;
   const auto expires_in = std::max<std::int64_t>(
       0, std::chrono::floor<std::chrono::seconds>(token.expires_at - clock_.wall_now()).count());
@@ -302,15 +322,14 @@ api_response router::render_token(const token_query& query, const tokens::token_
   // Written by hand: this is the hot path, and its shape never changes. The
   // token's own members were rendered when it was cached.
   std::string body;
-  body.reserve(token.json_members.size() + query.request.org.size() + query.sub_org_label.size() +
-               80);
+  body.reserve(token.json_members.size() + org.size() + sub_org_label.size() + 80);
   body += R"({"org":)";
-  append_json_string(body, query.request.org);
+  append_json_string(body, org);
   body += R"(,"sub_org":)";
-  if (query.sub_org_label.empty()) {
+  if (sub_org_label.empty()) {
     body += "null";
   } else {
-    append_json_string(body, query.sub_org_label);
+    append_json_string(body, sub_org_label);
   }
   body += R"(,"expires_in":)";
   char digits[24];
@@ -321,22 +340,71 @@ api_response router::render_token(const token_query& query, const tokens::token_
   return api_response{200, std::move(body), "application/json", std::nullopt};
 }
 
-api_response router::list_orgs(const api_request& request) {
-  const bool admin = access_->is_admin(request.peer);
+api_response router::answer(const api_request& request, std::string_view path,
+                            std::string_view query, std::string_view& endpoint) {
+  using handler = api_response (router::*)(const api_request&, std::string_view);
+  struct route {
+    std::string_view path;
+    std::string_view endpoint;
+    std::string_view method;
+    handler serve;
+  };
+  static constexpr std::array<route, 5> routes{{
+      {"/v1/health", "health", "GET", &router::health},
+      {"/v1/status", "status", "GET", &router::status},
+      {"/metrics", "metrics", "GET", &router::metrics},
+      {"/v1/orgs", "orgs", "GET", &router::list_orgs},
+      {"/v1/tokens", "tokens", "DELETE", &router::delete_tokens},
+  }};
+  for (const auto& r : routes) {
+    if (path != r.path) continue;
+    endpoint = r.endpoint;
+    if (request.method != r.method) return error_response(not_allowed(request.method, path));
+    return (this->*r.serve)(request, query);
+  }
+  constexpr std::string_view orgs_prefix = "/v1/orgs/";
+  constexpr std::string_view key_suffix = "/key";
+  if (path.size() > orgs_prefix.size() + key_suffix.size() && path.starts_with(orgs_prefix) &&
+      path.ends_with(key_suffix)) {
+    endpoint = "key";
+    return key(
+        request, path,
+        path.substr(orgs_prefix.size(), path.size() - orgs_prefix.size() - key_suffix.size()));
+  }
+  return error_response({errc::not_found, "no such endpoint: " + std::string(path)});
+}
+
+api_response router::health(const api_request& /*request*/, std::string_view /*query*/) {
+  std::string body = R"({"status":"ok","version":)";
+  append_json_string(body, version);
+  body += '}';
+  return api_response{200, std::move(body), "application/json", std::nullopt};
+}
+
+api_response router::key(const api_request& request, std::string_view path,
+                         std::string_view org_text) {
+  const auto org = percent_decode(org_text);  // a path segment: RFC 3986, `+` is itself
+  if (!org || !is_valid_org_name(*org)) {
+    return error_response({errc::bad_request, "invalid organization name"});
+  }
+  if (request.method == "PUT") return put_key(request, *org);
+  if (request.method == "DELETE") return delete_key(request, *org);
+  return error_response(not_allowed(request.method, path));
+}
+
+api_response router::list_orgs(const api_request& request, std::string_view /*query*/) {
+  const bool admin = access_.is_admin(request.peer);
   const auto now = clock_.wall_now();
   json orgs = json::array();
   for (const auto& view : tokens_.view()) {
     const auto& org = *view.settings;
-    if (!admin && !access_->may_use(request.peer, org)) continue;
+    if (!admin && !access_.may_use(request.peer, org)) continue;
     json tokens = json::array();
     for (const auto& [sub, token] : view.tokens) {
-      tokens.push_back(
-          {{"sub_org", sub_org_label(org, sub)},
-           {"expires_at", rfc3339(token->expires_at)},
-           {"expires_in",
-            std::max<std::int64_t>(
-                0, std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count())},
-           {"obtained_at", rfc3339(token->obtained_at)}});
+      tokens.push_back({{"sub_org", sub_org_label(org, sub)},
+                        {"expires_at", rfc3339(token->expires_at)},
+                        {"expires_in", seconds_left(token->expires_at, now)},
+                        {"obtained_at", rfc3339(token->obtained_at)}});
     }
     orgs.push_back({{"name", org.name},
                     {"auth_url", org.auth_url},
@@ -354,77 +422,80 @@ api_response router::list_orgs(const api_request& request) {
 }
 
 api_response router::put_key(const api_request& request, const std::string& org) {
-  if (!access_->is_admin(request.peer)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not change the key of organization " + org);
+  if (!access_.is_admin(request.peer)) {
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not change the key of organization " + org});
   }
   // The body holds the key: it goes straight into locked memory, with no
   // copy in a JSON library's strings (key_request.hpp). The session wipes the
   // request's own buffers once it is answered.
   auto parsed = parse_key_request(request.body);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
-    return error_response(errc::bad_request, *problem + " (organization " + org + ")");
+    return error_response({errc::bad_request, *problem + " (organization " + org + ")"});
   }
   auto& put = std::get<key_request>(parsed);
   auto result =
       control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist);
-  if (result.error) return error_response(*result.error, result.message);
-  return json_response(200, {{"org", org}, {"persisted", result.persisted}});
+  if (const auto* refused = std::get_if<failure>(&result)) return error_response(*refused);
+  return json_response(
+      200, {{"org", org}, {"persisted", std::get<daemon_control::key_stored>(result).persisted}});
 }
 
 api_response router::delete_key(const api_request& request, const std::string& org) {
-  if (!access_->is_admin(request.peer)) {
-    return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                               " may not remove the key of organization " + org);
+  if (!access_.is_admin(request.peer)) {
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not remove the key of organization " + org});
   }
-  auto result = control_.remove_key(org);
-  if (result.error) return error_response(*result.error, result.message);
+  if (const auto refused = control_.remove_key(org)) return error_response(*refused);
   return json_response(200, {{"org", org}, {"removed", true}});
 }
 
 api_response router::delete_tokens(const api_request& request, std::string_view query) {
   const auto params = parse_query(query);
-  if (!params) return error_response(errc::bad_request, "the query string is malformed");
+  if (!params) return error_response({errc::bad_request, "the query string is malformed"});
   std::string org;
   for (const auto& [name, value] : *params) {
-    if (name != "org") return error_response(errc::bad_request, "unknown query parameter: " + name);
+    if (name != "org") {
+      return error_response({errc::bad_request, "unknown query parameter: " + name});
+    }
     org = value;
   }
-  if (org.empty()) {
-    if (!access_->is_admin(request.peer)) {
-      return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                 " may not flush every organization's tokens");
+  const bool admin = access_.is_admin(request.peer);
+  if (org.empty() && !admin) {
+    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                " may not flush every organization's tokens"});
+  }
+  if (!org.empty()) {
+    if (!is_valid_org_name(org)) {
+      return error_response({errc::bad_request, "invalid organization name"});
     }
-  } else {
-    if (!is_valid_org_name(org))
-      return error_response(errc::bad_request, "invalid organization name");
     const auto settings = tokens_.find_org(org);
-    if (!settings) return error_response(errc::unknown_org, "no organization named " + org);
+    if (!settings) return error_response({errc::unknown_org, "no organization named " + org});
     // SPEC §4: an admin, or a peer allowed to use the organization.
-    if (!access_->is_admin(request.peer) && !access_->may_use(request.peer, *settings)) {
-      return error_response(errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                 " may not flush organization " + org);
+    if (!admin && !access_.may_use(request.peer, *settings)) {
+      return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
+                                                  " may not flush organization " + org});
     }
   }
   return json_response(200, {{"evicted", tokens_.evict(org)}});
 }
 
-api_response router::status() {
-  const auto reload = control_.last_reload();
+api_response router::status(const api_request& /*request*/, std::string_view /*query*/) {
   const auto cache_file = control_.cache_file();
   const auto& stats = tokens_.stats();
   return json_response(
       200, {{"version", version},
             {"uptime_s",
-             std::chrono::floor<std::chrono::seconds>(clock_.wall_now() - control_.started_at())
-                 .count()},
+             std::chrono::floor<std::chrono::seconds>(clock_.wall_now() - started_at_).count()},
             {"orgs", tokens_.org_names().size()},
             {"cached_tokens", tokens_.cached_tokens()},
             {"requests_total", requests_total_ + 1},  // this one included
             {"exchanges_total", stats.exchanges_total},
             {"connections", control_.connections()},
             {"last_reload",
-             {{"at", rfc3339(reload.at)}, {"ok", reload.ok}, {"message", reload.message}}},
+             {{"at", rfc3339(last_reload_.at)},
+              {"ok", last_reload_.ok},
+              {"message", last_reload_.message}}},
             {"cache_file", cache_file ? json{{"path", cache_file->path},
                                              {"state", cache_file->state},
                                              {"message", cache_file->message}}
@@ -432,77 +503,35 @@ api_response router::status() {
             {"secure_memory", platform::secure_memory_locked() ? "locked" : "unlocked"}});
 }
 
-api_response router::metrics() {
-  const auto& stats = tokens_.stats();
-  std::string out;
-  auto label = [&out](std::string_view text) {
-    out.push_back('"');
-    for (char c : text) {
-      if (c == '\\' || c == '"') out.push_back('\\');
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out.push_back(c);
-    }
-    out.push_back('"');
-  };
-
-  out += "# HELP actoken_requests_total Socket API requests answered.\n";
-  out += "# TYPE actoken_requests_total counter\n";
+api_response router::metrics(const api_request& /*request*/, std::string_view /*query*/) {
+  prometheus_text out;
+  out.family("requests_total", "counter", "Socket API requests answered.");
   for (const auto& [key, n] : request_counts_) {
-    out += "actoken_requests_total{endpoint=";
-    label(key.first);
-    out += ",code=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+    out.sample("requests_total", {{"endpoint", key.first}, {"code", std::to_string(key.second)}},
+               std::to_string(n));
   }
-  out += "# HELP actoken_cache_hits_total Token requests served from the cache.\n";
-  out += "# TYPE actoken_cache_hits_total counter\n";
-  out += "actoken_cache_hits_total " + std::to_string(stats.cache_hits) + "\n";
-  out += "# HELP actoken_cache_misses_total Token requests the cache could not serve.\n";
-  out += "# TYPE actoken_cache_misses_total counter\n";
-  out += "actoken_cache_misses_total " + std::to_string(stats.cache_misses) + "\n";
-  out += "# HELP actoken_exchanges_total Exchanges with the auth server, by result.\n";
-  out += "# TYPE actoken_exchanges_total counter\n";
+  const auto& stats = tokens_.stats();
+  out.family("cache_hits_total", "counter", "Token requests served from the cache.");
+  out.sample("cache_hits_total", {}, std::to_string(stats.cache_hits));
+  out.family("cache_misses_total", "counter", "Token requests the cache could not serve.");
+  out.sample("cache_misses_total", {}, std::to_string(stats.cache_misses));
+  out.family("exchanges_total", "counter", "Exchanges with the auth server, by result.");
   for (const auto& [key, n] : stats.exchanges) {
-    out += "actoken_exchanges_total{org=";
-    label(key.first);
-    out += ",result=";
-    label(key.second);
-    out += "} " + std::to_string(n) + "\n";
+    out.sample("exchanges_total", {{"org", key.first}, {"result", key.second}}, std::to_string(n));
   }
-  out += "# HELP actoken_exchange_duration_seconds Time of one exchange.\n";
-  out += "# TYPE actoken_exchange_duration_seconds histogram\n";
-  for (std::size_t i = 0; i < stats.duration_bucket_bounds.size(); ++i) {
-    char bound[32];
-    std::snprintf(bound, sizeof bound, "%g", stats.duration_bucket_bounds[i]);
-    out += "actoken_exchange_duration_seconds_bucket{le=\"" + std::string(bound) + "\"} " +
-           std::to_string(stats.duration_buckets[i]) + "\n";
-  }
-  out += "actoken_exchange_duration_seconds_bucket{le=\"+Inf\"} " +
-         std::to_string(stats.duration_count) + "\n";
-  char sum[64];
-  std::snprintf(sum, sizeof sum, "%.6f", stats.duration_sum);
-  out += "actoken_exchange_duration_seconds_sum " + std::string(sum) + "\n";
-  out += "actoken_exchange_duration_seconds_count " + std::to_string(stats.duration_count) + "\n";
-  out += "# HELP actoken_token_expires_in_seconds Seconds left on each cached token.\n";
-  out += "# TYPE actoken_token_expires_in_seconds gauge\n";
+  write_duration_histogram(out, stats);
+  out.family("token_expires_in_seconds", "gauge", "Seconds left on each cached token.");
   const auto now = clock_.wall_now();
   for (const auto& view : tokens_.view()) {
     for (const auto& [sub, token] : view.tokens) {
-      out += "actoken_token_expires_in_seconds{org=";
-      label(view.settings->name);
-      out += ",sub_org=";
-      label(sub);
-      out += "} " +
-             std::to_string(
-                 std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count()) +
-             "\n";
+      out.sample("token_expires_in_seconds", {{"org", view.settings->name}, {"sub_org", sub}},
+                 std::to_string(
+                     std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count()));
     }
   }
-  out += "# HELP actoken_connections Open connections on the socket.\n";
-  out += "# TYPE actoken_connections gauge\n";
-  out += "actoken_connections " + std::to_string(control_.connections()) + "\n";
-  return api_response{200, std::move(out), "text/plain; version=0.0.4", std::nullopt};
+  out.family("connections", "gauge", "Open connections on the socket.");
+  out.sample("connections", {}, std::to_string(control_.connections()));
+  return api_response{200, out.take(), "text/plain; version=0.0.4", std::nullopt};
 }
 
 }  // namespace actoken::api

@@ -3,10 +3,15 @@
 /// @file
 /// The socket API (SPEC §4) as a function from (method, target, body, peer) to
 /// a response. No sockets here: the HTTP session feeds it and writes what it
-/// returns. Only a token that needs an exchange makes it wait.
+/// returns. Each request passes once (STYLE 17): the router answers at once,
+/// or, for a token that needs an exchange, returns what to wait for, which
+/// the session awaits once with `finish`. What it reads from the
+/// configuration is pushed into it (STYLE 18); it calls nothing above it but
+/// the key changes and live status of `daemon_control`.
 
 #include "common/error.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/api/status_info.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/tokens/token_service.hpp"
 
@@ -18,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace actoken::api {
 
@@ -26,7 +32,8 @@ struct api_request {
   std::string_view method;  ///< "GET", "PUT", ...
   std::string_view target;  ///< path and query
   std::string_view body;
-  platform::peer_credentials peer;
+  /// The connection's peer; a reference, so that no request copies its groups.
+  const platform::peer_credentials& peer;
 };
 
 /// One response. Always JSON except `/metrics`.
@@ -37,101 +44,109 @@ struct api_response {
   std::optional<std::chrono::seconds> retry_after;
 };
 
-/// What the router asks of the daemon around it: key changes and status.
+/// The settings the router reads, pushed at start and on every reload.
+struct router_settings {
+  std::optional<std::string> default_org;  ///< for token requests that name none
+  std::chrono::seconds min_ttl{60};        ///< a request's `min_ttl` replaces it
+};
+
+/// What the router asks of the daemon around it: key changes, and the status
+/// that changes while it serves.
 class daemon_control {
  public:
   virtual ~daemon_control() = default;
 
-  /// Result of a key change: an error, or whether it was written to disk.
-  struct key_change {
-    std::optional<errc> error;
-    std::string message;
-    bool persisted = false;
+  /// A key that was added or replaced.
+  struct key_stored {
+    bool persisted = false;  ///< written to key_dir
   };
   /// Adds or replaces `org`'s key.
-  virtual key_change put_key(const std::string& org, platform::secure_buffer key,
-                             std::optional<std::string> auth_url,
-                             std::optional<upstream::api_version> api_version, bool persist) = 0;
-  /// Removes `org`'s runtime or key_dir key.
-  virtual key_change remove_key(const std::string& org) = 0;
+  virtual std::variant<key_stored, failure> put_key(
+      const std::string& org, platform::secure_buffer key, std::optional<std::string> auth_url,
+      std::optional<upstream::api_version> api_version, bool persist) = 0;
+  /// Removes `org`'s runtime or key_dir key; the failure when it cannot.
+  virtual std::optional<failure> remove_key(const std::string& org) = 0;
 
-  /// The last reload, for `/v1/status`.
-  struct reload_info {
-    wall_time at;
-    bool ok = true;
-    std::string message;
-  };
-  virtual reload_info last_reload() const = 0;
   /// Open connections right now.
   virtual std::size_t connections() const = 0;
-  /// When the daemon started.
-  virtual wall_time started_at() const = 0;
-  /// The configured default organization, if any.
-  virtual std::optional<std::string> default_org() const = 0;
-  /// The configured min_ttl (a request's `min_ttl` replaces it).
-  virtual std::chrono::seconds default_min_ttl() const = 0;
-
-  /// The cache file, for `/v1/status` (SPEC §6 `cache_file`).
-  struct cache_file_info {
-    std::string path;
-    std::string state;    ///< "ok", "off" (refused: not written until a reload) or "error"
-    std::string message;  ///< why it is off or failed, "" when ok
-  };
-  /// nullopt when no cache_file is configured.
-  virtual std::optional<cache_file_info> cache_file() const { return std::nullopt; }
+  /// The cache file's state; nullopt when no cache_file is configured.
+  virtual std::optional<cache_file_info> cache_file() const = 0;
 };
+
+/// A `/v1/token` request waiting for an exchange: what `router::handle`
+/// returns when it cannot answer at once, for `router::finish`.
+class pending_token {
+ private:
+  friend class router;
+  pending_token(tokens::pending_exchange exchange, std::string org, std::string sub_org_label)
+      : exchange_(std::move(exchange)),
+        org_(std::move(org)),
+        sub_org_label_(std::move(sub_org_label)) {}
+
+  tokens::pending_exchange exchange_;
+  std::string org_;
+  std::string sub_org_label_;  // as asked: alias or GUID, "" for none
+};
+
+/// An answer now, or a token request to finish.
+using route_result = std::variant<api_response, pending_token>;
 
 /// Routes requests; see the file comment.
 class router {
  public:
-  router(tokens::token_service& tokens, access_policy& access, daemon_control& control,
-         const clock& clock);
+  router(tokens::token_service& tokens, daemon_control& control, const clock_source& clock,
+         access_policy access, router_settings settings, wall_time started_at);
 
-  /// The answer when it is ready without waiting (every endpoint, and cached
-  /// tokens); nullopt when `handle_async` must wait for an exchange.
-  std::optional<api_response> handle(const api_request& request);
+  /// The one pass over a request: every endpoint, and cached tokens, answer
+  /// here without suspending; a token that needs an exchange comes back as a
+  /// `pending_token`.
+  route_result handle(const api_request& request);
 
-  /// The answer to a `/v1/token` request that needs an exchange.
-  boost::asio::awaitable<api_response> handle_async(api_request request);
+  /// The answer to a token request once its exchange is done.
+  boost::asio::awaitable<api_response> finish(pending_token pending);
 
+  /// Replaces the settings (reload).
+  void set_settings(router_settings settings) { settings_ = std::move(settings); }
   /// Replaces the access policy (reload).
-  void set_access(access_policy& access) { access_ = &access; }
+  void set_access(access_policy access) { access_ = std::move(access); }
+  /// Records the outcome of a reload.
+  void set_last_reload(reload_info reload) { last_reload_ = std::move(reload); }
 
-  /// requests_total{endpoint,code}.
-  const std::map<std::pair<std::string_view, unsigned>, std::uint64_t>& request_counts()
-      const noexcept {
-    return request_counts_;
-  }
-  /// All requests answered.
-  std::uint64_t requests_total() const noexcept { return requests_total_; }
-
-  /// A JSON error response for `code` (also used by the session for 400/413).
-  static api_response error_response(errc code, std::string message,
-                                     std::optional<std::chrono::seconds> retry_after = {});
+  /// The JSON error response for `failure` (also used by the session for
+  /// 400/413): the one place a failure becomes an HTTP status.
+  static api_response error_response(const failure& failure);
 
  private:
   struct token_query;
-  std::optional<api_response> dispatch(const api_request& request, std::string_view& endpoint);
-  std::variant<token_query, api_response> parse_token_query(const api_request& request);
-  api_response render_token(const token_query& query, const tokens::token_outcome& outcome);
-  api_response list_orgs(const api_request& request);
+  route_result get_token(const api_request& request, std::string_view query);
+  std::variant<token_query, failure> parse_token_query(const api_request& request,
+                                                       std::string_view query) const;
+  std::optional<failure> resolve_org(const api_request& request, token_query& token) const;
+  api_response render_token(const std::string& org, const std::string& sub_org_label,
+                            const tokens::token_answer& answer) const;
+  api_response answer(const api_request& request, std::string_view path, std::string_view query,
+                      std::string_view& endpoint);
+  api_response health(const api_request& request, std::string_view query);
+  api_response status(const api_request& request, std::string_view query);
+  api_response metrics(const api_request& request, std::string_view query);
+  api_response list_orgs(const api_request& request, std::string_view query);
+  api_response delete_tokens(const api_request& request, std::string_view query);
+  api_response key(const api_request& request, std::string_view path, std::string_view org_text);
   api_response put_key(const api_request& request, const std::string& org);
   api_response delete_key(const api_request& request, const std::string& org);
-  api_response delete_tokens(const api_request& request, std::string_view query);
-  api_response status();
-  api_response metrics();
-  // `endpoint` is one of dispatch's string literals: the counters keep the view.
+  // `endpoint` is a string literal: the counters keep the view.
   api_response count(std::string_view endpoint, api_response response);
 
   tokens::token_service& tokens_;
-  access_policy* access_;
   daemon_control& control_;
-  const clock& clock_;
+  const clock_source& clock_;
+  access_policy access_;
+  router_settings settings_;
+  wall_time started_at_;
+  reload_info last_reload_;
+  // requests_total{endpoint,code}.
   std::map<std::pair<std::string_view, unsigned>, std::uint64_t> request_counts_;
   std::uint64_t requests_total_ = 0;
 };
-
-/// Decodes %XX and `+` (as space) in a query component; nullopt when malformed.
-std::optional<std::string> percent_decode(std::string_view text);
 
 }  // namespace actoken::api

@@ -1,10 +1,11 @@
 #include "daemon/persist/cache_file.hpp"
 
+#include "common/base64.hpp"
 #include "common/json_text.hpp"
+#include "common/names.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/upstream/auth_codec.hpp"
 
 #include <nlohmann/json.hpp>
 #include <openssl/core_names.h>
@@ -56,52 +57,15 @@ const unsigned char* as_uchar(const char* p) noexcept {
   return reinterpret_cast<const unsigned char*>(p);
 }
 
-// --- base64 (RFC 4648 §4, padded, strict) -----------------------------------
-
-constexpr std::string_view b64_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(const byte_vector& in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
-    std::uint32_t group = std::uint32_t{in[i]} << 16;
-    if (n > 1) group |= std::uint32_t{in[i + 1]} << 8;
-    if (n > 2) group |= in[i + 2];
-    for (std::size_t k = 0; k < 4; ++k) {
-      out.push_back(k <= n ? b64_alphabet[(group >> (18 - 6 * k)) & 0x3f] : '=');
-    }
-  }
-  return out;
+// Binary fields travel as padded base64 (common/base64.hpp).
+std::string to_base64(const byte_vector& bytes) {
+  return base64_encode({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
-std::optional<byte_vector> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::size_t padding = 0;
-  while (padding < 2 && padding < in.size() && in[in.size() - 1 - padding] == '=') ++padding;
-  byte_vector out;
-  out.reserve(in.size() / 4 * 3);
-  std::uint32_t group = 0;
-  for (std::size_t i = 0; i < in.size() - padding; ++i) {
-    const auto digit = b64_alphabet.find(in[i]);
-    if (digit == std::string_view::npos) return std::nullopt;
-    group = (group << 6) | static_cast<std::uint32_t>(digit);
-    if (i % 4 == 3) {
-      out.push_back(static_cast<unsigned char>(group >> 16));
-      out.push_back(static_cast<unsigned char>(group >> 8));
-      out.push_back(static_cast<unsigned char>(group));
-      group = 0;
-    }
-  }
-  // The last group: 3 digits give 2 bytes, 2 digits give 1.
-  if (padding == 1) {
-    out.push_back(static_cast<unsigned char>(group >> 10));
-    out.push_back(static_cast<unsigned char>(group >> 2));
-  } else if (padding == 2) {
-    out.push_back(static_cast<unsigned char>(group >> 4));
-  }
-  return out;
+std::optional<byte_vector> from_base64(std::string_view text) {
+  const auto bytes = base64_decode(text);
+  if (!bytes) return std::nullopt;
+  return byte_vector(bytes->begin(), bytes->end());
 }
 
 // --- crypto -----------------------------------------------------------------
@@ -139,11 +103,12 @@ secure_bytes derive_key(const platform::secure_buffer& access_key, const byte_ve
 /// The associated data: the format label, the org, the sub-org and the
 /// settings the token was obtained under (SPEC §6), each length-prefixed so no
 /// two different tuples give the same bytes.
-std::string associated_data(const org_settings& org, std::string_view sub_org) {
+std::string associated_data(std::string_view org, const seal_inputs& settings,
+                            std::string_view sub_org) {
   std::string aad;
   for (const auto part :
-       {hkdf_info, std::string_view(org.name), sub_org, std::string_view(org.auth_url),
-        upstream::to_string(org.api_version), std::string_view(org.scope)}) {
+       {hkdf_info, org, sub_org, std::string_view(settings.auth_url),
+        upstream::to_string(settings.api_version), std::string_view(settings.scope)}) {
     const auto n = static_cast<std::uint32_t>(part.size());
     for (int shift = 24; shift >= 0; shift -= 8) aad.push_back(static_cast<char>(n >> shift));
     aad.append(part);
@@ -238,32 +203,6 @@ platform::secure_buffer plaintext_of(const persisted_token& token) {
 
 // --- names (checked before they reach a log line) -------------------------------
 
-// SPEC §2: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$
-bool is_org_name(std::string_view name) {
-  const auto alnum = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-  };
-  if (name.empty() || name.size() > 64 || !alnum(name.front())) return false;
-  for (const char c : name) {
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
-  }
-  return true;
-}
-
-// "" or 8-4-4-4-12 hex digits.
-bool is_sub_org(std::string_view id) {
-  if (id.empty()) return true;
-  if (id.size() != 36) return false;
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    const char c = id[i];
-    const bool hex_digit =
-        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    if (dash ? c != '-' : !hex_digit) return false;
-  }
-  return true;
-}
-
 std::string describe(std::size_t index, const std::string& org, const std::string& sub_org) {
   std::string text = "cache file entry " + std::to_string(index) + " (organization " + org;
   if (!sub_org.empty()) text += ", sub-organization " + sub_org;
@@ -287,14 +226,14 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
   }
   const auto org = text_field("org");
   const auto sub_org = text_field("sub_org");
-  if (!org || !is_org_name(*org) || !sub_org || !is_sub_org(*sub_org)) {
+  if (!org || !is_valid_org_name(*org) || !sub_org || !(sub_org->empty() || is_guid(*sub_org))) {
     problem = prefix + " has an invalid organization or sub-organization; dropped";
     return std::nullopt;
   }
   const auto who = describe(index, *org, *sub_org);
   const auto field = [&text_field](const char* name) -> std::optional<byte_vector> {
     const auto text = text_field(name);
-    return text ? base64_decode(*text) : std::nullopt;
+    return text ? from_base64(*text) : std::nullopt;
   };
   const auto salt = field("salt");
   const auto nonce = field("nonce");
@@ -312,7 +251,7 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
     return std::nullopt;
   }
   const auto plaintext = unseal(derive_key(*settings->key, *salt), *nonce,
-                                associated_data(*settings, *sub_org), *ciphertext, *tag);
+                                associated_data(*org, *settings, *sub_org), *ciphertext, *tag);
   if (!plaintext) {
     problem = who +
               " does not authenticate (the key, auth_url, api_version or scope changed, or the "
@@ -340,7 +279,7 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
   // Whatever the entry says (one sealed by someone holding the key, a clock
   // set back): never obtained in the future, never kept past 24 h (SPEC §3).
   obtained_at = std::min(*obtained_at, now);
-  expires_at = std::min(*expires_at, *obtained_at + max_restored_lifetime);
+  expires_at = std::min(*expires_at, *obtained_at + max_token_lifetime);
   if (*expires_at <= now) return std::nullopt;  // expired: dropped without a word
   return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
 }
@@ -358,14 +297,15 @@ std::string encode_cache(const std::vector<persisted_token>& tokens, const org_l
     if (!settings || !settings->key || settings->key->empty()) continue;
     const auto salt = random_bytes(salt_size);
     const auto nonce = random_bytes(nonce_size);
-    const auto box = seal(derive_key(*settings->key, salt), nonce,
-                          associated_data(*settings, token.sub_org), plaintext_of(token));
+    const auto box =
+        seal(derive_key(*settings->key, salt), nonce,
+             associated_data(token.org, *settings, token.sub_org), plaintext_of(token));
     nlohmann::json entry{{"org", token.org},
                          {"sub_org", token.sub_org},
-                         {"salt", base64_encode(salt)},
-                         {"nonce", base64_encode(nonce)},
-                         {"ciphertext", base64_encode(box.ciphertext)},
-                         {"tag", base64_encode(box.tag)}};
+                         {"salt", to_base64(salt)},
+                         {"nonce", to_base64(nonce)},
+                         {"ciphertext", to_base64(box.ciphertext)},
+                         {"tag", to_base64(box.tag)}};
     // Left out rather than write a file the next start would refuse.
     const auto entry_size = entry.dump().size() + 1;
     if (size + entry_size > max_cache_file_size) continue;

@@ -18,10 +18,13 @@
 /// `write_cache_file` and `read_cache_file` touch the file system.
 
 #include "daemon/clock.hpp"
-#include "daemon/keys.hpp"
+#include "daemon/platform/secure_memory.hpp"
+#include "daemon/token_lifetime.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,13 +41,18 @@ struct persisted_token {
   wall_time expires_at;      ///< stored with whole-second precision (rounded down)
 };
 
-/// Returns an organization's current settings (its key, `auth_url`,
-/// `api_version`, `scope`), or null when there is no such organization. An
-/// entry is written and read only under a non-empty key.
-using org_lookup = std::function<std::shared_ptr<const org_settings>(const std::string& org)>;
+/// What an organization's entries are sealed under: its key, and the
+/// settings its tokens were obtained under (SPEC §6).
+struct seal_inputs {
+  platform::shared_key key;  ///< an entry is written and read only under a non-empty key
+  std::string auth_url;
+  upstream::api_version api_version = upstream::api_version::v3;
+  std::string scope;
+};
 
-/// The most a restored token keeps from when it was obtained (SPEC §3).
-inline constexpr seconds max_restored_lifetime{24 * 60 * 60};
+/// Returns an organization's current seal inputs, or nullopt when there is
+/// no such organization.
+using org_lookup = std::function<std::optional<seal_inputs>(const std::string& org)>;
 
 /// The largest cache file `read_cache_file` accepts (SPEC §2 "Private files").
 inline constexpr std::size_t max_cache_file_size = 1024 * 1024;
@@ -75,7 +83,8 @@ struct decode_result {
 /// organization's current settings from `org_of` (the key or a setting
 /// changed, tampering, truncation) or whose organization has no key is dropped
 /// with a problem line. A restored token's `obtained_at` is at most `now` and
-/// its `expires_at` at most `obtained_at + max_restored_lifetime`.
+/// its `expires_at` at most `obtained_at + max_token_lifetime`: this is where
+/// a restored token is capped.
 decode_result decode_cache(std::string_view bytes, const org_lookup& org_of, wall_time now);
 
 /// Replaces `path` atomically with `bytes`: a temporary file in the same folder

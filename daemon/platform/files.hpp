@@ -4,6 +4,8 @@
 /// Files the daemon writes (keys, their settings, the cache file): written
 /// whole or not at all.
 
+#include "common/unique_fd.hpp"
+
 #include <sys/types.h>
 
 #include <cstddef>
@@ -12,21 +14,6 @@
 #include <string_view>
 
 namespace actoken::platform {
-
-/// A file descriptor, closed when it goes out of scope.
-class unique_fd {
- public:
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
-  ~unique_fd();
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  unique_fd(unique_fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  unique_fd& operator=(unique_fd&& other) noexcept;
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 /// Replaces `path` with `data` atomically: a temporary file beside it
 /// (created exclusively, mode 0600, not following links), write, fsync,

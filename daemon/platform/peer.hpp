@@ -1,9 +1,10 @@
 #pragma once
 
 /// @file
-/// Who is on the other end of a Unix socket, from the kernel (SO_PEERCRED on
-/// Linux; getpeereid/LOCAL_PEERCRED would go here on macOS), and who that
-/// user is: name and groups.
+/// Who is on the other end of a Unix socket, from the kernel (SO_PEERCRED and
+/// SO_PEERGROUPS on Linux; getpeereid/LOCAL_PEERCRED would go here on macOS),
+/// and the user and group names of the configuration as numbers. Names are
+/// resolved when the configuration is loaded, never while serving (SPEC §4).
 
 #include <sys/types.h>
 
@@ -13,28 +14,21 @@
 
 namespace actoken::platform {
 
-/// The peer's credentials as the kernel reports them.
+/// The peer's credentials as the kernel recorded them when it connected.
 struct peer_credentials {
-  pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  ///< the connecting process's supplementary groups
 };
 
-/// The credentials of the process connected to `fd`, or nullopt.
-std::optional<peer_credentials> peer_of(int fd) noexcept;
+/// The credentials of the process connected to `fd` (Linux: SO_PEERCRED and
+/// SO_PEERGROUPS; a kernel without SO_PEERGROUPS gives no supplementary
+/// groups), or nullopt when they cannot be read.
+std::optional<peer_credentials> peer_of(int fd);
 
-/// A user as the password and group databases know it.
-struct user_identity {
-  std::string name;           ///< "" when the uid has no entry
-  std::vector<gid_t> groups;  ///< primary and supplementary groups
-  std::vector<std::string> group_names;
-  /// Lookups that failed other than by "no such entry" (an I/O error, an entry
-  /// over the size cap): what is missing above, for the caller to log.
-  std::vector<std::string> problems;
-};
-
-/// Looks up `uid`'s name and groups (primary `gid` included). Uses NSS.
-user_identity lookup_user(uid_t uid, gid_t gid);
+/// Looks up a user id by name. nullopt with `problem` empty: no such user;
+/// with `problem` set: the lookup failed (the user may well exist).
+std::optional<uid_t> lookup_user(const std::string& name, std::string& problem);
 
 /// Looks up a group id by name. nullopt with `problem` empty: no such group;
 /// with `problem` set: the lookup failed (the group may well exist).

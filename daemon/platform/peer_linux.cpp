@@ -16,6 +16,8 @@ namespace {
 // such entry".
 constexpr std::size_t first_buffer_size = 16 * 1024;
 constexpr std::size_t max_buffer_size = 1024 * 1024;
+// Linux's NGROUPS_MAX: no process has more supplementary groups.
+constexpr std::size_t max_groups = 65536;
 
 // Runs `lookup(data, size)`, a get*_r call, doubling `buffer` while it
 // answers ERANGE; returns the call's last answer (0 or an errno value).
@@ -42,79 +44,61 @@ std::string failure(const std::string& what, int result) {
   return "cannot read " + what + ": " + std::generic_category().message(result);
 }
 
-// The user's supplementary groups from the group database, primary `gid` included.
-std::vector<gid_t> group_list(const char* user, gid_t gid) {
-  int count = 64;
-  std::vector<gid_t> groups;
-  // getgrouplist answers -1 and the count it needs when the array is too small.
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    groups.resize(static_cast<std::size_t>(count));
-    const int wanted = count;
-    if (::getgrouplist(user, gid, groups.data(), &count) >= 0) break;
-    if (count <= wanted) count = wanted * 2;
+// The supplementary groups of the process connected to `fd`, as the kernel
+// recorded them at connect; empty on a kernel without SO_PEERGROUPS (< 4.13).
+std::optional<std::vector<gid_t>> peer_groups(int fd) {
+  std::vector<gid_t> groups(16);
+  for (;;) {
+    auto length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
+      groups.resize(length / sizeof(gid_t));
+      return groups;
+    }
+    if (errno == ENOPROTOOPT) return std::vector<gid_t>{};
+    // ERANGE: `length` now says how much room the list needs (at most NGROUPS_MAX).
+    const auto needed = length / sizeof(gid_t);
+    if (errno != ERANGE || needed <= groups.size() || needed > max_groups) return std::nullopt;
+    groups.resize(needed);
   }
-  groups.resize(static_cast<std::size_t>(std::clamp(count, 0, static_cast<int>(groups.size()))));
-  return groups;
+}
+
+// Looks `name` up with a get*nam_r call and returns the entry's `id`; sets
+// `problem` when the lookup failed other than by "no such entry".
+template <class Entry, class Id, class Call>
+std::optional<Id> lookup_by_name(Call call, Id Entry::*id, const std::string& name,
+                                 const char* what, std::string& problem) {
+  problem.clear();
+  std::vector<char> buffer(first_buffer_size);
+  Entry entry{};
+  Entry* found = nullptr;
+  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
+    return call(name.c_str(), &entry, data, size, &found);
+  });
+  if (result == 0 && found != nullptr) return found->*id;
+  if (!means_not_found(result)) problem = failure(what + name, result);
+  return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<peer_credentials> peer_of(int fd) noexcept {
+std::optional<peer_credentials> peer_of(int fd) {
   ucred cred{};
   socklen_t length = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0 || length != sizeof cred) {
     return std::nullopt;
   }
-  return peer_credentials{cred.pid, cred.uid, cred.gid};
+  auto groups = peer_groups(fd);
+  if (!groups) return std::nullopt;
+  return peer_credentials{cred.uid, cred.gid, std::move(*groups)};
 }
 
-user_identity lookup_user(uid_t uid, gid_t gid) {
-  user_identity identity;
-  identity.groups.push_back(gid);
-  std::vector<char> buffer(first_buffer_size);
-  passwd entry{};
-  passwd* found = nullptr;
-  const int user_result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
-    return ::getpwuid_r(uid, &entry, data, size, &found);
-  });
-  if (user_result == 0 && found != nullptr) {
-    identity.name = found->pw_name;
-    const auto groups = group_list(found->pw_name, gid);
-    identity.groups.insert(identity.groups.end(), groups.begin(), groups.end());
-  } else if (!means_not_found(user_result)) {
-    identity.problems.push_back(
-        failure("the password entry of uid " + std::to_string(uid), user_result));
-  }
-  std::sort(identity.groups.begin(), identity.groups.end());
-  identity.groups.erase(std::unique(identity.groups.begin(), identity.groups.end()),
-                        identity.groups.end());
-  for (const auto g : identity.groups) {
-    group group_entry{};
-    group* group_found = nullptr;
-    const int group_result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
-      return ::getgrgid_r(g, &group_entry, data, size, &group_found);
-    });
-    if (group_result == 0 && group_found != nullptr) {
-      identity.group_names.emplace_back(group_found->gr_name);
-    } else if (!means_not_found(group_result)) {
-      identity.problems.push_back(
-          failure("the group entry of gid " + std::to_string(g), group_result));
-    }
-  }
-  return identity;
+std::optional<uid_t> lookup_user(const std::string& name, std::string& problem) {
+  return lookup_by_name<passwd>(::getpwnam_r, &passwd::pw_uid, name, "the password entry of ",
+                                problem);
 }
 
 std::optional<gid_t> lookup_group(const std::string& name, std::string& problem) {
-  problem.clear();
-  std::vector<char> buffer(first_buffer_size);
-  group entry{};
-  group* found = nullptr;
-  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
-    return ::getgrnam_r(name.c_str(), &entry, data, size, &found);
-  });
-  if (result == 0 && found != nullptr) return found->gr_gid;
-  if (!means_not_found(result)) problem = failure("the group entry of " + name, result);
-  return std::nullopt;
+  return lookup_by_name<group>(::getgrnam_r, &group::gr_gid, name, "the group entry of ", problem);
 }
 
 }  // namespace actoken::platform

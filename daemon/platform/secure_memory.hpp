@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -85,5 +86,9 @@ class secure_buffer {
  private:
   std::vector<char, secure_allocator<char>> bytes_;
 };
+
+/// A secret (an organization's key) shared by everything that uses it;
+/// replaced, never mutated.
+using shared_key = std::shared_ptr<const secure_buffer>;
 
 }  // namespace actoken::platform

@@ -4,8 +4,9 @@
 
 namespace actoken::tokens {
 
-https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client, const clock& clock,
-                                 seconds timeout, seconds default_token_ttl)
+https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client,
+                                 const clock_source& clock, seconds timeout,
+                                 seconds default_token_ttl)
     : client_(std::move(client)),
       clock_(clock),
       timeout_(timeout),
@@ -13,11 +14,11 @@ https_exchanger::https_exchanger(std::shared_ptr<upstream::auth_client> client, 
 
 net::awaitable<upstream::exchange_result> https_exchanger::exchange(
     std::shared_ptr<const org_settings> org, upstream::api_version version, std::string sub_org) {
-  const auto server = upstream::parse_url(org->auth_url);
+  // Parsed when the organization was loaded; held alive across the suspension.
+  const auto server = org->server;
   if (!server) {
-    co_return upstream::exchange_error{errc::upstream_unavailable,
-                                       "auth_url " + org->auth_url + " is not a usable URL",
-                                       std::nullopt};
+    co_return failure{errc::upstream_unavailable,
+                      "auth_url " + org->auth_url + " is not a usable URL"};
   }
   // Keep the client and key alive across the suspension, whatever a reload does.
   const auto client = client_;
@@ -25,7 +26,7 @@ net::awaitable<upstream::exchange_result> https_exchanger::exchange(
   const auto body = upstream::build_form_body({version, key->view(), org->scope, sub_org});
   auto posted = co_await client->post_form(*server, std::string(upstream::token_path(version)),
                                            body, timeout_);
-  if (auto* error = std::get_if<upstream::exchange_error>(&posted)) {
+  if (auto* error = std::get_if<failure>(&posted)) {
     co_return std::move(*error);
   }
   auto& response = std::get<upstream::raw_response>(posted);

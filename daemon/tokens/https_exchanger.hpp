@@ -14,7 +14,7 @@ namespace actoken::tokens {
 /// Exchanges keys for tokens at the organization's auth server over HTTPS.
 class https_exchanger final : public exchanger {
  public:
-  https_exchanger(std::shared_ptr<upstream::auth_client> client, const clock& clock,
+  https_exchanger(std::shared_ptr<upstream::auth_client> client, const clock_source& clock,
                   seconds timeout, seconds default_token_ttl);
 
   net::awaitable<upstream::exchange_result> exchange(std::shared_ptr<const org_settings> org,
@@ -23,7 +23,7 @@ class https_exchanger final : public exchanger {
 
  private:
   std::shared_ptr<upstream::auth_client> client_;
-  const clock& clock_;
+  const clock_source& clock_;
   seconds timeout_;
   seconds default_token_ttl_;
 };

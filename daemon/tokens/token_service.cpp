@@ -1,11 +1,11 @@
 #include "daemon/tokens/token_service.hpp"
 
 #include "common/json_text.hpp"
+#include "daemon/spawn.hpp"
+#include "daemon/tokens/failure_policy.hpp"
 #include "daemon/tokens/refresh_policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/evp.h>
@@ -18,7 +18,6 @@ namespace actoken::tokens {
 namespace {
 
 using upstream::api_version;
-using upstream::exchange_error;
 using upstream::token_grant;
 
 constexpr auto rate_window = std::chrono::seconds{60};
@@ -29,14 +28,10 @@ std::string who(const std::string& org, const std::string& sub_org) {
                          : "organization " + org + " (sub-organization " + sub_org + ")";
 }
 
-seconds ceil_seconds(mono_clock::duration d) {
-  return std::max(seconds{1}, std::chrono::ceil<seconds>(d));
-}
-
 }  // namespace
 
 /// One exchange in flight for one cache key; every caller that needs it waits here.
-struct token_service::flight {
+struct pending_exchange::flight {
   flight(net::any_io_executor executor, std::string org_name, std::string sub,
          std::shared_ptr<const org_settings> org_settings)
       : done(std::move(executor), mono_clock::time_point::max()),
@@ -48,7 +43,7 @@ struct token_service::flight {
   std::string org;
   std::string sub_org;
   std::shared_ptr<const org_settings> settings;
-  std::optional<std::variant<std::shared_ptr<const cached_token>, service_error>> outcome;
+  std::optional<std::variant<std::shared_ptr<const cached_token>, failure>> outcome;
 };
 
 /// The cache entry of one (organization, sub-organization).
@@ -57,21 +52,21 @@ struct token_service::slot {
   std::shared_ptr<flight> in_flight;
   unsigned failures = 0;         // consecutive transient failures
   mono_time retry_not_before{};  // backoff, or a sub-org's rest after rejection
-  std::optional<service_error> blocking_error;
-  std::optional<failure_record> last_error;
+  std::optional<failure> blocking_error;
 };
 
 /// Everything known about one organization; replaced when its inputs change.
 struct token_service::org_state {
   std::shared_ptr<const org_settings> settings;
-  std::map<std::string, slot> slots;       // by sub-org GUID, "" for the root
-  mono_time rejected_until{};              // a rejected root key rests the organization
-  std::optional<service_error> permanent;  // endpoint_not_found / upstream_tls until reload
+  std::map<std::string, slot> slots;  // by sub-org GUID, "" for the root
+  mono_time rejected_until{};         // a rejected root key rests the organization
+  std::optional<failure> permanent;   // endpoint_not_found / upstream_tls until reload
   std::optional<failure_record> last_error;
   seconds clock_skew{0};
   std::optional<api_version> resolved_version;  // what `auto` settled on
-  // Exchange starts within the last minute: max_exchanges_per_minute is this
-  // organization's own, so its callers cannot use up another's (SPEC §3).
+  // Exchange starts, oldest first; those within the last minute count against
+  // max_exchanges_per_minute, which is this organization's own, so its callers
+  // cannot use up another's (SPEC §3). Pruned when an exchange starts.
   std::deque<mono_time> recent_exchanges;
 };
 
@@ -80,7 +75,7 @@ struct token_service::server_state {
   mono_time limited_until{};  // a 429's Retry-After
 };
 
-token_service::token_service(net::any_io_executor executor, const clock& clock,
+token_service::token_service(net::any_io_executor executor, const clock_source& clock,
                              service_options options, std::shared_ptr<exchanger> exchanger)
     : executor_(std::move(executor)),
       clock_(clock),
@@ -173,8 +168,6 @@ std::size_t token_service::evict(const std::string& org) {
 
 void token_service::restore(const std::string& org, const std::string& sub_org,
                             cached_token token) {
-  // The same cap as a new token's, whatever the file says (SPEC §3, §6).
-  token.expires_at = std::min(token.expires_at, token.obtained_at + upstream::max_token_lifetime);
   const auto it = orgs_.find(org);
   if (it == orgs_.end() || token.expires_at <= clock_.wall_now()) return;
   auto& entry = it->second->slots[sub_org];
@@ -186,76 +179,71 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   }
 }
 
-std::optional<service_error> token_service::blocked(org_state& org, const slot& entry) {
+std::optional<failure> token_service::blocked(const org_state& org, const slot& entry) const {
   const auto now = clock_.mono_now();
   if (org.permanent) {
     return org.permanent;
   }
   if (now < org.rejected_until && org.last_error) {
-    return service_error{errc::key_rejected, org.last_error->message, std::nullopt};
+    return failure{errc::key_rejected, org.last_error->error.message};
   }
   if (now < entry.retry_not_before && entry.blocking_error) {
     auto error = *entry.blocking_error;
     if (carries_retry_after(error.code))
-      error.retry_after = ceil_seconds(entry.retry_not_before - now);
+      error.retry_after = retry_after_of(entry.retry_not_before - now);
     return error;
   }
-  auto& server = servers_[org.settings->auth_url];
-  if (now < server.limited_until) {
-    return service_error{errc::rate_limited,
-                         "organization " + org.settings->name + ": the auth server " +
-                             org.settings->auth_url + " asked us to slow down",
-                         ceil_seconds(server.limited_until - now)};
+  if (const auto server = servers_.find(org.settings->auth_url);
+      server != servers_.end() && now < server->second.limited_until) {
+    return failure{errc::rate_limited,
+                   "organization " + org.settings->name + ": the auth server " +
+                       org.settings->auth_url + " asked us to slow down",
+                   retry_after_of(server->second.limited_until - now)};
   }
-  auto& recent = org.recent_exchanges;
-  while (!recent.empty() && now - recent.front() >= rate_window) {
-    recent.pop_front();
-  }
-  if (recent.size() >= options_.max_exchanges_per_minute) {
-    return service_error{errc::rate_limited,
-                         "organization " + org.settings->name + ": over " +
-                             std::to_string(options_.max_exchanges_per_minute) +
-                             " exchanges per minute (max_exchanges_per_minute)",
-                         ceil_seconds(recent.front() + rate_window - now)};
+  // Only the starts within the window count; older ones are pruned by start_flight.
+  const auto& recent = org.recent_exchanges;
+  const auto in_window = std::upper_bound(recent.begin(), recent.end(), now - rate_window);
+  if (static_cast<std::size_t>(recent.end() - in_window) >= options_.max_exchanges_per_minute) {
+    return failure{errc::rate_limited,
+                   "organization " + org.settings->name + ": over " +
+                       std::to_string(options_.max_exchanges_per_minute) +
+                       " exchanges per minute (max_exchanges_per_minute)",
+                   retry_after_of(*in_window + rate_window - now)};
   }
   return std::nullopt;
 }
 
-std::optional<token_outcome> token_service::try_get(const token_request& request) {
+lookup_result token_service::lookup(const token_request& request) {
   const auto it = orgs_.find(request.org);
   if (it == orgs_.end()) {
-    return service_error{errc::unknown_org, "no organization named " + request.org, std::nullopt};
+    return failure{errc::unknown_org, "no organization named " + request.org};
   }
   auto& org = *it->second;
   if (!org.settings->key) {
-    return service_error{
-        errc::no_key,
-        "organization " + request.org + " has no usable key: " + org.settings->key_problem,
-        std::nullopt};
+    return failure{errc::no_key, "organization " + request.org +
+                                     " has no usable key: " + org.settings->key_problem};
   }
   if (!request.sub_org.empty() && org.settings->api_version == api_version::v1) {
-    return service_error{
-        errc::bad_request,
-        "organization " + request.org + " uses API v1, which has no sub-organizations",
-        std::nullopt};
+    return failure{errc::bad_request,
+                   "organization " + request.org + " uses API v1, which has no sub-organizations"};
   }
-  auto entry_it = org.slots.find(request.sub_org);
-  if (entry_it == org.slots.end()) {
-    forget_idle_slots(org);
-    if (org.slots.size() >= options_.max_cache_keys_per_org) {
-      return service_error{errc::bad_request,
-                           "organization " + request.org +
-                               " has too many sub-organization tokens (" +
-                               std::to_string(options_.max_cache_keys_per_org) + ")",
-                           std::nullopt};
-    }
-    entry_it = org.slots.emplace(request.sub_org, slot{}).first;
+  auto* entry = slot_for(org, request.sub_org);
+  if (entry == nullptr) {
+    return failure{errc::bad_request, "organization " + request.org +
+                                          " has too many sub-organization tokens (" +
+                                          std::to_string(options_.max_cache_keys_per_org) + ")"};
   }
-  return serve_or_block(org, entry_it->second, request);
+  return serve(org, *entry, request);
 }
 
-std::optional<token_outcome> token_service::serve_or_block(org_state& org, slot& entry,
-                                                           const token_request& request) {
+token_service::slot* token_service::slot_for(org_state& org, const std::string& sub_org) {
+  if (const auto it = org.slots.find(sub_org); it != org.slots.end()) return &it->second;
+  forget_idle_slots(org);
+  if (org.slots.size() >= options_.max_cache_keys_per_org) return nullptr;
+  return &org.slots.emplace(sub_org, slot{}).first->second;
+}
+
+lookup_result token_service::serve(org_state& org, slot& entry, const token_request& request) {
   const auto now = clock_.wall_now();
   const auto& token = entry.token;
   const bool usable = token && token->expires_at - now >= request.min_ttl;
@@ -273,22 +261,21 @@ std::optional<token_outcome> token_service::serve_or_block(org_state& org, slot&
     // A token under 10 s old is never exchanged anew: a crowd of `fresh=1`
     // makes no exchanges, and a min_ttl it cannot meet will not be met.
     const auto left = std::chrono::floor<seconds>(token->expires_at - now).count();
-    return service_error{errc::ttl_unsatisfiable,
-                         who(org.settings->name, request.sub_org) + ": the newest token has " +
-                             std::to_string(left) + " s left, less than the " +
-                             std::to_string(request.min_ttl.count()) + " s asked for",
-                         std::nullopt};
+    return failure{errc::ttl_unsatisfiable,
+                   who(org.settings->name, request.sub_org) + ": the newest token has " +
+                       std::to_string(left) + " s left, less than the " +
+                       std::to_string(request.min_ttl.count()) + " s asked for"};
   }
   if (entry.in_flight) {
-    return std::nullopt;  // join it
+    return pending_exchange{entry.in_flight, request.min_ttl};
   }
   if (auto error = blocked(org, entry)) {
     if (usable) {
       return token_answer{token, false};  // a forced refresh while we may not: keep serving
     }
-    return token_outcome{std::move(*error)};
+    return std::move(*error);
   }
-  return std::nullopt;  // start one
+  return pending_exchange{start_flight(org, entry, request.sub_org), request.min_ttl};
 }
 
 void token_service::forget_idle_slots(org_state& org) {
@@ -312,196 +299,215 @@ void token_service::maybe_refresh(org_state& org, slot& entry, const std::string
 
 std::shared_ptr<token_service::flight> token_service::start_flight(org_state& org, slot& entry,
                                                                    const std::string& sub_org) {
-  org.recent_exchanges.push_back(clock_.mono_now());
+  const auto now = clock_.mono_now();
+  auto& recent = org.recent_exchanges;
+  while (!recent.empty() && now - recent.front() >= rate_window) recent.pop_front();
+  recent.push_back(now);
   auto f = std::make_shared<flight>(executor_, org.settings->name, sub_org, org.settings);
   entry.in_flight = f;
-  net::co_spawn(executor_, run_flight(f), net::detached);
+  spawn_detached(executor_, run_flight(f), "the exchange of " + who(org.settings->name, sub_org));
   return f;
 }
 
-net::awaitable<token_outcome> token_service::get(token_request request) {
-  if (auto answer = try_get(request)) {
-    co_return std::move(*answer);
-  }
-  auto& org = *orgs_.find(request.org)->second;
-  auto& entry = org.slots[request.sub_org];
-  auto f = entry.in_flight ? entry.in_flight : start_flight(org, entry, request.sub_org);
+net::awaitable<token_outcome> token_service::wait(pending_exchange pending) {
+  const auto f = std::move(pending.flight_);
   while (!f->outcome) {
     co_await f->done.async_wait(net::as_tuple(net::use_awaitable));
   }
-  if (const auto* error = std::get_if<service_error>(&*f->outcome)) {
+  if (const auto* error = std::get_if<failure>(&*f->outcome)) {
     co_return *error;
   }
   auto token = std::get<std::shared_ptr<const cached_token>>(*f->outcome);
   const auto left = token->expires_at - clock_.wall_now();
-  if (left < request.min_ttl) {
-    co_return service_error{errc::ttl_unsatisfiable,
-                            who(request.org, request.sub_org) + ": a new token has " +
-                                std::to_string(std::chrono::floor<seconds>(left).count()) +
-                                " s left, less than the " +
-                                std::to_string(request.min_ttl.count()) + " s asked for",
-                            std::nullopt};
+  if (left < pending.min_ttl_) {
+    co_return failure{errc::ttl_unsatisfiable,
+                      who(f->org, f->sub_org) + ": a new token has " +
+                          std::to_string(std::chrono::floor<seconds>(left).count()) +
+                          " s left, less than the " + std::to_string(pending.min_ttl_.count()) +
+                          " s asked for"};
   }
   co_return token_answer{std::move(token), true};
 }
 
+// A detached coroutine: whatever happens, it ends by waking every waiter with
+// an outcome (STYLE 21). An exception here is a bug; its waiters get
+// internal_error at once instead of waiting for their connection to time out.
 net::awaitable<void> token_service::run_flight(std::shared_ptr<flight> f) {
-  const auto settings = f->settings;
-  const auto started = mono_clock::now();
-
-  auto version = settings->api_version;
-  bool probing = false;
-  if (version == api_version::automatic) {
-    const auto it = orgs_.find(f->org);
-    const auto resolved = it == orgs_.end() ? std::nullopt : it->second->resolved_version;
-    probing = !resolved;
-    version = resolved.value_or(api_version::v3);
-    // A server that settled on v1 for the root has no sub-organizations
-    // there; v2 is the legacy endpoint that takes them.
-    if (!f->sub_org.empty() && version == api_version::v1) version = api_version::v2;
-  }
-
-  upstream::exchange_result result;
   try {
-    auto exchanger = exchanger_;  // a reload may replace it meanwhile
-    result = co_await exchanger->exchange(settings, version, f->sub_org);
-    // `auto`: v3 first, then v1 (v2 when a sub-organization is asked).
-    const auto* error = std::get_if<exchange_error>(&result);
-    if (probing && error != nullptr && error->code == errc::endpoint_not_found) {
-      version = f->sub_org.empty() ? api_version::v1 : api_version::v2;
-      result = co_await exchanger->exchange(settings, version, f->sub_org);
+    const auto started = mono_clock::now();
+    auto attempt = co_await exchange_with_fallback(f);
+    const auto elapsed = mono_clock::now() - started;
+    record(f->org, attempt.result, elapsed);
+    const auto target = target_of(*f);
+    if (std::holds_alternative<token_grant>(attempt.result)) {
+      f->outcome = cache_grant(*f, target, attempt, elapsed);
+    } else {
+      f->outcome = apply_failure(*f, target, std::get<failure>(std::move(attempt.result)), elapsed);
     }
   } catch (const std::exception& e) {
-    result = exchange_error{errc::internal_error, std::string("exchange failed: ") + e.what(),
-                            std::nullopt};
+    spdlog::error("{}: the exchange failed unexpectedly: {}", who(f->org, f->sub_org), e.what());
+    f->outcome = failure{errc::internal_error,
+                         who(f->org, f->sub_org) + ": internal error during the exchange"};
+  } catch (...) {
+    spdlog::error("{}: the exchange failed unexpectedly", who(f->org, f->sub_org));
+    f->outcome = failure{errc::internal_error,
+                         who(f->org, f->sub_org) + ": internal error during the exchange"};
   }
-  const auto elapsed = mono_clock::now() - started;
-  record(f->org, f->sub_org, result, elapsed);
-
-  // Apply the result, unless the organization's key or settings changed meanwhile.
-  const auto it = orgs_.find(f->org);
-  org_state* org = (it != orgs_.end() && it->second->settings->key == settings->key &&
-                    it->second->settings->same_exchange_inputs(*settings))
-                       ? it->second.get()
-                       : nullptr;
-  slot* entry = nullptr;
-  if (org != nullptr) {
-    auto slot_it = org->slots.find(f->sub_org);
-    if (slot_it != org->slots.end() && slot_it->second.in_flight == f) entry = &slot_it->second;
-  }
-  const auto now = clock_.wall_now();
-  const auto mono_now = clock_.mono_now();
-  const auto subject = who(f->org, f->sub_org);
-
-  if (auto* grant = std::get_if<token_grant>(&result)) {
-    auto token = std::make_shared<cached_token>();
-    token->access_token = std::move(grant->access_token);
-    token->obtained_at = grant->obtained_at;
-    token->expires_at = grant->expires_at;
-    token->refresh_at =
-        refresh_point(token->obtained_at, token->expires_at, options_.refresh_before, draw());
-    token->fingerprint = fingerprint(token->access_token);
-    render_json_members(*token);
-    spdlog::info("exchange org={} sub_org={} result=ok duration_ms={} token={} expires_in={}s",
-                 f->org, f->sub_org.empty() ? "-" : f->sub_org,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
-                 token->fingerprint,
-                 std::chrono::duration_cast<seconds>(token->expires_at - now).count());
-    if (grant->ignored_skew) {
-      spdlog::warn(
-          "organization {}: ignoring the auth server's Date header: it is {} s from our clock, "
-          "more than 24 h",
-          f->org, grant->ignored_skew->count());
-    }
-    if (org != nullptr) {
-      if (grant->clock_skew != org->clock_skew &&
-          std::chrono::abs(grant->clock_skew) > seconds{30}) {
-        spdlog::warn("organization {}: the auth server's clock differs from ours by {} s", f->org,
-                     grant->clock_skew.count());
-      }
-      org->clock_skew = grant->clock_skew;
-      org->last_error.reset();
-      if (probing && f->sub_org.empty()) org->resolved_version = version;
-      if (probing && !f->sub_org.empty() && version == api_version::v3) {
-        org->resolved_version = version;
-      }
-    }
-    if (entry != nullptr) {
-      entry->token = token;
-      entry->failures = 0;
-      entry->retry_not_before = {};
-      entry->blocking_error.reset();
-      entry->last_error.reset();
-      if (on_change_) on_change_();
-    } else {
-      spdlog::info("{}: not caching token {}: the key or settings changed during the exchange",
-                   subject, token->fingerprint);
-    }
-    f->outcome = std::shared_ptr<const cached_token>(std::move(token));
-  } else {
-    auto& failed = std::get<exchange_error>(result);
-    service_error error{failed.code, subject + ": " + failed.message, failed.retry_after};
-    spdlog::warn("exchange org={} sub_org={} result={} duration_ms={}: {}", f->org,
-                 f->sub_org.empty() ? "-" : f->sub_org, code_name(failed.code),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
-                 failed.message);
-    if (org != nullptr && entry != nullptr) {
-      const failure_record record{error.code, error.message, now};
-      org->last_error = record;
-      entry->last_error = record;
-      switch (error.code) {
-        case errc::key_rejected:
-          if (f->sub_org.empty()) {
-            org->rejected_until = mono_now + options_.retry_rejected_after;
-          } else {
-            entry->retry_not_before = mono_now + options_.retry_rejected_after;
-            entry->blocking_error = error;
-          }
-          break;
-        case errc::endpoint_not_found:
-        case errc::upstream_tls:
-          org->permanent = error;
-          break;
-        case errc::rate_limited: {
-          const auto wait =
-              failed.retry_after
-                  ? std::chrono::duration_cast<mono_clock::duration>(*failed.retry_after)
-                  : std::chrono::duration_cast<mono_clock::duration>(
-                        backoff_delay(entry->failures + 1, draw()));
-          servers_[settings->auth_url].limited_until = mono_now + wait;
-          error.retry_after = ceil_seconds(wait);
-          break;
-        }
-        default: {
-          // Transient: back off this cache key, honouring a longer Retry-After.
-          ++entry->failures;
-          auto wait = std::chrono::duration_cast<mono_clock::duration>(
-              backoff_delay(entry->failures, draw()));
-          if (failed.retry_after) {
-            wait = std::max(wait,
-                            std::chrono::duration_cast<mono_clock::duration>(*failed.retry_after));
-          }
-          entry->retry_not_before = mono_now + wait;
-          entry->blocking_error = error;
-          error.retry_after = ceil_seconds(wait);
-          break;
-        }
-      }
-      if (error.code == errc::upstream_unavailable || error.code == errc::rate_limited) {
-        if (!error.retry_after) error.retry_after = seconds{1};
-      }
-    }
-    f->outcome = std::move(error);
-  }
-  if (entry != nullptr) entry->in_flight.reset();
-  f->done.cancel();
+  land(*f);
 }
 
-void token_service::record(const std::string& org, const std::string& /*sub_org*/,
-                           const upstream::exchange_result& result,
-                           std::chrono::steady_clock::duration elapsed) {
+std::optional<api_version> token_service::settled_version(const flight& f) const {
+  const auto it = orgs_.find(f.org);
+  return it == orgs_.end() ? std::nullopt : it->second->resolved_version;
+}
+
+api_version token_service::choose_version(const flight& f) const {
+  const auto configured = f.settings->api_version;
+  if (configured != api_version::automatic) return configured;
+  auto version = settled_version(f).value_or(api_version::v3);
+  // A server that settled on v1 for the root has no sub-organizations there;
+  // v2 is the legacy endpoint that takes them.
+  if (!f.sub_org.empty() && version == api_version::v1) version = api_version::v2;
+  return version;
+}
+
+net::awaitable<token_service::exchange_attempt> token_service::exchange_with_fallback(
+    std::shared_ptr<flight> f) {
+  // `auto` with nothing settled yet probes: v3 first, then v1 (v2 when a
+  // sub-organization is asked).
+  exchange_attempt attempt{
+      failure{}, choose_version(*f),
+      f->settings->api_version == api_version::automatic && !settled_version(*f)};
+  const bool probing = attempt.probed;
+  auto exchanger = exchanger_;  // a reload may replace it meanwhile
+  try {
+    attempt.result = co_await exchanger->exchange(f->settings, attempt.version, f->sub_org);
+    const auto* error = std::get_if<failure>(&attempt.result);
+    if (probing && error != nullptr && error->code == errc::endpoint_not_found) {
+      attempt.version = f->sub_org.empty() ? api_version::v1 : api_version::v2;
+      attempt.result = co_await exchanger->exchange(f->settings, attempt.version, f->sub_org);
+    }
+  } catch (const std::exception& e) {
+    // The exchanger's contract is a failure, not a throw: this one failed.
+    attempt.result = failure{errc::internal_error, std::string("exchange failed: ") + e.what()};
+  } catch (...) {
+    attempt.result = failure{errc::internal_error, "exchange failed: unknown exception"};
+  }
+  co_return attempt;
+}
+token_service::flight_target token_service::target_of(const flight& f) {
+  // The result applies only while the organization's key and settings are
+  // those the exchange started with, and the cache key still waits for it.
+  const auto it = orgs_.find(f.org);
+  if (it == orgs_.end() || it->second->settings->key != f.settings->key ||
+      !it->second->settings->same_exchange_inputs(*f.settings)) {
+    return {};
+  }
+  auto& org = *it->second;
+  const auto entry = org.slots.find(f.sub_org);
+  if (entry == org.slots.end() || entry->second.in_flight.get() != &f) return {&org, nullptr};
+  return {&org, &entry->second};
+}
+
+std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
+                                                               flight_target target,
+                                                               exchange_attempt& attempt,
+                                                               mono_clock::duration elapsed) {
+  auto& grant = std::get<token_grant>(attempt.result);
+  auto token = std::make_shared<cached_token>();
+  token->access_token = std::move(grant.access_token);
+  token->obtained_at = grant.obtained_at;
+  token->expires_at = grant.expires_at;
+  token->refresh_at =
+      refresh_point(token->obtained_at, token->expires_at, options_.refresh_before, draw());
+  token->fingerprint = fingerprint(token->access_token);
+  render_json_members(*token);
+  spdlog::info("exchange org={} sub_org={} result=ok duration_ms={} token={} expires_in={}s", f.org,
+               f.sub_org.empty() ? "-" : f.sub_org,
+               std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
+               token->fingerprint,
+               std::chrono::duration_cast<seconds>(token->expires_at - clock_.wall_now()).count());
+  if (grant.ignored_skew) {
+    spdlog::warn(
+        "organization {}: ignoring the auth server's Date header: it is {} s from our clock, "
+        "more than 24 h",
+        f.org, grant.ignored_skew->count());
+  }
+  if (auto* org = target.org) {
+    if (grant.clock_skew != org->clock_skew && std::chrono::abs(grant.clock_skew) > seconds{30}) {
+      spdlog::warn("organization {}: the auth server's clock differs from ours by {} s", f.org,
+                   grant.clock_skew.count());
+    }
+    org->clock_skew = grant.clock_skew;
+    org->last_error.reset();
+    // What `auto` found: the root's version, or v3 when a sub-organization got it.
+    if (attempt.probed && (f.sub_org.empty() || attempt.version == api_version::v3)) {
+      org->resolved_version = attempt.version;
+    }
+  }
+  if (auto* entry = target.entry) {
+    entry->token = token;
+    entry->failures = 0;
+    entry->retry_not_before = {};
+    entry->blocking_error.reset();
+    if (on_change_) on_change_();
+  } else {
+    spdlog::info("{}: not caching token {}: the key or settings changed during the exchange",
+                 who(f.org, f.sub_org), token->fingerprint);
+  }
+  return token;
+}
+
+failure token_service::apply_failure(const flight& f, flight_target target, failure failed,
+                                     mono_clock::duration elapsed) {
+  spdlog::warn("exchange org={} sub_org={} result={} duration_ms={}: {}", f.org,
+               f.sub_org.empty() ? "-" : f.sub_org, code_name(failed.code),
+               std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
+               failed.message);
+  failed.message = who(f.org, f.sub_org) + ": " + failed.message;
+  if (target.org == nullptr || target.entry == nullptr) return failed;
+  auto& org = *target.org;
+  auto& entry = *target.entry;
+  org.last_error = failure_record{failed, clock_.wall_now()};
+  const auto decision = decide_failure(failed, !f.sub_org.empty(), entry.failures,
+                                       options_.retry_rejected_after, draw());
+  const auto until = clock_.mono_now() + decision.wait;
+  if (decision.retry_after) failed.retry_after = decision.retry_after;
+  switch (decision.effect) {
+    case failure_effect::rest_org:
+      org.rejected_until = until;
+      break;
+    case failure_effect::hold_until_reload:
+      org.permanent = failed;
+      break;
+    case failure_effect::slow_down_server:
+      servers_[f.settings->auth_url].limited_until = until;
+      break;
+    case failure_effect::rest_cache_key:
+    case failure_effect::back_off:
+      entry.failures = decision.failures;
+      entry.retry_not_before = until;
+      entry.blocking_error = failed;
+      break;
+  }
+  return failed;
+}
+
+void token_service::land(flight& f) {
+  // The cache key stops pointing at this flight, and every waiter wakes.
+  if (const auto org = orgs_.find(f.org); org != orgs_.end()) {
+    const auto entry = org->second->slots.find(f.sub_org);
+    if (entry != org->second->slots.end() && entry->second.in_flight.get() == &f) {
+      entry->second.in_flight.reset();
+    }
+  }
+  f.done.cancel();
+}
+
+void token_service::record(const std::string& org, const upstream::exchange_result& result,
+                           mono_clock::duration elapsed) {
   ++stats_.exchanges_total;
-  const auto* error = std::get_if<exchange_error>(&result);
+  const auto* error = std::get_if<failure>(&result);
   const std::string outcome = error == nullptr ? "ok" : std::string(code_name(error->code));
   ++stats_.exchanges[{org, outcome}];
   const double secs = std::chrono::duration<double>(elapsed).count();
@@ -529,7 +535,8 @@ std::vector<org_view> token_service::view() const {
     if (!state->settings->key) {
       v.state = "no_key";
       if (!v.last_error) {
-        v.last_error = failure_record{errc::no_key, state->settings->key_problem, wall_time{}};
+        v.last_error =
+            failure_record{{errc::no_key, state->settings->key_problem, {}}, wall_time{}};
       }
     } else if (mono_now < state->rejected_until) {
       v.state = "rejected";

@@ -78,21 +78,32 @@ struct token_answer {
   bool from_exchange = false;
 };
 
-/// A failure handed out: the code, one sentence naming the organization, and
-/// how long to wait before asking again (503s).
-struct service_error {
-  errc code = errc::internal_error;
-  std::string message;
-  std::optional<seconds> retry_after;
+/// A token, or why there is none.
+using token_outcome = std::variant<token_answer, failure>;
+
+/// An exchange a request waits for: what `token_service::lookup` hands back
+/// when it cannot answer at once. Awaited once, with `token_service::wait`.
+class pending_exchange {
+ public:
+  struct flight;
+
+ private:
+  friend class token_service;
+  pending_exchange(std::shared_ptr<flight> f, seconds min_ttl)
+      : flight_(std::move(f)), min_ttl_(min_ttl) {}
+
+  std::shared_ptr<flight> flight_;
+  seconds min_ttl_;
 };
 
-using token_outcome = std::variant<token_answer, service_error>;
+/// What one pass over a request finds: a token or a failure now, or an
+/// exchange to wait for.
+using lookup_result = std::variant<token_answer, failure, pending_exchange>;
 
-/// The last failure of an organization or cache key.
+/// The last failure of an organization, and when it happened.
 struct failure_record {
-  errc code;
-  std::string message;
-  wall_time at;
+  failure error;
+  wall_time at;  ///< the epoch when nothing failed yet (a missing key)
 };
 
 /// A snapshot of one organization for `/v1/orgs`.
@@ -120,7 +131,7 @@ struct service_stats {
 /// Hands out tokens; see the file comment.
 class token_service {
  public:
-  token_service(net::any_io_executor executor, const clock& clock, service_options options,
+  token_service(net::any_io_executor executor, const clock_source& clock, service_options options,
                 std::shared_ptr<exchanger> exchanger);
   ~token_service();
   token_service(const token_service&) = delete;
@@ -135,18 +146,21 @@ class token_service {
   /// Replaces the exchanger (reload with a new CA or proxy).
   void set_exchanger(std::shared_ptr<exchanger> exchanger) { exchanger_ = std::move(exchanger); }
 
-  /// The fast path: the answer when it needs no exchange to wait for (a cache
-  /// hit, or an error known at once); nullopt when the caller must `get`.
-  std::optional<token_outcome> try_get(const token_request& request);
+  /// One pass over a request (STYLE 17): the cached token or a failure known
+  /// at once, or the exchange to wait for, joined or started here. Counts one
+  /// cache hit or one miss; a hit past its refresh point starts a background
+  /// refresh. Never suspends.
+  lookup_result lookup(const token_request& request);
 
-  /// The full path: waits for the exchange in flight, or starts one.
-  net::awaitable<token_outcome> get(token_request request);
+  /// Waits for `pending`'s exchange: its token when it meets the request's
+  /// min_ttl, else the failure. Every waiter of one exchange wakes at once.
+  net::awaitable<token_outcome> wait(pending_exchange pending);
 
   /// Evicts one organization's tokens (all when `org` is empty); returns how many.
   std::size_t evict(const std::string& org);
 
-  /// Stores a token restored from the cache file, unless one is cached already
-  /// (its expiry capped at obtained_at + 24 h, as a new token's is).
+  /// Stores a token restored from the cache file (whose decoding capped it at
+  /// 24 h from when it was obtained), unless one is cached already.
   void restore(const std::string& org, const std::string& sub_org, cached_token token);
 
   /// The organizations as `/v1/orgs` shows them.
@@ -163,27 +177,52 @@ class token_service {
   /// (the cache file writer listens).
   void on_change(std::function<void()> listener) { on_change_ = std::move(listener); }
 
-  struct flight;
   struct slot;
   struct org_state;
   struct server_state;
 
  private:
-  std::optional<token_outcome> serve_or_block(org_state& org, slot& entry,
-                                              const token_request& request);
-  std::optional<service_error> blocked(org_state& org, const slot& entry);
+  using flight = pending_exchange::flight;
+  /// The org and cache key a flight's result goes to; null when they changed meanwhile.
+  struct flight_target {
+    org_state* org = nullptr;
+    slot* entry = nullptr;
+  };
+  /// An exchange's result and the API version that gave it.
+  struct exchange_attempt {
+    upstream::exchange_result result;
+    upstream::api_version version;
+    bool probed = false;  ///< `auto` with no version settled: a success settles it
+  };
+
+  slot* slot_for(org_state& org, const std::string& sub_org);
+  lookup_result serve(org_state& org, slot& entry, const token_request& request);
+  std::optional<failure> blocked(const org_state& org, const slot& entry) const;
   /// Forgets the cache keys that hold no token and whose rest or backoff has
   /// ended, so that failed requests cannot fill an organization's cache keys.
   void forget_idle_slots(org_state& org);
   void maybe_refresh(org_state& org, slot& entry, const std::string& sub_org);
   std::shared_ptr<flight> start_flight(org_state& org, slot& entry, const std::string& sub_org);
+
+  // run_flight's steps.
   net::awaitable<void> run_flight(std::shared_ptr<flight> f);
-  void record(const std::string& org, const std::string& sub_org, const upstream::exchange_result&,
-              std::chrono::steady_clock::duration elapsed);
+  std::optional<upstream::api_version> settled_version(const flight& f) const;
+  upstream::api_version choose_version(const flight& f) const;
+  net::awaitable<exchange_attempt> exchange_with_fallback(std::shared_ptr<flight> f);
+  flight_target target_of(const flight& f);
+  std::shared_ptr<const cached_token> cache_grant(const flight& f, flight_target target,
+                                                  exchange_attempt& attempt,
+                                                  mono_clock::duration elapsed);
+  failure apply_failure(const flight& f, flight_target target, failure failed,
+                        mono_clock::duration elapsed);
+  void land(flight& f);
+
+  void record(const std::string& org, const upstream::exchange_result& result,
+              mono_clock::duration elapsed);
   double draw();
 
   net::any_io_executor executor_;
-  const clock& clock_;
+  const clock_source& clock_;
   service_options options_;
   std::shared_ptr<exchanger> exchanger_;
   std::map<std::string, std::unique_ptr<org_state>, std::less<>> orgs_;

@@ -2,21 +2,18 @@
 
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/spawn.hpp"
+#include "daemon/transport/request_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
@@ -42,61 +39,6 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Descriptors left free for everything but connections (upstream exchanges,
 // key and cache files) once the table has filled up.
 constexpr std::size_t descriptor_reserve = 16;
-
-/// Memory wiped when it is freed: a connection's read buffer and a request's
-/// body may hold a key (PUT /v1/orgs/{org}/key), and a buffer that grows
-/// frees its old storage. Not locked: every connection has a read buffer, and
-/// the locked-memory budget is kept for keys.
-template <class T>
-struct wiping_allocator {
-  using value_type = T;
-
-  wiping_allocator() noexcept = default;
-  template <class U>
-  wiping_allocator(const wiping_allocator<U>& /*other*/) noexcept {}  // NOLINT: rebind
-
-  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
-  void deallocate(T* p, std::size_t n) noexcept {
-    platform::secure_wipe(p, n * sizeof(T));
-    std::allocator<T>{}.deallocate(p, n);
-  }
-
-  friend bool operator==(const wiping_allocator&, const wiping_allocator&) noexcept { return true; }
-};
-
-using read_buffer = beast::basic_flat_buffer<wiping_allocator<char>>;
-using request_body = http::basic_string_body<char, std::char_traits<char>, wiping_allocator<char>>;
-using request_parser = http::request_parser<request_body>;
-
-// True when a request may have left a key in memory: it carried a body (a
-// key PUT does), or it did not parse (it may have been a key PUT cut short).
-bool may_hold_a_secret(const request_parser& parser) noexcept {
-  return !parser.get().body().empty() || !parser.is_done();
-}
-
-// Wipes a request's body, the small-string bytes inside the parser (that is,
-// inside the session's coroutine frame) too.
-void wipe_body(request_parser& parser) noexcept {
-  auto& body = parser.get().body();
-  body.resize(body.capacity());  // within capacity: no allocation
-  platform::secure_wipe(body.data(), body.size());
-  body.clear();
-}
-
-// Wipes every byte the read buffer holds or has held, head and body, keeping
-// only the bytes of a pipelined next request.
-void wipe_read_buffer(read_buffer& buffer) {
-  // The next request may be a key PUT too: held in locked memory meanwhile.
-  const platform::secure_buffer next(
-      std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()));
-  buffer.clear();
-  const auto whole = buffer.prepare(buffer.capacity());
-  platform::secure_wipe(whole.data(), whole.size());
-  if (!next.empty()) {
-    buffer.commit(
-        net::buffer_copy(buffer.prepare(next.size()), net::buffer(next.data(), next.size())));
-  }
-}
 
 // Wipes the body however the session leaves a request, a co_return included.
 // (The read buffer needs no such guard: a session that leaves early ends, and
@@ -134,20 +76,14 @@ std::string response_head(const api::api_response& response, bool keep_alive) {
   return head;
 }
 
-// Feeds `parser` the bytes `buffer` already holds. A request that arrived
-// whole in one read (nearly all of them) is parsed here: async_read would
-// parse it too, but completes through a post to the scheduler even when it
-// had nothing to read. need_more: the parser wants bytes not read yet.
-boost::system::error_code parse_buffered(request_parser& parser, read_buffer& buffer) {
-  parser.eager(true);  // the body too, as async_read does
+// Writes what the non-blocking socket takes now; "would block" is no error,
+// only less sent.
+std::pair<boost::system::error_code, std::size_t> write_at_once(
+    stream::socket& socket, const std::array<net::const_buffer, 2>& buffers) {
   boost::system::error_code ec;
-  while (!parser.is_done()) {
-    const auto used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec) return ec;
-    if (used == 0) return http::error::need_more;
-  }
-  return ec;
+  const auto sent = socket.write_some(buffers, ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) return {{}, sent};
+  return {ec, sent};
 }
 
 }  // namespace
@@ -173,6 +109,22 @@ struct http_server::session {
     if (at < armed) timer.cancel();
   }
 
+  // Between requests: idle until the first byte of the next one.
+  void await_request(std::chrono::milliseconds idle_timeout) {
+    busy = false;
+    idle_since = mono_clock::now();
+    set_deadline(idle_since + idle_timeout);
+  }
+
+  // A head that is not all in `buffer` yet must arrive within `head_timeout`
+  // of its first byte.
+  void await_head(const read_buffer& buffer, std::chrono::milliseconds head_timeout) {
+    const std::string_view bytes(static_cast<const char*>(buffer.data().data()), buffer.size());
+    if (bytes.find("\r\n\r\n") == std::string_view::npos) {
+      set_deadline(mono_clock::now() + head_timeout);
+    }
+  }
+
   void close() noexcept {
     boost::system::error_code ignored;
     socket.shutdown(stream::socket::shutdown_both, ignored);
@@ -195,7 +147,7 @@ void http_server::start(int listening_fd) {
     spdlog::warn("cannot open /dev/null for a spare descriptor: {}",
                  std::generic_category().message(errno));
   }
-  net::co_spawn(io_, accept_loop(), net::detached);
+  spawn_detached(io_.get_executor(), accept_loop(), "the accept loop");
 }
 
 void http_server::stop() {
@@ -274,47 +226,62 @@ bool http_server::turn_away_one() {
 
 net::awaitable<void> http_server::accept_loop() {
   net::steady_timer pause(io_);
-  auto last_warning = mono_clock::time_point{};
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (stopping_) co_return;
-    if ((ec == net::error::no_descriptors ||
-         ec == boost::system::errc::too_many_files_open_in_system) &&
-        on_out_of_descriptors()) {
-      continue;
+    bool accepting = false;
+    // Nothing thrown here may end the loop: the daemon would stop accepting.
+    try {
+      accepting = admit(ec, std::move(socket));
+    } catch (const std::exception& e) {
+      spdlog::error("accepting a connection failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("accepting a connection failed: an exception of unknown type");
     }
-    if (ec) {
-      // A transient failure, or no descriptor could be freed: say so at most
-      // every 10 s, pause briefly, and keep serving the connections we have.
-      if (mono_clock::now() - last_warning > std::chrono::seconds{10}) {
-        spdlog::warn("accept failed: {}; pausing briefly", ec.message());
-        last_warning = mono_clock::now();
-      }
+    if (!accepting) {
+      // Keep serving the connections we have; try again shortly.
       pause.expires_after(std::chrono::milliseconds{50});
       co_await pause.async_wait(use_tuple);
-      continue;
     }
-    const auto peer = platform::peer_of(socket.native_handle());
-    if (!peer) {
-      spdlog::warn("dropping a connection whose peer credentials cannot be read");
-      continue;
-    }
-    if (sessions_.size() >= connection_cap() && !make_room()) {
-      continue;  // every connection is busy: turn the newcomer away
-    }
-    // serve() writes synchronously first: that must return would_block, never wait.
-    boost::system::error_code nb_ec;
-    socket.non_blocking(true, nb_ec);
-    if (nb_ec) {
-      spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
-      continue;
-    }
-    auto s = std::make_shared<session>(std::move(socket), *peer);
-    s->deadline = mono_clock::now() + limits_.idle_timeout;
-    sessions_.push_front(s);
-    s->position = sessions_.begin();
-    net::co_spawn(io_, run(std::move(s)), net::detached);
   }
+}
+
+bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
+  if ((ec == net::error::no_descriptors ||
+       ec == boost::system::errc::too_many_files_open_in_system) &&
+      on_out_of_descriptors()) {
+    return true;
+  }
+  if (ec) {
+    // A transient failure, or no descriptor could be freed: say so at most
+    // every 10 s, and pause briefly.
+    if (mono_clock::now() - last_accept_warning_ > std::chrono::seconds{10}) {
+      spdlog::warn("accept failed: {}; pausing briefly", ec.message());
+      last_accept_warning_ = mono_clock::now();
+    }
+    return false;
+  }
+  const auto peer = platform::peer_of(socket.native_handle());
+  if (!peer) {
+    spdlog::warn("dropping a connection whose peer credentials cannot be read");
+    return true;
+  }
+  if (sessions_.size() >= connection_cap() && !make_room()) {
+    return true;  // every connection is busy: turn the newcomer away
+  }
+  // serve() writes synchronously first: that must return would_block, never wait.
+  boost::system::error_code nb_ec;
+  socket.non_blocking(true, nb_ec);
+  if (nb_ec) {
+    spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
+    return true;
+  }
+  auto s = std::make_shared<session>(std::move(socket), *peer);
+  s->deadline = mono_clock::now() + limits_.idle_timeout;
+  sessions_.push_front(s);
+  s->position = sessions_.begin();
+  spawn_detached(io_.get_executor(), run(std::move(s)), "a connection");
+  return true;
 }
 
 net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
@@ -322,6 +289,8 @@ net::awaitable<void> http_server::run(std::shared_ptr<session> s) {
     co_await (serve(s) || watchdog(s));
   } catch (const std::exception& e) {
     spdlog::error("connection from uid {} failed: {}", s->peer.uid, e.what());
+  } catch (...) {
+    spdlog::error("connection from uid {} failed: an exception of unknown type", s->peer.uid);
   }
   s->close();
   if (s->position != sessions_.end()) {
@@ -344,17 +313,14 @@ net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
   }
 }
 
+// One request after another on a connection: wait for it, parse it, answer
+// it (awaiting the router at most once, for a token exchange), write.
 net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
   read_buffer buffer(limits_.max_head + limits_.max_body);
   std::string head;
   for (;;) {
-    s->busy = false;
-    s->idle_since = mono_clock::now();
-    s->set_deadline(s->idle_since + limits_.idle_timeout);
+    s->await_request(limits_.idle_timeout);
     if (stopping_) co_return;
-
-    // Wait for the first byte of the next request; a head that is not all
-    // there yet must arrive within 10 s of it.
     if (buffer.size() == 0) {
       // With other connections to serve, serve them first: this peer has only
       // just been answered, and a read now would nearly always find nothing.
@@ -363,15 +329,11 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
       if (ec) co_return;
       buffer.commit(n);
     }
-    const std::string_view pending(static_cast<const char*>(buffer.data().data()), buffer.size());
-    if (pending.find("\r\n\r\n") == std::string_view::npos) {
-      s->set_deadline(mono_clock::now() + limits_.head_timeout);
-    }
+    s->await_head(buffer, limits_.head_timeout);
 
     request_parser parser;
     const body_wiper wiper(parser);
-    parser.header_limit(static_cast<std::uint32_t>(limits_.max_head));
-    parser.body_limit(limits_.max_body);
+    prepare_parser(parser, limits_);
     auto ec = parse_buffered(parser, buffer);
     if (ec == http::error::need_more) {
       std::tie(ec, std::ignore) = co_await http::async_read(s->socket, buffer, parser, use_tuple);
@@ -379,51 +341,36 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     s->busy = true;
 
     api::api_response response;
-    bool keep_alive = true;
-    if (ec == http::error::header_limit || ec == http::error::body_limit ||
-        ec == http::error::buffer_overflow) {
-      response = api::router::error_response(errc::payload_too_large,
-                                             "the request head or body is over the limit");
-      keep_alive = false;
-    } else if (ec == http::error::end_of_stream || ec == net::error::eof ||
-               ec == net::error::operation_aborted || ec == net::error::connection_reset) {
-      co_return;
-    } else if (ec) {
-      response =
-          api::router::error_response(errc::bad_request, "malformed HTTP request: " + ec.message());
-      keep_alive = false;
+    bool keep_alive = false;
+    if (ec) {
+      auto refusal = answer_unparsed(ec);
+      if (!refusal) co_return;  // the peer has gone
+      response = std::move(*refusal);
     } else {
-      auto& request = parser.get();
-      keep_alive = request.keep_alive();
-      const api::api_request call{request.method_string(), request.target(), request.body(),
-                                  s->peer};
-      auto answer = router_.handle(call);
-      if (!answer) {
+      keep_alive = parser.get().keep_alive();
+      auto routed = router_.handle(api_request_of(parser, s->peer));
+      if (auto* waiting = std::get_if<api::pending_token>(&routed)) {
         // A token that needs an exchange: its own deadline covers the wait.
         s->set_deadline(mono_clock::time_point::max());
-        answer = co_await router_.handle_async(call);
+        response = co_await router_.finish(std::move(*waiting));
+      } else {
+        response = std::get<api::api_response>(std::move(routed));
       }
-      response = std::move(*answer);
     }
-
     // Answered: a request that may have held a key leaves none of it behind.
     if (may_hold_a_secret(parser)) {
       wipe_body(parser);
       wipe_read_buffer(buffer);
     }
 
-    if (stopping_) keep_alive = false;
+    keep_alive = keep_alive && !stopping_;
     head = response_head(response, keep_alive);
     s->set_deadline(mono_clock::now() + limits_.write_timeout);
     // One sendmsg nearly always takes the whole answer; only what the socket
     // did not take goes through async_write (whose completion, like
     // async_read's, costs a trip through the scheduler).
     const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
-    boost::system::error_code write_ec;
-    const auto sent = s->socket.write_some(buffers, write_ec);
-    if (write_ec == net::error::would_block || write_ec == net::error::try_again) {
-      write_ec = {};
-    }
+    auto [write_ec, sent] = write_at_once(s->socket, buffers);
     if (!write_ec && sent < head.size() + response.body.size()) {
       beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
       rest.consume(sent);

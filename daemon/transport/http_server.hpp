@@ -57,6 +57,9 @@ class http_server {
 
  private:
   net::awaitable<void> accept_loop();
+  /// Takes on an accepted connection (or handles accept's failure `ec`);
+  /// false when accepting should pause briefly.
+  bool admit(boost::system::error_code ec, net::local::stream_protocol::socket socket);
   net::awaitable<void> run(std::shared_ptr<session> s);
   net::awaitable<void> serve(std::shared_ptr<session> s);
   net::awaitable<void> watchdog(std::shared_ptr<session> s);
@@ -80,6 +83,7 @@ class http_server {
   std::size_t descriptor_cap_ = 0;  ///< 0, or connections the descriptor table holds
   std::chrono::steady_clock::time_point descriptor_cap_until_{};
   std::chrono::steady_clock::time_point last_descriptor_warning_{};
+  std::chrono::steady_clock::time_point last_accept_warning_{};
 };
 
 }  // namespace actoken::transport

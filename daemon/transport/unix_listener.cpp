@@ -118,13 +118,11 @@ unix_listener unix_listener::open(const listen_options& options, std::optional<i
   if (activated_fd) {
     listener.fd_ = *activated_fd;
     listener.activated_ = true;
-    listener.path_ = options.path;
     return listener;
   }
 
   // Clients reach the socket by its path: it must fit in sun_path.
   (void)address_of(options.path.string());
-  listener.path_ = options.path;
   listener.name_ = options.path.filename().string();
   if (listener.name_.empty() || listener.name_ == "." || listener.name_ == "..") {
     throw listen_error("socket path " + options.path.string() + " names no file");
@@ -211,7 +209,6 @@ unix_listener::unix_listener(unix_listener&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
       folder_fd_(std::exchange(other.folder_fd_, -1)),
-      path_(std::move(other.path_)),
       name_(std::move(other.name_)),
       activated_(other.activated_),
       owns_path_(std::exchange(other.owns_path_, false)) {}

@@ -51,8 +51,6 @@ class unix_listener {
   /// Hands the listening descriptor to the caller (an acceptor); the listener
   /// keeps the lock and still unlinks the path when destroyed.
   int release_fd() noexcept;
-  /// The socket's path ("" when activated without one).
-  const std::filesystem::path& path() const noexcept { return path_; }
   /// True when systemd passed the socket.
   bool activated() const noexcept { return activated_; }
 
@@ -62,8 +60,7 @@ class unix_listener {
   int fd_ = -1;
   int lock_fd_ = -1;
   int folder_fd_ = -1;  ///< O_PATH descriptor of the verified folder: names resolve in it
-  std::filesystem::path path_;
-  std::string name_;  ///< the socket's name inside the folder
+  std::string name_;    ///< the socket's name inside the folder
   bool activated_ = false;
   bool owns_path_ = false;
 };

@@ -1,5 +1,6 @@
 #include "daemon/upstream/auth_client.hpp"
 
+#include "common/base64.hpp"
 #include "common/version.hpp"
 #include "daemon/upstream/no_proxy.hpp"
 #include "daemon/upstream/tls_context.hpp"
@@ -52,33 +53,20 @@ constexpr std::uint32_t max_response_header = 16 * 1024;
 // delays the answer by more than this.
 constexpr std::chrono::milliseconds shutdown_grace{500};
 
-exchange_error fail(errc code, std::string message) {
-  return exchange_error{code, std::move(message), std::nullopt};
+failure fail(errc code, std::string message) {
+  return failure{code, std::move(message), std::nullopt};
 }
 
 long long count_ms(std::chrono::milliseconds d) { return static_cast<long long>(d.count()); }
 
 // A transport error at one step of the exchange, classified (SPEC §3).
-exchange_error transport_failure(const error_code& ec, const std::string& doing,
-                                 std::chrono::milliseconds timeout) {
+failure transport_failure(const error_code& ec, const std::string& doing,
+                          std::chrono::milliseconds timeout) {
   if (ec == beast::error::timeout) {
     return fail(errc::upstream_timeout,
                 "no answer within " + std::to_string(count_ms(timeout)) + " ms " + doing);
   }
   return fail(errc::upstream_unavailable, doing + " failed: " + ec.message());
-}
-
-// Bytes in locked memory, wiped when freed: what carries a proxy password.
-using secure_bytes = std::vector<unsigned char, platform::secure_allocator<unsigned char>>;
-
-// Appends `text` in base64 to `out`, through locked memory only.
-void append_base64(platform::secure_buffer& out, std::string_view text) {
-  secure_bytes encoded(4 * ((text.size() + 2) / 3) + 1);
-  const int n =
-      ::EVP_EncodeBlock(encoded.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                        static_cast<int>(text.size()));
-  out.append(
-      {reinterpret_cast<const char*>(encoded.data()), static_cast<std::size_t>(std::max(n, 0))});
 }
 
 // The first of `upper`, `lower` that is set and not empty, with its name.
@@ -97,7 +85,7 @@ std::string user_agent() { return "actoken/" + std::string(actoken::version); }
 // resolver ignores per-operation cancellation (getaddrinfo runs on a private
 // thread), so a DNS stall can outlast the deadline by the resolver's own
 // timeout; the answer is still `upstream_timeout`.
-net::awaitable<std::variant<std::vector<tcp::endpoint>, exchange_error>> resolve(
+net::awaitable<std::variant<std::vector<tcp::endpoint>, failure>> resolve(
     std::string host, std::uint16_t port, steady::time_point deadline,
     std::chrono::milliseconds timeout) {
   using namespace net::experimental::awaitable_operators;
@@ -124,11 +112,11 @@ net::awaitable<std::variant<std::vector<tcp::endpoint>, exchange_error>> resolve
 }
 
 // Connects `stream` to `target` (host:port), under the stream's deadline.
-net::awaitable<std::optional<exchange_error>> connect(beast::tcp_stream& stream, const url& target,
-                                                      steady::time_point deadline,
-                                                      std::chrono::milliseconds timeout) {
+net::awaitable<std::optional<failure>> connect(beast::tcp_stream& stream, const url& target,
+                                               steady::time_point deadline,
+                                               std::chrono::milliseconds timeout) {
   auto resolved = co_await resolve(target.host, target.port, deadline, timeout);
-  if (auto* error = std::get_if<exchange_error>(&resolved)) co_return std::move(*error);
+  if (auto* error = std::get_if<failure>(&resolved)) co_return std::move(*error);
   spdlog::debug("upstream: connecting to {}", authority(target));
   auto [ec, endpoint] =
       co_await stream.async_connect(std::get<std::vector<tcp::endpoint>>(resolved), use_tuple);
@@ -138,9 +126,9 @@ net::awaitable<std::optional<exchange_error>> connect(beast::tcp_stream& stream,
 
 // Opens a tunnel to `server` through `proxy` on the connected `stream`
 // (RFC 9110 §9.3.6).
-net::awaitable<std::optional<exchange_error>> open_tunnel(beast::tcp_stream& stream,
-                                                          const url& proxy, const url& server,
-                                                          std::chrono::milliseconds timeout) {
+net::awaitable<std::optional<failure>> open_tunnel(beast::tcp_stream& stream, const url& proxy,
+                                                   const url& server,
+                                                   std::chrono::milliseconds timeout) {
   const std::string proxy_name = "proxy " + authority(proxy);
   const std::string target = authority(server);
   // Written by hand into locked memory, not through a Beast request whose
@@ -156,7 +144,7 @@ net::awaitable<std::optional<exchange_error>> open_tunnel(beast::tcp_stream& str
     // parse_proxy_url has checked that the user info decodes.
     const auto credentials = percent_decode_secret(proxy.userinfo.view());
     request.append("Proxy-Authorization: Basic ");
-    append_base64(request, credentials ? credentials->view() : std::string_view{});
+    append_base64(credentials ? credentials->view() : std::string_view{}, request);
     request.append("\r\n");
   }
   request.append("\r\n");
@@ -194,8 +182,8 @@ net::awaitable<std::optional<exchange_error>> open_tunnel(beast::tcp_stream& str
 
 // The handshake, classified: a certificate, host name or protocol failure is
 // `upstream_tls`; the peer vanishing mid-handshake is `upstream_unavailable`.
-net::awaitable<std::optional<exchange_error>> handshake(tls_stream& stream, const url& server,
-                                                        std::chrono::milliseconds timeout) {
+net::awaitable<std::optional<failure>> handshake(tls_stream& stream, const url& server,
+                                                 std::chrono::milliseconds timeout) {
   if (!prepare_tls_connection(stream.native_handle(), server.host)) {
     co_return fail(errc::upstream_tls, "cannot set up TLS for " + server.host);
   }
@@ -215,10 +203,10 @@ net::awaitable<std::optional<exchange_error>> handshake(tls_stream& stream, cons
 
 // Sends the request head and then the body straight from its locked buffer:
 // no Beast body, no std::string, so the only other copy is OpenSSL's record.
-net::awaitable<std::optional<exchange_error>> send_request(tls_stream& stream, const url& server,
-                                                           const std::string& target,
-                                                           const platform::secure_buffer& body,
-                                                           std::chrono::milliseconds timeout) {
+net::awaitable<std::optional<failure>> send_request(tls_stream& stream, const url& server,
+                                                    const std::string& target,
+                                                    const platform::secure_buffer& body,
+                                                    std::chrono::milliseconds timeout) {
   http::request<http::empty_body> request{http::verb::post, target, 11};
   request.set(http::field::host, host_header(server));
   request.set(http::field::accept, "application/json");
@@ -336,15 +324,13 @@ std::optional<url> auth_client::proxy_for(const url& server) const {
   return proxy_;
 }
 
-std::variant<ssl::context*, std::string> auth_client::tls_context() {
-  const std::lock_guard lock(context_mutex_);
-  if (!context_) {
-    auto made = make_tls_context(ca_file_);
-    if (auto* error = std::get_if<std::string>(&made)) return std::move(*error);
-    context_ = std::move(std::get<std::unique_ptr<ssl::context>>(made));
-    spdlog::debug("upstream: TLS context ready");
-  }
-  return context_.get();
+std::optional<failure> auth_client::prepare_tls_context() {
+  if (context_) return std::nullopt;
+  auto made = make_tls_context(ca_file_);
+  if (auto* problem = std::get_if<std::string>(&made)) return fail(errc::upstream_tls, *problem);
+  context_ = std::move(std::get<std::unique_ptr<ssl::context>>(made));
+  spdlog::debug("upstream: TLS context ready");
+  return std::nullopt;
 }
 
 net::awaitable<post_result> auth_client::post_form(const url& server, std::string target,
@@ -360,10 +346,7 @@ net::awaitable<post_result> auth_client::post_form(const url& server, std::strin
   }
   // Built before the clock starts: loading the system store is local work,
   // and on a loaded machine it could eat a short timeout on its own.
-  auto context = tls_context();
-  if (auto* error = std::get_if<std::string>(&context)) {
-    co_return fail(errc::upstream_tls, *error);
-  }
+  if (auto unusable = prepare_tls_context()) co_return std::move(*unusable);
   const auto started = steady::now();
   const auto deadline = started + timeout;
   const auto proxy = proxy_for(server);
@@ -382,7 +365,7 @@ net::awaitable<post_result> auth_client::post_form(const url& server, std::strin
     if (tunnel) co_return std::move(*tunnel);
   }
 
-  tls_stream stream(std::move(tcp_stream), *std::get<ssl::context*>(context));
+  tls_stream stream(std::move(tcp_stream), *context_);
   auto shaken = co_await handshake(stream, server, timeout);
   if (shaken) co_return std::move(*shaken);
   // Only now, with the certificate verified, does the key leave the process.

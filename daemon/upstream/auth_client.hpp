@@ -20,7 +20,6 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
@@ -48,12 +47,14 @@ struct auth_client_options {
 };
 
 /// A complete HTTP response, or a classified transport failure.
-using post_result = std::variant<raw_response, exchange_error>;
+using post_result = std::variant<raw_response, failure>;
 
 /// Posts forms to auth servers over HTTPS. Cheap to construct: the TLS context
 /// (OpenSSL's system store costs tens of ms and MiBs) is built at the first
-/// exchange and reused. Exchanges may run concurrently; the client must
-/// outlive each `post_form` it starts.
+/// exchange and reused. Like the rest of the daemon it lives on one thread:
+/// several exchanges may be in progress at once, interleaved at their
+/// suspension points, and nothing locks. The client must outlive each
+/// `post_form` it starts.
 class auth_client {
  public:
   /// Reads the proxy settings from `opts` and its environment once, here.
@@ -82,8 +83,8 @@ class auth_client {
   std::optional<url> proxy_for(const url& server) const;
 
  private:
-  /// The shared TLS context, built on first use; its error text otherwise.
-  std::variant<boost::asio::ssl::context*, std::string> tls_context();
+  /// Builds the shared TLS context on first use; why it cannot be built otherwise.
+  std::optional<failure> prepare_tls_context();
 
   net::any_io_executor executor_;
   std::optional<std::filesystem::path> ca_file_;
@@ -91,7 +92,6 @@ class auth_client {
   std::optional<url> proxy_;  ///< parsed proxy, if one is set and valid
   std::string proxy_error_;   ///< why the configured proxy is unusable ("" if it is fine)
   std::string no_proxy_;      ///< `$NO_PROXY` / `$no_proxy`
-  std::mutex context_mutex_;  ///< guards the lazy creation of `context_`
   std::unique_ptr<boost::asio::ssl::context> context_;
 };
 

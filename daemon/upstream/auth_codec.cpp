@@ -1,5 +1,7 @@
 #include "daemon/upstream/auth_codec.hpp"
 
+#include "common/base64.hpp"
+#include "common/text.hpp"
 #include "daemon/upstream/key_echo.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,38 +60,6 @@ bool is_unreserved(unsigned char c) noexcept {
   return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int value = 0;
-    if (c >= 'A' && c <= 'Z') {
-      value = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      value = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      value = c - '0' + 52;
-    } else if (c == '-' || c == '+') {
-      value = 62;
-    } else if (c == '_' || c == '/') {
-      value = 63;
-    } else if (c == '=') {
-      break;
-    } else {
-      return std::nullopt;
-    }
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFFU));
-    }
-  }
-  return out;
-}
-
 std::optional<std::int64_t> as_seconds(const nlohmann::json& value) {
   if (value.is_number_integer()) {
     return value.get<std::int64_t>();
@@ -120,9 +90,7 @@ std::string printable_detail(std::string_view text) {
     out.push_back((u >= 0x20 && u < 0x7F) ? c : ' ');
   }
   if (text.size() > max_error_detail) out += "...";
-  const auto first = out.find_first_not_of(' ');
-  const auto last = out.find_last_not_of(' ');
-  return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
+  return std::string(trim(out, " "));
 }
 
 // What an error body says, from `error`, `error_description`, `message`, else
@@ -168,28 +136,6 @@ std::string status_sentence(errc code, unsigned status) {
 }
 
 }  // namespace
-
-std::string_view to_string(api_version v) noexcept {
-  switch (v) {
-    case api_version::v1:
-      return "v1";
-    case api_version::v2:
-      return "v2";
-    case api_version::v3:
-      return "v3";
-    case api_version::automatic:
-      return "auto";
-  }
-  return "v3";
-}
-
-std::optional<api_version> parse_api_version(std::string_view text) noexcept {
-  if (text == "v1") return api_version::v1;
-  if (text == "v2") return api_version::v2;
-  if (text == "v3") return api_version::v3;
-  if (text == "auto") return api_version::automatic;
-  return std::nullopt;
-}
 
 std::string_view token_path(api_version v) noexcept {
   switch (v) {
@@ -283,8 +229,7 @@ std::optional<wall_time> parse_http_date(std::string_view text) {
 }
 
 std::optional<seconds> parse_retry_after(std::string_view text, wall_time now) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  text = trim(text, " \t");  // RFC 9110's optional white space
   if (text.empty()) {
     return std::nullopt;
   }
@@ -327,46 +272,27 @@ errc classify_status(unsigned status) noexcept {
   return errc::bad_upstream_response;
 }
 
-exchange_result interpret_response(const raw_response& response, wall_time local_now,
-                                   seconds default_ttl, std::string_view key) {
-  if (response.status < 200 || response.status > 299) {
-    exchange_error error;
-    error.code = classify_status(response.status);
-    error.message = status_sentence(error.code, response.status);
-    const auto detail = error_detail(response.body, key);
-    if (!detail.empty()) {
-      error.message += ": " + detail;
-    }
-    if (error.code == errc::rate_limited || error.code == errc::upstream_unavailable) {
-      error.retry_after = parse_retry_after(response.retry_after, local_now);
-    }
-    return error;
-  }
+namespace {
 
-  const auto json = nlohmann::json::parse(response.body, nullptr, false);
-  if (!json.is_object()) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server answered " + std::to_string(response.status) +
-                              " with a body that is not a JSON object",
-                          std::nullopt};
+// A response that is not 2xx, classified, with what its body says.
+failure failure_of(const raw_response& response, wall_time local_now, std::string_view key) {
+  failure error;
+  error.code = classify_status(response.status);
+  error.message = status_sentence(error.code, response.status);
+  const auto detail = error_detail(response.body, key);
+  if (!detail.empty()) {
+    error.message += ": " + detail;
   }
-  const auto token = json.find("access_token");
-  if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server's answer has no access_token", std::nullopt};
+  if (error.code == errc::rate_limited || error.code == errc::upstream_unavailable) {
+    error.retry_after = parse_retry_after(response.retry_after, local_now);
   }
-  if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
-    return exchange_error{errc::bad_upstream_response,
-                          "the auth server's access_token " + std::move(*problem), std::nullopt};
-  }
+  return error;
+}
 
-  token_grant grant;
-  grant.access_token = token->get<std::string>();
-  grant.obtained_at = local_now;
-
-  // The server's clock, when it says so and differs enough to matter, but not
-  // so much that it must be wrong: a Date of 1970 would otherwise keep a token
-  // for decades (SPEC §3).
+// The server's clock, when it says so and differs enough to matter, but not
+// so much that it must be wrong: a Date of 1970 would otherwise keep a token
+// for decades (SPEC §3).
+void read_skew(const raw_response& response, wall_time local_now, token_grant& grant) {
   if (const auto server_now = parse_http_date(response.date)) {
     const auto skew = std::chrono::round<seconds>(*server_now - local_now);
     if (std::chrono::abs(skew) > max_believed_skew) {
@@ -375,26 +301,30 @@ exchange_result interpret_response(const raw_response& response, wall_time local
       grant.clock_skew = skew;
     }
   }
+}
 
+// When the token expires on our clock: the JWT's `exp`, or `expires_in` when
+// it is earlier; nullopt when neither says (the caller's default applies).
+std::variant<std::optional<wall_time>, failure> expiry_of(const nlohmann::json& answer,
+                                                          const token_grant& grant) {
+  const auto local_now = grant.obtained_at;
   std::optional<wall_time> expires_at;
   if (const auto exp = jwt_exp(grant.access_token); exp && *exp < max_unix_seconds) {
     // exp is on the server's clock: exp − server_now + local_now.
     expires_at = wall_time{seconds{std::max<std::int64_t>(*exp, 0)}} - grant.clock_skew;
     if (*expires_at <= local_now) {
       const auto ago = std::chrono::floor<seconds>(local_now - *expires_at).count();
-      return exchange_error{errc::bad_upstream_response,
-                            "the auth server sent a token whose exp is already past (" +
-                                std::to_string(ago) + " s ago on our clock)",
-                            std::nullopt};
+      return failure{errc::bad_upstream_response,
+                     "the auth server sent a token whose exp is already past (" +
+                         std::to_string(ago) + " s ago on our clock)"};
     }
   }
-  if (const auto it = json.find("expires_in"); it != json.end()) {
+  if (const auto it = answer.find("expires_in"); it != answer.end()) {
     const auto expires_in = as_seconds(*it);
     if (expires_in && *expires_in <= 0) {
-      return exchange_error{
+      return failure{
           errc::bad_upstream_response,
-          "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime",
-          std::nullopt};
+          "the auth server sent expires_in " + std::to_string(*expires_in) + ", not a lifetime"};
     }
     if (expires_in && *expires_in <= max_lifetime_seconds) {
       const auto by_expires_in = local_now + seconds{*expires_in};
@@ -403,6 +333,38 @@ exchange_result interpret_response(const raw_response& response, wall_time local
       }
     }
   }
+  return expires_at;
+}
+
+}  // namespace
+
+exchange_result interpret_response(const raw_response& response, wall_time local_now,
+                                   seconds default_ttl, std::string_view key) {
+  if (response.status < 200 || response.status > 299) {
+    return failure_of(response, local_now, key);
+  }
+  const auto json = nlohmann::json::parse(response.body, nullptr, false);
+  if (!json.is_object()) {
+    return failure{errc::bad_upstream_response, "the auth server answered " +
+                                                    std::to_string(response.status) +
+                                                    " with a body that is not a JSON object"};
+  }
+  const auto token = json.find("access_token");
+  if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+    return failure{errc::bad_upstream_response, "the auth server's answer has no access_token"};
+  }
+  if (auto problem = bearer_token_problem(token->get_ref<const std::string&>())) {
+    return failure{errc::bad_upstream_response,
+                   "the auth server's access_token " + std::move(*problem)};
+  }
+
+  token_grant grant;
+  grant.access_token = token->get<std::string>();
+  grant.obtained_at = local_now;
+  read_skew(response, local_now, grant);
+  auto expiry = expiry_of(json, grant);
+  if (auto* refused = std::get_if<failure>(&expiry)) return std::move(*refused);
+  const auto expires_at = std::get<std::optional<wall_time>>(expiry);
   grant.expires_at =
       std::min(expires_at.value_or(local_now + default_ttl), local_now + max_token_lifetime);
   return grant;

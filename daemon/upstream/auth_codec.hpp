@@ -8,6 +8,8 @@
 #include "common/error.hpp"
 #include "daemon/clock.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/token_lifetime.hpp"
+#include "daemon/upstream/api_version.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -16,14 +18,6 @@
 #include <variant>
 
 namespace actoken::upstream {
-
-/// Which token endpoint to use. `automatic` tries v3 and falls back (SPEC §2).
-enum class api_version { v1, v2, v3, automatic };
-
-/// "v1", "v2", "v3" or "auto".
-std::string_view to_string(api_version v) noexcept;
-/// Parses "v1", "v2", "v3" or "auto".
-std::optional<api_version> parse_api_version(std::string_view text) noexcept;
 
 /// The path below `auth_url`, e.g. "/auth/v3/token". `automatic` is not a path.
 std::string_view token_path(api_version v) noexcept;
@@ -62,10 +56,6 @@ struct raw_response {
   std::string retry_after;  ///< the `Retry-After` header, "" if absent
 };
 
-/// No token is kept longer than this after it was obtained, whatever its
-/// `exp` says (SPEC §3).
-inline constexpr seconds max_token_lifetime{86400};
-
 /// A token and when it stops being valid, on the local wall clock.
 struct token_grant {
   std::string access_token;
@@ -77,14 +67,8 @@ struct token_grant {
   std::optional<seconds> ignored_skew;
 };
 
-/// A classified failure (SPEC §3). The message never contains the key.
-struct exchange_error {
-  errc code = errc::upstream_unavailable;
-  std::string message;
-  std::optional<seconds> retry_after;
-};
-
-using exchange_result = std::variant<token_grant, exchange_error>;
+/// A token, or a classified failure (SPEC §3) whose message never contains the key.
+using exchange_result = std::variant<token_grant, failure>;
 
 /// Interprets a response: classifies the status, reads the error body, reads
 /// the token and computes its expiry (JWT `exp`, the earlier `expires_in`,

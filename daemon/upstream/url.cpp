@@ -1,5 +1,8 @@
 #include "daemon/upstream/url.hpp"
 
+#include "common/percent_encoding.hpp"
+#include "common/text.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -11,14 +14,6 @@ namespace {
 
 constexpr std::uint16_t https_port = 443;
 constexpr std::uint16_t http_port = 80;
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -153,36 +148,19 @@ std::optional<url> parse(std::string_view text, url_kind kind) {
   return out;
 }
 
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  c = to_lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Percent-decodes `text` onto `out` (a std::string or a secure_buffer).
-template <class Output>
-bool decode_into(std::string_view text, Output& out) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return false;
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
-    if (high < 0 || low < 0) return false;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<url> parse_url(std::string_view text) { return parse(text, url_kind::server); }
 
 std::optional<url> parse_proxy_url(std::string_view text) { return parse(text, url_kind::proxy); }
+
+std::optional<auth_server> parse_auth_url(std::string_view text) {
+  auto parsed = parse(text, url_kind::server);
+  if (!parsed) return std::nullopt;
+  text = trim(text);
+  while (text.ends_with('/')) text.remove_suffix(1);
+  return auth_server{std::string(text), std::move(*parsed)};
+}
 
 bool is_ip_literal(std::string_view host) { return is_ipv4(host) || is_ipv6(host); }
 
@@ -201,17 +179,10 @@ std::string host_header(const url& u) {
   return authority(u);
 }
 
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  if (!decode_into(text, out)) return std::nullopt;
-  return out;
-}
-
 std::optional<platform::secure_buffer> percent_decode_secret(std::string_view text) {
   platform::secure_buffer out;
   out.reserve(text.size());  // no regrowth: no stray copies
-  if (!decode_into(text, out)) return std::nullopt;
+  if (!percent_decode_into(text, out, plus_sign::literal)) return std::nullopt;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "daemon/platform/secure_memory.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,18 @@ struct url {
 /// the path. Host names are lower-cased; IPv6 literals go in brackets.
 std::optional<url> parse_url(std::string_view text);
 
+/// An auth server's base URL (SPEC §2 `auth_url`) as the config, a key PUT or
+/// a key's `<org>.json` gives it, checked by the one rule every one of them
+/// goes through (`parse_url`) when it is loaded.
+struct auth_server {
+  std::string text;  ///< as given, without surrounding white space or trailing slashes
+  url parsed;        ///< what an exchange connects to
+};
+
+/// Checks and parses an `auth_url`; nullopt when it is not
+/// `https://host[:port][/base/path]`.
+std::optional<auth_server> parse_auth_url(std::string_view text);
+
 /// Parses a CONNECT proxy's URL: `http://[user:pass@]host[:port][/]`. A URL
 /// without a scheme is taken as http, as curl and most tools do. https (TLS to
 /// the proxy itself) is not supported and gives nullopt.
@@ -49,11 +62,8 @@ std::string authority(const url& u);
 /// scheme's default.
 std::string host_header(const url& u);
 
-/// Percent-decodes `text`; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
-/// Percent-decodes a secret (a proxy's user info) into locked, wiped memory;
-/// nullopt on a malformed escape.
+/// Percent-decodes a secret (a proxy's user info, RFC 3986: `+` is itself)
+/// into locked, wiped memory; nullopt on a malformed escape.
 std::optional<platform::secure_buffer> percent_decode_secret(std::string_view text);
 
 /// The URL without user info, for log lines and error messages (a proxy's

@@ -57,7 +57,7 @@ void check_retry_after(const std::optional<seconds>& delay) {
 
 void check(const upstream::raw_response& response, std::string_view key) {
   const auto result = upstream::interpret_response(response, local_now, default_ttl, key);
-  if (const auto* error = std::get_if<upstream::exchange_error>(&result)) {
+  if (const auto* error = std::get_if<failure>(&result)) {
     if (response.status < 200 || response.status > 299) {
       ACTOKEN_FUZZ_CHECK(error->code == upstream::classify_status(response.status),
                          "an error classified unlike classify_status");

@@ -42,24 +42,20 @@ const std::string acme_key = "QUNNRS1mdXp6LWtleS0wMDAx+/Zm9vYmFyYmF6cXV4==";
 const std::string beta_key = "QkVUQS1mdXp6LWtleS0wMDAy+/cXV1eGNvcmdlZ3JhdWx0";
 const std::string sub_guid = "9b2f6d1e-0000-4000-8000-000000000001";
 
-std::shared_ptr<const org_settings> settings_with(const std::string& name, const std::string& key) {
-  auto settings = std::make_shared<org_settings>();
-  settings->name = name;
-  settings->key = std::make_shared<const platform::secure_buffer>(key);
-  settings->auth_url = "https://auth.appcircle.io";
-  settings->scope = "openid,profile,email";
-  return settings;
+persist::seal_inputs settings_with(const std::string& key) {
+  return {std::make_shared<const platform::secure_buffer>(key), "https://auth.appcircle.io",
+          upstream::api_version::v3, "openid,profile,email"};
 }
 
-std::shared_ptr<const org_settings> org_of(const std::string& org) {
-  static const auto acme = settings_with("acme", acme_key);
-  static const auto beta = settings_with("beta", beta_key);
+std::optional<persist::seal_inputs> org_of(const std::string& org) {
+  static const auto acme = settings_with(acme_key);
+  static const auto beta = settings_with(beta_key);
   if (org == "acme") return acme;
   if (org == "beta") return beta;
-  return nullptr;  // "gamma" and the rest: no key
+  return std::nullopt;  // "gamma" and the rest: no key
 }
 
-shared_key key_of(const std::string& org) {
+platform::shared_key key_of(const std::string& org) {
   const auto settings = org_of(org);
   return settings ? settings->key : nullptr;
 }
@@ -88,7 +84,7 @@ void decode_raw(std::string_view bytes) {
     ACTOKEN_FUZZ_CHECK(key_of(token.org) != nullptr, "a token restored for an org without a key");
     ACTOKEN_FUZZ_CHECK(token.expires_at > now, "an expired token restored");
     ACTOKEN_FUZZ_CHECK(token.obtained_at <= now, "a token restored as obtained in the future");
-    ACTOKEN_FUZZ_CHECK(token.expires_at <= token.obtained_at + persist::max_restored_lifetime,
+    ACTOKEN_FUZZ_CHECK(token.expires_at <= token.obtained_at + max_token_lifetime,
                        "a token restored for more than 24 h");
     ACTOKEN_FUZZ_CHECK(is_sub_org(token.sub_org), "a token restored with a bad sub_org");
     ACTOKEN_FUZZ_CHECK(!token.access_token.empty(), "an empty token restored");
@@ -165,8 +161,8 @@ void round_trip(const std::uint8_t* data, std::size_t size) {
   for (auto token : tokens) {
     const bool written = token.expires_at > now;
     token.obtained_at = std::min(floor_second(token.obtained_at), now);
-    token.expires_at = std::min(floor_second(token.expires_at),
-                                token.obtained_at + persist::max_restored_lifetime);
+    token.expires_at =
+        std::min(floor_second(token.expires_at), token.obtained_at + max_token_lifetime);
     if (key_of(token.org) && written && token.expires_at > now) expected.push_back(token);
     // Ciphertext is base64 and tokens have no '"': a long token can only be
     // in the file if it was written in the clear.

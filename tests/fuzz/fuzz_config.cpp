@@ -5,6 +5,7 @@
 // list of problems, each rendering as a non-empty `file: key: reason`; a
 // config honours what SPEC §2 promises of it (valid organization names, GUIDs
 // in lower case, absolute key files, the 0600 socket bits, bounded durations).
+#include "common/names.hpp"
 #include "daemon/config.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 

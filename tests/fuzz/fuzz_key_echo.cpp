@@ -164,7 +164,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto body = make_body(how, key, before, after);
     const auto result =
         upstream::interpret_response({how.status, body, "", ""}, local_now, seconds{600}, key);
-    const auto* error = std::get_if<upstream::exchange_error>(&result);
+    const auto* error = std::get_if<failure>(&result);
     ACTOKEN_FUZZ_CHECK(error != nullptr, "an error status gave a token");
     check_output(error->message, key, how.status);
 

@@ -331,7 +331,9 @@ TEST_CASE("a peer allowed by user name, uid, group name or gid gets its token") 
   }
 }
 
-TEST_CASE("a supplementary group listed for the peer's user in /etc/group allows it") {
+// SPEC §4: the groups are the connecting process's (SO_PEERGROUPS), not what
+// the group database lists for its user: the daemon never looks them up.
+TEST_CASE("a group /etc/group lists for the peer's user counts only if the process carries it") {
   const auto member = find_listed_member();
   if (!member) {
     MESSAGE("no user on this machine is listed in a group other than its primary one");
@@ -339,15 +341,13 @@ TEST_CASE("a supplementary group listed for the peer's user in /etc/group allows
   }
   CAPTURE(member->group);
   CAPTURE(member->who.uid);
-  // The peer process itself carries no supplementary groups: the daemon must
-  // find the membership in the group database.
-  auto config = json::parse(R"({"organizations": {
-      "acme": {"allow": {"groups": []}},
-      "other": {"allow": {"groups": ["nogroup"]}}}})");
+  auto config = json::parse(R"({"organizations": {"acme": {"allow": {"groups": []}}}})");
   config["organizations"]["acme"]["allow"]["groups"].push_back(member->group);
   world w(config);
-  CHECK(w.as(member->who, "GET", "/v1/token?org=acme").status == 200);
-  CHECK(w.as(member->who, "GET", "/v1/token?org=other").status == 403);
+  CHECK(w.as(member->who, "GET", "/v1/token?org=acme").status == 403);
+  auto carrying = member->who;
+  carrying.groups = {::getgrnam(member->group.c_str())->gr_gid};
+  CHECK(w.as(carrying, "GET", "/v1/token?org=acme").status == 200);
 }
 
 TEST_CASE("two allowed peers share one cached token: one exchange") {
@@ -500,4 +500,73 @@ TEST_CASE("a group whose entry is too big for a 16 KiB buffer still lets its mem
   const auto reply = w.as(member, "GET", "/v1/token?org=acme");
   CHECK_MESSAGE(reply.status == 200, reply.body << w.daemon->log());
   CHECK(w.as(stranger, "GET", "/v1/token?org=acme").status == 403);
+}
+
+namespace {
+
+// A gid from `first` on that the group database does not know.
+gid_t unused_gid(gid_t first) {
+  while (::getgrgid(first) != nullptr) ++first;
+  return first;
+}
+
+// A world whose acme is allowed for the group `name` alone.
+json allow_group(const std::string& name) {
+  return json{{"organizations", {{"acme", {{"allow", {{"groups", {name}}}}}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("a supplementary group set with setgroups() allows the peer; /etc/group lists nobody") {
+  REQUIRE(::geteuid() == 0);
+  const gid_t gid = unused_gid(40200);
+  const auto name = "actoken-sup-" + std::to_string(::getpid());
+  const temporary_group group(name, gid, 0);  // no members at all
+  world w(allow_group(name));
+  // A uid without a passwd entry, its primary group its own: only the
+  // supplementary group the process carries can let it in.
+  const identity carrying{40004, 40004, {gid}};
+  const identity bare{40004, 40004, {}};
+  const auto reply = w.as(carrying, "GET", "/v1/token?org=acme");
+  CHECK_MESSAGE(reply.status == 200, reply.body << w.daemon->log());
+  CHECK(w.as(bare, "GET", "/v1/token?org=acme").status == 403);
+}
+
+TEST_CASE("the group database is read at load: a change to /etc/group counts after a reload") {
+  REQUIRE(::geteuid() == 0);
+  const gid_t gid = unused_gid(40300);
+  const auto name = "actoken-late-" + std::to_string(::getpid());
+  world w(allow_group(name));
+  const identity peer{40005, 40005, {gid}};
+  const auto at_start = w.daemon->get("/v1/status").json()["last_reload"];
+  CHECK(at_start["message"].get<std::string>().find(
+            "organizations.acme.allow.groups: no group named " + name + "; it matches nobody") !=
+        std::string::npos);
+  CHECK(w.as(peer, "GET", "/v1/token?org=acme").status == 403);
+  {
+    const temporary_group group(name, gid, 0);
+    CHECK(w.as(peer, "GET", "/v1/token?org=acme").status == 403);  // not looked up while serving
+    w.daemon->reload();
+    CHECK(w.daemon->get("/v1/status").json()["last_reload"]["message"] == "reloaded");
+    CHECK(w.as(peer, "GET", "/v1/token?org=acme").status == 200);
+  }
+  // The group is gone from /etc/group: its number still counts until the next reload.
+  CHECK(w.as(peer, "GET", "/v1/token?org=acme").status == 200);
+  w.daemon->reload();
+  CHECK(w.as(peer, "GET", "/v1/token?org=acme").status == 403);
+}
+
+TEST_CASE("--check-config reports user and group names that do not resolve") {
+  const temp_dir dir;
+  const auto config = dir.write("actokend.json", R"({"admin": {"users": ["no-such-user-actoken"]},
+                           "allow": {"groups": ["root", "no-such-group-actoken"]}})");
+  const auto result = run_process({actokend_path(), "--check-config", "--config", config.string()});
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find(config.string() +
+                        ": admin.users: no user named no-such-user-actoken; it matches nobody\n") !=
+        std::string::npos);
+  CHECK(result.err.find(config.string() +
+                        ": allow.groups: no group named no-such-group-actoken; it matches "
+                        "nobody\n") != std::string::npos);
+  CHECK(result.err.find("root") == std::string::npos);  // it resolves
 }

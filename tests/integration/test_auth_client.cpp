@@ -31,6 +31,7 @@ namespace net = boost::asio;
 namespace stand_in = actoken::stand_in;
 namespace upstream = actoken::upstream;
 using actoken::errc;
+using actoken::failure;
 using namespace std::chrono_literals;
 
 // A key shaped like Appcircle's (base64: '+', '/' and '=' must be encoded).
@@ -99,33 +100,33 @@ upstream::post_result post(upstream::auth_client_options options, const upstream
   upstream::auth_client client(io.get_executor(), std::move(options));
   const auto body = upstream::build_form_body({upstream::api_version::v3, test_key, "openid", ""});
   std::optional<upstream::post_result> result;
-  std::exception_ptr failure;
+  std::exception_ptr thrown;
   net::co_spawn(
       io,
       client.post_form(server, std::string(upstream::token_path(upstream::api_version::v3)), body,
                        timeout),
       [&](std::exception_ptr e, upstream::post_result r) {
-        failure = e;
+        thrown = e;
         result = std::move(r);
       });
   io.run();
-  if (failure) std::rethrow_exception(failure);
+  if (thrown) std::rethrow_exception(thrown);
   REQUIRE(result);
   return std::move(*result);
 }
 
 const upstream::raw_response& response_of(const upstream::post_result& result) {
-  if (const auto* error = std::get_if<upstream::exchange_error>(&result)) {
+  if (const auto* error = std::get_if<failure>(&result)) {
     FAIL("expected a response, got " << actoken::code_name(error->code) << ": " << error->message);
   }
   return std::get<upstream::raw_response>(result);
 }
 
-const upstream::exchange_error& error_of(const upstream::post_result& result) {
+const failure& error_of(const upstream::post_result& result) {
   if (const auto* response = std::get_if<upstream::raw_response>(&result)) {
     FAIL("expected an error, got status " << response->status);
   }
-  return std::get<upstream::exchange_error>(result);
+  return std::get<failure>(result);
 }
 
 // A loopback port with nothing listening on it.

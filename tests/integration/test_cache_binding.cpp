@@ -2,7 +2,6 @@
 // under, and restored tokens obey the 24 h cap (SPEC §3, §6; issue 17): the
 // real daemon against the stand-in, restarted over one cache file.
 
-#include "daemon/keys.hpp"
 #include "daemon/persist/cache_file.hpp"
 #include "tests/integration/world.hpp"
 
@@ -15,6 +14,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 using namespace actoken;
 using namespace actoken::testing;
@@ -94,14 +94,11 @@ TEST_CASE("a restart with the same settings serves the cached token") {
 TEST_CASE("a forged entry claiming ten years restores with at most 24 h") {
   // Someone holding acme's key seals an entry themselves.
   cache_world w;
-  auto acme = std::make_shared<org_settings>();
-  acme->name = "acme";
-  acme->key = std::make_shared<const platform::secure_buffer>(w.key);
-  acme->auth_url = w.upstream.url();
-  acme->api_version = upstream::api_version::v3;
-  acme->scope = "openid,profile,email";  // the default
+  const persist::seal_inputs acme{std::make_shared<const platform::secure_buffer>(w.key),
+                                  w.upstream.url(), upstream::api_version::v3,
+                                  "openid,profile,email"};  // the default scope
   const persist::org_lookup lookup = [&acme](const std::string& org) {
-    return org == "acme" ? acme : nullptr;
+    return org == "acme" ? std::optional(acme) : std::nullopt;
   };
   const std::string forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmb3JnZWQifQ.Zm9yZ2VkLXNpZ25hdHVyZQ";
   const auto now = std::chrono::system_clock::now();
@@ -148,4 +145,36 @@ TEST_CASE("a version 1 cache file is dropped with a log line and replaced at the
   CHECK(w.daemon->log().find("cache file has version 1") != std::string::npos);
   REQUIRE(w.daemon->stop(SIGTERM) == 0);
   CHECK(json::parse(read_text(w.cache))["version"] == 2);
+}
+
+namespace {
+
+// The organizations of the cache file's entries, in order ("" when unreadable).
+std::string cached_orgs(const std::filesystem::path& cache) {
+  const auto document = json::parse(read_text(cache), nullptr, false);
+  if (!document.is_object() || !document.contains("entries")) return "";
+  std::string orgs;
+  for (const auto& entry : document["entries"]) orgs += entry.value("org", "?") + ";";
+  return orgs;
+}
+
+}  // namespace
+
+TEST_CASE("a key PUT takes the old key's token out of the cache file at once (issue 14)") {
+  cache_world w;
+  w.start();
+  REQUIRE(w.token()["source"] == "exchange");
+  // New tokens reach the file within a second or so.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (cached_orgs(w.cache) != "acme;" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(cached_orgs(w.cache) == "acme;");
+
+  const auto put = unix_request(w.socket(), "PUT", "/v1/orgs/acme/key",
+                                json{{"key", awkward_key()}, {"persist", false}}.dump());
+  REQUIRE(put.status == 200);
+  // Written before the answer: the file no longer holds the old key's token.
+  CHECK(cached_orgs(w.cache) == "");
+  CHECK(w.daemon->get("/v1/status").json()["cached_tokens"] == 0);
 }

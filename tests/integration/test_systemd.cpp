@@ -418,7 +418,16 @@ TEST_CASE("sysusers.d and tmpfiles.d make the user and the folders") {
 TEST_CASE("the example config is valid") {
   const auto result = run_process({actokend_path(), "--check-config", "--config",
                                    (source_dir / "systemd/actokend.example.json").string()});
-  CHECK_MESSAGE(result.exit_code == 0, result.out << result.err);
+  // Its users and groups (builder, developers, actoken-admin) may not exist on
+  // this machine: then names that match nobody are its only problems (SPEC §4).
+  if (result.exit_code != 0) {
+    std::istringstream lines(result.err);
+    std::string line;
+    while (std::getline(lines, line)) {
+      CHECK_MESSAGE(line.ends_with("; it matches nobody"), line);
+    }
+  }
+  CHECK_MESSAGE(result.exit_code <= 1, result.out << result.err);
 }
 
 TEST_CASE("socket activation: the passed socket is served and left in place") {

@@ -33,6 +33,7 @@ namespace net = boost::asio;
 namespace stand_in = actoken::stand_in;
 namespace upstream = actoken::upstream;
 using actoken::errc;
+using actoken::failure;
 using actoken::testing::tls_server_options;
 using actoken::testing::tls_test_server;
 using actoken::testing::tls_version;
@@ -75,17 +76,17 @@ struct fixture {
     const auto body =
         upstream::build_form_body({upstream::api_version::v3, test_key, "openid", ""});
     std::optional<upstream::post_result> result;
-    std::exception_ptr failure;
+    std::exception_ptr thrown;
     net::co_spawn(
         io,
         client.post_form(*target, std::string(upstream::token_path(upstream::api_version::v3)),
                          body, 5000ms),
         [&](std::exception_ptr e, upstream::post_result r) {
-          failure = e;
+          thrown = e;
           result = std::move(r);
         });
     io.run();
-    if (failure) std::rethrow_exception(failure);
+    if (thrown) std::rethrow_exception(thrown);
     REQUIRE(result);
     return std::move(*result);
   }
@@ -102,7 +103,7 @@ tls_server_options offering(stand_in::test_pki pki, tls_version max,
 
 // The outcome must be upstream_tls, and not one byte may have reached the server.
 void check_refused_before_any_byte(const upstream::post_result& result, const fixture& f) {
-  const auto* error = std::get_if<upstream::exchange_error>(&result);
+  const auto* error = std::get_if<failure>(&result);
   REQUIRE_MESSAGE(error != nullptr, "accepted: " << f.server.negotiated());
   CHECK(actoken::code_name(error->code) == "upstream_tls");
   CHECK(error->message.find(test_key) == std::string::npos);
@@ -111,7 +112,7 @@ void check_refused_before_any_byte(const upstream::post_result& result, const fi
 }
 
 void check_accepted(const upstream::post_result& result, const fixture& f) {
-  const auto* error = std::get_if<upstream::exchange_error>(&result);
+  const auto* error = std::get_if<failure>(&result);
   REQUIRE_MESSAGE(error == nullptr, (error ? error->message : std::string())
                                         << " / server: " << f.server.last_failure());
   CHECK(std::get<upstream::raw_response>(result).status == 200);
@@ -124,7 +125,7 @@ stand_in::test_pki rsa_pki() {
 
 // The message names the policy when the server offers nothing it accepts.
 void check_names_policy(const upstream::post_result& result) {
-  const auto& message = std::get<upstream::exchange_error>(result).message;
+  const auto& message = std::get<failure>(result).message;
   CAPTURE(message);
   CHECK(message.find("offers nothing actoken accepts") != std::string::npos);
 }
@@ -161,7 +162,7 @@ TEST_CASE("a certificate without subjectAltName is refused, whatever its CN says
   fixture f(std::move(options));
   const auto result = f.post(pki.ca_cert_pem, "abc.example.test");
   check_refused_before_any_byte(result, f);
-  CHECK(std::get<upstream::exchange_error>(result).message.find("mismatch") != std::string::npos);
+  CHECK(std::get<failure>(result).message.find("mismatch") != std::string::npos);
   // The client did reach the server through the preamble, by that name.
   CHECK(f.server.connect_targets() == std::vector<std::string>{"abc.example.test:443"});
 }
@@ -173,7 +174,7 @@ TEST_CASE("a partial wildcard (a*.example.test) does not match abc.example.test"
   fixture f(std::move(options));
   const auto result = f.post(pki.ca_cert_pem, "abc.example.test");
   check_refused_before_any_byte(result, f);
-  CHECK(std::get<upstream::exchange_error>(result).message.find("mismatch") != std::string::npos);
+  CHECK(std::get<failure>(result).message.find("mismatch") != std::string::npos);
 }
 
 TEST_CASE("a server that asks to renegotiate fails the exchange with a clear upstream_tls") {
@@ -185,7 +186,7 @@ TEST_CASE("a server that asks to renegotiate fails the exchange with a clear ups
   options.renegotiate = true;
   fixture f(std::move(options));
   const auto result = f.post(pki.ca_cert_pem);
-  const auto* error = std::get_if<upstream::exchange_error>(&result);
+  const auto* error = std::get_if<failure>(&result);
   REQUIRE_MESSAGE(error != nullptr, "the renegotiation was followed; handshakes on the server: "
                                         << f.server.handshakes());
   CHECK(actoken::code_name(error->code) == "upstream_tls");

@@ -95,6 +95,32 @@ TEST_CASE("200 concurrent requests for a cold organization make one exchange") {
   CHECK_FALSE(tokens.front().empty());
 }
 
+// The value of an unlabelled sample in /metrics, or -1 when it is missing.
+long metric(const world& w, const std::string& name) {
+  const auto body = w.daemon->get("/metrics").body;
+  const auto at = body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size() + 2));
+}
+
+TEST_CASE("/metrics counts each cache miss once and each hit once (issue 14)") {
+  world w;
+  REQUIRE(w.daemon->get("/v1/token?org=acme").json()["source"] == "exchange");
+  CHECK(metric(w, "actoken_cache_misses_total") == 1);
+  CHECK(metric(w, "actoken_cache_hits_total") == 0);
+
+  REQUIRE(w.daemon->get("/v1/token?org=acme").json()["source"] == "cache");
+  CHECK(metric(w, "actoken_cache_misses_total") == 1);
+  CHECK(metric(w, "actoken_cache_hits_total") == 1);
+
+  // A miss answered at once (a young token cannot meet a day's min_ttl) and a
+  // miss answered by an exchange (a sub-organization): one each.
+  CHECK(w.daemon->get("/v1/token?org=acme&min_ttl=86400").status == 409);
+  CHECK(w.daemon->get(std::string("/v1/token?org=acme&sub_org=") + acme_org_id).status == 200);
+  CHECK(metric(w, "actoken_cache_misses_total") == 3);
+  CHECK(metric(w, "actoken_cache_hits_total") == 1);
+  CHECK(w.upstream.exchanges() == 2);
+}
+
 TEST_CASE("a wrong key: 502 key_rejected, CLI exit 6, then no more upstream calls") {
   world w;
   w.dir.write("keys/wrong.key", "not-the-key\n");

@@ -1,65 +1,26 @@
-// Access control (SPEC §4) with an injected resolver: no real users or
-// groups are looked up, so every case is the same on any machine.
+// Access control (SPEC §4) on numbers alone: the peer's uid, primary gid and
+// supplementary groups against the uids and gids its lists resolved to when
+// the config was loaded. No user or group is looked up here.
 #include "daemon/api/access_policy.hpp"
 
 #include <doctest/doctest.h>
 
-#include <map>
-#include <memory>
-
 using namespace actoken;
 using actoken::api::access_policy;
 using actoken::platform::peer_credentials;
-using actoken::platform::user_identity;
 
 namespace {
 
 constexpr uid_t daemon_uid = 999;
 
-// A made-up user database:
-//   builder  uid 1001, primary group builder (1001), also in developers (2000)
-//   other    uid 1002, primary group other (1002)
-//   uid 1003 has no entry; gid 3000 is "ops"
-struct fake_users {
-  std::map<uid_t, std::string> names{{1001, "builder"}, {1002, "other"}, {0, "root"}};
-  std::map<uid_t, std::vector<gid_t>> supplementary{{1001, {2000}}};
-  std::map<gid_t, std::string> groups{
-      {1001, "builder"}, {1002, "other"}, {2000, "developers"}, {3000, "ops"}, {0, "root"}};
-  int calls = 0;
-
-  user_identity resolve(uid_t uid, gid_t gid) {
-    ++calls;
-    user_identity who;
-    who.groups.push_back(gid);
-    if (const auto it = names.find(uid); it != names.end()) {
-      who.name = it->second;
-      if (const auto sup = supplementary.find(uid); sup != supplementary.end()) {
-        who.groups.insert(who.groups.end(), sup->second.begin(), sup->second.end());
-      }
-    }
-    for (const auto g : who.groups) {
-      if (const auto it = groups.find(g); it != groups.end()) who.group_names.push_back(it->second);
-    }
-    return who;
-  }
-};
-
-const peer_credentials root{10, 0, 0};
-const peer_credentials daemon_self{11, daemon_uid, 500};
-const peer_credentials builder{12, 1001, 1001};
-const peer_credentials other{13, 1002, 1002};
-const peer_credentials stranger{14, 1003, 3000};  // no passwd entry, primary group ops
-
-struct fixture {
-  fake_users users;
-  manual_clock clock;
-
-  access_policy make(principal_set admin, principal_set allow) {
-    return access_policy(
-        daemon_uid, std::move(admin), std::move(allow),
-        [this](uid_t uid, gid_t gid) { return users.resolve(uid, gid); }, clock);
-  }
-};
+// builder: uid 1001, primary group 1001, supplementary developers (2000)
+// other: uid 1002, primary group 1002, none
+// stranger: uid 1003, primary group ops (3000)
+const peer_credentials root{0, 0, {}};
+const peer_credentials daemon_self{daemon_uid, 500, {}};
+const peer_credentials builder{1001, 1001, {1001, 2000}};
+const peer_credentials other{1002, 1002, {}};
+const peer_credentials stranger{1003, 3000, {}};
 
 org_settings org(std::string name, std::optional<principal_set> allow = std::nullopt) {
   org_settings settings;
@@ -68,33 +29,33 @@ org_settings org(std::string name, std::optional<principal_set> allow = std::nul
   return settings;
 }
 
-principal_set users_named(std::vector<std::string> names) {
+principal_set uids(std::vector<uid_t> ids) {
   principal_set set;
-  set.user_names = std::move(names);
+  set.uids = std::move(ids);
+  return set;
+}
+
+principal_set gids(std::vector<gid_t> ids) {
+  principal_set set;
+  set.gids = std::move(ids);
   return set;
 }
 
 }  // namespace
 
 TEST_CASE("root and the daemon's own uid are always admin and allowed everywhere") {
-  fixture f;
-  auto policy = f.make({}, {});
-  principal_set nobody_else;
-  nobody_else.uids = {4242};
+  const access_policy policy(daemon_uid, {}, {});
   for (const auto& peer : {root, daemon_self}) {
     CAPTURE(peer.uid);
     CHECK(policy.is_admin(peer));
     CHECK(policy.may_use(peer, org("acme")));
-    CHECK(policy.may_use(peer, org("locked", nobody_else)));
+    CHECK(policy.may_use(peer, org("locked", uids({4242}))));
     CHECK(policy.may_use(peer, org("empty", principal_set{})));
   }
-  // Being always allowed needs no lookup.
-  CHECK(f.users.calls == 0);
 }
 
 TEST_CASE("an empty allow list lets nobody else in, and nobody else is admin") {
-  fixture f;
-  auto policy = f.make({}, {});
+  const access_policy policy(daemon_uid, {}, {});
   for (const auto& peer : {builder, other, stranger}) {
     CAPTURE(peer.uid);
     CHECK_FALSE(policy.is_admin(peer));
@@ -103,73 +64,46 @@ TEST_CASE("an empty allow list lets nobody else in, and nobody else is admin") {
   }
 }
 
-TEST_CASE("allowed by user name") {
-  fixture f;
-  auto policy = f.make({}, users_named({"builder"}));
-  CHECK(policy.may_use(builder, org("acme")));
-  CHECK_FALSE(policy.may_use(other, org("acme")));
-  CHECK_FALSE(policy.may_use(stranger, org("acme")));
-  CHECK_FALSE(policy.is_admin(builder));  // allowed is not admin
-}
-
-TEST_CASE("allowed by uid, also for a uid without a passwd entry") {
-  fixture f;
-  principal_set allow;
-  allow.uids = {1003};
-  auto policy = f.make({}, allow);
+TEST_CASE("allowed by uid") {
+  const access_policy policy(daemon_uid, {}, uids({1003}));
   CHECK(policy.may_use(stranger, org("acme")));
   CHECK_FALSE(policy.may_use(builder, org("acme")));
+  CHECK_FALSE(policy.is_admin(stranger));  // allowed is not admin
 }
 
-TEST_CASE("allowed by group name: primary or supplementary") {
-  fixture f;
-  principal_set developers;
-  developers.group_names = {"developers"};
-  auto by_supplementary = f.make({}, developers);
-  CHECK(by_supplementary.may_use(builder, org("acme")));  // developers is supplementary
-  CHECK_FALSE(by_supplementary.may_use(other, org("acme")));
-
-  principal_set ops;
-  ops.group_names = {"ops"};
-  auto by_primary = f.make({}, ops);
-  CHECK(by_primary.may_use(stranger, org("acme")));  // ops is the peer's primary group
-  CHECK_FALSE(by_primary.may_use(builder, org("acme")));
-}
-
-TEST_CASE("allowed by gid: primary or supplementary") {
-  fixture f;
-  principal_set primary;
-  primary.gids = {1002};
-  auto by_primary = f.make({}, primary);
-  CHECK(by_primary.may_use(other, org("acme")));
+TEST_CASE("allowed by gid: the primary group, or a supplementary group of the process") {
+  const access_policy by_primary(daemon_uid, {}, gids({3000}));
+  CHECK(by_primary.may_use(stranger, org("acme")));
   CHECK_FALSE(by_primary.may_use(builder, org("acme")));
 
-  principal_set supplementary;
-  supplementary.gids = {2000};
-  auto by_supplementary = f.make({}, supplementary);
+  const access_policy by_supplementary(daemon_uid, {}, gids({2000}));
   CHECK(by_supplementary.may_use(builder, org("acme")));
   CHECK_FALSE(by_supplementary.may_use(other, org("acme")));
+  // Only the groups the process carries count: the same uid without them is out.
+  const peer_credentials builder_without_groups{1001, 1001, {}};
+  CHECK_FALSE(by_supplementary.may_use(builder_without_groups, org("acme")));
 }
 
-TEST_CASE("a user name does not match a group of the same name, nor the reverse") {
-  fixture f;
-  principal_set group_named_builder;
-  group_named_builder.group_names = {"other"};
-  auto policy = f.make({}, group_named_builder);
-  CHECK_FALSE(policy.may_use(builder, org("acme")));
-  CHECK(policy.may_use(other, org("acme")));  // other's primary group is "other"
+TEST_CASE("a uid does not match as a gid, nor the reverse") {
+  const access_policy gid_named_like_uid(daemon_uid, {}, gids({1003}));
+  CHECK_FALSE(gid_named_like_uid.may_use(stranger, org("acme")));
+  const access_policy uid_named_like_gid(daemon_uid, {}, uids({3000}));
+  CHECK_FALSE(uid_named_like_gid.may_use(stranger, org("acme")));
+}
 
-  principal_set uid_as_gid;
-  uid_as_gid.gids = {1003};  // the stranger's uid, not a group of theirs
-  auto numeric = f.make({}, uid_as_gid);
-  CHECK_FALSE(numeric.may_use(stranger, org("acme")));
+TEST_CASE("names play no part: they were resolved to numbers at load") {
+  principal_set by_name;
+  by_name.user_names = {"builder"};
+  by_name.group_names = {"developers"};
+  const access_policy policy(daemon_uid, by_name, by_name);
+  CHECK_FALSE(policy.may_use(builder, org("acme")));
+  CHECK_FALSE(policy.is_admin(builder));
 }
 
 TEST_CASE("an organization's own allow replaces the top-level one") {
-  fixture f;
-  auto policy = f.make({}, users_named({"builder"}));
+  const access_policy policy(daemon_uid, {}, uids({1001}));
   const auto plain = org("plain");
-  const auto own = org("own", users_named({"other"}));
+  const auto own = org("own", uids({1002}));
   const auto closed = org("closed", principal_set{});
   CHECK(policy.may_use(builder, plain));
   CHECK_FALSE(policy.may_use(other, plain));
@@ -181,42 +115,20 @@ TEST_CASE("an organization's own allow replaces the top-level one") {
 // SPEC §4 lists admins and allowed peers apart; docs/security.md settles it:
 // admin rights cover keys and flushing, tokens still need an allow list.
 TEST_CASE("an admin manages keys but gets tokens only where an allow list names it") {
-  fixture f;
-  principal_set admins;
-  admins.group_names = {"developers"};
-  auto policy = f.make(admins, {});
+  const access_policy policy(daemon_uid, gids({2000}), {});
   CHECK(policy.is_admin(builder));
   CHECK_FALSE(policy.may_use(builder, org("acme")));
-  CHECK_FALSE(policy.may_use(builder, org("own", users_named({"other"}))));
+  CHECK_FALSE(policy.may_use(builder, org("own", uids({1002}))));
   CHECK_FALSE(policy.may_use(builder, org("closed", principal_set{})));
-  CHECK(policy.may_use(builder, org("listed", users_named({"builder"}))));
+  CHECK(policy.may_use(builder, org("listed", uids({1001}))));
   CHECK_FALSE(policy.is_admin(other));
   CHECK_FALSE(policy.may_use(other, org("acme")));
 
-  auto also_allowed = f.make(admins, users_named({"builder"}));
+  const access_policy also_allowed(daemon_uid, gids({2000}), uids({1001}));
   CHECK(also_allowed.is_admin(builder));
   CHECK(also_allowed.may_use(builder, org("acme")));
 
-  principal_set by_uid;
-  by_uid.uids = {1002};
-  auto numeric = f.make(by_uid, {});
+  const access_policy numeric(daemon_uid, uids({1002}), {});
   CHECK(numeric.is_admin(other));
   CHECK_FALSE(numeric.is_admin(builder));
-}
-
-TEST_CASE("the resolver is asked once per peer identity and again after a minute") {
-  fixture f;
-  auto policy = f.make({}, users_named({"builder"}));
-  for (int i = 0; i < 5; ++i) CHECK(policy.may_use(builder, org("acme")));
-  CHECK(f.users.calls == 1);
-  CHECK_FALSE(policy.may_use(other, org("acme")));
-  CHECK(f.users.calls == 2);
-
-  // The database changes: builder leaves; seen once the remembered identity ages out.
-  f.users.names.erase(1001);
-  f.clock.advance(std::chrono::seconds{30});
-  CHECK(policy.may_use(builder, org("acme")));
-  f.clock.advance(std::chrono::seconds{31});
-  CHECK_FALSE(policy.may_use(builder, org("acme")));
-  CHECK(f.users.calls == 3);
 }

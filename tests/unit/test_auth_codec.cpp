@@ -42,9 +42,9 @@ token_grant expect_grant(const exchange_result& result) {
   return std::get<token_grant>(result);
 }
 
-exchange_error expect_error(const exchange_result& result) {
-  REQUIRE(std::holds_alternative<exchange_error>(result));
-  return std::get<exchange_error>(result);
+failure expect_error(const exchange_result& result) {
+  REQUIRE(std::holds_alternative<failure>(result));
+  return std::get<failure>(result);
 }
 
 }  // namespace

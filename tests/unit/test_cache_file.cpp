@@ -31,32 +31,31 @@ const std::string beta_token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZXRhIn0.c2lnLWJ
 const std::string acme_key = "QUNNRS1wZXJzb25hbC1hY2Nlc3Mta2V5+/==";
 const std::string beta_key = "YmV0YS1rZXktbWF0ZXJpYWw=";
 
-shared_key make_key(const std::string& text) {
+platform::shared_key make_key(const std::string& text) {
   return std::make_shared<const platform::secure_buffer>(text);
 }
 
 /// The organizations' keys and settings, which the tests can change.
 struct key_store {
-  std::map<std::string, shared_key> keys{{"acme", make_key(acme_key)},
-                                         {"beta", make_key(beta_key)}};
+  std::map<std::string, platform::shared_key> keys{{"acme", make_key(acme_key)},
+                                                   {"beta", make_key(beta_key)}};
   std::map<std::string, std::string> auth_urls;               ///< default https://auth.appcircle.io
   std::map<std::string, upstream::api_version> api_versions;  ///< default v3
   std::map<std::string, std::string> scopes;                  ///< default openid,profile,email
 
   org_lookup lookup() const {
-    return [this](const std::string& org) -> std::shared_ptr<const org_settings> {
+    return [this](const std::string& org) -> std::optional<seal_inputs> {
       const auto key = keys.find(org);
-      if (key == keys.end()) return nullptr;
-      auto settings = std::make_shared<org_settings>();
-      settings->name = org;
-      settings->key = key->second;
+      if (key == keys.end()) return std::nullopt;
+      seal_inputs settings;
+      settings.key = key->second;
       const auto url = auth_urls.find(org);
-      settings->auth_url = url == auth_urls.end() ? "https://auth.appcircle.io" : url->second;
+      settings.auth_url = url == auth_urls.end() ? "https://auth.appcircle.io" : url->second;
       const auto version = api_versions.find(org);
-      settings->api_version =
+      settings.api_version =
           version == api_versions.end() ? upstream::api_version::v3 : version->second;
       const auto scope = scopes.find(org);
-      settings->scope = scope == scopes.end() ? "openid,profile,email" : scope->second;
+      settings.scope = scope == scopes.end() ? "openid,profile,email" : scope->second;
       return settings;
     };
   }

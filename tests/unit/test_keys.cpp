@@ -381,6 +381,33 @@ TEST_CASE("load_org_table: names come from the config, key_dir and runtime keys 
   CHECK(load_org_table(cfg, {}, ::geteuid()).empty());
 }
 
+TEST_CASE("load_org_table: auth_url is checked by the one rule, and parsed, at load") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  cfg.auth_url = "https://auth.default.example";
+  dir.write("keys/plain.key", "k\n");
+  dir.write("keys/insecure.key", "k\n");
+  dir.write("keys/insecure.json", R"({"auth_url": "http://auth.meta.example"})");
+  dir.write("keys/custom.key", "k\n");
+  dir.write("keys/custom.json", R"({"auth_url": "https://Auth.Meta.Example:8443/base/"})");
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+
+  const auto& insecure = *table.at("insecure");
+  CHECK(insecure.auth_url == "https://auth.default.example");
+  REQUIRE(insecure.problems.size() == 1);
+  CHECK(insecure.problems[0].find("auth_url is not an https:// URL; ignored") != std::string::npos);
+
+  const auto& custom = *table.at("custom");
+  CHECK(custom.auth_url == "https://Auth.Meta.Example:8443/base");
+  REQUIRE(custom.server != nullptr);
+  CHECK(custom.server->host == "auth.meta.example");
+  CHECK(custom.server->port == 8443);
+  CHECK(custom.server->path == "/base");
+  REQUIRE(table.at("plain")->server != nullptr);
+  CHECK(table.at("plain")->server->host == "auth.default.example");
+}
+
 TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry") {
   scratch dir;
   config cfg;

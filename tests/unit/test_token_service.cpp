@@ -13,6 +13,8 @@
 
 #include <cstdio>
 #include <deque>
+#include <stdexcept>
+#include <utility>
 
 using namespace actoken;
 using namespace actoken::tokens;
@@ -36,6 +38,9 @@ class scripted_exchanger final : public exchanger {
     net::steady_timer gate(io_, mono_clock::time_point::max());
     gates_.push_back(&gate);
     co_await gate.async_wait(net::as_tuple(net::use_awaitable));
+    const auto thrown = std::exchange(throw_next, throws::nothing);
+    if (thrown == throws::std_exception) throw std::runtime_error("scripted failure");
+    if (thrown == throws::other) throw scripted_throw{};
     REQUIRE(!script.empty());
     auto next = script.front();
     script.pop_front();
@@ -57,9 +62,13 @@ class scripted_exchanger final : public exchanger {
     for (std::size_t i = 0; i < n; ++i) script.push_back(upstream::token_grant{});
   }
   void fail(errc code, std::optional<seconds> retry_after = {}) {
-    script.push_back(
-        upstream::exchange_error{code, "scripted " + std::string(code_name(code)), retry_after});
+    script.push_back(failure{code, "scripted " + std::string(code_name(code)), retry_after});
   }
+
+  // What the next exchange throws instead of answering.
+  enum class throws { nothing, std_exception, other };
+  struct scripted_throw {};  // not a std::exception
+  throws throw_next = throws::nothing;
 
   int calls = 0;
   seconds lifetime{3600};
@@ -86,6 +95,17 @@ org_table one_org(const std::string& key = "key-1",
   return {{"acme", org}};
 }
 
+// What a caller of the service does: one lookup, then at most one wait.
+net::awaitable<token_outcome> fetch(token_service& service, token_request request) {
+  auto found = service.lookup(request);
+  if (auto* pending = std::get_if<pending_exchange>(&found)) {
+    auto outcome = co_await service.wait(std::move(*pending));
+    co_return outcome;
+  }
+  if (auto* answer = std::get_if<token_answer>(&found)) co_return *answer;
+  co_return std::get<failure>(found);
+}
+
 struct fixture {
   net::io_context io;
   manual_clock clock;
@@ -102,11 +122,20 @@ struct fixture {
 
   // Starts a get() whose outcome lands in `out` when it completes.
   void get(token_request request, std::optional<token_outcome>& out) {
-    net::co_spawn(io, service.get(std::move(request)),
+    net::co_spawn(io, fetch(service, std::move(request)),
                   [&out](std::exception_ptr e, token_outcome outcome) {
                     REQUIRE(!e);
                     out = std::move(outcome);
                   });
+  }
+
+  // The answer a lookup gives at once; nullopt when it needs an exchange
+  // (which is then in flight).
+  std::optional<token_outcome> try_get(const token_request& request) {
+    auto found = service.lookup(request);
+    if (auto* answer = std::get_if<token_answer>(&found)) return *answer;
+    if (auto* error = std::get_if<failure>(&found)) return *error;
+    return std::nullopt;
   }
 
   token_outcome get_now(token_request request) {
@@ -129,9 +158,9 @@ const token_answer& answer_of(const token_outcome& outcome) {
   return std::get<token_answer>(outcome);
 }
 
-const service_error& error_of(const token_outcome& outcome) {
-  REQUIRE(std::holds_alternative<service_error>(outcome));
-  return std::get<service_error>(outcome);
+const failure& error_of(const token_outcome& outcome) {
+  REQUIRE(std::holds_alternative<failure>(outcome));
+  return std::get<failure>(outcome);
 }
 
 }  // namespace
@@ -145,7 +174,7 @@ TEST_CASE("the first request exchanges, later ones hit the cache") {
   CHECK(f.upstream->keys.front() == "key-1");
 
   f.clock.advance(30s);
-  const auto cached = f.service.try_get(req());
+  const auto cached = f.try_get(req());
   REQUIRE(cached.has_value());
   CHECK_FALSE(answer_of(*cached).from_exchange);
   CHECK(answer_of(*cached).token->access_token == "token-1");
@@ -175,8 +204,8 @@ TEST_CASE("a token is never served with less than min_ttl left") {
   f.upstream->succeed(2);
   CHECK(answer_of(f.get_now(req(60s))).token->access_token == "token-1");
 
-  f.clock.advance(541s);                                 // 59 s left
-  CHECK_FALSE(f.service.try_get(req(60s)).has_value());  // needs an exchange
+  f.clock.advance(541s);                         // 59 s left
+  CHECK_FALSE(f.try_get(req(60s)).has_value());  // needs an exchange
   const auto renewed = f.get_now(req(60s));
   CHECK(answer_of(renewed).from_exchange);
   CHECK(answer_of(renewed).token->access_token == "token-2");
@@ -187,7 +216,7 @@ TEST_CASE("expiry is judged on the wall clock: a suspended laptop serves no dead
   f.upstream->succeed(2);
   f.get_now(req());
   f.clock.jump_wall(2h);  // the monotonic clock did not move
-  CHECK_FALSE(f.service.try_get(req()).has_value());
+  CHECK_FALSE(f.try_get(req()).has_value());
   CHECK(answer_of(f.get_now(req())).token->access_token == "token-2");
 }
 
@@ -197,7 +226,7 @@ TEST_CASE("a min_ttl no new token can meet is ttl_unsatisfiable") {
   f.upstream->succeed();
   CHECK(error_of(f.get_now(req(600s))).code == errc::ttl_unsatisfiable);
   // The token was cached all the same, and it is under 10 s old: no new exchange.
-  CHECK(error_of(*f.service.try_get(req(600s))).code == errc::ttl_unsatisfiable);
+  CHECK(error_of(*f.try_get(req(600s))).code == errc::ttl_unsatisfiable);
   CHECK(f.upstream->calls == 1);
 }
 
@@ -206,13 +235,13 @@ TEST_CASE("fresh=1 re-exchanges only a token at least 10 s old") {
   f.upstream->succeed(2);
   f.get_now(req());
   f.clock.advance(5s);
-  const auto young = f.service.try_get(req(60s, true));
+  const auto young = f.try_get(req(60s, true));
   REQUIRE(young.has_value());
   CHECK(answer_of(*young).token->access_token == "token-1");
   CHECK(f.upstream->calls == 1);
 
   f.clock.advance(5s);
-  CHECK_FALSE(f.service.try_get(req(60s, true)).has_value());
+  CHECK_FALSE(f.try_get(req(60s, true)).has_value());
   CHECK(answer_of(f.get_now(req(60s, true))).token->access_token == "token-2");
   CHECK(f.upstream->calls == 2);
 }
@@ -226,21 +255,21 @@ TEST_CASE("background refresh starts at the refresh point and never blocks calle
   CHECK(first->refresh_at <= first->expires_at - 270s);
 
   f.clock.advance(200s);
-  f.service.try_get(req());
+  f.try_get(req());
   f.pump();
   CHECK(f.upstream->calls == 1);  // not due yet
 
   f.clock.advance(135s);  // 265 s left: due whatever the draw
-  const auto during = f.service.try_get(req());
+  const auto during = f.try_get(req());
   REQUIRE(during.has_value());
   CHECK(answer_of(*during).token->access_token == "token-1");
   f.pump();
   CHECK(f.upstream->calls == 1 + 1);
   // While it runs, callers keep the cached token.
-  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+  CHECK(answer_of(*f.try_get(req())).token->access_token == "token-1");
   f.upstream->release();
   f.pump();
-  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-2");
+  CHECK(answer_of(*f.try_get(req())).token->access_token == "token-2");
 }
 
 TEST_CASE("a rejected key rests: no upstream call until retry_rejected_after") {
@@ -249,7 +278,7 @@ TEST_CASE("a rejected key rests: no upstream call until retry_rejected_after") {
   f.upstream->succeed();
   CHECK(error_of(f.get_now(req())).code == errc::key_rejected);
   for (int i = 0; i < 20; ++i) {
-    const auto again = f.service.try_get(req());
+    const auto again = f.try_get(req());
     REQUIRE(again.has_value());
     CHECK(error_of(*again).code == errc::key_rejected);
   }
@@ -277,20 +306,20 @@ TEST_CASE("transient failures back off; the cached token is served meanwhile") {
   f.get_now(req());
   f.clock.advance(400s);  // refresh due
   f.upstream->fail(errc::upstream_unavailable);
-  f.service.try_get(req());
+  f.try_get(req());
   f.pump();
   f.upstream->release();
   f.pump();
   CHECK(f.upstream->calls == 2);
   // Backing off: still the cached token, no new call.
   for (int i = 0; i < 10; ++i) {
-    CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+    CHECK(answer_of(*f.try_get(req())).token->access_token == "token-1");
   }
   f.pump();
   CHECK(f.upstream->calls == 2);
   CHECK(f.service.view().front().state == "backoff");
   // A caller the cached token cannot satisfy gets the error at once, with Retry-After.
-  const auto refused = f.service.try_get(req(250s));
+  const auto refused = f.try_get(req(250s));
   REQUIRE(refused.has_value());
   CHECK(error_of(*refused).code == errc::upstream_unavailable);
   REQUIRE(error_of(*refused).retry_after.has_value());
@@ -314,7 +343,7 @@ TEST_CASE("429 with Retry-After stops every exchange with that server for that l
   f.upstream->succeed();
   CHECK(error_of(f.get_now(req())).code == errc::rate_limited);
   f.clock.advance(3s);
-  const auto blocked = f.service.try_get(req());
+  const auto blocked = f.try_get(req());
   REQUIRE(blocked.has_value());
   CHECK(error_of(*blocked).code == errc::rate_limited);
   CHECK(error_of(*blocked).retry_after == 1s);
@@ -329,7 +358,7 @@ TEST_CASE("max_exchanges_per_minute is enforced locally") {
   f.upstream->succeed(3);
   f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000001"));
   f.get_now(req(60s, false, "00000000-0000-4000-8000-000000000002"));
-  const auto third = f.service.try_get(req(60s, false, "00000000-0000-4000-8000-000000000003"));
+  const auto third = f.try_get(req(60s, false, "00000000-0000-4000-8000-000000000003"));
   REQUIRE(third.has_value());
   CHECK(error_of(*third).code == errc::rate_limited);
   CHECK(f.upstream->calls == 2);
@@ -367,7 +396,7 @@ TEST_CASE("max_exchanges_per_minute is each organization's own") {
   f.upstream->fail(errc::key_rejected);
   CHECK(error_of(f.get_now(req(60s, false, guid(1)))).code == errc::key_rejected);
   CHECK(error_of(f.get_now(req(60s, false, guid(2)))).code == errc::key_rejected);
-  const auto third = f.service.try_get(req(60s, false, guid(3)));
+  const auto third = f.try_get(req(60s, false, guid(3)));
   REQUIRE(third.has_value());
   CHECK(error_of(*third).code == errc::rate_limited);
   CHECK(error_of(*third).message.find("organization acme") != std::string::npos);
@@ -384,7 +413,7 @@ TEST_CASE("a 429 still stops every organization on that auth server") {
   f.service.set_orgs(two_orgs());
   f.upstream->fail(errc::rate_limited, 30s);
   CHECK(error_of(f.get_now(req())).code == errc::rate_limited);
-  const auto beta = f.service.try_get({"beta", "", 60s, false});
+  const auto beta = f.try_get({"beta", "", 60s, false});
   REQUIRE(beta.has_value());
   CHECK(error_of(*beta).code == errc::rate_limited);
   CHECK(error_of(*beta).retry_after == 30s);
@@ -397,7 +426,7 @@ TEST_CASE("the budget survives a change of the organization's key") {
   f.upstream->succeed();
   f.get_now(req());
   f.service.set_orgs(one_org("key-2"));
-  const auto again = f.service.try_get(req());
+  const auto again = f.try_get(req());
   REQUIRE(again.has_value());
   CHECK(error_of(*again).code == errc::rate_limited);
 }
@@ -413,12 +442,12 @@ TEST_CASE("a cache key with no token is forgotten once its rest ends, not before
   CHECK(error_of(f.get_now(req(60s, false, guid(2)))).code == errc::key_rejected);
 
   // Resting: the rejected keys still count, and still answer at once.
-  const auto full = f.service.try_get(req(60s, false, guid(3)));
+  const auto full = f.try_get(req(60s, false, guid(3)));
   REQUIRE(full.has_value());
   CHECK(error_of(*full).code == errc::bad_request);
   f.clock.advance(299s);
-  CHECK(error_of(*f.service.try_get(req(60s, false, guid(1)))).code == errc::key_rejected);
-  CHECK(error_of(*f.service.try_get(req(60s, false, guid(3)))).code == errc::bad_request);
+  CHECK(error_of(*f.try_get(req(60s, false, guid(1)))).code == errc::key_rejected);
+  CHECK(error_of(*f.try_get(req(60s, false, guid(3)))).code == errc::bad_request);
   CHECK(f.upstream->calls == 3);
 
   // Rested: forgotten, so a new sub-organization fits and the root stays cached.
@@ -426,7 +455,7 @@ TEST_CASE("a cache key with no token is forgotten once its rest ends, not before
   f.upstream->succeed();
   CHECK(answer_of(f.get_now(req(60s, false, guid(3)))).from_exchange);
   CHECK(f.service.cached_tokens() == 2);
-  CHECK(answer_of(*f.service.try_get(req())).token->access_token == "token-1");
+  CHECK(answer_of(*f.try_get(req())).token->access_token == "token-1");
 }
 
 TEST_CASE("a cache key whose backoff ended is forgotten too") {
@@ -434,7 +463,7 @@ TEST_CASE("a cache key whose backoff ended is forgotten too") {
   f.service.set_options({900s, 300s, 1000, 1});
   f.upstream->fail(errc::upstream_unavailable);
   CHECK(error_of(f.get_now(req(60s, false, guid(1)))).code == errc::upstream_unavailable);
-  CHECK(error_of(*f.service.try_get(req(60s, false, guid(2)))).code == errc::bad_request);
+  CHECK(error_of(*f.try_get(req(60s, false, guid(2)))).code == errc::bad_request);
   f.clock.advance(2s);  // the first backoff is at most 1 s
   f.upstream->succeed();
   CHECK(answer_of(f.get_now(req(60s, false, guid(2)))).from_exchange);
@@ -447,29 +476,12 @@ TEST_CASE("rejected random sub-organizations never fill the 100 cache keys for g
     f.upstream->fail(errc::key_rejected);
     CHECK(error_of(f.get_now(req(60s, false, guid(i)))).code == errc::key_rejected);
   }
-  CHECK(error_of(*f.service.try_get(req(60s, false, guid(100)))).code == errc::bad_request);
-  CHECK(error_of(*f.service.try_get(req())).code == errc::bad_request);
+  CHECK(error_of(*f.try_get(req(60s, false, guid(100)))).code == errc::bad_request);
+  CHECK(error_of(*f.try_get(req())).code == errc::bad_request);
   f.clock.advance(301s);
   f.upstream->succeed();
   CHECK(answer_of(f.get_now(req())).from_exchange);
   CHECK(f.upstream->calls == 101);
-}
-
-TEST_CASE("a restored token is kept no longer than 24 h from when it was obtained") {
-  fixture f;
-  cached_token token;
-  token.access_token = "restored";
-  token.obtained_at = f.clock.wall_now() - 1h;
-  token.expires_at = f.clock.wall_now() + 48h;
-  f.service.restore("acme", "", token);
-  const auto served = f.service.try_get(req());
-  REQUIRE(served.has_value());
-  CHECK(answer_of(*served).token->expires_at == token.obtained_at + 24h);
-
-  token.obtained_at = f.clock.wall_now() - 25h;  // past the cap already: dropped
-  f.service.evict("acme");
-  f.service.restore("acme", "", token);
-  CHECK(f.service.cached_tokens() == 0);
 }
 
 TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
@@ -478,7 +490,7 @@ TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
     f.upstream->fail(errc::endpoint_not_found);
     CHECK(error_of(f.get_now(req())).code == errc::endpoint_not_found);
     f.clock.advance(1h);
-    CHECK(error_of(*f.service.try_get(req())).code == errc::endpoint_not_found);
+    CHECK(error_of(*f.try_get(req())).code == errc::endpoint_not_found);
     CHECK(f.upstream->calls == 1);
   }
   SUBCASE("auto") {
@@ -516,7 +528,7 @@ TEST_CASE("sub-organizations are cached apart and limited in number") {
   CHECK(f.service.cached_tokens() == 2);
 
   f.service.set_options({900s, 300s, 1000, 2});
-  const auto over = f.service.try_get(req(60s, false, "9b2f6d1e-0000-4000-8000-000000000002"));
+  const auto over = f.try_get(req(60s, false, "9b2f6d1e-0000-4000-8000-000000000002"));
   REQUIRE(over.has_value());
   CHECK(error_of(*over).code == errc::bad_request);
 }
@@ -526,9 +538,9 @@ TEST_CASE("reload keeps tokens of unchanged organizations and drops changed ones
   f.upstream->succeed(2);
   f.get_now(req());
   f.service.set_orgs(one_org("key-1"));
-  CHECK(f.service.try_get(req()).has_value());
+  CHECK(f.try_get(req()).has_value());
   f.service.set_orgs(one_org("key-2"));
-  CHECK_FALSE(f.service.try_get(req()).has_value());
+  CHECK_FALSE(f.try_get(req()).has_value());
 }
 
 TEST_CASE("an exchange started with a replaced key is not cached") {
@@ -547,13 +559,13 @@ TEST_CASE("an exchange started with a replaced key is not cached") {
 TEST_CASE("unknown organizations and missing keys are told apart") {
   fixture f;
   token_request other{"other", "", 60s, false};
-  CHECK(error_of(*f.service.try_get(other)).code == errc::unknown_org);
+  CHECK(error_of(*f.try_get(other)).code == errc::unknown_org);
   auto table = one_org();
   auto keyless = std::make_shared<org_settings>(*table["acme"]);
   keyless->key = nullptr;
   keyless->key_problem = "key file is accessible by others";
   f.service.set_orgs({{"acme", keyless}});
-  const auto outcome = f.service.try_get(req());
+  const auto outcome = f.try_get(req());
   REQUIRE(outcome.has_value());
   const auto& error = error_of(*outcome);
   CHECK(error.code == errc::no_key);
@@ -572,4 +584,73 @@ TEST_CASE("evict drops tokens") {
 TEST_CASE("fingerprints are 8 hex digits of SHA-256") {
   CHECK(fingerprint("abc") == "ba7816bf");
   CHECK(fingerprint("").size() == 8);
+}
+
+TEST_CASE("a miss is counted once and a hit once, however the miss is answered") {
+  fixture f;
+  f.upstream->succeed(2);
+  f.get_now(req());
+  CHECK(f.service.stats().cache_misses == 1);
+  CHECK(f.service.stats().cache_hits == 0);
+  f.try_get(req());
+  CHECK(f.service.stats().cache_misses == 1);
+  CHECK(f.service.stats().cache_hits == 1);
+
+  // Three callers join one exchange: three misses, one exchange.
+  const std::string sub = "9b2f6d1e-0000-4000-8000-000000000001";
+  std::vector<std::optional<token_outcome>> outcomes(3);
+  for (auto& out : outcomes) f.get(req(60s, false, sub), out);
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  CHECK(f.service.stats().cache_misses == 4);
+  CHECK(f.service.stats().cache_hits == 1);
+}
+
+TEST_CASE("an exchanger that throws gives every waiter internal_error at once") {
+  using throws = scripted_exchanger::throws;
+  for (const auto how : {throws::std_exception, throws::other}) {
+    CAPTURE(static_cast<int>(how));
+    fixture f;
+    f.upstream->throw_next = how;
+    std::vector<std::optional<token_outcome>> outcomes(5);
+    for (auto& out : outcomes) f.get(req(), out);
+    f.pump();
+    CHECK(f.upstream->calls == 1);
+    f.upstream->release();
+    f.pump();  // one turn: every waiter has its answer
+    for (const auto& out : outcomes) {
+      REQUIRE(out.has_value());
+      CHECK(error_of(*out).code == errc::internal_error);
+    }
+    // The cache key backs off as after any transient failure, then exchanges again.
+    CHECK(error_of(*f.try_get(req())).code == errc::internal_error);
+    f.clock.advance(2s);
+    f.upstream->succeed();
+    CHECK(answer_of(f.get_now(req())).from_exchange);
+  }
+}
+
+TEST_CASE("a failure after the exchange still wakes every waiter, with internal_error") {
+  fixture f;
+  // The cache writer's listener is called once the token is cached; here it throws.
+  f.service.on_change([] { throw std::runtime_error("listener failed"); });
+  f.upstream->succeed();
+  std::vector<std::optional<token_outcome>> outcomes(3);
+  for (auto& out : outcomes) f.get(req(), out);
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  for (const auto& out : outcomes) {
+    REQUIRE(out.has_value());
+    CHECK(error_of(*out).code == errc::internal_error);
+    CHECK(error_of(*out).message.find("organization acme") != std::string::npos);
+  }
+  // The flight is over: the token it cached is served, nothing waits on it.
+  f.service.on_change({});
+  const auto served = f.try_get(req());
+  REQUIRE(served.has_value());
+  CHECK(answer_of(*served).token->access_token == "token-1");
+  CHECK(f.upstream->calls == 1);
 }

@@ -5,9 +5,9 @@
 using actoken::upstream::authority;
 using actoken::upstream::host_header;
 using actoken::upstream::is_ip_literal;
+using actoken::upstream::parse_auth_url;
 using actoken::upstream::parse_proxy_url;
 using actoken::upstream::parse_url;
-using actoken::upstream::percent_decode;
 using actoken::upstream::redacted;
 
 TEST_CASE("parse_url: the default auth_url") {
@@ -153,9 +153,14 @@ TEST_CASE("authority, Host header and redaction") {
   CHECK(redacted(*p) == "http://proxy.corp:3128");
 }
 
-TEST_CASE("percent_decode") {
-  CHECK(percent_decode("a%20b%2Fc") == "a b/c");
-  CHECK(percent_decode("plain") == "plain");
-  CHECK_FALSE(percent_decode("bad%2"));
-  CHECK_FALSE(percent_decode("bad%g0"));
+TEST_CASE("parse_auth_url: the parse, and the text without white space or trailing slashes") {
+  const auto server = parse_auth_url(" https://Auth.Example.com:8443/base// ");
+  REQUIRE(server);
+  CHECK(server->text == "https://Auth.Example.com:8443/base");
+  CHECK(server->parsed.host == "auth.example.com");
+  CHECK(server->parsed.path == "/base");
+  CHECK(parse_auth_url("https://auth.example.com/")->text == "https://auth.example.com");
+  CHECK_FALSE(parse_auth_url("http://auth.example.com"));
+  CHECK_FALSE(parse_auth_url("https://user@auth.example.com"));
+  CHECK_FALSE(parse_auth_url("https://auth.example.com/?q"));
 }

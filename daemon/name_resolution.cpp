@@ -1,0 +1,60 @@
+#include "daemon/name_resolution.hpp"
+
+#include "daemon/platform/peer.hpp"
+
+#include <algorithm>
+
+namespace actoken {
+namespace {
+
+// Resolves the names of one list into `ids`, one problem per name that does not resolve.
+template <class Id, class Lookup>
+void resolve_list(const std::vector<std::string>& names, std::vector<Id>& ids, const Lookup& lookup,
+                  const char* kind, const config_problem& where,
+                  std::vector<config_problem>& problems) {
+  for (const auto& name : names) {
+    std::string failure;
+    const auto id = lookup(name, failure);
+    if (id) {
+      if (std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
+      continue;
+    }
+    auto problem = where;
+    problem.reason = failure.empty()
+                         ? "no " + std::string(kind) + " named " + name + "; it matches nobody"
+                         : failure + "; " + name + " matches nobody";
+    problems.push_back(std::move(problem));
+  }
+}
+
+void resolve_set(principal_set& set, const name_service& names, const std::string& file,
+                 const std::string& key, std::vector<config_problem>& problems) {
+  resolve_list(set.user_names, set.uids, names.user, "user", {file, key + ".users", ""}, problems);
+  resolve_list(set.group_names, set.gids, names.group, "group", {file, key + ".groups", ""},
+               problems);
+}
+
+}  // namespace
+
+name_service system_name_service() {
+  return {[](const std::string& name, std::string& problem) {
+            return platform::lookup_user(name, problem);
+          },
+          [](const std::string& name, std::string& problem) {
+            return platform::lookup_group(name, problem);
+          }};
+}
+
+std::vector<config_problem> resolve_principal_names(config& cfg, const name_service& names,
+                                                    const std::string& file) {
+  std::vector<config_problem> problems;
+  resolve_set(cfg.admin, names, file, "admin", problems);
+  resolve_set(cfg.allow, names, file, "allow", problems);
+  for (auto& [name, org] : cfg.organizations) {
+    if (org.allow)
+      resolve_set(*org.allow, names, file, "organizations." + name + ".allow", problems);
+  }
+  return problems;
+}
+
+}  // namespace actoken

@@ -1,0 +1,127 @@
+// Key administration: one rule for what the API may not change (a config
+// key_file), one order for every change (evict, then rebuild), runtime and
+// persisted keys. A real token service on a manual clock; key_dir is a
+// temporary folder.
+#include "daemon/key_admin.hpp"
+#include "tests/test_files.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <stdexcept>
+
+using namespace actoken;
+using namespace actoken::testing;
+using namespace std::chrono_literals;
+namespace net = boost::asio;
+
+namespace {
+
+// Never called: these tests make no exchange.
+class no_exchanger final : public tokens::exchanger {
+ public:
+  net::awaitable<upstream::exchange_result> exchange(std::shared_ptr<const org_settings> /*org*/,
+                                                     upstream::api_version /*version*/,
+                                                     std::string /*sub_org*/) override {
+    co_return failure{errc::internal_error, "no exchange in this test"};
+  }
+};
+
+struct fixture {
+  std::filesystem::path dir;
+  net::io_context io;
+  manual_clock clock;
+  tokens::token_service service{io.get_executor(), clock, tokens::service_options{},
+                                std::make_shared<no_exchanger>()};
+  key_admin keys{service, ::geteuid()};
+  config cfg;
+  int changes = 0;
+
+  fixture() {
+    std::string pattern = "/tmp/actoken-key-admin-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    dir = pattern;
+    cfg.key_dir = dir / "keys";
+    cfg.organizations["managed"].key_file = dir / "managed.key";
+    cfg.organizations["acme"];
+    keys.load(cfg, false);
+    service.on_change([this] { ++changes; });
+  }
+  ~fixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  fixture(const fixture&) = delete;
+  fixture& operator=(const fixture&) = delete;
+
+  // Caches a token for `org` as the cache file would restore it.
+  void cache_token(const std::string& org) {
+    const auto now = clock.wall_now();
+    service.restore(org, "", {"token-of-" + org, now - 60s, now + 1h, {}, "00000000", {}});
+    REQUIRE(service.cached_tokens() > 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a key PUT evicts the organization's token first, so the change is seen") {
+  fixture f;
+  f.cache_token("acme");
+  REQUIRE_FALSE(f.keys.put(f.cfg, "acme", platform::secure_buffer("key-2"), std::nullopt,
+                           std::nullopt, /*persist=*/false));
+  CHECK(f.service.cached_tokens() == 0);
+  CHECK(f.changes == 1);  // the cache file writer hears of it
+  CHECK(f.service.find_org("acme")->key->view() == "key-2");
+  CHECK(f.service.find_org("acme")->source == key_source::runtime);
+}
+
+TEST_CASE("a key DELETE evicts the same way") {
+  fixture f;
+  REQUIRE_FALSE(f.keys.put(f.cfg, "acme", platform::secure_buffer("key-1"), std::nullopt,
+                           std::nullopt, false));
+  f.cache_token("acme");
+  f.changes = 0;
+  REQUIRE_FALSE(f.keys.remove(f.cfg, "acme"));
+  CHECK(f.service.cached_tokens() == 0);
+  CHECK(f.changes == 1);
+  CHECK(f.service.find_org("acme")->key == nullptr);
+}
+
+TEST_CASE("a key from the config's key_file is neither replaced nor removed") {
+  fixture f;
+  const auto put =
+      f.keys.put(f.cfg, "managed", platform::secure_buffer("k"), std::nullopt, std::nullopt, true);
+  REQUIRE(put.has_value());
+  CHECK(put->code == errc::key_managed_by_config);
+  const auto removed = f.keys.remove(f.cfg, "managed");
+  REQUIRE(removed.has_value());
+  CHECK(removed->code == errc::key_managed_by_config);
+  CHECK_FALSE(std::filesystem::exists(f.cfg.key_dir / "managed.key"));
+}
+
+TEST_CASE("a persisted key is written to key_dir and read back from it") {
+  fixture f;
+  REQUIRE_FALSE(f.keys.put(f.cfg, "delta", platform::secure_buffer("key-d"),
+                           std::string("https://auth.example"), upstream::api_version::v2, true));
+  CHECK(slurp(f.cfg.key_dir / "delta.key") == "key-d\n");
+  CHECK(mode_of(f.cfg.key_dir / "delta.key") == 0600);
+  const auto delta = f.service.find_org("delta");
+  REQUIRE(delta != nullptr);
+  CHECK(delta->source == key_source::key_dir);
+  CHECK(delta->auth_url == "https://auth.example");
+  CHECK(delta->api_version == upstream::api_version::v2);
+
+  REQUIRE_FALSE(f.keys.remove(f.cfg, "delta"));
+  CHECK_FALSE(std::filesystem::exists(f.cfg.key_dir / "delta.key"));
+  CHECK(f.service.find_org("delta") == nullptr);  // nothing names it any more
+}
+
+TEST_CASE("removing what is not there") {
+  fixture f;
+  CHECK(f.keys.remove(f.cfg, "nosuch")->code == errc::unknown_org);
+  CHECK(f.keys.remove(f.cfg, "acme")->code == errc::no_key);
+}

@@ -1,0 +1,73 @@
+// The configuration's user and group names become numbers at load (SPEC §4),
+// against an injected name service: nothing here depends on the machine.
+#include "daemon/name_resolution.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+using namespace actoken;
+
+namespace {
+
+// A made-up database: users builder (1001) and root (0); groups developers
+// (2000) and ops (3000); the name "broken" fails to look up in either.
+name_service fake_names() {
+  return {[](const std::string& name, std::string& problem) -> std::optional<uid_t> {
+            static const std::map<std::string, uid_t> users{{"builder", 1001}, {"root", 0}};
+            if (name == "broken") problem = "cannot read the password entry of broken: I/O error";
+            const auto it = users.find(name);
+            return it == users.end() ? std::nullopt : std::optional<uid_t>(it->second);
+          },
+          [](const std::string& name, std::string& problem) -> std::optional<gid_t> {
+            static const std::map<std::string, gid_t> groups{{"developers", 2000}, {"ops", 3000}};
+            if (name == "broken") problem = "cannot read the group entry of broken: I/O error";
+            const auto it = groups.find(name);
+            return it == groups.end() ? std::nullopt : std::optional<gid_t>(it->second);
+          }};
+}
+
+principal_set names(std::vector<std::string> users, std::vector<std::string> groups) {
+  principal_set set;
+  set.user_names = std::move(users);
+  set.group_names = std::move(groups);
+  return set;
+}
+
+}  // namespace
+
+TEST_CASE("names in admin, allow and every organization's allow become numbers") {
+  config cfg;
+  cfg.admin = names({}, {"ops"});
+  cfg.allow = names({"builder"}, {"developers"});
+  cfg.allow.uids = {1001};  // given as a number too: listed once
+  cfg.organizations["acme"].allow = names({"root"}, {});
+  cfg.organizations["beta"];  // no allow of its own
+  const auto problems = resolve_principal_names(cfg, fake_names(), "/etc/actoken/actokend.json");
+  CHECK(problems.empty());
+  CHECK(cfg.admin.gids == std::vector<gid_t>{3000});
+  CHECK(cfg.allow.uids == std::vector<uid_t>{1001});
+  CHECK(cfg.allow.gids == std::vector<gid_t>{2000});
+  CHECK(cfg.organizations["acme"].allow->uids == std::vector<uid_t>{0});
+  CHECK_FALSE(cfg.organizations["beta"].allow.has_value());
+  // The names stay as written.
+  CHECK(cfg.allow.user_names == std::vector<std::string>{"builder"});
+}
+
+TEST_CASE("a name that does not resolve matches nobody and is a problem naming its key") {
+  config cfg;
+  cfg.admin = names({"ghost"}, {});
+  cfg.organizations["acme"].allow = names({}, {"developers", "phantoms", "broken"});
+  const auto problems = resolve_principal_names(cfg, fake_names(), "/etc/actoken/actokend.json");
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0].to_string() ==
+        "/etc/actoken/actokend.json: admin.users: no user named ghost; it matches nobody");
+  CHECK(problems[1].to_string() ==
+        "/etc/actoken/actokend.json: organizations.acme.allow.groups: no group named phantoms; "
+        "it matches nobody");
+  CHECK(problems[2].to_string() ==
+        "/etc/actoken/actokend.json: organizations.acme.allow.groups: cannot read the group "
+        "entry of broken: I/O error; broken matches nobody");
+  CHECK(cfg.admin.uids.empty());
+  CHECK(cfg.organizations["acme"].allow->gids == std::vector<gid_t>{2000});
+}

@@ -1,0 +1,261 @@
+// The router, route by route, as a pure function: no sockets, a manual
+// clock, a real token service with an exchanger that answers at once
+// (tests/router_world.hpp, the HTTP fuzz target's world too).
+#include "common/version.hpp"
+#include "tests/router_world.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+using namespace actoken;
+using namespace actoken::testing;
+using json = nlohmann::json;
+
+namespace {
+
+json body_of(const api::api_response& response) {
+  REQUIRE(response.content_type == "application/json");
+  return json::parse(response.body);
+}
+
+// The answer, which must be there.
+api::api_response ask(router_world& w, std::string_view method, std::string_view target,
+                      const platform::peer_credentials& peer = root_peer,
+                      std::string_view body = {}) {
+  auto answer = w.answer(method, target, peer, body);
+  REQUIRE(answer.has_value());
+  return std::move(*answer);
+}
+
+// The error code of an error answer.
+std::string error_of(const api::api_response& response) {
+  return body_of(response).at("error").get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("GET /v1/token: a cached token is answered at once, without suspending") {
+  router_world w;
+  auto routed = w.router.handle({"GET", "/v1/token?org=acme", "", builder_peer});
+  const auto* response = std::get_if<api::api_response>(&routed);
+  REQUIRE(response != nullptr);
+  CHECK(response->status == 200);
+  const auto body = body_of(*response);
+  CHECK(body["org"] == "acme");
+  CHECK(body["sub_org"].is_null());
+  CHECK(body["access_token"] == cached_jwt);
+  CHECK(body["token_type"] == "Bearer");
+  CHECK(body["source"] == "cache");
+  CHECK(body["expires_in"] == 3600);
+  CHECK(w.upstream->calls == 0);
+}
+
+TEST_CASE("GET /v1/token: a miss comes back to finish, and is answered from the exchange") {
+  router_world w;
+  w.clock.advance(2h);  // the cached token has expired
+  auto routed = w.router.handle({"GET", "/v1/token?org=acme&min_ttl=120", "", builder_peer});
+  REQUIRE(std::holds_alternative<api::pending_token>(routed));
+  const auto answer = w.finish(std::get<api::pending_token>(std::move(routed)));
+  REQUIRE(answer.has_value());
+  CHECK(answer->status == 200);
+  CHECK(body_of(*answer)["source"] == "exchange");
+  CHECK(body_of(*answer)["access_token"] == exchanged_jwt);
+  CHECK(w.upstream->calls == 1);
+  CHECK(w.service.stats().cache_misses == 1);
+}
+
+TEST_CASE("GET /v1/token: the organization comes from org=, default_org, or the only one") {
+  router_world w;
+  CHECK(body_of(ask(w, "GET", "/v1/token"))["org"] == "acme");  // default_org
+  w.router.set_settings({std::nullopt, 60s});
+  CHECK(error_of(ask(w, "GET", "/v1/token")) == "bad_request");  // three organizations
+  auto only = router_test_orgs();
+  only.erase("beta");
+  only.erase("gamma");
+  w.service.set_orgs(only);
+  CHECK(body_of(ask(w, "GET", "/v1/token"))["org"] == "acme");
+}
+
+TEST_CASE("GET /v1/token: settings pushed on reload apply to the next request") {
+  router_world w;
+  // The cached token has 3500 s left: a configured min_ttl of 3550 s misses
+  // where the first one's 60 s hit.
+  w.clock.advance(100s);
+  CHECK(body_of(ask(w, "GET", "/v1/token"))["source"] == "cache");
+  w.router.set_settings({"acme", 3550s});
+  const auto answer = ask(w, "GET", "/v1/token");
+  CHECK(answer.status == 200);
+  CHECK(body_of(answer)["source"] == "exchange");
+}
+
+TEST_CASE("GET /v1/token: sub_org by alias or GUID (any case), else bad_request") {
+  router_world w;
+  const auto alias = body_of(ask(w, "GET", "/v1/token?org=acme&sub_org=mobile"));
+  CHECK(alias["sub_org"] == "mobile");
+  CHECK(alias["source"] == "cache");
+  std::string upper = acme_sub_guid;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto guid = body_of(ask(w, "GET", "/v1/token?org=acme&sub_org=" + upper));
+  CHECK(guid["sub_org"] == upper);   // as asked
+  CHECK(guid["source"] == "cache");  // the same cache key as the alias
+  CHECK(error_of(ask(w, "GET", "/v1/token?org=acme&sub_org=desktop")) == "bad_request");
+}
+
+TEST_CASE("GET /v1/token: what is refused before the token service is asked") {
+  router_world w;
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"/v1/token?org=acme&min_ttl=86401", "bad_request"},
+      {"/v1/token?org=acme&min_ttl=-1", "bad_request"},
+      {"/v1/token?org=acme&fresh=maybe", "bad_request"},
+      {"/v1/token?org=acme&colour=blue", "bad_request"},
+      {"/v1/token?org=acme&org=beta", "bad_request"},  // repeated
+      {"/v1/token?org=%zz", "bad_request"},            // malformed escape
+      {"/v1/token?org=-acme", "bad_request"},          // not an organization name
+      {"/v1/token?org=nosuch", "unknown_org"},
+  };
+  for (const auto& [target, code] : cases) {
+    CAPTURE(target);
+    CHECK(error_of(ask(w, "GET", target)) == code);
+  }
+  CHECK(error_of(ask(w, "POST", "/v1/token?org=acme")) == "method_not_allowed");
+  CHECK(w.upstream->calls == 0);
+}
+
+TEST_CASE("GET /v1/token: access, a missing key and an upstream failure") {
+  router_world w;
+  const auto forbidden = ask(w, "GET", "/v1/token?org=acme", stranger_peer);
+  CHECK(forbidden.status == 403);
+  CHECK(error_of(forbidden) == "forbidden");
+  CHECK(error_of(ask(w, "GET", "/v1/token?org=gamma")) == "no_key");
+  const auto unavailable = ask(w, "GET", "/v1/token?org=beta", builder_peer);
+  CHECK(unavailable.status == 503);
+  CHECK(error_of(unavailable) == "upstream_unavailable");
+  CHECK(unavailable.retry_after.has_value());
+}
+
+TEST_CASE("GET /v1/health") {
+  router_world w;
+  const auto health = ask(w, "GET", "/v1/health", stranger_peer);
+  CHECK(health.status == 200);
+  CHECK(body_of(health) == json{{"status", "ok"}, {"version", std::string(version)}});
+  CHECK(error_of(ask(w, "PUT", "/v1/health")) == "method_not_allowed");
+}
+
+TEST_CASE("GET /v1/status: counters, and the status values pushed in") {
+  router_world w;
+  ask(w, "GET", "/v1/token?org=acme");
+  w.control.cache = api::cache_file_info{"/var/cache/actoken/tokens", "ok", ""};
+  w.router.set_last_reload({w.clock.wall_now(), false, "config: bad"});
+  const auto status = body_of(ask(w, "GET", "/v1/status", stranger_peer));
+  CHECK(status["version"] == std::string(version));
+  CHECK(status["uptime_s"] == 3600);
+  CHECK(status["orgs"] == 3);
+  CHECK(status["cached_tokens"] == 2);
+  CHECK(status["requests_total"] == 2);  // this one included
+  CHECK(status["exchanges_total"] == 0);
+  CHECK(status["connections"] == 3);
+  CHECK(status["last_reload"]["ok"] == false);
+  CHECK(status["last_reload"]["message"] == "config: bad");
+  CHECK(status["cache_file"]["path"] == "/var/cache/actoken/tokens");
+  CHECK(status["secure_memory"].is_string());
+}
+
+TEST_CASE("GET /metrics: Prometheus text with one miss per miss") {
+  router_world w;
+  ask(w, "GET", "/v1/token?org=acme");  // a hit
+  w.clock.advance(2h);
+  ask(w, "GET", "/v1/token?org=acme");  // a miss, exchanged
+  ask(w, "GET", "/v1/nothing");
+  const auto metrics = ask(w, "GET", "/metrics", stranger_peer);
+  CHECK(metrics.status == 200);
+  CHECK(metrics.content_type.starts_with("text/plain"));
+  const auto& text = metrics.body;
+  for (const auto* line : {
+           "actoken_cache_hits_total 1\n",
+           "actoken_cache_misses_total 1\n",
+           "actoken_requests_total{endpoint=\"token\",code=\"200\"} 2\n",
+           "actoken_requests_total{endpoint=\"other\",code=\"404\"} 1\n",
+           "actoken_exchanges_total{org=\"acme\",result=\"ok\"} 1\n",
+           "actoken_exchange_duration_seconds_bucket{le=\"0.05\"} 1\n",
+           "actoken_exchange_duration_seconds_bucket{le=\"+Inf\"} 1\n",
+           "actoken_exchange_duration_seconds_count 1\n",
+           "# TYPE actoken_token_expires_in_seconds gauge\n",
+           "actoken_connections 3\n",
+       }) {
+    CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+  }
+}
+
+TEST_CASE("GET /v1/orgs: a peer sees the organizations it may use; an admin sees all") {
+  router_world w;
+  auto names = [&w](const platform::peer_credentials& peer) {
+    std::string joined;
+    const auto body = body_of(ask(w, "GET", "/v1/orgs", peer));  // kept: the loop reads into it
+    for (const auto& org : body["orgs"]) {
+      joined += (joined.empty() ? "" : ",") + org["name"].get<std::string>();
+    }
+    return joined;
+  };
+  CHECK(names(root_peer) == "acme,beta,gamma");
+  CHECK(names(admin_peer) == "acme,beta,gamma");
+  CHECK(names(builder_peer) == "acme,beta,gamma");  // acme by name, the others by group
+  CHECK(names(stranger_peer) == "");
+
+  const auto orgs = body_of(ask(w, "GET", "/v1/orgs"))["orgs"];
+  CHECK(orgs[0]["has_key"] == true);
+  CHECK(orgs[0]["key_source"] == "key_dir");
+  CHECK(orgs[0]["tokens"].size() == 2);
+  CHECK(orgs[0]["tokens"][1]["sub_org"] == "mobile");
+  CHECK(orgs[1]["api_version"] == "auto");
+  CHECK(orgs[2]["state"] == "no_key");
+  CHECK(orgs[2]["last_error"]["code"] == "no_key");
+  CHECK(orgs[2]["last_error"]["at"].is_null());
+}
+
+TEST_CASE("PUT /v1/orgs/{org}/key: admins only, a valid body, not over a config key_file") {
+  router_world w;
+  const std::string body = R"({"key": "new-key", "persist": false})";
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/acme/key", builder_peer, body)) == "forbidden");
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/acme/key", admin_peer, "{}")) == "bad_request");
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/beta/key", admin_peer, body)) == "key_managed_by_config");
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/-x/key", admin_peer, body)) == "bad_request");
+  const auto put = ask(w, "PUT", "/v1/orgs/delta/key", admin_peer, body);
+  CHECK(put.status == 200);
+  CHECK(body_of(put) == json{{"org", "delta"}, {"persisted", false}});
+  CHECK(w.service.find_org("delta") != nullptr);
+  // The org name is percent-decoded: "%61cme" is acme.
+  CHECK(ask(w, "PUT", "/v1/orgs/%61cme/key", admin_peer, body).status == 200);
+  CHECK(w.service.find_org("acme")->key->view() == "new-key");
+  CHECK(error_of(ask(w, "GET", "/v1/orgs/acme/key", admin_peer)) == "method_not_allowed");
+}
+
+TEST_CASE("DELETE /v1/orgs/{org}/key") {
+  router_world w;
+  CHECK(error_of(ask(w, "DELETE", "/v1/orgs/acme/key", builder_peer)) == "forbidden");
+  CHECK(error_of(ask(w, "DELETE", "/v1/orgs/nosuch/key")) == "unknown_org");
+  CHECK(error_of(ask(w, "DELETE", "/v1/orgs/beta/key")) == "key_managed_by_config");
+  const auto removed = ask(w, "DELETE", "/v1/orgs/acme/key");
+  CHECK(body_of(removed) == json{{"org", "acme"}, {"removed", true}});
+  CHECK(error_of(ask(w, "GET", "/v1/token?org=acme")) == "no_key");
+}
+
+TEST_CASE("DELETE /v1/tokens: everything for admins, one organization for its users") {
+  router_world w;
+  CHECK(error_of(ask(w, "DELETE", "/v1/tokens", builder_peer)) == "forbidden");
+  CHECK(error_of(ask(w, "DELETE", "/v1/tokens?org=acme", stranger_peer)) == "forbidden");
+  CHECK(error_of(ask(w, "DELETE", "/v1/tokens?org=nosuch")) == "unknown_org");
+  CHECK(error_of(ask(w, "DELETE", "/v1/tokens?colour=blue")) == "bad_request");
+  CHECK(body_of(ask(w, "DELETE", "/v1/tokens?org=acme", builder_peer))["evicted"] == 2);
+  CHECK(body_of(ask(w, "DELETE", "/v1/tokens", admin_peer))["evicted"] == 0);
+  CHECK(error_of(ask(w, "GET", "/v1/tokens")) == "method_not_allowed");
+}
+
+TEST_CASE("an unknown path is not_found, counted as endpoint \"other\"") {
+  router_world w;
+  const auto answer = ask(w, "GET", "/v2/token");
+  CHECK(answer.status == 404);
+  CHECK(error_of(answer) == "not_found");
+  CHECK(ask(w, "GET", "/metrics")
+            .body.find("actoken_requests_total{endpoint=\"other\",code=\"404\"} 1\n") !=
+        std::string::npos);
+}
