@@ -1,6 +1,7 @@
 // Hostile and broken clients: each test checks that a well-behaved client is
 // still served promptly while the abuse goes on, and that the abuser is cut off.
 #include "tests/integration/world.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -70,8 +71,7 @@ TEST_CASE("2,000 held connections: over max_connections the idle ones give way")
   limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 4096));
   ::setrlimit(RLIMIT_NOFILE, &limit);
   if (limit.rlim_cur < 2200) {
-    MESSAGE("skipped: open-file limit too low");
-    return;
+    return skip_case("the open-file limit is too low for 2,000 connections");
   }
 
   abuse_world w(json{{"max_connections", 500}});
