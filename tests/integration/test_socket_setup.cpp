@@ -103,7 +103,9 @@ TEST_CASE("a socket something else listens on is left alone; the daemon exits 1 
   const auto socket = fs::path(w.config["socket"].get<std::string>());
   const foreign_listener other(socket);
   const auto config_path = w.dir.write("actokend.json", w.config.dump());
-  const auto result = run_process({actokend_path(), "--config", config_path.string()});
+  // Bounded: a daemon that wrongly starts would otherwise serve on forever.
+  const auto result =
+      run_process({"/usr/bin/timeout", "20", actokend_path(), "--config", config_path.string()});
   CHECK(result.exit_code == 1);
   CHECK_MESSAGE(
       result.err.find("something is already listening on " + socket.string()) != std::string::npos,
