@@ -279,7 +279,7 @@ TEST_CASE("a request in flight holds the stop 5 s at most; idle connections clos
 TEST_CASE(
     "every connection busy: a newcomer is turned away at once, then served once they finish") {
   stand_in::behaviour slow;
-  slow.delay = 3s;
+  slow.delay = 5s;
   daemon_world w({.config = {{"max_connections", 2}}, .behaviour = slow});
   const int first = open_connection(w.socket());
   const int second = open_connection(w.socket());
@@ -288,7 +288,9 @@ TEST_CASE(
   const auto until = steady::now() + 10s;
   while (w.upstream.exchanges() == 0 && steady::now() < until) std::this_thread::sleep_for(10ms);
   REQUIRE(w.upstream.exchanges() == 1);  // both wait for it: both busy
-  std::this_thread::sleep_for(100ms);    // the second request is read too
+  // Time for the daemon to read the second request too (unread, that
+  // connection would count as idle and make room); the answer takes 5 s.
+  std::this_thread::sleep_for(1000ms);
 
   const int newcomer = open_connection(w.socket());
   send_all(newcomer, health_request);
