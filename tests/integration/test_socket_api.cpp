@@ -105,7 +105,10 @@ TEST_CASE("malformed queries are 400 bad_request, with a sentence, and nothing i
       {"/v1/tokens?org=acme&all=1", "unknown query parameter: all"},
       {"/v1/tokens?org=%", "the query string is malformed"},
   };
-  for (const auto& [target, says] : cases) {
+  for (const auto& item : cases) {
+    // Named, not bound: clang 14 cannot capture a structured binding (CAPTURE is a lambda).
+    const auto* target = item.first;
+    const auto* says = item.second;
     CAPTURE(target);
     const auto method = std::string(target).rfind("/v1/tokens", 0) == 0 ? "DELETE" : "GET";
     const auto reply = unix_request(w.socket(), method, target);
@@ -145,7 +148,9 @@ TEST_CASE("a key PUT's body is validated; nothing is stored and the key is never
       {R"({"key": ")" + key + R"(")", "the body is not valid JSON"},
       {R"({"key": ")" + key + R"("} trailing)", "the body is not valid JSON"},
   };
-  for (const auto& [body, says] : cases) {
+  for (const auto& item : cases) {
+    const auto& body = item.first;
+    const auto* says = item.second;
     CAPTURE(body);
     const auto reply = unix_request(w.socket(), "PUT", "/v1/orgs/newco/key", body);
     CHECK(reply.status == 400);

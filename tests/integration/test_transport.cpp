@@ -205,7 +205,10 @@ TEST_CASE("an existing folder's mode is never changed; a missing one is made 070
     CHECK(mode_of(existing) == 0755);
   }
   const std::pair<std::string, mode_t> created[] = {{"--user", 0700}, {"--system", 0755}};
-  for (const auto& [mode, folder_mode] : created) {
+  for (const auto& item : created) {
+    // Named, not bound: clang 14 cannot capture a structured binding (CAPTURE is a lambda).
+    const auto& mode = item.first;
+    const auto folder_mode = item.second;
     CAPTURE(mode);
     const auto missing = w.dir.path() / ("missing" + mode);
     daemon_process daemon(w.dir, with_socket(w, missing / "actokend.sock"), {mode});
