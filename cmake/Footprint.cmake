@@ -7,7 +7,11 @@
 #    sanitizer and fuzzer builds keep the shared runtime their interceptors expect.
 add_library(actoken_footprint INTERFACE)
 target_compile_options(actoken_footprint INTERFACE -ffunction-sections -fdata-sections)
-target_link_options(actoken_footprint INTERFACE -Wl,--gc-sections)
+# A coverage build keeps every function: one the linker dropped would vanish
+# from the report instead of counting as not run.
+if(NOT ACTOKEN_ENABLE_COVERAGE)
+  target_link_options(actoken_footprint INTERFACE -Wl,--gc-sections)
+endif()
 if(NOT (ACTOKEN_ENABLE_ASAN OR ACTOKEN_ENABLE_UBSAN OR ACTOKEN_ENABLE_TSAN
         OR ACTOKEN_BUILD_FUZZERS))
   target_link_options(actoken_footprint INTERFACE -static-libstdc++ -static-libgcc)

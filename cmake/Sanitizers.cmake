@@ -26,3 +26,5 @@ endif()
 
 # The libFuzzer build adds its instrumentation to actoken_sanitizers.
 include(Fuzzing)
+# So does the coverage build (scripts/coverage).
+include(Coverage)

@@ -18,6 +18,57 @@ struct cli_world : daemon_world {
   }
 };
 
+// The first words of the lines under `title` ("Subcommands:") up to the next blank line.
+std::vector<std::string> help_section(const std::string& help, const std::string& title) {
+  std::vector<std::string> names;
+  const auto at = help.find("\n" + title + "\n");
+  if (at == std::string::npos) return names;
+  std::istringstream lines(help.substr(at + title.size() + 2));
+  std::string line;
+  while (std::getline(lines, line) && !line.empty()) {
+    std::istringstream words(line);
+    std::string first;
+    if (words >> first) names.push_back(first);
+  }
+  return names;
+}
+
+// The command lines under "Examples:", without the description column.
+std::vector<std::string> help_examples(const std::string& help) {
+  std::vector<std::string> examples;
+  const auto at = help.find("\nExamples:\n");
+  if (at == std::string::npos) return examples;
+  std::istringstream lines(help.substr(at + 11));
+  std::string line;
+  while (std::getline(lines, line) && !line.empty()) {
+    const auto start = line.find_first_not_of(' ');
+    if (start == std::string::npos) break;
+    // Two spaces or more start the description.
+    const auto end = line.find("  ", start);
+    examples.push_back(line.substr(start, end == std::string::npos ? end : end - start));
+  }
+  return examples;
+}
+
+// True when the help's option list (before "Examples:") names `option`.
+bool documents_option(const std::string& help, const std::string& option) {
+  const auto options = help.substr(0, help.find("\nExamples:\n"));
+  for (std::size_t at = options.find(option); at != std::string::npos;
+       at = options.find(option, at + 1)) {
+    const auto after = at + option.size();
+    const bool whole = after == options.size() || options[after] == ' ' || options[after] == ',' ||
+                       options[after] == '\n' || options[after] == '=';
+    if (whole) return true;
+  }
+  return false;
+}
+
+std::string join(const std::vector<std::string>& words, const std::string& separator) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : separator) + w;
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("token and header print the token; --json prints the daemon's object") {
@@ -103,12 +154,60 @@ TEST_CASE("orgs, status, ping and flush") {
 }
 
 TEST_CASE("every command has --help with examples; --version; usage errors exit 2") {
-  for (const auto* command : {"token", "header", "exec", "orgs", "status", "ping", "flush"}) {
+  // Every command `actoken --help` lists (and each `key` subcommand): its help
+  // has examples that run that very command, with options its help documents.
+  const auto top = run_process({actoken_path(), "--help"});
+  REQUIRE(top.exit_code == 0);
+  const auto commands = help_section(top.out, "Subcommands:");
+  CHECK(commands.size() >= 8);
+  std::vector<std::vector<std::string>> paths;
+  for (const auto& command : commands) {
     const auto help = run_process({actoken_path(), command, "--help"});
-    CHECK_MESSAGE(help.exit_code == 0, command);
-    CHECK_MESSAGE(help.out.find("actoken") != std::string::npos, command);
+    const auto subcommands = help_section(help.out, "Subcommands:");
+    if (subcommands.empty()) paths.push_back({command});
+    for (const auto& sub : subcommands) paths.push_back({command, sub});
   }
-  CHECK(run_process({actoken_path(), "key", "add", "--help"}).exit_code == 0);
+  for (const auto& path : paths) {
+    auto argv = path;
+    argv.insert(argv.begin(), actoken_path());
+    argv.push_back("--help");
+    const auto help = run_process(argv);
+    const auto name = "actoken " + join(path, " ");
+    CAPTURE(name);
+    CHECK(help.exit_code == 0);
+    const auto examples = help_examples(help.out);
+    CHECK_MESSAGE(!examples.empty(), help.out);
+    bool runs_itself = false;
+    for (const auto& example : examples) {
+      CAPTURE(example);
+      // "[... |] actoken [global options] COMMAND ... [| ...] [-- CMD]": the
+      // part that runs actoken, up to a pipe or the child command.
+      const auto start = example.rfind("actoken ", 0) == 0 ? 0 : example.find("| actoken ");
+      REQUIRE(start != std::string::npos);
+      const auto part = example.substr(start == 0 ? 0 : start + 2);
+      std::istringstream words(part.substr(0, part.find(" -- ")));
+      std::string word;
+      std::vector<std::string> said;
+      while (words >> word && word != "|") said.push_back(word);
+      std::vector<std::string> command_words;
+      for (std::size_t i = 1; i < said.size(); ++i) {
+        const auto& w = said[i];
+        if (w == "--socket") {
+          ++i;  // the one global option with a value
+        } else if (w.rfind("--", 0) == 0) {
+          const auto option = w.substr(0, w.find('='));
+          // Documented by this command's help, or a global option of `actoken --help`.
+          const bool documented =
+              documents_option(help.out, option) || documents_option(top.out, option);
+          CHECK_MESSAGE(documented, option);
+        } else if (command_words.size() < path.size()) {
+          command_words.push_back(w);
+        }
+      }
+      if (command_words == path) runs_itself = true;
+    }
+    CHECK_MESSAGE(runs_itself, "no example runs " << name);
+  }
   const auto version = run_process({actoken_path(), "--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out.find("actoken") != std::string::npos);

@@ -6,6 +6,7 @@
 // the untrusted owner, and the listener drops to 65534 where the case needs it.
 
 #include "tests/integration/harness.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -183,7 +184,7 @@ void check_refused(const process_result& result, const std::string& expected_mes
 
 bool running_as_root() {
   if (::geteuid() == 0) return true;
-  MESSAGE("not root: cannot plant sockets as another user; skipped");
+  skip_case("not root: cannot plant sockets as another user");
   return false;
 }
 
@@ -361,7 +362,7 @@ TEST_CASE("as root without XDG_RUNTIME_DIR: a planted /tmp/actoken-0 gets no key
     REQUIRE(WIFEXITED(status));
     REQUIRE_MESSAGE(WEXITSTATUS(status) != 78, "the planted /tmp/actoken-0 listener did not start");
     if (WEXITSTATUS(status) == 77) {
-      MESSAGE("no private mount namespace here (unshare/mount refused): case skipped");
+      skip_case("no private mount namespace here (unshare/mount refused)");
       break;
     }
     process_result result;

@@ -280,12 +280,26 @@ TEST_CASE(
   world w(json::object(), {}, /*start_daemon=*/false);
   const auto cache = w.dir.path() / "tokens.cache";
   w.config["cache_file"] = cache.string();
-  w.restart();
 
-  const auto first = w.daemon->get("/v1/token?org=acme").json();
-  REQUIRE(first["source"] == "exchange");
+  // The write at SIGTERM, not the one a new token schedules a second later
+  // (test_cache_persistence proves that one): the daemon is stopped well
+  // within that second, and the file was not there yet when it was told to
+  // stop. A loaded machine may take longer; then the case is tried again.
+  json first;
+  bool stopped_before_the_delayed_write = false;
+  for (int attempt = 0; attempt < 10 && !stopped_before_the_delayed_write; ++attempt) {
+    std::filesystem::remove(cache);
+    w.restart();
+    first = w.daemon->get("/v1/token?org=acme").json();
+    const auto cached = steady::now();
+    REQUIRE(first["source"] == "exchange");
+    const bool absent = !std::filesystem::exists(cache);
+    REQUIRE(w.daemon->stop(SIGTERM) == 0);
+    stopped_before_the_delayed_write = absent && steady::now() - cached < 900ms;
+  }
+  REQUIRE(stopped_before_the_delayed_write);
+  w.upstream.reset_counters();  // from here on: exchanges after that stop
   const auto token = first["access_token"].get<std::string>();
-  REQUIRE(w.daemon->stop(SIGTERM) == 0);
 
   struct stat st {};
   REQUIRE(::stat(cache.c_str(), &st) == 0);
@@ -303,7 +317,7 @@ TEST_CASE(
     REQUIRE(again.status == 200);
     CHECK(again.json()["access_token"] == token);
     CHECK(again.json()["source"] == "cache");
-    CHECK(w.upstream.exchanges() == 1);
+    CHECK(w.upstream.exchanges() == 0);
   }
 
   SUBCASE("a corrupt file is logged and ignored") {
@@ -314,7 +328,7 @@ TEST_CASE(
     REQUIRE(again.status == 200);
     CHECK(again.json()["source"] == "exchange");
     CHECK(again.json()["access_token"] != token);
-    CHECK(w.upstream.exchanges() == 2);
+    CHECK(w.upstream.exchanges() == 1);
     const auto log = w.daemon->log().substr(log_before);
     CHECK(log.find("warning: cache file") != std::string::npos);
   }
@@ -329,6 +343,6 @@ TEST_CASE(
     CHECK(again.json()["source"] == "exchange");
     CHECK(again.json()["access_token"] != token);
     CHECK(w.upstream.exchanges_for(new_key) == 1);
-    CHECK(w.upstream.exchanges() == 2);
+    CHECK(w.upstream.exchanges() == 1);
   }
 }

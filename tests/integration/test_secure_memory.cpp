@@ -5,6 +5,7 @@
 // mlock fails as it does for an unprivileged user with a small limit.
 
 #include "tests/integration/world.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -109,14 +110,12 @@ TEST_CASE("memory that can be locked: secure_memory is \"locked\", and no warnin
 TEST_CASE("memory that cannot be locked: one warning, secure_memory \"unlocked\", still serving") {
 #if defined(__SANITIZE_ADDRESS__)
   // ASan's mlock interceptor does nothing and reports success: nothing fails.
-  MESSAGE("skipped under AddressSanitizer, whose mlock always succeeds");
-  return;
+  return skip_case("under AddressSanitizer, whose mlock always succeeds");
 #endif
   const auto setpriv = find_tool("setpriv");
   const auto prlimit = find_tool("prlimit");
   if (setpriv.empty() || prlimit.empty() || ::geteuid() != 0) {
-    MESSAGE("skipped: needs root, setpriv and prlimit (util-linux)");
-    return;
+    return skip_case("needs root, setpriv and prlimit (util-linux)");
   }
   daemon_world w({.start_daemon = false});
   // No CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it) and a limit of 0.

@@ -3,6 +3,8 @@
 // (systemd-socket-activate), sd_notify, one instance per socket, and stopping.
 // Tools that are missing here make the case pass with a MESSAGE saying so.
 #include "tests/integration/world.hpp"
+#include "tests/test_env.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -153,72 +155,6 @@ class activated_daemon {
   pid_t pid_ = -1;
 };
 
-// A datagram socket standing in for systemd's NOTIFY_SOCKET.
-class notify_listener {
- public:
-  explicit notify_listener(fs::path path) : path_(std::move(path)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    REQUIRE(path_.native().size() < sizeof address.sun_path);
-    std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~notify_listener() { ::close(fd_); }
-  notify_listener(const notify_listener&) = delete;
-  notify_listener& operator=(const notify_listener&) = delete;
-
-  const fs::path& path() const noexcept { return path_; }
-  /// Every assignment received so far, in order ("READY=1", "STATUS=...").
-  const std::vector<std::string>& received() const noexcept { return received_; }
-
-  /// Reads until `line` arrives after index `from` of received() (or `bound`
-  /// passes); returns its index.
-  std::optional<std::size_t> wait_for(const std::string& line, std::size_t from = 0,
-                                      std::chrono::milliseconds bound = std::chrono::seconds{10}) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    for (;;) {
-      for (auto i = from; i < received_.size(); ++i) {
-        if (received_[i] == line) return i;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buffer[4096];
-      const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) continue;
-      std::istringstream lines(std::string(buffer, static_cast<std::size_t>(n)));
-      std::string assignment;
-      while (std::getline(lines, assignment)) received_.push_back(assignment);
-    }
-  }
-
- private:
-  fs::path path_;
-  int fd_ = -1;
-  std::vector<std::string> received_;
-};
-
-// Sets environment variables for the daemons started in this scope (they
-// inherit the test's environment).
-class scoped_env {
- public:
-  explicit scoped_env(std::map<std::string, std::string> values) : values_(std::move(values)) {
-    for (const auto& [name, value] : values_) ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  ~scoped_env() {
-    for (const auto& entry : values_) ::unsetenv(entry.first.c_str());
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  std::map<std::string, std::string> values_;
-};
-
 }  // namespace
 
 TEST_CASE("the units say what the daemon needs") {
@@ -263,8 +199,7 @@ TEST_CASE("the units say what the daemon needs") {
 TEST_CASE("systemd-analyze verify accepts the units") {
   const auto tool = find_tool("systemd-analyze");
   if (!tool) {
-    MESSAGE("systemd-analyze is not installed: units not verified");
-    return;
+    return skip_case("systemd-analyze is not installed: units not verified");
   }
   for (const std::string scope : {"system", "user"}) {
     CAPTURE(scope);
@@ -278,7 +213,7 @@ TEST_CASE("systemd-analyze verify accepts the units") {
     const auto result =
         run_process(argv, {{"XDG_RUNTIME_DIR", runtime.path().string()}, {"MANPATH", man_dir}});
     if (result.exit_code != 0 && result.err.find("actokend") == std::string::npos) {
-      MESSAGE("systemd-analyze verify cannot run here: " << result.err);
+      skip_case("systemd-analyze verify cannot run here: " + result.err);
       continue;
     }
     CHECK(result.exit_code == 0);
@@ -290,8 +225,7 @@ TEST_CASE("systemd-analyze verify accepts the units") {
 TEST_CASE("the system unit's syscall filter allows every call the daemon makes") {
   const auto tool = find_tool("systemd-analyze");
   if (!tool) {
-    MESSAGE("systemd-analyze is not installed: syscall filter not checked");
-    return;
+    return skip_case("systemd-analyze is not installed: syscall filter not checked");
   }
   const auto listing = run_process({*tool, "syscall-filter"});
   REQUIRE(listing.exit_code == 0);
@@ -379,8 +313,7 @@ TEST_CASE("sysusers.d and tmpfiles.d make the user and the folders") {
   const auto sysusers = find_tool("systemd-sysusers");
   const auto tmpfiles = find_tool("systemd-tmpfiles");
   if (!sysusers || !tmpfiles) {
-    MESSAGE("systemd-sysusers or systemd-tmpfiles is not installed: snippets not checked");
-    return;
+    return skip_case("systemd-sysusers or systemd-tmpfiles is not installed: snippets not checked");
   }
   temp_dir root;  // a stand-in for /, so nothing on this machine changes
   fs::create_directories(root.path() / "etc");
@@ -393,8 +326,7 @@ TEST_CASE("sysusers.d and tmpfiles.d make the user and the folders") {
   CHECK(read_text(root.path() / "etc/group").find("actoken:x:") == 0);
 
   if (::geteuid() != 0) {
-    MESSAGE("not root: the tmpfiles.d snippet cannot chown, not checked");
-    return;
+    return skip_case("not root: the tmpfiles.d snippet cannot chown, not checked");
   }
   const auto created = run_process({*tmpfiles, "--root=" + root.path().string(), "--create",
                                     (source_dir / "systemd/tmpfiles.d/actoken.conf").string()});
@@ -433,8 +365,7 @@ TEST_CASE("the example config is valid") {
 TEST_CASE("socket activation: the passed socket is served and left in place") {
   const auto tool = find_tool("systemd-socket-activate");
   if (!tool) {
-    MESSAGE("systemd-socket-activate is not installed: socket activation not tested");
-    return;
+    return skip_case("systemd-socket-activate is not installed: socket activation not tested");
   }
   daemon_world w({.start_daemon = false});
   activated_daemon daemon(*tool, w.dir, w.config);
@@ -514,11 +445,11 @@ TEST_CASE("SIGTERM lets an exchange in flight finish, exits 0 within 5 s, remove
 
 TEST_CASE("sd_notify: READY=1, STATUS=, watchdog pings, RELOADING=1, STOPPING=1") {
   temp_dir dir;
-  notify_listener manager(dir.path() / "notify.sock");
+  datagram_listener manager((dir.path() / "notify.sock").string());
   std::optional<daemon_process> daemon;
   {
     // A 2 s watchdog: the daemon pings every second.
-    scoped_env env({{"NOTIFY_SOCKET", manager.path().string()}, {"WATCHDOG_USEC", "2000000"}});
+    scoped_env env({{"NOTIFY_SOCKET", manager.name()}, {"WATCHDOG_USEC", "2000000"}});
     daemon.emplace(dir, json::object());
   }
   const auto ready = manager.wait_for("READY=1");

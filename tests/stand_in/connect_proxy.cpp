@@ -38,6 +38,7 @@ struct connect_proxy_state {
   std::mutex mutex;
   std::size_t tunnels = 0;
   std::vector<std::string> targets;
+  std::string scripted_answer;  // sent instead of tunnelling when not empty
 };
 
 // "Basic <credentials>", the scheme in any letter case (RFC 9110 §11.1).
@@ -117,9 +118,18 @@ net::awaitable<void> serve_client(tcp::socket socket, connect_proxy_state& state
     co_return;
   }
   const std::string target(request.target());
+  std::string scripted_answer;
   {
     const std::lock_guard lock(state.mutex);
     state.targets.push_back(target);
+    scripted_answer = state.scripted_answer;
+  }
+  if (!scripted_answer.empty()) {
+    // One write, so that a client reads whatever follows a head with it.
+    co_await net::async_write(client, net::buffer(scripted_answer), use_tuple);
+    beast::error_code ignored;
+    client.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_return;
   }
   if (!state.expected_credentials.empty() &&
       !authorized(request[http::field::proxy_authorization], state.expected_credentials)) {
@@ -235,6 +245,11 @@ void connect_proxy::stop() {
 std::uint16_t connect_proxy::port() const { return impl_->port; }
 
 std::string connect_proxy::url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+
+void connect_proxy::answer_with(std::string bytes) {
+  const std::lock_guard lock(impl_->state.mutex);
+  impl_->state.scripted_answer = std::move(bytes);
+}
 
 std::size_t connect_proxy::tunnels() const {
   const std::lock_guard lock(impl_->state.mutex);

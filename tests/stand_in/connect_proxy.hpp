@@ -39,6 +39,12 @@ class connect_proxy {
   /// (add `user:pass@` for the authenticated case).
   std::string url() const;
 
+  /// Answers every CONNECT from now on with exactly `bytes`, then closes the
+  /// connection, instead of tunnelling ("" tunnels again): a refusal other
+  /// than 407, bytes after a 200, a reply that is not HTTP, a head over a
+  /// client's limit. Targets are still recorded; tunnels() does not count these.
+  void answer_with(std::string bytes);
+
   /// CONNECT requests answered with 200.
   std::size_t tunnels() const;
   /// Every CONNECT target asked for ("host:port"), oldest first, allowed or not.

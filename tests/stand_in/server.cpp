@@ -16,9 +16,12 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace actoken::stand_in {
 namespace {
@@ -157,9 +160,21 @@ net::awaitable<void> hang(tls_stream& stream) {
   }
 }
 
+// The server names clients asked for, one per completed handshake.
+struct sni_log {
+  mutable std::mutex mutex;
+  std::vector<std::string> names;
+
+  void record(SSL* ssl) {
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const std::lock_guard lock(mutex);
+    names.emplace_back(name != nullptr ? name : "");
+  }
+};
+
 // One client connection: TLS handshake, then keep-alive request/response turns.
-net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls,
-                                      auth_handler& handler) {
+net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls, auth_handler& handler,
+                                      sni_log& sni) {
   tls_stream stream(std::move(socket), tls);
   beast::get_lowest_layer(stream).expires_after(handshake_timeout);
   const auto [handshake_error] =
@@ -167,6 +182,7 @@ net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls,
   if (handshake_error) {
     co_return;
   }
+  sni.record(stream.native_handle());
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -218,7 +234,7 @@ net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls,
 }
 
 net::awaitable<void> accept_connections(tcp::acceptor acceptor, ssl::context& tls,
-                                        auth_handler& handler) {
+                                        auth_handler& handler, sni_log& sni) {
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(use_tuple);
     if (error == net::error::operation_aborted) {
@@ -230,7 +246,7 @@ net::awaitable<void> accept_connections(tcp::acceptor acceptor, ssl::context& tl
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    net::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), tls, handler),
+    net::co_spawn(acceptor.get_executor(), serve_connection(std::move(socket), tls, handler, sni),
                   net::detached);
   }
 }
@@ -249,6 +265,7 @@ struct server::impl {
   server_options options;
   ssl::context tls;
   auth_handler handler;
+  sni_log sni;
   std::uint16_t port = 0;
   std::unique_ptr<net::io_context> io;  ///< set while running
   std::thread thread;
@@ -275,7 +292,8 @@ void server::start() {
   acceptor.bind(endpoint);
   acceptor.listen(net::socket_base::max_listen_connections);
   impl_->port = acceptor.local_endpoint().port();
-  net::co_spawn(*io, accept_connections(std::move(acceptor), impl_->tls, impl_->handler),
+  net::co_spawn(*io,
+                accept_connections(std::move(acceptor), impl_->tls, impl_->handler, impl_->sni),
                 net::detached);
   impl_->thread = std::thread([&context = *io] { context.run(); });
   impl_->io = std::move(io);
@@ -322,5 +340,10 @@ std::size_t server::successful_exchanges() const { return impl_->handler.success
 std::vector<recorded_request> server::requests() const { return impl_->handler.requests(); }
 
 void server::reset_counters() { impl_->handler.reset_counters(); }
+
+std::vector<std::string> server::server_names() const {
+  const std::lock_guard lock(impl_->sni.mutex);
+  return impl_->sni.names;
+}
 
 }  // namespace actoken::stand_in

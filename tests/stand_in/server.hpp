@@ -68,6 +68,9 @@ class server {
   std::vector<recorded_request> requests() const;
   /// Zeroes the counters and forgets the recorded requests.
   void reset_counters();
+  /// The server name (SNI) each completed TLS handshake carried, oldest
+  /// first; "" for a handshake without one (as for an IP address).
+  std::vector<std::string> server_names() const;
 
  private:
   struct impl;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <pty.h>
 #include <unistd.h>
 
 #include <map>
@@ -78,16 +79,30 @@ TEST_CASE("colour wraps cells but keeps the alignment") {
   CHECK(actoken::client::paint("x", colour::red, true) == "\x1b[31mx\x1b[0m");
 }
 
-TEST_CASE("no colour when NO_COLOR is set, TERM is dumb, or output is not a terminal") {
-  // The test's stdout may or may not be a terminal; a pipe never is.
+TEST_CASE("colour on a terminal, none when NO_COLOR is set, TERM is dumb, or not a terminal") {
+  // A real terminal (a pseudo-terminal's far end), so that each refusal below
+  // is the variable's doing, not the descriptor's: under ctest no standard
+  // descriptor is a terminal.
+  int terminal = -1;
+  int far_end = -1;
+  REQUIRE(::openpty(&far_end, &terminal, nullptr, nullptr, nullptr) == 0);
+  REQUIRE(::isatty(terminal) == 1);
+  CHECK(actoken::client::colour_enabled(terminal, fake_env({})));
+  CHECK(actoken::client::colour_enabled(terminal, fake_env({{"TERM", "xterm-256color"}})));
+  CHECK_FALSE(actoken::client::colour_enabled(terminal, fake_env({{"NO_COLOR", "1"}})));
+  CHECK_FALSE(actoken::client::colour_enabled(terminal, fake_env({{"NO_COLOR", "0"}})));
+  CHECK_FALSE(actoken::client::colour_enabled(terminal, fake_env({{"TERM", "dumb"}})));
+  // no-color.org: an empty NO_COLOR does not count.
+  CHECK(actoken::client::colour_enabled(terminal, fake_env({{"NO_COLOR", ""}})));
+  ::close(terminal);
+  ::close(far_end);
+
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   CHECK_FALSE(actoken::client::colour_enabled(fds[1], fake_env({})));
   ::close(fds[0]);
   ::close(fds[1]);
-  CHECK_FALSE(actoken::client::colour_enabled(0, fake_env({{"NO_COLOR", "1"}})));
-  CHECK_FALSE(actoken::client::colour_enabled(0, fake_env({{"TERM", "dumb"}})));
-  CHECK_FALSE(actoken::client::colour_enabled(-1, fake_env({{"NO_COLOR", ""}})));
+  CHECK_FALSE(actoken::client::colour_enabled(-1, fake_env({})));
 }
 
 TEST_CASE("the orgs table shows the root token's expiry and the last error") {

@@ -93,7 +93,10 @@ TEST_CASE("what is not the object of a key PUT is refused with a reason") {
       {"{\"key\": \"a\xff\"}", "the body is not valid JSON"},  // not UTF-8
       {R"({key: "a"})", "the body is not valid JSON"},
   };
-  for (const auto& [body, reason] : cases) {
+  for (const auto& item : cases) {
+    // Named, not bound: clang 14 cannot capture a structured binding (CAPTURE is a lambda).
+    const auto& body = item.first;
+    const auto& reason = item.second;
     CAPTURE(body);
     CHECK(parse_bad(body) == reason);
   }

@@ -2,6 +2,7 @@
 // (path and abstract), WATCHDOG_USEC/WATCHDOG_PID and LISTEN_PID/LISTEN_FDS.
 // tests/integration/test_systemd runs the daemon under systemd's own tools.
 #include "daemon/platform/service_manager.hpp"
+#include "tests/test_env.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,68 +18,36 @@
 #include <string>
 
 namespace platform = actoken::platform;
+namespace fs = std::filesystem;
+using actoken::testing::datagram_listener;
+using actoken::testing::scoped_env;
 
 namespace {
-
-/// Sets (or, with nullptr, unsets) an environment variable for one scope.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~scoped_env() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-/// A datagram socket bound to `name` ("@x" for the abstract namespace).
-class datagram_listener {
- public:
-  explicit datagram_listener(const std::string& name) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    REQUIRE(name.size() < sizeof address.sun_path);
-    std::memcpy(address.sun_path, name.data(), name.size());
-    if (name.front() == '@') address.sun_path[0] = '\0';
-    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), length) == 0);
-  }
-  ~datagram_listener() { ::close(fd_); }
-  datagram_listener(const datagram_listener&) = delete;
-  datagram_listener& operator=(const datagram_listener&) = delete;
-
-  /// The next datagram, if one is waiting.
-  std::optional<std::string> next() const {
-    char buffer[256];
-    const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n < 0) return std::nullopt;
-    return std::string(buffer, static_cast<std::size_t>(n));
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string unique_name(const char* what) {
   return std::string(what) + "-" + std::to_string(::getpid());
 }
+
+// Descriptors open in this process now.
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+// A folder of its own in the temporary folder, removed with what is inside.
+struct scratch_dir {
+  fs::path path;
+  scratch_dir() {
+    std::string pattern = (fs::temp_directory_path() / "actoken-notify-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~scratch_dir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
 
 }  // namespace
 
@@ -104,17 +73,39 @@ TEST_CASE("notify: '@' names a socket in the abstract namespace") {
 }
 
 TEST_CASE("notify: no NOTIFY_SOCKET, or one it cannot use, is a quiet no-op") {
+  // "Quiet" is observable: nothing arrives at a listener where a careless
+  // implementation would send (relative to the working folder, or at a long
+  // path cut to fit sun_path), and no descriptor is left open.
+  const scratch_dir dir;
+  const auto cwd = fs::current_path();
+  fs::current_path(dir.path);
+  fs::create_directory("relative");
+  const datagram_listener relative("relative/path");
+  // 200 bytes do not fit sun_path (108): a listener waits where a cut would send.
+  const auto too_long = dir.path.string() + "/" + std::string(200, 'x');
+  const datagram_listener cut(too_long.substr(0, sizeof(sockaddr_un{}.sun_path) - 1));
+  const auto before = open_descriptors();
   {
     const scoped_env env("NOTIFY_SOCKET", nullptr);
     platform::notify("READY=1");
   }
-  for (const char* odd : {"", "relative/path", "vsock:2:1234", "/no/such/dir/notify"}) {
-    const scoped_env env("NOTIFY_SOCKET", odd);
+  for (const std::string odd :
+       {"", "/", "@", "relative/path", "vsock:2:1234", "/no/such/dir/notify", too_long.c_str()}) {
+    CAPTURE(odd);
+    const scoped_env env("NOTIFY_SOCKET", odd.c_str());
     platform::notify("READY=1");
   }
-  const std::string too_long = "/" + std::string(200, 'x');
-  const scoped_env env("NOTIFY_SOCKET", too_long.c_str());
-  platform::notify("READY=1");
+  CHECK(open_descriptors() == before);
+  CHECK_FALSE(relative.next().has_value());
+  CHECK_FALSE(cut.next().has_value());
+  fs::current_path(cwd);
+
+  // The control: the same listeners do receive what is addressed to them.
+  {
+    const scoped_env env("NOTIFY_SOCKET", cut.name().c_str());
+    platform::notify("READY=1");
+  }
+  CHECK(cut.next() == "READY=1");
 }
 
 TEST_CASE("watchdog_interval: WATCHDOG_USEC, for this process only") {

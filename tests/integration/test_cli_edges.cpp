@@ -1,0 +1,186 @@
+// The CLI where things go wrong (SPEC §5): `exec` when the daemon answers an
+// error never runs the command; a token that cannot be written to stdout (a
+// full disk, a reader gone) is a failure, never a silent success; and colour
+// on a real terminal follows NO_COLOR and TERM. The real actoken against the
+// real daemon; test_discovery covers finding the socket, test_cli the commands.
+#include "tests/integration/world.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace actoken;
+using namespace actoken::testing;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct exit_status {
+  int code = -1;  // or 128 + signal
+  bool signalled = false;
+};
+
+exit_status wait_for(pid_t pid) {
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  if (WIFSIGNALED(status)) return {128 + WTERMSIG(status), true};
+  return {WEXITSTATUS(status), false};
+}
+
+std::vector<char*> c_args(std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  return args;
+}
+
+// Runs actoken with `stdout_fd` as its standard output and stderr to `err_path`.
+exit_status run_with_stdout(const daemon_world& w, std::vector<std::string> args, int stdout_fd,
+                            const fs::path& err_path) {
+  args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(stdout_fd, 1);
+    ::dup2(err, 2);
+    // As a shell starts it: SIGPIPE at its default.
+    ::signal(SIGPIPE, SIG_DFL);
+    auto argv = c_args(args);
+    ::execv(argv[0], argv.data());
+    ::_exit(126);
+  }
+  return wait_for(pid);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs actoken on a pseudo-terminal (stdin, stdout and stderr) with `env`
+// added; returns everything it printed there.
+std::string on_a_terminal(const daemon_world& w, std::vector<std::string> args,
+                          const std::vector<std::pair<std::string, std::string>>& env) {
+  args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
+  int terminal = -1;
+  const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::unsetenv("NO_COLOR");
+    ::setenv("TERM", "xterm", 1);
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+    auto argv = c_args(args);
+    ::execv(argv[0], argv.data());
+    ::_exit(126);
+  }
+  std::string seen;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{terminal, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    const auto n = ::read(terminal, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO once the child has gone
+    seen.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(terminal);
+  CHECK(wait_for(pid).code == 0);
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("exec when the daemon answers an error: the command never runs, the exit code says why") {
+  daemon_world w;
+  const auto marker = w.dir.path() / "ran";
+  const std::vector<std::string> command{"--", "/bin/sh", "-c", "touch " + marker.string()};
+  struct variant {
+    const char* name;
+    std::vector<std::string> options;
+    int exit_code;
+    const char* says;
+  };
+  const variant variants[] = {
+      {"unknown organization", {"--org", "acmee"}, 5, "no organization named acmee"},
+      {"min_ttl no token can meet", {"--org", "acme", "--min-ttl", "86400"}, 1, "acme"},
+      {"the auth server is down", {"--org", "acme"}, 7, "acme"},
+  };
+  w.tune([](auto& b) { b.token_lifetime = std::chrono::seconds{3600}; });
+  for (const auto& v : variants) {
+    CAPTURE(v.name);
+    if (v.exit_code == 7) {
+      REQUIRE(unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme").status == 200);
+      w.tune([](auto& b) { b.forced_status = 503; });
+    }
+    auto args = std::vector<std::string>{"exec"};
+    args.insert(args.end(), v.options.begin(), v.options.end());
+    args.insert(args.end(), command.begin(), command.end());
+    const auto result = w.cli(args);
+    CHECK(result.exit_code == v.exit_code);
+    CHECK(result.out.empty());
+    CHECK(result.err.rfind("actoken: ", 0) == 0);
+    CHECK_MESSAGE(result.err.find(v.says) != std::string::npos, result.err);
+    CHECK_FALSE(fs::exists(marker));
+  }
+}
+
+TEST_CASE("a token that cannot be written to stdout is a failure") {
+  daemon_world w;
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  const auto err = w.dir.path() / "err";
+
+  SUBCASE("a full disk (/dev/full)") {
+    const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+    REQUIRE(full >= 0);
+    for (const char* command : {"token", "header"}) {
+      CAPTURE(command);
+      const auto status = run_with_stdout(w, {command, "acme"}, full, err);
+      CHECK(status.code == 1);
+      CHECK_MESSAGE(read_text(err) == "actoken: cannot write to stdout\n", read_text(err));
+    }
+    ::close(full);
+  }
+  SUBCASE("a reader that has gone (a closed pipe)") {
+    int pipe_fds[2];
+    REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+    ::close(pipe_fds[0]);
+    const auto status = run_with_stdout(w, {"token", "acme"}, pipe_fds[1], err);
+    ::close(pipe_fds[1]);
+    // Killed by SIGPIPE, as cat or printf would be, or exit 1 with a message:
+    // never 0, and the token nowhere else.
+    CHECK(status.code != 0);
+    if (!status.signalled) CHECK(read_text(err) == "actoken: cannot write to stdout\n");
+    CHECK(read_text(err).find("ey") == std::string::npos);
+  }
+}
+
+TEST_CASE("on a terminal: colour in the orgs table, none with NO_COLOR or TERM=dumb") {
+  daemon_world w;
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  const auto coloured = on_a_terminal(w, {"orgs"}, {});
+  CHECK_MESSAGE(coloured.find("\x1b[") != std::string::npos, coloured);
+  CHECK(coloured.find("acme") != std::string::npos);
+  for (const auto& env :
+       std::vector<std::pair<std::string, std::string>>{{"NO_COLOR", "1"}, {"TERM", "dumb"}}) {
+    CAPTURE(env.first);
+    const auto plain = on_a_terminal(w, {"orgs"}, {env});
+    CHECK(plain.find('\x1b') == std::string::npos);
+    CHECK(plain.find("acme") != std::string::npos);
+  }
+}

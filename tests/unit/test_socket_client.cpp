@@ -1,0 +1,163 @@
+// client/socket_client against sockets that misbehave after the connection is
+// made (SPEC §5: exit 3 when no daemon answers): one that accepts and never
+// answers, one that closes without answering, one that answers half and goes
+// silent. The CLI's deadline is 65 s (client/commands.hpp), not a flag, so
+// these run the same code with a deadline of a fraction of a second.
+#include "client/commands.hpp"
+#include "client/socket_client.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using actoken::client::socket_client;
+using actoken::client::transport_error;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A listening socket in a folder of its own (0700, this process's), which
+// accepts each connection and hands it to `on_connection` on a thread;
+// without one, it never accepts (connections wait in the backlog).
+class odd_daemon {
+ public:
+  using handler = std::function<void(int fd)>;
+
+  explicit odd_daemon(handler on_connection = nullptr) : on_connection_(std::move(on_connection)) {
+    char pattern[] = "/tmp/actoken-socket-client-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    folder_ = pattern;
+    socket_ = folder_ / "actokend.sock";
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof address.sun_path - 1);
+    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    if (on_connection_) {
+      thread_ = std::thread([this] {
+        const int connection = ::accept(fd_, nullptr, nullptr);
+        if (connection >= 0) on_connection_(connection);
+      });
+    }
+  }
+  ~odd_daemon() {
+    ::shutdown(fd_, SHUT_RDWR);  // wakes a blocked accept
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+  odd_daemon(const odd_daemon&) = delete;
+  odd_daemon& operator=(const odd_daemon&) = delete;
+
+  const fs::path& socket() const noexcept { return socket_; }
+
+ private:
+  handler on_connection_;
+  fs::path folder_;
+  fs::path socket_;
+  int fd_ = -1;
+  std::thread thread_;
+};
+
+// Reads the request's head, so that a close afterwards is a plain close.
+void read_head(int fd) {
+  std::string head;
+  char c = 0;
+  while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &c, 1) == 1) head.push_back(c);
+}
+
+}  // namespace
+
+TEST_CASE("a daemon that accepts and never answers: timeout at the deadline") {
+  const odd_daemon silent;  // never accepts: the connection waits in the backlog
+  const socket_client client(silent.socket(), 300ms);
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = client.call("GET", "/v1/health");
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(result.error == transport_error::timeout);
+  CHECK(took >= 250ms);
+  CHECK(took < 10s);
+}
+
+TEST_CASE("a daemon that reads the request and holds it: timeout, and the CLI exits 3") {
+  std::promise<void> done;
+  auto finished = done.get_future();
+  const odd_daemon holding([&finished](int fd) {
+    read_head(fd);
+    finished.wait_for(10s);  // hold the connection until the client has given up
+    ::close(fd);
+  });
+  std::ostringstream out;
+  std::ostringstream err;
+  actoken::client::context ctx(out, err);
+  ctx.socket = holding.socket();
+  ctx.timeout = 300ms;
+  actoken::client::command_line command;
+  command.kind = actoken::client::command_kind::ping;
+  CHECK(actoken::client::run_command(command, ctx) == 3);
+  done.set_value();
+  CHECK(out.str().empty());
+  CHECK(err.str() ==
+        "actoken: actokend at " + holding.socket().string() + " did not answer in time\n");
+}
+
+TEST_CASE("a daemon that closes without answering: closed, not a timeout") {
+  const odd_daemon closing([](int fd) {
+    read_head(fd);
+    ::close(fd);
+  });
+  const socket_client client(closing.socket(), 5s);
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = client.call("GET", "/v1/health");
+  CHECK(result.error == transport_error::closed);
+  CHECK(std::chrono::steady_clock::now() - started < 4s);
+}
+
+TEST_CASE("half an answer, then silence: timeout, never a truncated body taken as the answer") {
+  std::promise<void> done;
+  auto finished = done.get_future();
+  const odd_daemon halting([&finished](int fd) {
+    read_head(fd);
+    const std::string half =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 40\r\n\r\n{\"status\":";
+    (void)!::write(fd, half.data(), half.size());
+    finished.wait_for(10s);
+    ::close(fd);
+  });
+  const socket_client client(halting.socket(), 300ms);
+  const auto result = client.call("GET", "/v1/health");
+  done.set_value();
+  CHECK(result.error == transport_error::timeout);
+  CHECK_FALSE(result.answered());
+}
+
+TEST_CASE("half an answer, then a close: protocol, never the half taken as the answer") {
+  const odd_daemon halting([](int fd) {
+    read_head(fd);
+    const std::string half =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        "Content-Length: 40\r\n\r\n{\"status\":";
+    (void)!::write(fd, half.data(), half.size());
+    ::close(fd);
+  });
+  const socket_client client(halting.socket(), 5s);
+  const auto result = client.call("GET", "/v1/health");
+  CHECK(result.error == transport_error::protocol);
+  CHECK_FALSE(result.answered());
+}
