@@ -54,18 +54,12 @@ class daemon_app final : public api::daemon_control {
   }
 
   int run() {
-    std::optional<gid_t> group;
-    if (cfg_.socket_group) {
-      std::string problem;
-      group = platform::lookup_group(*cfg_.socket_group, problem);
-      if (!group) {
-        if (problem.empty()) {
-          spdlog::error("socket_group {} does not exist", *cfg_.socket_group);
-        } else {
-          spdlog::error("socket_group: {}", problem);
-        }
-        return 1;
-      }
+    // Resolved when the config was loaded (name_resolution.hpp).
+    const auto group = cfg_.socket_gid;
+    if (cfg_.socket_group && !group) {
+      spdlog::error("socket_group {} does not exist (or could not be looked up); not starting",
+                    *cfg_.socket_group);
+      return 1;
     }
     std::optional<transport::unix_listener> listener;
     try {

@@ -67,6 +67,7 @@ struct config {
   std::filesystem::path socket;
   unsigned socket_mode = 0600;
   std::optional<std::string> socket_group;
+  std::optional<gid_t> socket_gid;  ///< `socket_group` resolved at load (name_resolution.hpp)
   std::filesystem::path key_dir;
   std::string auth_url = "https://auth.appcircle.io";
   upstream::api_version api_version = upstream::api_version::v3;

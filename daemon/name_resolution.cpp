@@ -50,6 +50,15 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
   std::vector<config_problem> problems;
   resolve_set(cfg.admin, names, file, "admin", problems);
   resolve_set(cfg.allow, names, file, "allow", problems);
+  if (cfg.socket_group) {
+    std::string failure;
+    cfg.socket_gid = names.group(*cfg.socket_group, failure);
+    if (!cfg.socket_gid) {
+      problems.push_back({file, "socket_group",
+                          (failure.empty() ? "no group named " + *cfg.socket_group : failure) +
+                              "; the daemon cannot start with it"});
+    }
+  }
   for (auto& [name, org] : cfg.organizations) {
     if (org.allow)
       resolve_set(*org.allow, names, file, "organizations." + name + ".allow", problems);

@@ -32,8 +32,9 @@ struct name_service {
 name_service system_name_service();
 
 /// Adds the number of every user and group name in `cfg`'s `admin`, `allow`
-/// and organizations' `allow` to its set's `uids` or `gids`. Returns one
-/// problem (`file: key: reason`) per name that does not resolve.
+/// and organizations' `allow` to its set's `uids` or `gids`, and sets
+/// `socket_gid` from `socket_group`. Returns one problem (`file: key:
+/// reason`) per name that does not resolve.
 std::vector<config_problem> resolve_principal_names(config& cfg, const name_service& names,
                                                     const std::string& file);
 

@@ -1,6 +1,7 @@
 #include "daemon/persist/cache_file.hpp"
 
 #include "common/base64.hpp"
+#include "common/bearer_token.hpp"
 #include "common/json_text.hpp"
 #include "common/names.hpp"
 #include "daemon/platform/files.hpp"
@@ -274,6 +275,11 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
   if (token == inner.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
       !obtained_at || !expires_at) {
     problem = who + " has an unreadable payload; dropped";
+    return std::nullopt;
+  }
+  // A restored token passes the same check as an exchanged one (SPEC §3).
+  if (auto why = bearer_token_problem(token->get_ref<const std::string&>())) {
+    problem = who + "'s token " + *why + "; dropped";
     return std::nullopt;
   }
   // Whatever the entry says (one sealed by someone holding the key, a clock

@@ -15,6 +15,11 @@ wall_time refresh_point(wall_time obtained_at, wall_time expires_at, seconds ref
   return expires_at - jittered;
 }
 
+std::chrono::nanoseconds young_for(wall_time obtained_at, wall_time expires_at) {
+  const auto lifetime = std::max(expires_at - obtained_at, wall_clock::duration::zero());
+  return std::min<std::chrono::nanoseconds>(young_limit, lifetime / 2);
+}
+
 std::chrono::milliseconds backoff_ceiling(unsigned failures) {
   if (failures == 0) {
     return std::chrono::milliseconds{0};

@@ -10,8 +10,9 @@
 
 namespace actoken::tokens {
 
-/// A token younger than this is never exchanged anew (SPEC §3).
-inline constexpr seconds fresh_guard{10};
+/// A token is never exchanged anew while it is *young* (SPEC §3): for
+/// min(`young_limit`, half its lifetime) after it was obtained.
+inline constexpr seconds young_limit{10};
 /// Transient failures back off from 1 s, doubling, up to 300 s (full jitter).
 inline constexpr seconds backoff_base{1};
 inline constexpr seconds backoff_cap{300};
@@ -21,6 +22,12 @@ inline constexpr seconds backoff_cap{300};
 /// uniformly in [0.9, 1.1] (`unit` is the draw in [0, 1)).
 wall_time refresh_point(wall_time obtained_at, wall_time expires_at, seconds refresh_before,
                         double unit);
+
+/// How long a token obtained at `obtained_at` and expiring at `expires_at`
+/// stays young: min(10 s, half its lifetime). Measured from when it was
+/// obtained on the monotonic clock, so a wall-clock jump neither prolongs nor
+/// ends it; a token past half its lifetime is never young.
+std::chrono::nanoseconds young_for(wall_time obtained_at, wall_time expires_at);
 
 /// The ceiling of the backoff after `failures` consecutive transient
 /// failures: 1 s, 2 s, 4 s, ... capped at 300 s.

@@ -121,6 +121,14 @@ void token_service::set_orgs(org_table orgs, bool reload) {
   orgs_ = std::move(next);
 }
 
+bool is_young(const cached_token& token, wall_time wall_now, mono_time mono_now) {
+  // Young on the monotonic clock, and not yet past half its lifetime on the
+  // wall clock either: a suspend or a clock step forward never keeps a token
+  // that has expired (or nearly) from being replaced.
+  const auto half_life = (token.expires_at - token.obtained_at) / 2;
+  return mono_now < token.young_until && wall_now < token.obtained_at + half_life;
+}
+
 void render_json_members(cached_token& token) {
   auto& out = token.json_members;
   out.clear();
@@ -174,6 +182,9 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   if (!entry.token) {
     token.refresh_at =
         refresh_point(token.obtained_at, token.expires_at, options_.refresh_before, draw());
+    // Its age so far is known only on the wall clock (the file's obtained_at, never in the future).
+    const auto age = std::max(clock_.wall_now() - token.obtained_at, wall_clock::duration::zero());
+    token.young_until = clock_.mono_now() - age + young_for(token.obtained_at, token.expires_at);
     render_json_members(token);
     entry.token = std::make_shared<const cached_token>(std::move(token));
   }
@@ -247,7 +258,7 @@ lookup_result token_service::serve(org_state& org, slot& entry, const token_requ
   const auto now = clock_.wall_now();
   const auto& token = entry.token;
   const bool usable = token && token->expires_at - now >= request.min_ttl;
-  const bool young = token && now - token->obtained_at < fresh_guard;
+  const bool young = token && is_young(*token, now, clock_.mono_now());
 
   // Served from the cache unless the caller forces a refresh of a token old
   // enough to be refreshed.
@@ -258,8 +269,8 @@ lookup_result token_service::serve(org_state& org, slot& entry, const token_requ
   }
   ++stats_.cache_misses;
   if (young) {
-    // A token under 10 s old is never exchanged anew: a crowd of `fresh=1`
-    // makes no exchanges, and a min_ttl it cannot meet will not be met.
+    // A young token is never exchanged anew: a crowd of `fresh=1` makes no
+    // exchanges, and a min_ttl it cannot meet will not be met.
     const auto left = std::chrono::floor<seconds>(token->expires_at - now).count();
     return failure{errc::ttl_unsatisfiable,
                    who(org.settings->name, request.sub_org) + ": the newest token has " +
@@ -289,7 +300,7 @@ void token_service::forget_idle_slots(org_state& org) {
 void token_service::maybe_refresh(org_state& org, slot& entry, const std::string& sub_org) {
   const auto now = clock_.wall_now();
   if (entry.in_flight || now < entry.token->refresh_at ||
-      now - entry.token->obtained_at < fresh_guard || blocked(org, entry)) {
+      is_young(*entry.token, now, clock_.mono_now()) || blocked(org, entry)) {
     return;
   }
   spdlog::debug("{}: refreshing token {} in the background", who(org.settings->name, sub_org),
@@ -420,6 +431,7 @@ std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
   token->expires_at = grant.expires_at;
   token->refresh_at =
       refresh_point(token->obtained_at, token->expires_at, options_.refresh_before, draw());
+  token->young_until = clock_.mono_now() + young_for(token->obtained_at, token->expires_at);
   token->fingerprint = fingerprint(token->access_token);
   render_json_members(*token);
   spdlog::info("exchange org={} sub_org={} result=ok duration_ms={} token={} expires_in={}s", f.org,

@@ -59,7 +59,12 @@ struct cached_token {
   /// cached so that serving it copies bytes instead of escaping a JWT:
   /// `"access_token":"…","token_type":"Bearer","expires_at":"…","obtained_at":"…"`.
   std::string json_members;
+  mono_time young_until{};  ///< until then no new exchange starts (SPEC §3 "young")
 };
+
+/// Whether no new exchange may start for `token` (SPEC §3): obtained less
+/// than min(10 s, half its lifetime) ago.
+bool is_young(const cached_token& token, wall_time wall_now, mono_time mono_now);
 
 /// Fills `token.json_members` from its other fields.
 void render_json_members(cached_token& token);

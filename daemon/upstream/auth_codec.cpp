@@ -1,6 +1,7 @@
 #include "daemon/upstream/auth_codec.hpp"
 
 #include "common/base64.hpp"
+#include "common/bearer_token.hpp"
 #include "common/text.hpp"
 #include "daemon/upstream/key_echo.hpp"
 
@@ -28,34 +29,6 @@ constexpr std::int64_t max_lifetime_seconds = 10LL * 365 * 86400;
 constexpr seconds skew_threshold{2};
 // A server Date further from our clock than this is a broken clock, not skew.
 constexpr seconds max_believed_skew{86400};
-// RFC 6750's b64token is unbounded; a JWT carrying many claims is a few KiB.
-constexpr std::size_t max_token_size = 16384;
-
-// RFC 6750 §2.1 b64token: nothing that could end a header line, move a
-// terminal or end a C string ever reaches a client.
-bool is_b64token_char(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
-}
-
-// Why `token` cannot be handed out as a bearer token, naming the check it
-// failed (never its contents); nothing when it can.
-std::optional<std::string> bearer_token_problem(std::string_view token) {
-  if (token.size() > max_token_size) {
-    return "is longer than " + std::to_string(max_token_size) + " characters (" +
-           std::to_string(token.size()) + ")";
-  }
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    if (!is_b64token_char(token[i])) {
-      static constexpr std::string_view hex = "0123456789ABCDEF";
-      const auto u = static_cast<unsigned char>(token[i]);
-      return std::string("has a byte outside A-Z a-z 0-9 - . _ ~ + / = (0x") + hex[u >> 4U] +
-             hex[u & 0x0FU] + " at offset " + std::to_string(i) + ")";
-    }
-  }
-  return std::nullopt;
-}
-
 bool is_unreserved(unsigned char c) noexcept {
   return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
 }

@@ -45,14 +45,10 @@ struct cache_world : daemon_world {
   }
 
   // acme's settings as the daemon derives them, to seal entries with.
-  std::shared_ptr<org_settings> settings_of(const std::string& name, const std::string& org_key) {
-    auto org = std::make_shared<org_settings>();
-    org->name = name;
-    org->key = std::make_shared<const platform::secure_buffer>(org_key);
-    org->auth_url = upstream.url();
-    org->api_version = upstream::api_version::v3;
-    org->scope = "openid,profile,email";  // the default
-    return org;
+  /// What the daemon seals an organization's entries under, with the config's defaults.
+  persist::seal_inputs settings_of(const std::string& org_key) const {
+    return persist::seal_inputs{std::make_shared<const platform::secure_buffer>(org_key),
+                                upstream.url(), upstream::api_version::v3, "openid,profile,email"};
   }
 };
 
@@ -140,12 +136,13 @@ TEST_CASE("an entry that authenticates but holds no token is dropped with a log 
   const auto beta_key = awkward_key();
   w.upstream.add_account(beta_key, "6f1c2a8e-0000-4000-8000-000000000002");
   w.dir.write("keys/beta.key", beta_key + "\n");
-  const auto acme = w.settings_of("acme", w.key);
-  const auto beta = w.settings_of("beta", beta_key);
-  const persist::org_lookup lookup = [&](const std::string& org) -> std::shared_ptr<org_settings> {
+  const auto acme = w.settings_of(w.key);
+  const auto beta = w.settings_of(beta_key);
+  const persist::org_lookup lookup =
+      [&](const std::string& org) -> std::optional<persist::seal_inputs> {
     if (org == "acme") return acme;
     if (org == "beta") return beta;
-    return nullptr;
+    return std::nullopt;
   };
   const auto now = std::chrono::system_clock::now();
   const std::string good = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZXRhIn0.Z29vZC1zaWduYXR1cmU";
@@ -163,18 +160,16 @@ TEST_CASE("an entry that authenticates but holds no token is dropped with a log 
   CHECK(w.upstream.exchanges() == 1);
 }
 
-// Daemon bug, found by this test: a restored entry's access_token is not
-// checked against RFC 6750's b64token characters as an exchanged one is
-// (daemon/persist/cache_file.cpp decode_entry), so a sealed entry carrying
-// CR/LF is served, and `actoken header` prints two lines. SPEC §3: "no CR,
-// LF, escape or NUL ever reaches a client". Sealing one takes the key (or
-// the daemon's user), so this is defence in depth. Skipped until fixed.
-TEST_CASE("a restored token with CR/LF inside is dropped, as an exchanged one is" *
-          doctest::skip()) {
+// SPEC §3: "no CR, LF, escape or NUL ever reaches a client", whether the
+// token came from the auth server or the cache file. Sealing one takes the key
+// (or the daemon's user), so this is defence in depth.
+TEST_CASE("a restored token with CR/LF inside is dropped, as an exchanged one is") {
   cache_world w;
-  const auto acme = w.settings_of("acme", w.key);
-  const persist::org_lookup lookup = [&](const std::string& org) -> std::shared_ptr<org_settings> {
-    return org == "acme" ? acme : nullptr;
+  const auto acme = w.settings_of(w.key);
+  const persist::org_lookup lookup =
+      [&](const std::string& org) -> std::optional<persist::seal_inputs> {
+    if (org == "acme") return acme;
+    return std::nullopt;
   };
   const auto now = std::chrono::system_clock::now();
   persist::write_cache_file(
@@ -182,6 +177,9 @@ TEST_CASE("a restored token with CR/LF inside is dropped, as an exchanged one is
       persist::encode_cache({{"acme", "", "forged.token\r\nX-Injected: 1", now - 1min, now + 1h}},
                             lookup, now));
   w.start();
+  CHECK(w.daemon->log().find("cache file entry 0 (organization acme)'s token has a byte outside "
+                             "A-Z a-z 0-9 - . _ ~ + / = (0x0D at offset 12); dropped") !=
+        std::string::npos);
   const auto served = w.token();
   CHECK(served["source"] == "exchange");
   CHECK(served["access_token"].get<std::string>().find('\n') == std::string::npos);

@@ -180,11 +180,17 @@ TEST_CASE("every command has --help with examples; --version; usage errors exit 
     bool runs_itself = false;
     for (const auto& example : examples) {
       CAPTURE(example);
-      // "[... |] actoken [global options] COMMAND ... [| ...] [-- CMD]": the
-      // part that runs actoken, up to a pipe or the child command.
-      const auto start = example.rfind("actoken ", 0) == 0 ? 0 : example.find("| actoken ");
+      // "[... | $( ` sudo ...] actoken [global options] COMMAND ... [| ) ` ...] [-- CMD]":
+      // the part that runs actoken, up to a pipe, the end of a command
+      // substitution or the child command.
+      auto start = example.find("actoken ");
+      while (start != std::string::npos && start > 0 &&
+             std::string_view(" |(`").find(example[start - 1]) == std::string_view::npos) {
+        start = example.find("actoken ", start + 1);
+      }
       REQUIRE(start != std::string::npos);
-      const auto part = example.substr(start == 0 ? 0 : start + 2);
+      auto part = example.substr(start);
+      part = part.substr(0, part.find_first_of(")`"));
       std::istringstream words(part.substr(0, part.find(" -- ")));
       std::string word;
       std::vector<std::string> said;

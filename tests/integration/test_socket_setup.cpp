@@ -150,12 +150,9 @@ TEST_CASE("socket_group: looked up at start; a group that does not exist stops t
   CHECK(st.st_gid == 65534);
 }
 
-// Daemon bug, found by this test: --check-config says "ok" for a socket_group
-// that does not exist, while the start then fails on it (SPEC §4: a name that
-// does not resolve is a config problem reported by --check-config and
-// last_reload; SPEC §2: a group that does not exist is a start-up error). The
-// lookup happens only in daemon/app.cpp run(). Skipped until fixed.
-TEST_CASE("--check-config reports a socket_group that does not exist" * doctest::skip()) {
+// SPEC §4: a name that does not resolve is a config problem, reported by
+// --check-config; SPEC §2: a socket_group that does not exist stops the start.
+TEST_CASE("--check-config reports a socket_group that does not exist") {
   daemon_world w({.start_daemon = false});
   auto config = w.config;
   config["socket_group"] = "no-such-group-actoken-test";
@@ -163,5 +160,8 @@ TEST_CASE("--check-config reports a socket_group that does not exist" * doctest:
   const auto checked =
       run_process({actokend_path(), "--check-config", "--config", config_path.string()});
   CHECK(checked.exit_code == 1);
-  CHECK_MESSAGE(checked.err.find("socket_group") != std::string::npos, checked.out << checked.err);
+  CHECK_MESSAGE(checked.err.find("socket_group: no group named no-such-group-actoken-test") !=
+                    std::string::npos,
+                checked.out << checked.err);
+  CHECK(checked.out.find(": ok") == std::string::npos);
 }

@@ -129,15 +129,31 @@ TEST_CASE("each entry has its own salt and nonce") {
   CHECK(doc["entries"][0]["ciphertext"] != again["entries"][0]["ciphertext"]);
 }
 
-TEST_CASE("tokens with any characters survive; times keep whole seconds") {
+TEST_CASE("every b64token character survives; times keep whole seconds") {
   const key_store store;
-  const std::string odd = "a\"b\\c\n\x01 d\xc3\xa9";
-  const persisted_token token{"acme", "", odd, now - 1500ms, now + 100s + 900ms};
+  const std::string all = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=";
+  const persisted_token token{"acme", "", all, now - 1500ms, now + 100s + 900ms};
   const auto result = decode_cache(encode_cache({token}, store.lookup(), now), store.lookup(), now);
   REQUIRE(result.tokens.size() == 1);
-  CHECK(result.tokens[0].access_token == odd);
+  CHECK(result.tokens[0].access_token == all);
   CHECK(result.tokens[0].obtained_at == now - 2s);
   CHECK(result.tokens[0].expires_at == now + 100s);
+}
+
+TEST_CASE("a sealed token that could not be handed out is dropped, named by its byte only") {
+  const key_store store;
+  const std::string odds[] = {"a\"b", "line\nbreak", std::string("nul\0x", 5), "esc\x1b[2J",
+                              "caf\xc3\xa9"};
+  for (const auto& odd : odds) {
+    CAPTURE(odd);
+    const persisted_token token{"acme", "", odd, now - 1s, now + 100s};
+    const auto result =
+        decode_cache(encode_cache({token}, store.lookup(), now), store.lookup(), now);
+    CHECK(result.tokens.empty());
+    REQUIRE(result.problems.size() == 1);
+    CHECK(result.problems[0].find("has a byte outside") != std::string::npos);
+    CHECK(result.problems[0].find(odd) == std::string::npos);
+  }
 }
 
 TEST_CASE("the file holds neither tokens nor keys in clear") {

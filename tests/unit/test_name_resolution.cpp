@@ -71,3 +71,18 @@ TEST_CASE("a name that does not resolve matches nobody and is a problem naming i
   CHECK(cfg.admin.uids.empty());
   CHECK(cfg.organizations["acme"].allow->gids == std::vector<gid_t>{2000});
 }
+
+TEST_CASE("socket_group is resolved at load too; one that does not resolve is a problem") {
+  config cfg;
+  cfg.socket_group = "developers";
+  CHECK(resolve_principal_names(cfg, fake_names(), "f.json").empty());
+  CHECK(cfg.socket_gid == gid_t{2000});
+
+  cfg.socket_group = "phantoms";
+  cfg.socket_gid.reset();
+  const auto problems = resolve_principal_names(cfg, fake_names(), "f.json");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].to_string() ==
+        "f.json: socket_group: no group named phantoms; the daemon cannot start with it");
+  CHECK_FALSE(cfg.socket_gid.has_value());
+}

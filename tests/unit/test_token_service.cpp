@@ -230,7 +230,7 @@ TEST_CASE("a min_ttl no new token can meet is ttl_unsatisfiable") {
   CHECK(f.upstream->calls == 1);
 }
 
-TEST_CASE("fresh=1 re-exchanges only a token at least 10 s old") {
+TEST_CASE("fresh=1 re-exchanges a long-lived token only once it is 10 s old") {
   fixture f;
   f.upstream->succeed(2);
   f.get_now(req());
@@ -244,6 +244,71 @@ TEST_CASE("fresh=1 re-exchanges only a token at least 10 s old") {
   CHECK_FALSE(f.try_get(req(60s, true)).has_value());
   CHECK(answer_of(f.get_now(req(60s, true))).token->access_token == "token-2");
   CHECK(f.upstream->calls == 2);
+}
+
+TEST_CASE("a short-lived token is young for half its lifetime, not 10 s") {
+  fixture f;
+  f.upstream->lifetime = 6s;  // young for 3 s
+  f.upstream->succeed(2);
+  f.get_now(req(1s));
+  f.clock.advance(2900ms);
+  const auto young = f.try_get(req(1s, true));
+  REQUIRE(young.has_value());
+  CHECK(answer_of(*young).token->access_token == "token-1");
+  // A min_ttl the young token cannot meet is not met by a new exchange either.
+  CHECK(error_of(*f.try_get(req(5s))).code == errc::ttl_unsatisfiable);
+  CHECK(f.upstream->calls == 1);
+
+  f.clock.advance(200ms);  // 3.1 s: past half its lifetime
+  CHECK_FALSE(f.try_get(req(1s, true)).has_value());
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  CHECK(answer_of(*f.try_get(req(1s))).token->access_token == "token-2");
+}
+
+TEST_CASE("an expired short-lived token is always replaced") {
+  fixture f;
+  f.upstream->lifetime = 4s;
+  f.upstream->succeed(2);
+  f.get_now(req(1s));
+  f.clock.advance(5s);
+  CHECK(answer_of(f.get_now(req(1s))).token->access_token == "token-2");
+}
+
+TEST_CASE(
+    "youth is measured on the monotonic clock: a wall clock stepped back does not prolong it") {
+  fixture f;
+  f.upstream->succeed(2);
+  f.get_now(req());
+  f.clock.jump_wall(-1h);  // the token now looks obtained an hour in the future
+  f.clock.advance(11s);
+  CHECK_FALSE(f.try_get(req(60s, true)).has_value());  // fresh=1 exchanges
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+}
+
+TEST_CASE("4, 6 and 8 s tokens are refreshed in the background before they expire") {
+  for (const auto lifetime : {4s, 6s, 8s}) {
+    CAPTURE(lifetime.count());
+    fixture f;
+    f.upstream->lifetime = lifetime;
+    f.upstream->succeed(2);
+    f.get_now(req(1s));
+    // Due once at most L/2 (+10%) is left, and no longer young after L/2.
+    f.clock.advance(std::chrono::milliseconds(lifetime) * 56 / 100);
+    const auto during = f.try_get(req(1s));
+    REQUIRE(during.has_value());
+    CHECK(answer_of(*during).token->access_token == "token-1");
+    f.pump();
+    CHECK(f.upstream->calls == 2);
+    f.upstream->release();
+    f.pump();
+    CHECK(answer_of(*f.try_get(req(1s))).token->access_token == "token-2");
+  }
 }
 
 TEST_CASE("background refresh starts at the refresh point and never blocks callers") {
