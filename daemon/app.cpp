@@ -40,7 +40,8 @@ class daemon_app final : public api::daemon_control {
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
         keys_(tokens_, daemon_uid_),
         cache_(io_.get_executor(), tokens_, clock_, daemon_uid_),
-        router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(cfg_), started_at_),
+        router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(options_, cfg_),
+                started_at_),
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     router_.set_last_reload({started_at_, true, with_config_problems("started")});
@@ -105,6 +106,19 @@ class daemon_app final : public api::daemon_control {
     return std::nullopt;
   }
 
+  // SIGHUP and `POST /v1/reload` alike. A reload that throws keeps what was
+  // loaded, and must not end the signal loop: SIGTERM would go unheard.
+  api::reload_info reload() override {
+    try {
+      return apply_reload();
+    } catch (const std::exception& e) {
+      spdlog::error("reload failed: {}; keeping what was loaded", e.what());
+      api::reload_info failed{clock_.wall_now(), false, std::string("reload failed: ") + e.what()};
+      router_.set_last_reload(failed);
+      return failed;
+    }
+  }
+
   std::size_t connections() const override { return server_.connections(); }
   std::optional<api::cache_file_info> cache_file() const override { return cache_.status(); }
 
@@ -113,8 +127,9 @@ class daemon_app final : public api::daemon_control {
     return {cfg.refresh_before, cfg.retry_rejected_after, cfg.max_exchanges_per_minute, 100};
   }
 
-  static api::router_settings router_settings_of(const config& cfg) {
-    return {cfg.default_org, cfg.min_ttl};
+  static api::router_settings router_settings_of(const startup_options& options,
+                                                 const config& cfg) {
+    return {cfg.default_org, cfg.min_ttl, options.config_path.string()};
   }
 
   static transport::server_limits limits_of(const config& cfg) {
@@ -134,7 +149,7 @@ class daemon_app final : public api::daemon_control {
   }
 
   api::access_policy access_of(const config& cfg) const {
-    return api::access_policy(daemon_uid_, cfg.admin, cfg.allow);
+    return api::access_policy(daemon_uid_, cfg.admin, cfg.allow, cfg.names);
   }
 
   // A refused key_dir and names that do not resolve are reported (and
@@ -156,7 +171,8 @@ class daemon_app final : public api::daemon_control {
            std::to_string(tokens_.stats().exchanges_total) + " exchanges";
   }
 
-  void reload() {
+  // Re-reads the config and keys; the outcome, also pushed to the router.
+  api::reload_info apply_reload() {
     spdlog::info("reloading configuration from {}", options_.config_path.string());
     auto loaded = load_startup_config(options_);
     if (auto* problems = std::get_if<std::vector<config_problem>>(&loaded)) {
@@ -166,8 +182,9 @@ class daemon_app final : public api::daemon_control {
         message += (message.empty() ? "" : "; ") + p.to_string();
       }
       spdlog::error("reload failed; keeping the previous configuration");
-      router_.set_last_reload({clock_.wall_now(), false, message});
-      return;
+      api::reload_info refused{clock_.wall_now(), false, message};
+      router_.set_last_reload(refused);
+      return refused;
     }
     auto next = std::get<config>(std::move(loaded));
     if (next.socket != cfg_.socket || next.socket_mode != cfg_.socket_mode ||
@@ -183,13 +200,15 @@ class daemon_app final : public api::daemon_control {
     tokens_.set_options(service_options_of(cfg_));
     tokens_.set_exchanger(make_exchanger(cfg_));
     router_.set_access(access_of(cfg_));
-    router_.set_settings(router_settings_of(cfg_));
+    router_.set_settings(router_settings_of(options_, cfg_));
     server_.set_max_connections(cfg_.max_connections);
     keys_.load(cfg_, /*reload=*/true);
     cache_.reconfigure(cfg_.cache_file);
-    router_.set_last_reload({clock_.wall_now(), true, with_config_problems("reloaded")});
+    api::reload_info reloaded{clock_.wall_now(), true, with_config_problems("reloaded")};
+    router_.set_last_reload(reloaded);
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());
+    return reloaded;
   }
 
   net::awaitable<void> handle_signals() {
@@ -198,14 +217,7 @@ class daemon_app final : public api::daemon_control {
       if (ec) co_return;
       if (signal == SIGHUP) {
         platform::notify("RELOADING=1");
-        // A reload that throws must not end this loop: SIGTERM would go unheard.
-        try {
-          reload();
-        } catch (const std::exception& e) {
-          spdlog::error("reload failed: {}; keeping what was loaded", e.what());
-          router_.set_last_reload(
-              {clock_.wall_now(), false, std::string("reload failed: ") + e.what()});
-        }
+        reload();
         platform::notify("READY=1");
         continue;
       }
@@ -252,6 +264,8 @@ config_result load_startup_config(const startup_options& options) {
     // Names become numbers now, not while serving (SPEC §4).
     cfg->warnings =
         resolve_principal_names(*cfg, system_name_service(), options.config_path.string());
+    // Root's and the daemon's own names, for whoami; now, not while serving.
+    learn_account_names(cfg->names, {0, ::geteuid()}, {0, ::getegid()});
   }
   return result;
 }

@@ -39,6 +39,15 @@ struct principal_set {
   friend bool operator==(const principal_set&, const principal_set&) = default;
 };
 
+/// The names of users and groups by number, as the daemon learnt them when
+/// the config was loaded (name_resolution.hpp): the names the config lists,
+/// and root's and the daemon's own. The only names it shows while serving
+/// (`/v1/whoami`, `forbidden` messages): it never asks the name service then.
+struct name_book {
+  std::map<uid_t, std::string> users;
+  std::map<gid_t, std::string> groups;
+};
+
 /// One entry of `organizations`.
 struct org_config {
   std::optional<std::filesystem::path> key_file;  ///< already resolved to an absolute path
@@ -95,6 +104,8 @@ struct config {
   /// that do not resolve (their entries match nobody). `--check-config` and
   /// `last_reload` report them.
   std::vector<config_problem> warnings;
+  /// Names by number, learnt at load (see `name_book`).
+  name_book names;
 };
 
 /// Where relative paths in the file are resolved, and the mode's defaults.

@@ -8,15 +8,17 @@ namespace actoken {
 namespace {
 
 // Resolves the names of one list into `ids`, one problem per name that does not resolve.
+// Each resolved name goes into `book` too, for whoami and messages.
 template <class Id, class Lookup>
-void resolve_list(const std::vector<std::string>& names, std::vector<Id>& ids, const Lookup& lookup,
-                  const char* kind, const config_problem& where,
-                  std::vector<config_problem>& problems) {
+void resolve_list(const std::vector<std::string>& names, std::vector<Id>& ids,
+                  std::map<Id, std::string>& book, const Lookup& lookup, const char* kind,
+                  const config_problem& where, std::vector<config_problem>& problems) {
   for (const auto& name : names) {
     std::string failure;
     const auto id = lookup(name, failure);
     if (id) {
       if (std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
+      book.emplace(*id, name);  // the first name listed for a number wins
       continue;
     }
     auto problem = where;
@@ -27,11 +29,13 @@ void resolve_list(const std::vector<std::string>& names, std::vector<Id>& ids, c
   }
 }
 
-void resolve_set(principal_set& set, const name_service& names, const std::string& file,
-                 const std::string& key, std::vector<config_problem>& problems) {
-  resolve_list(set.user_names, set.uids, names.user, "user", {file, key + ".users", ""}, problems);
-  resolve_list(set.group_names, set.gids, names.group, "group", {file, key + ".groups", ""},
+void resolve_set(principal_set& set, name_book& book, const name_service& names,
+                 const std::string& file, const std::string& key,
+                 std::vector<config_problem>& problems) {
+  resolve_list(set.user_names, set.uids, book.users, names.user, "user", {file, key + ".users", ""},
                problems);
+  resolve_list(set.group_names, set.gids, book.groups, names.group, "group",
+               {file, key + ".groups", ""}, problems);
 }
 
 }  // namespace
@@ -48,11 +52,12 @@ name_service system_name_service() {
 std::vector<config_problem> resolve_principal_names(config& cfg, const name_service& names,
                                                     const std::string& file) {
   std::vector<config_problem> problems;
-  resolve_set(cfg.admin, names, file, "admin", problems);
-  resolve_set(cfg.allow, names, file, "allow", problems);
+  resolve_set(cfg.admin, cfg.names, names, file, "admin", problems);
+  resolve_set(cfg.allow, cfg.names, names, file, "allow", problems);
   if (cfg.socket_group) {
     std::string failure;
     cfg.socket_gid = names.group(*cfg.socket_group, failure);
+    if (cfg.socket_gid) cfg.names.groups.emplace(*cfg.socket_gid, *cfg.socket_group);
     if (!cfg.socket_gid) {
       problems.push_back({file, "socket_group",
                           (failure.empty() ? "no group named " + *cfg.socket_group : failure) +
@@ -61,9 +66,21 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
   }
   for (auto& [name, org] : cfg.organizations) {
     if (org.allow)
-      resolve_set(*org.allow, names, file, "organizations." + name + ".allow", problems);
+      resolve_set(*org.allow, cfg.names, names, file, "organizations." + name + ".allow", problems);
   }
   return problems;
+}
+
+void learn_account_names(name_book& book, const std::vector<uid_t>& uids,
+                         const std::vector<gid_t>& gids) {
+  for (const auto uid : uids) {
+    if (book.users.contains(uid)) continue;
+    if (auto name = platform::user_name_of(uid)) book.users.emplace(uid, std::move(*name));
+  }
+  for (const auto gid : gids) {
+    if (book.groups.contains(gid)) continue;
+    if (auto name = platform::group_name_of(gid)) book.groups.emplace(gid, std::move(*name));
+  }
 }
 
 }  // namespace actoken

@@ -33,9 +33,17 @@ name_service system_name_service();
 
 /// Adds the number of every user and group name in `cfg`'s `admin`, `allow`
 /// and organizations' `allow` to its set's `uids` or `gids`, and sets
-/// `socket_gid` from `socket_group`. Returns one problem (`file: key:
-/// reason`) per name that does not resolve.
+/// `socket_gid` from `socket_group`; each name resolved is also written in
+/// `cfg.names`. Returns one problem (`file: key: reason`) per name that does
+/// not resolve.
 std::vector<config_problem> resolve_principal_names(config& cfg, const name_service& names,
                                                     const std::string& file);
+
+/// Adds to `book` the names of `uids` and `gids` it does not hold yet, from
+/// the system's databases (for root and the daemon's own user and group, so
+/// that whoami names them). Load time only; a number without a name is left
+/// out.
+void learn_account_names(name_book& book, const std::vector<uid_t>& uids,
+                         const std::vector<gid_t>& gids);
 
 }  // namespace actoken

@@ -109,11 +109,19 @@ class memory_control final : public api::daemon_control {
     return std::nullopt;
   }
 
+  api::reload_info reload() override {
+    ++reloads;
+    return next_reload;
+  }
+
   std::size_t connections() const override { return 3; }
   std::optional<api::cache_file_info> cache_file() const override { return cache; }
 
   /// What `/v1/status` shows as the cache file.
   std::optional<api::cache_file_info> cache;
+  /// What the next `reload` answers, and how many were asked for.
+  api::reload_info next_reload{wall_time{}, true, "reloaded"};
+  int reloads = 0;
 
  private:
   void replace(const std::string& org, std::shared_ptr<const org_settings> settings) {
@@ -157,6 +165,16 @@ inline org_table router_test_orgs() {
   return {{"acme", acme}, {"beta", beta}, {"gamma", gamma}};
 }
 
+/// The config file the router's messages name.
+inline const std::string router_config_file = "/etc/actoken/actokend.json";
+
+/// The names learnt at load: builder, root, developers and actoken-admin (the
+/// stranger, uid 1002, has none).
+inline name_book router_test_names() {
+  return {{{0, "root"}, {1001, "builder"}},
+          {{0, "root"}, {2000, "developers"}, {2500, "actoken-admin"}}};
+}
+
 /// A token as the cache file restores it, obtained a minute ago, for an hour.
 inline tokens::cached_token restored_token(const actoken::clock_source& clock,
                                            const std::string& jwt) {
@@ -178,8 +196,8 @@ struct router_world {
       control,
       clock,
       api::access_policy(router_daemon_uid, principal_set{{}, {}, {"actoken-admin"}, {2500}},
-                         principal_set{{}, {}, {"developers"}, {2000}}),
-      {"acme", 60s},
+                         principal_set{{}, {}, {"developers"}, {2000}}, router_test_names()),
+      {"acme", 60s, router_config_file},
       started_at};
 
   router_world() {

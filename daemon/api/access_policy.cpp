@@ -3,6 +3,16 @@
 #include <algorithm>
 
 namespace actoken::api {
+
+/// The rule that lets a peer in: always (root, the daemon's uid), or one
+/// entry of an allow list, its own or the top-level one.
+struct access_policy::match {
+  enum class by { always, user, group };
+  by kind = by::always;
+  bool top_level = false;  // the top-level `allow`, for an org without its own
+  unsigned id = 0;         // the uid or gid that matched
+};
+
 namespace {
 
 template <class T>
@@ -10,33 +20,119 @@ bool contains(const std::vector<T>& list, const T& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-// The peer's uid, primary gid or one of its supplementary groups is in `set`.
-// Names play no part: the numbers they resolved to at load are in the set.
-bool matches(const principal_set& set, const platform::peer_credentials& peer) {
-  if (contains(set.uids, peer.uid) || contains(set.gids, peer.gid)) return true;
-  return std::any_of(peer.groups.begin(), peer.groups.end(),
-                     [&set](gid_t group) { return contains(set.gids, group); });
+// The entry of `set` that the peer's uid, primary gid or one of its
+// supplementary groups matches, in that order. Names play no part: the
+// numbers they resolved to at load are in the set.
+std::optional<std::pair<bool, unsigned>> matching_entry(const principal_set& set,
+                                                        const platform::peer_credentials& peer) {
+  if (contains(set.uids, peer.uid)) return std::pair{true, static_cast<unsigned>(peer.uid)};
+  if (contains(set.gids, peer.gid)) return std::pair{false, static_cast<unsigned>(peer.gid)};
+  for (const auto group : peer.groups) {
+    if (contains(set.gids, group)) return std::pair{false, static_cast<unsigned>(group)};
+  }
+  return std::nullopt;
+}
+
+template <class Id>
+std::optional<std::string> name_in(const std::map<Id, std::string>& book, Id id) {
+  const auto found = book.find(id);
+  if (found == book.end()) return std::nullopt;
+  return found->second;
+}
+
+std::string config_file_text(std::string_view config_file) {
+  return config_file.empty() ? std::string("the config file") : std::string(config_file);
 }
 
 }  // namespace
 
-access_policy::access_policy(uid_t daemon_uid, principal_set admin, principal_set allow)
-    : daemon_uid_(daemon_uid), admin_(std::move(admin)), allow_(std::move(allow)) {}
+access_policy::access_policy(uid_t daemon_uid, principal_set admin, principal_set allow,
+                             name_book names)
+    : daemon_uid_(daemon_uid),
+      admin_(std::move(admin)),
+      allow_(std::move(allow)),
+      names_(std::move(names)) {}
 
 bool access_policy::always_allowed(const platform::peer_credentials& peer) const noexcept {
   return peer.uid == 0 || peer.uid == daemon_uid_;
 }
 
 bool access_policy::is_admin(const platform::peer_credentials& peer) const {
-  return always_allowed(peer) || matches(admin_, peer);
+  return always_allowed(peer) || matching_entry(admin_, peer).has_value();
 }
 
 bool access_policy::may_use(const platform::peer_credentials& peer, const org_settings& org) const {
-  if (always_allowed(peer)) {
-    return true;
-  }
+  return find_rule(peer, org).has_value();
+}
+
+std::optional<access_policy::match> access_policy::find_rule(const platform::peer_credentials& peer,
+                                                             const org_settings& org) const {
+  if (always_allowed(peer)) return match{};
   // Admins manage keys; they get tokens only where an allow list names them.
-  return matches(org.allow ? *org.allow : allow_, peer);
+  const bool top_level = !org.allow;
+  const auto entry = matching_entry(top_level ? allow_ : *org.allow, peer);
+  if (!entry) return std::nullopt;
+  return match{entry->first ? match::by::user : match::by::group, top_level, entry->second};
+}
+
+std::string access_policy::rule_text(const match& rule) const {
+  if (rule.kind == match::by::always) return "admin";
+  std::string text = rule.top_level ? "allow (top level) " : "";
+  if (rule.kind == match::by::user) {
+    text += "users: " + user_name(rule.id).value_or(std::to_string(rule.id));
+  } else {
+    text += "groups: " + group_name(rule.id).value_or(std::to_string(rule.id));
+  }
+  return text;
+}
+
+std::optional<org_access> access_policy::access_to(const platform::peer_credentials& peer,
+                                                   const org_settings& org) const {
+  const auto rule = find_rule(peer, org);
+  if (!rule) return std::nullopt;
+  org_access access;
+  access.via = rule_text(*rule);
+  // Every listed sub-organization is usable by whoever may use the
+  // organization, by the same rule, until sub-organizations get allow lists
+  // of their own (issue 16).
+  for (const auto& [alias, id] : org.sub_organizations) {
+    access.sub_orgs.push_back({alias, id, access.via});
+  }
+  return access;
+}
+
+std::optional<std::string> access_policy::user_name(uid_t uid) const {
+  return name_in(names_.users, uid);
+}
+
+std::optional<std::string> access_policy::group_name(gid_t gid) const {
+  return name_in(names_.groups, gid);
+}
+
+std::string access_policy::describe(const platform::peer_credentials& peer) const {
+  const auto uid = "uid " + std::to_string(peer.uid);
+  const auto name = user_name(peer.uid);
+  return name ? "user " + *name + " (" + uid + ")" : uid;
+}
+
+std::string access_policy::use_refused(const platform::peer_credentials& peer,
+                                       const org_settings& org,
+                                       std::string_view config_file) const {
+  const auto own_list = "organizations." + org.name + ".allow";
+  // Without a list of its own, the organization follows the top-level one.
+  const auto where =
+      org.allow ? own_list : "allow (or " + own_list + " for " + org.name + " alone)";
+  return describe(peer) + " may not use organization " + org.name +
+         ": add the user or one of its groups to " + where + " in " +
+         config_file_text(config_file) + ", then reload";
+}
+
+std::string access_policy::admin_refused(const platform::peer_credentials& peer,
+                                         std::string_view action,
+                                         std::string_view config_file) const {
+  return describe(peer) + " may not " + std::string(action) +
+         ": only admins may; add the user or one of its groups to admin in " +
+         config_file_text(config_file) + ", then reload";
 }
 
 }  // namespace actoken::api

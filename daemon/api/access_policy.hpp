@@ -6,7 +6,9 @@
 /// groups, compared with numbers. The configuration's user and group names
 /// were resolved to numbers when it was loaded (daemon/name_resolution.hpp),
 /// so nothing here asks the name service. Root and the daemon's own uid are
-/// always admin.
+/// always admin. Besides yes or no, it says which rule let a peer in (for
+/// `/v1/whoami`) and words a refusal with the peer's name and the fix, using
+/// only the names learnt at load (`name_book`).
 
 #include "daemon/config.hpp"
 #include "daemon/keys.hpp"
@@ -14,12 +16,35 @@
 
 #include <sys/types.h>
 
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace actoken::api {
+
+/// What a peer may use of one organization, and by which rule (`/v1/whoami`).
+struct org_access {
+  /// One listed sub-organization the peer may use.
+  struct sub_org {
+    std::optional<std::string> alias;  ///< its name in `sub_organizations`
+    std::string id;                    ///< its GUID
+    std::string via;                   ///< the rule that lets the peer use it
+  };
+
+  /// The rule that lets the peer in: "admin", "users: builder", "groups:
+  /// developers", "allow (top level) groups: ci".
+  std::string via;
+  bool root = true;               ///< may get the organization's root token
+  std::vector<sub_org> sub_orgs;  ///< the listed sub-organizations it may use
+  bool any_sub_org = true;        ///< may ask for GUIDs not listed
+};
 
 /// Decides admin rights and per-organization access for a peer.
 class access_policy {
  public:
-  access_policy(uid_t daemon_uid, principal_set admin, principal_set allow);
+  /// `names`: the names learnt at load, for what this says about peers.
+  access_policy(uid_t daemon_uid, principal_set admin, principal_set allow, name_book names = {});
 
   /// May change keys and flush every organization's tokens.
   bool is_admin(const platform::peer_credentials& peer) const;
@@ -27,13 +52,37 @@ class access_policy {
   /// `allow` (the top-level `allow` when the org has none). Being admin alone
   /// is not enough: admins manage keys, they do not need every token.
   bool may_use(const platform::peer_credentials& peer, const org_settings& org) const;
+  /// What `peer` may use of `org` and why; nullopt when `may_use` says no.
+  std::optional<org_access> access_to(const platform::peer_credentials& peer,
+                                      const org_settings& org) const;
+
+  /// The user's name as learnt at load, or nullopt.
+  std::optional<std::string> user_name(uid_t uid) const;
+  /// The group's name as learnt at load, or nullopt.
+  std::optional<std::string> group_name(gid_t gid) const;
+  /// "user builder (uid 1001)", or "uid 1001" when no name is known.
+  std::string describe(const platform::peer_credentials& peer) const;
+
+  /// The `forbidden` message for a peer that may not use `org`: who, which
+  /// organization, and which list of `config_file` to add it to.
+  std::string use_refused(const platform::peer_credentials& peer, const org_settings& org,
+                          std::string_view config_file) const;
+  /// The `forbidden` message for a peer that is not admin and asked to
+  /// `action` (e.g. "change the key of organization acme").
+  std::string admin_refused(const platform::peer_credentials& peer, std::string_view action,
+                            std::string_view config_file) const;
 
  private:
+  struct match;
   bool always_allowed(const platform::peer_credentials& peer) const noexcept;
+  std::optional<match> find_rule(const platform::peer_credentials& peer,
+                                 const org_settings& org) const;
+  std::string rule_text(const match& rule) const;
 
   uid_t daemon_uid_;
   principal_set admin_;
   principal_set allow_;
+  name_book names_;
 };
 
 }  // namespace actoken::api

@@ -11,6 +11,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -171,6 +172,32 @@ json sub_org_label(const org_settings& org, const std::string& guid) {
   return guid;
 }
 
+json name_or_null(const std::optional<std::string>& name) {
+  return name ? json(*name) : json(nullptr);
+}
+
+// The groups the daemon counts for the peer: its primary group, then the
+// supplementary groups the kernel gave at connect, each once.
+json groups_json(const access_policy& access, const platform::peer_credentials& peer) {
+  std::vector<gid_t> ids{peer.gid};
+  for (const auto group : peer.groups) {
+    if (std::find(ids.begin(), ids.end(), group) == ids.end()) ids.push_back(group);
+  }
+  json groups = json::array();
+  for (const auto id : ids) {
+    groups.push_back({{"gid", id}, {"name", name_or_null(access.group_name(id))}});
+  }
+  return groups;
+}
+
+json sub_orgs_json(const std::vector<org_access::sub_org>& sub_orgs) {
+  json out = json::array();
+  for (const auto& sub : sub_orgs) {
+    out.push_back({{"alias", name_or_null(sub.alias)}, {"id", sub.id}, {"via", sub.via}});
+  }
+  return out;
+}
+
 }  // namespace
 
 /// A parsed `/v1/token` query.
@@ -296,8 +323,7 @@ std::optional<failure> router::resolve_org(const api_request& request, token_que
   const auto org = tokens_.find_org(org_name);
   if (!org) return failure{errc::unknown_org, "no organization named " + org_name};
   if (!access_.may_use(request.peer, *org)) {
-    return failure{errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                        " may not use organization " + org_name};
+    return failure{errc::forbidden, access_.use_refused(request.peer, *org, settings_.config_file)};
   }
   const auto& label = token.sub_org_label;
   if (label.empty()) return std::nullopt;
@@ -349,12 +375,14 @@ api_response router::answer(const api_request& request, std::string_view path,
     std::string_view method;
     handler serve;
   };
-  static constexpr std::array<route, 5> routes{{
+  static constexpr std::array<route, 7> routes{{
       {"/v1/health", "health", "GET", &router::health},
       {"/v1/status", "status", "GET", &router::status},
       {"/metrics", "metrics", "GET", &router::metrics},
       {"/v1/orgs", "orgs", "GET", &router::list_orgs},
       {"/v1/tokens", "tokens", "DELETE", &router::delete_tokens},
+      {"/v1/whoami", "whoami", "GET", &router::whoami},
+      {"/v1/reload", "reload", "POST", &router::reload},
   }};
   for (const auto& r : routes) {
     if (path != r.path) continue;
@@ -396,9 +424,13 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
   const bool admin = access_.is_admin(request.peer);
   const auto now = clock_.wall_now();
   json orgs = json::array();
+  std::size_t hidden = 0;
   for (const auto& view : tokens_.view()) {
     const auto& org = *view.settings;
-    if (!admin && !access_.may_use(request.peer, org)) continue;
+    if (!admin && !access_.may_use(request.peer, org)) {
+      ++hidden;
+      continue;
+    }
     json tokens = json::array();
     for (const auto& [sub, token] : view.tokens) {
       tokens.push_back({{"sub_org", sub_org_label(org, sub)},
@@ -418,13 +450,47 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
                     {"problems", org.problems},
                     {"tokens", std::move(tokens)}});
   }
-  return json_response(200, {{"orgs", std::move(orgs)}});
+  return json_response(200, {{"orgs", std::move(orgs)}, {"hidden", hidden}});
+}
+
+api_response router::whoami(const api_request& request, std::string_view /*query*/) {
+  const auto& peer = request.peer;
+  json orgs = json::array();
+  for (const auto& name : tokens_.org_names()) {
+    const auto org = tokens_.find_org(name);
+    if (!org) continue;
+    const auto access = access_.access_to(peer, *org);
+    if (!access) continue;
+    orgs.push_back({{"name", name},
+                    {"via", access->via},
+                    {"root", access->root},
+                    {"sub_orgs", sub_orgs_json(access->sub_orgs)},
+                    {"any_sub_org", access->any_sub_org}});
+  }
+  return json_response(200, {{"uid", peer.uid},
+                             {"user", name_or_null(access_.user_name(peer.uid))},
+                             {"gid", peer.gid},
+                             {"groups", groups_json(access_, peer)},
+                             {"admin", access_.is_admin(peer)},
+                             {"orgs", std::move(orgs)}});
+}
+
+api_response router::reload(const api_request& request, std::string_view /*query*/) {
+  if (!access_.is_admin(request.peer)) {
+    return error_response({errc::forbidden, access_.admin_refused(request.peer, "reload the daemon",
+                                                                  settings_.config_file)});
+  }
+  const auto outcome = control_.reload();
+  return json_response(
+      200, {{"at", rfc3339(outcome.at)}, {"ok", outcome.ok}, {"message", outcome.message}});
 }
 
 api_response router::put_key(const api_request& request, const std::string& org) {
   if (!access_.is_admin(request.peer)) {
-    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                " may not change the key of organization " + org});
+    return error_response(
+        {errc::forbidden,
+         access_.admin_refused(request.peer, "change the key of organization " + org,
+                               settings_.config_file)});
   }
   // The body holds the key: it goes straight into locked memory, with no
   // copy in a JSON library's strings (key_request.hpp). The session wipes the
@@ -443,8 +509,10 @@ api_response router::put_key(const api_request& request, const std::string& org)
 
 api_response router::delete_key(const api_request& request, const std::string& org) {
   if (!access_.is_admin(request.peer)) {
-    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                " may not remove the key of organization " + org});
+    return error_response(
+        {errc::forbidden,
+         access_.admin_refused(request.peer, "remove the key of organization " + org,
+                               settings_.config_file)});
   }
   if (const auto refused = control_.remove_key(org)) return error_response(*refused);
   return json_response(200, {{"org", org}, {"removed", true}});
@@ -462,8 +530,9 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
   }
   const bool admin = access_.is_admin(request.peer);
   if (org.empty() && !admin) {
-    return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                " may not flush every organization's tokens"});
+    return error_response(
+        {errc::forbidden, access_.admin_refused(request.peer, "flush every organization's tokens",
+                                                settings_.config_file)});
   }
   if (!org.empty()) {
     if (!is_valid_org_name(org)) {
@@ -473,8 +542,8 @@ api_response router::delete_tokens(const api_request& request, std::string_view 
     if (!settings) return error_response({errc::unknown_org, "no organization named " + org});
     // SPEC §4: an admin, or a peer allowed to use the organization.
     if (!admin && !access_.may_use(request.peer, *settings)) {
-      return error_response({errc::forbidden, "uid " + std::to_string(request.peer.uid) +
-                                                  " may not flush organization " + org});
+      return error_response(
+          {errc::forbidden, access_.use_refused(request.peer, *settings, settings_.config_file)});
     }
   }
   return json_response(200, {{"evicted", tokens_.evict(org)}});

@@ -7,7 +7,7 @@
 /// or, for a token that needs an exchange, returns what to wait for, which
 /// the session awaits once with `finish`. What it reads from the
 /// configuration is pushed into it (STYLE 18); it calls nothing above it but
-/// the key changes and live status of `daemon_control`.
+/// the key changes, reload and live status of `daemon_control`.
 
 #include "common/error.hpp"
 #include "daemon/api/access_policy.hpp"
@@ -48,10 +48,12 @@ struct api_response {
 struct router_settings {
   std::optional<std::string> default_org;  ///< for token requests that name none
   std::chrono::seconds min_ttl{60};        ///< a request's `min_ttl` replaces it
+  /// The config file's path, for `forbidden` messages that say what to edit.
+  std::string config_file;
 };
 
-/// What the router asks of the daemon around it: key changes, and the status
-/// that changes while it serves.
+/// What the router asks of the daemon around it: key changes, a reload, and
+/// the status that changes while it serves.
 class daemon_control {
  public:
   virtual ~daemon_control() = default;
@@ -66,6 +68,10 @@ class daemon_control {
       std::optional<upstream::api_version> api_version, bool persist) = 0;
   /// Removes `org`'s runtime or key_dir key; the failure when it cannot.
   virtual std::optional<failure> remove_key(const std::string& org) = 0;
+
+  /// Re-reads config and keys as SIGHUP does (`POST /v1/reload`); the
+  /// outcome, which is also pushed in with `router::set_last_reload`.
+  virtual reload_info reload() = 0;
 
   /// Open connections right now.
   virtual std::size_t connections() const = 0;
@@ -130,6 +136,8 @@ class router {
   api_response status(const api_request& request, std::string_view query);
   api_response metrics(const api_request& request, std::string_view query);
   api_response list_orgs(const api_request& request, std::string_view query);
+  api_response whoami(const api_request& request, std::string_view query);
+  api_response reload(const api_request& request, std::string_view query);
   api_response delete_tokens(const api_request& request, std::string_view query);
   api_response key(const api_request& request, std::string_view path, std::string_view org_text);
   api_response put_key(const api_request& request, const std::string& org);

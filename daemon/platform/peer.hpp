@@ -34,4 +34,12 @@ std::optional<uid_t> lookup_user(const std::string& name, std::string& problem);
 /// with `problem` set: the lookup failed (the group may well exist).
 std::optional<gid_t> lookup_group(const std::string& name, std::string& problem);
 
+/// The name of user `uid`, or nullopt when it has none or the lookup failed.
+/// Asks the name service: for load time only, never while serving.
+std::optional<std::string> user_name_of(uid_t uid);
+
+/// The name of group `gid`, or nullopt when it has none or the lookup failed.
+/// Asks the name service: for load time only, never while serving.
+std::optional<std::string> group_name_of(gid_t gid);
+
 }  // namespace actoken::platform

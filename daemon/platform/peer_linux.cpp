@@ -79,6 +79,18 @@ std::optional<Id> lookup_by_name(Call call, Id Entry::*id, const std::string& na
   return std::nullopt;
 }
 
+// Looks `id` up with a get*id_r call and returns the entry's name.
+template <class Entry, class Id, class Call>
+std::optional<std::string> lookup_by_id(Call call, char* Entry::*name, Id id) {
+  std::vector<char> buffer(first_buffer_size);
+  Entry entry{};
+  Entry* found = nullptr;
+  const int result = with_growing_buffer(
+      buffer, [&](char* data, std::size_t size) { return call(id, &entry, data, size, &found); });
+  if (result != 0 || found == nullptr || found->*name == nullptr) return std::nullopt;
+  return std::string(found->*name);
+}
+
 }  // namespace
 
 std::optional<peer_credentials> peer_of(int fd) {
@@ -99,6 +111,14 @@ std::optional<uid_t> lookup_user(const std::string& name, std::string& problem) 
 
 std::optional<gid_t> lookup_group(const std::string& name, std::string& problem) {
   return lookup_by_name<group>(::getgrnam_r, &group::gr_gid, name, "the group entry of ", problem);
+}
+
+std::optional<std::string> user_name_of(uid_t uid) {
+  return lookup_by_id<passwd>(::getpwuid_r, &passwd::pw_name, uid);
+}
+
+std::optional<std::string> group_name_of(gid_t gid) {
+  return lookup_by_id<group>(::getgrgid_r, &group::gr_name, gid);
 }
 
 }  // namespace actoken::platform

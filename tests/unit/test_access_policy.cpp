@@ -132,3 +132,98 @@ TEST_CASE("an admin manages keys but gets tokens only where an allow list names 
   CHECK(numeric.is_admin(other));
   CHECK_FALSE(numeric.is_admin(builder));
 }
+
+namespace {
+
+// The names learnt at load: builder and root, the group developers.
+name_book known_names() {
+  return {{{0, "root"}, {1001, "builder"}}, {{2000, "developers"}, {3000, "ops"}}};
+}
+
+}  // namespace
+
+TEST_CASE("access_to names the rule that lets the peer in") {
+  const access_policy policy(daemon_uid, {}, gids({2000}), known_names());
+  const auto by_uid = policy.access_to(builder, org("acme", uids({1001})));
+  REQUIRE(by_uid);
+  CHECK(by_uid->via == "users: builder");
+  CHECK(by_uid->root);
+  CHECK(by_uid->any_sub_org);
+  // The top-level list, matched by a supplementary group of the process.
+  const auto top_level = policy.access_to(builder, org("beta"));
+  REQUIRE(top_level);
+  CHECK(top_level->via == "allow (top level) groups: developers");
+  // A number without a name is shown as the number; the primary group counts.
+  const auto by_number = policy.access_to(other, org("gamma", uids({1002})));
+  REQUIRE(by_number);
+  CHECK(by_number->via == "users: 1002");
+  const auto by_primary = policy.access_to(stranger, org("delta", gids({3000})));
+  REQUIRE(by_primary);
+  CHECK(by_primary->via == "groups: ops");
+  // The uid is tried first, then the groups.
+  principal_set both = uids({1001});
+  both.gids = {2000};
+  CHECK(policy.access_to(builder, org("both", both))->via == "users: builder");
+  // Root and the daemon's uid are let in as admin, wherever they are listed or not.
+  CHECK(policy.access_to(root, org("closed", principal_set{}))->via == "admin");
+  CHECK(policy.access_to(daemon_self, org("acme"))->via == "admin");
+}
+
+TEST_CASE("access_to says nothing where may_use says no, and agrees with it everywhere") {
+  const access_policy policy(daemon_uid, gids({2000}), uids({1003}), known_names());
+  const std::vector<org_settings> orgs{org("plain"), org("own", uids({1002})),
+                                       org("closed", principal_set{}), org("groups", gids({2000}))};
+  for (const auto& peer : {root, daemon_self, builder, other, stranger}) {
+    for (const auto& o : orgs) {
+      CAPTURE(peer.uid);
+      CAPTURE(o.name);
+      CHECK(policy.access_to(peer, o).has_value() == policy.may_use(peer, o));
+    }
+  }
+  CHECK_FALSE(policy.access_to(builder, org("plain")));  // admin, but not allowed
+}
+
+TEST_CASE("access_to lists the organization's sub-organizations with the same rule") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  auto acme = org("acme", uids({1001}));
+  acme.sub_organizations = {{"mobile", "9b2f6d1e-0000-4000-8000-000000000001"},
+                            {"web", "9b2f6d1e-0000-4000-8000-000000000002"}};
+  const auto access = policy.access_to(builder, acme);
+  REQUIRE(access);
+  REQUIRE(access->sub_orgs.size() == 2);
+  CHECK(access->sub_orgs[0].alias == "mobile");
+  CHECK(access->sub_orgs[0].id == "9b2f6d1e-0000-4000-8000-000000000001");
+  CHECK(access->sub_orgs[0].via == "users: builder");
+  CHECK(access->sub_orgs[1].alias == "web");
+  CHECK(access->any_sub_org);
+}
+
+TEST_CASE("a peer is described by its name when the daemon learnt it at load, else by uid") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  CHECK(policy.describe(builder) == "user builder (uid 1001)");
+  CHECK(policy.describe(other) == "uid 1002");
+  CHECK(policy.user_name(0) == "root");
+  CHECK_FALSE(policy.user_name(1002));
+  CHECK(policy.group_name(2000) == "developers");
+  CHECK_FALSE(policy.group_name(1001));
+  // Without a name book, numbers only.
+  const access_policy bare(daemon_uid, {}, {});
+  CHECK(bare.describe(builder) == "uid 1001");
+}
+
+TEST_CASE("a refusal names the peer, the organization and the list to edit") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  CHECK(policy.use_refused(builder, org("acme", uids({1002})), "/etc/actoken/actokend.json") ==
+        "user builder (uid 1001) may not use organization acme: add the user or one of its "
+        "groups to organizations.acme.allow in /etc/actoken/actokend.json, then reload");
+  // An organization without its own list follows the top-level one.
+  CHECK(policy.use_refused(other, org("beta"), "/home/u/.config/actoken/actokend.json") ==
+        "uid 1002 may not use organization beta: add the user or one of its groups to allow "
+        "(or organizations.beta.allow for beta alone) in "
+        "/home/u/.config/actoken/actokend.json, then reload");
+  CHECK(policy.admin_refused(builder, "reload the daemon", "/etc/actoken/actokend.json") ==
+        "user builder (uid 1001) may not reload the daemon: only admins may; add the user or "
+        "one of its groups to admin in /etc/actoken/actokend.json, then reload");
+  CHECK(policy.admin_refused(other, "flush every organization's tokens", "")
+            .ends_with("to admin in the config file, then reload"));
+}

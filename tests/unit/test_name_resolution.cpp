@@ -52,6 +52,9 @@ TEST_CASE("names in admin, allow and every organization's allow become numbers")
   CHECK_FALSE(cfg.organizations["beta"].allow.has_value());
   // The names stay as written.
   CHECK(cfg.allow.user_names == std::vector<std::string>{"builder"});
+  // And the daemon learns them by number, for whoami and forbidden messages.
+  CHECK(cfg.names.users == std::map<uid_t, std::string>{{0, "root"}, {1001, "builder"}});
+  CHECK(cfg.names.groups == std::map<gid_t, std::string>{{2000, "developers"}, {3000, "ops"}});
 }
 
 TEST_CASE("a name that does not resolve matches nobody and is a problem naming its key") {
@@ -77,6 +80,7 @@ TEST_CASE("socket_group is resolved at load too; one that does not resolve is a 
   cfg.socket_group = "developers";
   CHECK(resolve_principal_names(cfg, fake_names(), "f.json").empty());
   CHECK(cfg.socket_gid == gid_t{2000});
+  CHECK(cfg.names.groups.at(2000) == "developers");
 
   cfg.socket_group = "phantoms";
   cfg.socket_gid.reset();

@@ -1,6 +1,7 @@
 // The router, route by route, as a pure function: no sockets, a manual
 // clock, a real token service with an exchanger that answers at once
 // (tests/router_world.hpp, the HTTP fuzz target's world too).
+#include "common/json_text.hpp"
 #include "common/version.hpp"
 #include "tests/router_world.hpp"
 
@@ -67,7 +68,7 @@ TEST_CASE("GET /v1/token: a miss comes back to finish, and is answered from the 
 TEST_CASE("GET /v1/token: the organization comes from org=, default_org, or the only one") {
   router_world w;
   CHECK(body_of(ask(w, "GET", "/v1/token"))["org"] == "acme");  // default_org
-  w.router.set_settings({std::nullopt, 60s});
+  w.router.set_settings({std::nullopt, 60s, router_config_file});
   CHECK(error_of(ask(w, "GET", "/v1/token")) == "bad_request");  // three organizations
   auto only = router_test_orgs();
   only.erase("beta");
@@ -82,7 +83,7 @@ TEST_CASE("GET /v1/token: settings pushed on reload apply to the next request") 
   // where the first one's 60 s hit.
   w.clock.advance(100s);
   CHECK(body_of(ask(w, "GET", "/v1/token"))["source"] == "cache");
-  w.router.set_settings({"acme", 3550s});
+  w.router.set_settings({"acme", 3550s, router_config_file});
   const auto answer = ask(w, "GET", "/v1/token");
   CHECK(answer.status == 200);
   CHECK(body_of(answer)["source"] == "exchange");
@@ -126,6 +127,9 @@ TEST_CASE("GET /v1/token: access, a missing key and an upstream failure") {
   const auto forbidden = ask(w, "GET", "/v1/token?org=acme", stranger_peer);
   CHECK(forbidden.status == 403);
   CHECK(error_of(forbidden) == "forbidden");
+  CHECK(body_of(forbidden)["message"] ==
+        "uid 1002 may not use organization acme: add the user or one of its groups to "
+        "organizations.acme.allow in /etc/actoken/actokend.json, then reload");
   CHECK(error_of(ask(w, "GET", "/v1/token?org=gamma")) == "no_key");
   const auto unavailable = ask(w, "GET", "/v1/token?org=beta", builder_peer);
   CHECK(unavailable.status == 503);
@@ -200,6 +204,17 @@ TEST_CASE("GET /v1/orgs: a peer sees the organizations it may use; an admin sees
   CHECK(names(admin_peer) == "acme,beta,gamma");
   CHECK(names(builder_peer) == "acme,beta,gamma");  // acme by name, the others by group
   CHECK(names(stranger_peer) == "");
+  // How many it may not see, so that "no organizations" is never said while some exist.
+  CHECK(body_of(ask(w, "GET", "/v1/orgs", stranger_peer))["hidden"] == 3);
+  CHECK(body_of(ask(w, "GET", "/v1/orgs", builder_peer))["hidden"] == 0);
+  CHECK(body_of(ask(w, "GET", "/v1/orgs", admin_peer))["hidden"] == 0);  // admins see all
+  auto acme_closed = router_test_orgs();
+  auto acme_only_root = std::make_shared<org_settings>(*acme_closed["acme"]);
+  acme_only_root->allow = principal_set{};
+  acme_closed["acme"] = acme_only_root;
+  w.service.set_orgs(acme_closed);
+  CHECK(body_of(ask(w, "GET", "/v1/orgs", builder_peer))["hidden"] == 1);
+  w.service.set_orgs(router_test_orgs());
 
   const auto orgs = body_of(ask(w, "GET", "/v1/orgs"))["orgs"];
   CHECK(orgs[0]["has_key"] == true);
@@ -258,4 +273,120 @@ TEST_CASE("an unknown path is not_found, counted as endpoint \"other\"") {
   CHECK(ask(w, "GET", "/metrics")
             .body.find("actoken_requests_total{endpoint=\"other\",code=\"404\"} 1\n") !=
         std::string::npos);
+}
+
+TEST_CASE("forbidden: every refusal names the peer and what to edit, never a key") {
+  router_world w;
+  // An allowed user of acme, refused an organization of its own list.
+  auto orgs = router_test_orgs();
+  auto closed = std::make_shared<org_settings>(*orgs["acme"]);
+  closed->name = "closed";
+  closed->allow = principal_set{};
+  orgs["closed"] = closed;
+  w.service.set_orgs(orgs);
+  const auto token = ask(w, "GET", "/v1/token?org=closed", builder_peer);
+  CHECK(body_of(token)["message"] ==
+        "user builder (uid 1001) may not use organization closed: add the user or one of its "
+        "groups to organizations.closed.allow in /etc/actoken/actokend.json, then reload");
+  const auto beta = ask(w, "GET", "/v1/token?org=beta", stranger_peer);
+  CHECK(body_of(beta)["message"] ==
+        "uid 1002 may not use organization beta: add the user or one of its groups to allow (or "
+        "organizations.beta.allow for beta alone) in /etc/actoken/actokend.json, then reload");
+  const std::string key_body = R"({"key": "new-key"})";
+  const std::pair<api::api_response, std::string_view> admin_only[] = {
+      {ask(w, "PUT", "/v1/orgs/acme/key", builder_peer, key_body),
+       "user builder (uid 1001) may not change the key of organization acme: only admins may; "
+       "add the user or one of its groups to admin in /etc/actoken/actokend.json, then reload"},
+      {ask(w, "DELETE", "/v1/orgs/acme/key", builder_peer),
+       "user builder (uid 1001) may not remove the key of organization acme: only admins may; "
+       "add the user or one of its groups to admin in /etc/actoken/actokend.json, then reload"},
+      {ask(w, "DELETE", "/v1/tokens", stranger_peer),
+       "uid 1002 may not flush every organization's tokens: only admins may; add the user or "
+       "one of its groups to admin in /etc/actoken/actokend.json, then reload"},
+      {ask(w, "DELETE", "/v1/tokens?org=acme", stranger_peer),
+       "uid 1002 may not use organization acme: add the user or one of its groups to "
+       "organizations.acme.allow in /etc/actoken/actokend.json, then reload"},
+      {ask(w, "POST", "/v1/reload", stranger_peer),
+       "uid 1002 may not reload the daemon: only admins may; add the user or one of its groups "
+       "to admin in /etc/actoken/actokend.json, then reload"},
+  };
+  for (const auto& [answer, message] : admin_only) {
+    CAPTURE(message);
+    CHECK(answer.status == 403);
+    CHECK(error_of(answer) == "forbidden");
+    CHECK(body_of(answer)["message"] == message);
+    CHECK(answer.body.find(acme_key) == std::string::npos);
+    CHECK(answer.body.find("new-key") == std::string::npos);
+  }
+}
+
+TEST_CASE("GET /v1/whoami: who the daemon takes the peer for, and what it may use by which rule") {
+  router_world w;
+  const auto builder = body_of(ask(w, "GET", "/v1/whoami", builder_peer));
+  CHECK(builder["uid"] == 1001);
+  CHECK(builder["user"] == "builder");
+  CHECK(builder["gid"] == 1001);
+  // The primary group, then the supplementary groups, each once; names learnt at load or null.
+  CHECK(builder["groups"] == json::parse(R"([{"gid":1001,"name":null},
+                                             {"gid":2000,"name":"developers"}])"));
+  CHECK(builder["admin"] == false);
+  const auto expected_orgs = json::parse(R"([
+    {"name":"acme","via":"users: builder","root":true,
+     "sub_orgs":[{"alias":"mobile","id":"9b2f6d1e-0000-4000-8000-000000000001",
+                  "via":"users: builder"}],
+     "any_sub_org":true},
+    {"name":"beta","via":"allow (top level) groups: developers","root":true,"sub_orgs":[],
+     "any_sub_org":true},
+    {"name":"gamma","via":"allow (top level) groups: developers","root":true,"sub_orgs":[],
+     "any_sub_org":true}])");
+  CHECK(builder["orgs"] == expected_orgs);
+
+  const auto stranger = body_of(ask(w, "GET", "/v1/whoami", stranger_peer));
+  CHECK(stranger["uid"] == 1002);
+  CHECK(stranger["user"].is_null());  // not learnt at load: no name-service call now
+  CHECK(stranger["groups"] == json::parse(R"([{"gid":1002,"name":null}])"));
+  CHECK(stranger["admin"] == false);
+  CHECK(stranger["orgs"] == json::array());
+
+  // An admin by group manages keys but is on no allow list.
+  const auto admin = body_of(ask(w, "GET", "/v1/whoami", admin_peer));
+  CHECK(admin["admin"] == true);
+  CHECK(admin["groups"][1]["name"] == "actoken-admin");
+  CHECK(admin["orgs"] == json::array());
+
+  const auto root = body_of(ask(w, "GET", "/v1/whoami", root_peer));
+  CHECK(root["user"] == "root");
+  CHECK(root["admin"] == true);
+  REQUIRE(root["orgs"].size() == 3);
+  for (const auto& org : root["orgs"]) CHECK(org["via"] == "admin");
+
+  CHECK(error_of(ask(w, "POST", "/v1/whoami")) == "method_not_allowed");
+  CHECK(ask(w, "GET", "/metrics")
+            .body.find("actoken_requests_total{endpoint=\"whoami\",code=\"200\"} 4\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("POST /v1/reload: admins only; the outcome is answered with 200 either way") {
+  router_world w;
+  const auto refused = ask(w, "POST", "/v1/reload", builder_peer);
+  CHECK(refused.status == 403);
+  CHECK(error_of(refused) == "forbidden");
+  CHECK(w.control.reloads == 0);
+
+  w.control.next_reload = {w.clock.wall_now(), true, "reloaded"};
+  const auto done = ask(w, "POST", "/v1/reload", admin_peer);
+  CHECK(done.status == 200);
+  CHECK(body_of(done) ==
+        json{{"at", rfc3339(w.clock.wall_now())}, {"ok", true}, {"message", "reloaded"}});
+  CHECK(w.control.reloads == 1);
+
+  w.control.next_reload = {w.clock.wall_now(), false, "f.json: min_ttl: must be a number"};
+  const auto broken = ask(w, "POST", "/v1/reload", root_peer);
+  CHECK(broken.status == 200);
+  CHECK(body_of(broken)["ok"] == false);
+  CHECK(body_of(broken)["message"] == "f.json: min_ttl: must be a number");
+  CHECK(w.control.reloads == 2);
+
+  CHECK(error_of(ask(w, "GET", "/v1/reload")) == "method_not_allowed");
+  CHECK(w.control.reloads == 2);
 }
