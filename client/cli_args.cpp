@@ -22,6 +22,7 @@ constexpr std::string_view root_footer = R"txt(Examples:
   actoken appcircle-config acme && appcircle build profile list
   actoken key add acme < acme.key         give the daemon a key (read from stdin)
   actoken orgs                            what the daemon knows
+  actoken whoami                          who you are to the daemon, and what you may use
   eval "$(actoken env)"                   pin this socket for cron jobs and sudo
 
 Socket: --socket, else $ACTOKEN_SOCKET, else the first that exists of
@@ -113,6 +114,23 @@ Examples:
   actoken appcircle-config acme --min-ttl 1800     for a session of up to 30 minutes
   actoken appcircle-config acme --sub-org mobile --file ./appcircle.json)txt";
 
+constexpr std::string_view whoami_footer =
+    R"txt(Who the daemon takes you for (from the kernel: uid, gid and the groups of this
+process), whether you are admin, and each organization you may use with the rule
+that lets you in. Names are those the daemon learnt when it loaded its config.
+
+Examples:
+  actoken whoami
+  actoken whoami --json | jq '.orgs[] | {name, via}')txt";
+
+constexpr std::string_view reload_footer =
+    R"txt(Re-reads the daemon's config and keys now, as SIGHUP does (admin only). Exit 1
+when the new config is refused: the daemon keeps the previous one.
+
+Examples:
+  actoken reload
+  sudo actoken reload --socket /run/actoken/actokend.sock)txt";
+
 constexpr std::string_view flush_footer = R"txt(Examples:
   actoken flush acme                      forget acme's cached tokens
   actoken flush                           forget every cached token (admin only))txt";
@@ -184,6 +202,8 @@ struct subcommands {
   CLI::App* flush = nullptr;
   CLI::App* env = nullptr;
   CLI::App* appcircle_config = nullptr;
+  CLI::App* whoami = nullptr;
+  CLI::App* reload = nullptr;
 };
 
 // Where CLI11 writes what it parsed; turned into a `command_line` afterwards.
@@ -344,6 +364,12 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
   subs.flush->add_option("--org", raw.org, "Organization (same as ORG)")->check(org_name_check());
   subs.flush->footer(std::string(flush_footer));
 
+  subs.whoami = app->add_subcommand("whoami", "Who the daemon takes you for, and what you may use");
+  subs.whoami->footer(std::string(whoami_footer));
+
+  subs.reload = app->add_subcommand("reload", "Re-read the daemon's config and keys now (admin)");
+  subs.reload->footer(std::string(reload_footer));
+
   add_env_command(*app, raw, subs);
   add_appcircle_config_command(*app, raw, subs);
   return app;
@@ -351,7 +377,7 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
 
 // The deepest subcommand that was parsed, as "actoken key add", for error hints.
 std::string command_path(const subcommands& subs) {
-  const std::array<std::pair<CLI::App*, std::string_view>, 12> all{{
+  const std::array<std::pair<CLI::App*, std::string_view>, 14> all{{
       {subs.key_add, "actoken key add"},
       {subs.key_remove, "actoken key remove"},
       {subs.key, "actoken key"},
@@ -364,6 +390,8 @@ std::string command_path(const subcommands& subs) {
       {subs.flush, "actoken flush"},
       {subs.env, "actoken env"},
       {subs.appcircle_config, "actoken appcircle-config"},
+      {subs.whoami, "actoken whoami"},
+      {subs.reload, "actoken reload"},
   }};
   for (const auto& [sub, path] : all) {
     if (sub != nullptr && sub->parsed()) {
@@ -436,8 +464,8 @@ parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const sub
         return usage_error(unexpected_argument(left.front()), path);
       }
       return usage_error(
-          "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env "
-          "or appcircle-config",
+          "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env, "
+          "appcircle-config, whoami or reload",
           path);
     }
     return usage_error("a command is required", path);
@@ -554,6 +582,8 @@ built_command command_from(const CLI::App& sub, command_kind kind, const raw_val
     case command_kind::orgs:
     case command_kind::status:
     case command_kind::ping:
+    case command_kind::whoami:
+    case command_kind::reload:
       break;
   }
   for (const auto& name : command.env_names) {
@@ -581,7 +611,7 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
     return attempt;
   }
 
-  const std::array<std::pair<CLI::App*, command_kind>, 11> kinds{{
+  const std::array<std::pair<CLI::App*, command_kind>, 13> kinds{{
       {subs.token, command_kind::token},
       {subs.header, command_kind::header},
       {subs.exec, command_kind::exec},
@@ -593,6 +623,8 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
       {subs.flush, command_kind::flush},
       {subs.env, command_kind::env},
       {subs.appcircle_config, command_kind::appcircle_config},
+      {subs.whoami, command_kind::whoami},
+      {subs.reload, command_kind::reload},
   }};
   const auto chosen = std::find_if(kinds.begin(), kinds.end(),
                                    [](const auto& entry) { return entry.first->parsed(); });

@@ -24,6 +24,8 @@ enum class command_kind {
   flush,
   env,               ///< print the line that sets ACTOKEN_SOCKET
   appcircle_config,  ///< write a token into the Appcircle CLI's config store
+  whoami,            ///< who the daemon takes the caller for, and what it may use
+  reload,            ///< (admin) re-read config and keys now
 };
 
 /// The syntax `actoken env` prints in (SPEC §5), as `ssh-agent -s` / `-c` and fish.

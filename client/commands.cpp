@@ -75,6 +75,47 @@ std::vector<table_cell> org_row(const json& org) {
           {one_line(last_error, 160)}};
 }
 
+// "1001, developers (2000)": each group the daemon counts, by name when it has one.
+std::string whoami_groups(const json& body) {
+  std::string out;
+  if (const auto groups = body.find("groups"); groups != body.end() && groups->is_array()) {
+    for (const auto& group : *groups) {
+      const auto id = integer_field(group, "gid");
+      const auto number = id ? std::to_string(*id) : std::string("?");
+      const auto name = text_field(group, "name", "");
+      out += (out.empty() ? "" : ", ") +
+             (name.empty() ? number : one_line(name, 64) + " (" + number + ")");
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+// One row of the whoami table: the organization, the rule, and the
+// sub-organizations (alias or GUID, with their own rule where it differs).
+std::vector<table_cell> whoami_row(const json& org) {
+  const auto via = text_field(org, "via");
+  auto rule = via;
+  if (const auto root = org.find("root"); root != org.end() && root->is_boolean() && !*root) {
+    rule += " (no root token)";
+  }
+  std::string subs;
+  if (const auto list = org.find("sub_orgs"); list != org.end() && list->is_array()) {
+    for (const auto& sub : *list) {
+      auto label = text_field(sub, "alias", text_field(sub, "id"));
+      if (const auto sub_via = text_field(sub, "via"); sub_via != via) {
+        label += " (" + sub_via + ")";
+      }
+      subs += (subs.empty() ? "" : ", ") + label;
+    }
+  }
+  if (const auto any = org.find("any_sub_org"); any != org.end() && any->is_boolean() && *any) {
+    subs += subs.empty() ? "any GUID" : ", any other GUID";
+  }
+  return {{one_line(text_field(org, "name"), 64)},
+          {one_line(rule, 160)},
+          {one_line(subs.empty() ? "-" : subs, 400)}};
+}
+
 }  // namespace
 
 int system_exec(const char* file, char* const argv[], char* const envp[]) {
@@ -127,12 +168,12 @@ std::string render_orgs(const nlohmann::ordered_json& body, bool coloured) {
   const auto hidden_line = [hidden](std::string_view more) {
     return std::to_string(hidden) + std::string(more) +
            (hidden == 1 ? " organization is" : " organizations are") +
-           " hidden from you (ask the daemon's administrator for access)\n";
+           " hidden from you (see `actoken whoami`)\n";
   };
   const auto orgs = body.is_object() ? body.find("orgs") : body.end();
   if (!body.is_object() || orgs == body.end() || !orgs->is_array() || orgs->empty()) {
     if (hidden > 0) {
-      return "no organizations you may use; " + hidden_line("");
+      return hidden_line("");
     }
     return "no organizations; add one with `actoken key add ORG`\n";
   }
@@ -263,6 +304,60 @@ int run_orgs(const command_line& /*command*/, context& ctx) {
                          : render_orgs(got.body, ctx.colour));
   }
   return got.exit_code;
+}
+
+std::string render_whoami(const nlohmann::ordered_json& body) {
+  const auto uid = integer_field(body, "uid");
+  const auto gid = integer_field(body, "gid");
+  const auto uid_text = "uid " + (uid ? std::to_string(*uid) : std::string("?"));
+  const auto user = text_field(body, "user", "");
+  std::string out = user.empty() ? uid_text : "user " + one_line(user, 64) + " (" + uid_text + ")";
+  out += ", gid " + (gid ? std::to_string(*gid) : std::string("?")) + '\n';
+  out += "groups: " + whoami_groups(body) + '\n';
+  const auto admin = body.find("admin");
+  const bool is_admin = admin != body.end() && admin->is_boolean() && admin->get<bool>();
+  out += std::string("admin: ") + (is_admin ? "yes" : "no") + '\n';
+  std::vector<std::vector<table_cell>> rows;
+  if (const auto orgs = body.find("orgs"); orgs != body.end() && orgs->is_array()) {
+    for (const auto& org : *orgs) {
+      if (org.is_object()) {
+        rows.push_back(whoami_row(org));
+      }
+    }
+  }
+  if (rows.empty()) {
+    return out + "no organizations you may use\n";
+  }
+  return out + format_table({"ORG", "VIA", "SUB-ORGANIZATIONS"}, rows, false);
+}
+
+int run_whoami(const command_line& /*command*/, context& ctx) {
+  const auto got = ask(ctx, "GET", "/v1/whoami");
+  if (got.exit_code == exit_code::ok) {
+    ctx.out << (ctx.json ? dump(got.body, ctx.pretty_json) + '\n' : render_whoami(got.body));
+  }
+  return got.exit_code;
+}
+
+int run_reload(const command_line& /*command*/, context& ctx) {
+  const auto got = ask(ctx, "POST", "/v1/reload");
+  if (got.exit_code != exit_code::ok) {
+    return got.exit_code;
+  }
+  const auto ok = got.body.find("ok");
+  const bool reloaded = ok != got.body.end() && ok->is_boolean() && ok->get<bool>();
+  const auto message = one_line(text_field(got.body, "message", ""), 400);
+  if (ctx.json) {
+    ctx.out << dump(got.body, ctx.pretty_json) << '\n';
+  } else if (reloaded) {
+    ctx.out << "reloaded at " << text_field(got.body, "at") << ": " << message << '\n';
+  }
+  if (!reloaded) {
+    report_error(ctx,
+                 "the new configuration was refused; actokend keeps the previous one: " + message);
+    return exit_code::failure;
+  }
+  return exit_code::ok;
 }
 
 int run_status(const command_line& /*command*/, context& ctx) {
@@ -412,6 +507,10 @@ int run_command(const command_line& command, context& ctx) {
       return run_env(command, ctx);
     case command_kind::appcircle_config:
       return run_appcircle_config(command, ctx);
+    case command_kind::whoami:
+      return run_whoami(command, ctx);
+    case command_kind::reload:
+      return run_reload(command, ctx);
   }
   return exit_code::usage;
 }

@@ -85,6 +85,12 @@ int run_env(const command_line& command, context& ctx);
 /// path on stderr and the token nowhere (`--json`: what was written where, no token).
 int run_appcircle_config(const command_line& command, context& ctx);
 
+/// `actoken whoami`: who the daemon takes the caller for (--json: the daemon's object).
+int run_whoami(const command_line& command, context& ctx);
+/// `actoken reload`: asks the daemon to re-read its config and keys; prints the
+/// outcome; 1 when the new config was refused (the daemon keeps the old one).
+int run_reload(const command_line& command, context& ctx);
+
 /// The `GET /v1/token` target for `options`, query values percent-encoded.
 std::string token_target(const token_options& options);
 
@@ -99,8 +105,13 @@ std::vector<std::string> child_environment(char* const* environment,
 /// `ok` organization whose last exchange failed (`last_error` set) shows `failing`;
 /// LAST ERROR is the message without the "organization ORG: " the daemon puts
 /// first. When the daemon hides organizations from the caller (`hidden`), a last
-/// line says how many.
+/// line says how many, and points at `actoken whoami`; with none visible, that
+/// line alone, never "no organizations".
 std::string render_orgs(const nlohmann::ordered_json& body, bool coloured);
+
+/// The `whoami` summary for a `/v1/whoami` answer: the user, uid and gid, the
+/// groups, admin or not, then a table ORG, VIA, SUB-ORGANIZATIONS.
+std::string render_whoami(const nlohmann::ordered_json& body);
 
 /// The `status` summary for a `/v1/status` answer from the daemon at `socket`.
 std::string render_status(const nlohmann::ordered_json& body, const std::filesystem::path& socket);

@@ -56,9 +56,9 @@ failure choose_org_failure(const context& ctx, failure given) {
                                   one_line(list_names(names))};
   }
   if (const auto hidden = integer_field(*orgs, "hidden").value_or(0); hidden > 0) {
-    return {exit_code::no_such_org,
-            "there is no organization you may use (" + std::to_string(hidden) +
-                " hidden from you: ask the daemon's administrator for access)"};
+    return {exit_code::no_such_org, "there is no organization you may use (" +
+                                        std::to_string(hidden) +
+                                        " hidden from you: see `actoken whoami`)"};
   }
   return {exit_code::no_such_org,
           "actokend has no organization yet; add one with `actoken key add ORG`"};

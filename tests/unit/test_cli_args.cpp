@@ -69,7 +69,9 @@ TEST_CASE("--help exits 0 for every command and shows examples") {
                                                     {"key", "remove", "--help"},
                                                     {"flush", "--help"},
                                                     {"env", "--help"},
-                                                    {"appcircle-config", "--help"}};
+                                                    {"appcircle-config", "--help"},
+                                                    {"whoami", "--help"},
+                                                    {"reload", "--help"}};
   for (const auto& args : helps) {
     CAPTURE(args.front());
     CAPTURE(args.back());
@@ -83,6 +85,15 @@ TEST_CASE("--help exits 0 for every command and shows examples") {
   CHECK(parse({"token", "--help"}).out.find("--min-ttl") != std::string::npos);
   CHECK(parse({"key", "add", "--help"}).out.find("--ephemeral") != std::string::npos);
   CHECK(parse({"--help"}).out.find("Exit codes") != std::string::npos);
+}
+
+TEST_CASE("whoami and reload take no argument; --json and --socket before or after") {
+  CHECK(ok({"whoami"}).kind == command_kind::whoami);
+  CHECK(ok({"reload"}).kind == command_kind::reload);
+  const auto json_after = ok({"whoami", "--json", "--socket", "/s"});
+  CHECK(json_after.json);
+  CHECK(json_after.socket == "/s");
+  CHECK(ok({"--json", "reload"}).json);
 }
 
 TEST_CASE("token: ORG positional or --org, and every option") {
@@ -335,8 +346,10 @@ TEST_CASE("no usage error repeats a value given to any option, or a stray argume
       {{"appcircle-config", "acme", secret}, "unexpected argument"},
       {{"appcircle-config", secret + "/"}, "ORG: expected an organization name"},
       {{secret},
-       "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env or "
-       "appcircle-config"},
+       "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env, "
+       "appcircle-config, whoami or reload"},
+      {{"whoami", secret}, "unexpected argument"},
+      {{"reload", secret}, "unexpected argument"},
       {{"--" + secret, "ping"}, "unknown option"},
       {{"-" + secret}, "unknown option"},
       {{"token", "--" + secret}, "unknown option"},

@@ -678,7 +678,9 @@ TEST_CASE("no organization named and none the caller may use: exit 5, and why") 
                         json_answer(200, R"({"orgs":[],"hidden":3})")});
     harness h(daemon.socket());
     CHECK(run_command(make(command_kind::header), h.ctx) == 5);
-    CHECK(h.err.str().find("no organization you may use (3 hidden from you") != std::string::npos);
+    CHECK(h.err.str() ==
+          "actoken: there is no organization you may use (3 hidden from you: see "
+          "`actoken whoami`)\n");
   }
   {
     fake_daemon daemon(
@@ -723,16 +725,78 @@ TEST_CASE("orgs: STATE reflects the last exchange; LAST ERROR does not repeat th
         "beta   backoff  -                 sub-organization mobile: connection refused\n"
         "corp   ok       -                 -\n"
         "loose  no_key   -                 key file /k/loose.key has mode 0644\n"
-        "2 more organizations are hidden from you (ask the daemon's administrator for access)\n");
+        "2 more organizations are hidden from you (see `actoken whoami`)\n");
 }
 
 TEST_CASE("orgs: nothing visible but some hidden says so, not `add a key`") {
   fake_daemon daemon({json_answer(200, R"({"orgs":[],"hidden":1})")});
   harness h(daemon.socket());
   CHECK(run_command(make(command_kind::orgs), h.ctx) == 0);
+  CHECK(h.out.str() == "1 organization is hidden from you (see `actoken whoami`)\n");
+}
+
+TEST_CASE("whoami prints who the daemon takes the caller for, --json the object") {
+  const std::string body =
+      R"({"uid":1001,"user":"builder","gid":1001,)"
+      R"("groups":[{"gid":1001,"name":null},{"gid":2000,"name":"developers"}],"admin":false,)"
+      R"("orgs":[{"name":"acme","via":"users: builder","root":true,)"
+      R"("sub_orgs":[{"alias":"mobile","id":"9b2f6d1e-0000-4000-8000-000000000001","via":"users: builder"},)"
+      R"({"alias":null,"id":"9b2f6d1e-0000-4000-8000-000000000002","via":"groups: mobile-team"}],)"
+      R"("any_sub_org":true},)"
+      R"({"name":"beta","via":"allow (top level) groups: developers","root":false,"sub_orgs":[],)"
+      R"("any_sub_org":false}]})";
+  fake_daemon daemon(
+      {json_answer(200, body), json_answer(200, body),
+       json_answer(200, R"({"uid":65534,"user":null,"gid":65534,)"
+                        R"("groups":[{"gid":65534,"name":null}],"admin":false,"orgs":[]})")});
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::whoami), h.ctx) == 0);
   CHECK(h.out.str() ==
-        "no organizations you may use; 1 organization is hidden from you (ask the daemon's "
-        "administrator for access)\n");
+        "user builder (uid 1001), gid 1001\n"
+        "groups: 1001, developers (2000)\n"
+        "admin: no\n"
+        "ORG   VIA                                                   SUB-ORGANIZATIONS\n"
+        "acme  users: builder                                        mobile, "
+        "9b2f6d1e-0000-4000-8000-000000000002 (groups: mobile-team), any other GUID\n"
+        "beta  allow (top level) groups: developers (no root token)  -\n");
+  harness j(daemon.socket());
+  j.ctx.json = true;
+  CHECK(run_command(make(command_kind::whoami), j.ctx) == 0);
+  CHECK(nlohmann::json::parse(j.out.str()) == nlohmann::json::parse(body));
+  harness nobody(daemon.socket());
+  CHECK(run_command(make(command_kind::whoami), nobody.ctx) == 0);
+  CHECK(nobody.out.str() ==
+        "uid 65534, gid 65534\ngroups: 65534\nadmin: no\nno organizations you may use\n");
+  CHECK(request_line(daemon.requests().front()) == "GET /v1/whoami HTTP/1.1");
+}
+
+TEST_CASE("reload prints the outcome; a refused config exits 1; forbidden exits 4") {
+  fake_daemon daemon(
+      {json_answer(200, R"({"at":"2030-01-01T00:00:00Z","ok":true,"message":"reloaded"})"),
+       json_answer(200, R"({"at":"2030-01-01T00:00:01Z","ok":false,)"
+                        R"("message":"/etc/a.json: min_ttl: must be a number"})"),
+       json_answer(200, R"({"at":"2030-01-01T00:00:02Z","ok":false,"message":"bad"})"),
+       error_answer(403, "forbidden", "uid 1002 may not reload the daemon: only admins may")});
+  harness ok(daemon.socket());
+  CHECK(run_command(make(command_kind::reload), ok.ctx) == 0);
+  CHECK(ok.out.str() == "reloaded at 2030-01-01T00:00:00Z: reloaded\n");
+  CHECK(ok.err.str().empty());
+  harness refused(daemon.socket());
+  CHECK(run_command(make(command_kind::reload), refused.ctx) == 1);
+  CHECK(refused.out.str().empty());
+  CHECK(refused.err.str() ==
+        "actoken: the new configuration was refused; actokend keeps the previous one: "
+        "/etc/a.json: min_ttl: must be a number\n");
+  harness json_refused(daemon.socket());
+  json_refused.ctx.json = true;
+  CHECK(run_command(make(command_kind::reload), json_refused.ctx) == 1);
+  CHECK(nlohmann::json::parse(json_refused.out.str())["ok"] == false);
+  harness forbidden(daemon.socket());
+  CHECK(run_command(make(command_kind::reload), forbidden.ctx) == 4);
+  CHECK(forbidden.err.str().find("may not reload the daemon") != std::string::npos);
+  const auto& requests = daemon.requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(request_line(requests[0]) == "POST /v1/reload HTTP/1.1");
 }
 
 TEST_CASE("env prints the socket in the syntax of --shell, else of $SHELL; no daemon asked") {
