@@ -570,3 +570,181 @@ TEST_CASE("--check-config reports user and group names that do not resolve") {
                         "nobody\n") != std::string::npos);
   CHECK(result.err.find("root") == std::string::npos);  // it resolves
 }
+
+namespace {
+
+constexpr const char* mobile_guid = "9b2f6d1e-0000-4000-8000-000000000001";
+
+// acme for nobody (by number) with a sub-organization, beta for root alone,
+// gamma (a key_dir key) by the top-level allow, which names nobody.
+struct three_orgs_world : world {
+  three_orgs_world()
+      : world(json::parse(R"({
+          "allow": {"users": ["nobody"]},
+          "organizations": {
+            "acme": {"allow": {"users": [65534]},
+                     "sub_organizations": {"mobile": "9b2f6d1e-0000-4000-8000-000000000001"}},
+            "beta": {"allow": {"users": ["root"]}}}})")) {
+    dir.write("keys/gamma.key", "gamma-key\n");
+    daemon->reload();
+  }
+};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+}  // namespace
+
+TEST_CASE("/v1/whoami: who the daemon takes each peer for, and each organization's rule") {
+  three_orgs_world w;
+  const auto nobody_is = w.as(nobody, "GET", "/v1/whoami");
+  REQUIRE(nobody_is.status == 200);
+  // The name comes from the config (resolved at load); nogroup's is not there: null.
+  CHECK(nobody_is.json() == json::parse(std::string(R"({"uid":65534,"user":"nobody","gid":65534,
+      "groups":[{"gid":65534,"name":null}],"admin":false,
+      "orgs":[{"name":"acme","via":"users: nobody","root":true,
+               "sub_orgs":[{"alias":"mobile","id":")") +
+                                        mobile_guid + R"(","via":"users: nobody"}],
+               "any_sub_org":true},
+              {"name":"gamma","via":"allow (top level) users: nobody","root":true,"sub_orgs":[],
+               "any_sub_org":true}]})"));
+
+  const auto root_is = w.daemon->get("/v1/whoami").json();
+  CHECK(root_is["uid"] == 0);
+  CHECK(root_is["user"] == "root");
+  CHECK(root_is["groups"][0] == json{{"gid", 0}, {"name", "root"}});
+  CHECK(root_is["admin"] == true);
+  REQUIRE(root_is["orgs"].size() == 3);
+  for (const auto& org : root_is["orgs"]) CHECK(org["via"] == "admin");
+
+  const auto stranger_is = w.as(stranger, "GET", "/v1/whoami").json();
+  CHECK(stranger_is["uid"] == 40001);
+  CHECK(stranger_is["user"].is_null());
+  CHECK(stranger_is["admin"] == false);
+  CHECK(stranger_is["orgs"] == json::array());
+
+  std::string out;
+  CHECK(cli_as(nobody, w.socket(), {"whoami"}, &out) == 0);
+  CHECK(out.starts_with("user nobody (uid 65534), gid 65534\ngroups: 65534\nadmin: no\n"));
+  CHECK(out.find("acme   users: nobody") != std::string::npos);
+  CHECK(out.find("mobile, any other GUID") != std::string::npos);
+  CHECK(out.find("gamma  allow (top level) users: nobody") != std::string::npos);
+  CHECK(cli_as(nobody, w.socket(), {"whoami", "--json"}, &out) == 0);
+  CHECK(json::parse(out) == nobody_is.json());
+}
+
+TEST_CASE("/v1/whoami shows a supplementary group set with setgroups(), by its name") {
+  REQUIRE(::geteuid() == 0);
+  const gid_t gid = unused_gid(40400);
+  const auto name = "actoken-who-" + std::to_string(::getpid());
+  const temporary_group group(name, gid, 0);
+  world w(allow_group(name));
+  const identity carrying{40006, 40006, {gid}};
+  const auto who = w.as(carrying, "GET", "/v1/whoami").json();
+  CHECK(who["groups"] == json::parse(R"([{"gid":40006,"name":null},{"gid":)" + std::to_string(gid) +
+                                     R"(,"name":")" + name + R"("}])"));
+  REQUIRE(who["orgs"].size() == 1);
+  CHECK(who["orgs"][0]["via"] == "groups: " + name);
+}
+
+TEST_CASE("a denial names the user and uid, the organization and the list to edit") {
+  three_orgs_world w;
+  const auto config = w.daemon->config_path().string();
+  const auto refused = w.as(nobody, "GET", "/v1/token?org=beta");
+  CHECK(refused.status == 403);
+  const auto message = refused.json()["message"].get<std::string>();
+  CHECK(message ==
+        "user nobody (uid 65534) may not use organization beta: add the user or one of its groups "
+        "to organizations.beta.allow in " +
+            config + ", then reload");
+  CHECK(refused.body.find(w.key) == std::string::npos);
+  // A uid the config does not name is shown by number: no name-service call while serving.
+  CHECK(w.as(stranger, "GET", "/v1/token?org=gamma").json()["message"] ==
+        "uid 40001 may not use organization gamma: add the user or one of its groups to allow (or "
+        "organizations.gamma.allow for gamma alone) in " +
+            config + ", then reload");
+  std::string err;
+  CHECK(cli_as(nobody, w.socket(), {"token", "beta"}, nullptr, &err) == 4);
+  CHECK(err == "actoken: " + message + "\n");
+  CHECK(cli_as(nobody, w.socket(), {"key", "remove", "acme"}, nullptr, &err) == 4);
+  CHECK(err ==
+        "actoken: user nobody (uid 65534) may not remove the key of organization acme: "
+        "only admins may; add the user or one of its groups to admin in " +
+            config + ", then reload\n");
+}
+
+TEST_CASE("/v1/orgs counts the organizations hidden from a peer; the CLI says so") {
+  three_orgs_world w;
+  CHECK(w.daemon->get("/v1/orgs").json()["hidden"] == 0);
+  CHECK(w.as(nobody, "GET", "/v1/orgs").json()["hidden"] == 1);  // beta
+  const auto stranger_sees = w.as(stranger, "GET", "/v1/orgs").json();
+  CHECK(stranger_sees["orgs"] == json::array());
+  CHECK(stranger_sees["hidden"] == 3);
+  std::string out;
+  CHECK(cli_as(stranger, w.socket(), {"orgs"}, &out) == 0);
+  CHECK(out == "3 organizations are hidden from you (see `actoken whoami`)\n");
+  CHECK(cli_as(nobody, w.socket(), {"orgs"}, &out) == 0);
+  CHECK(out.ends_with("1 more organization is hidden from you (see `actoken whoami`)\n"));
+}
+
+TEST_CASE("POST /v1/reload: admins reload and get the outcome; others get 403") {
+  three_orgs_world w;
+  const auto refused = w.as(nobody, "POST", "/v1/reload");
+  CHECK(refused.status == 403);
+  CHECK(refused.json()["error"] == "forbidden");
+  CHECK(refused.json()["message"].get<std::string>().starts_with(
+      "user nobody (uid 65534) may not reload the daemon: only admins may"));
+  std::string err;
+  CHECK(cli_as(nobody, w.socket(), {"reload"}, nullptr, &err) == 4);
+  CHECK(err.find("may not reload the daemon") != std::string::npos);
+
+  // A new organization in the config file appears once reloaded.
+  auto config = json::parse(read_text(w.daemon->config_path()));
+  config["organizations"]["delta"] = json::object();
+  write_text(w.daemon->config_path(), config.dump());
+  const auto reloaded = w.as(identity{0, 0, {}}, "POST", "/v1/reload");
+  CHECK(reloaded.status == 200);
+  CHECK(reloaded.json()["ok"] == true);
+  CHECK(reloaded.json()["message"] == "reloaded");
+  CHECK(reloaded.json()["at"] == w.daemon->get("/v1/status").json()["last_reload"]["at"]);
+  CHECK(org_names(w.daemon->get("/v1/orgs")) == "acme,beta,delta,gamma");
+  std::string out;
+  CHECK(cli_as(identity{0, 0, {}}, w.socket(), {"reload"}, &out) == 0);
+  CHECK(out.starts_with("reloaded at "));
+
+  // A configured admin may reload too.
+  config["admin"] = {{"users", {"nobody"}}};
+  write_text(w.daemon->config_path(), config.dump());
+  REQUIRE(w.as(identity{0, 0, {}}, "POST", "/v1/reload").json()["ok"] == true);
+  CHECK(w.as(nobody, "POST", "/v1/reload").status == 200);
+}
+
+TEST_CASE("POST /v1/reload with a broken config: 200, ok false, and the old config kept") {
+  three_orgs_world w;
+  const auto config = w.daemon->config_path();
+  write_text(config, "{\"min_ttl\": \"soon\"");
+  const auto broken = w.as(identity{0, 0, {}}, "POST", "/v1/reload");
+  CHECK(broken.status == 200);
+  CHECK(broken.json()["ok"] == false);
+  CHECK(broken.json()["message"].get<std::string>().starts_with(config.string() + ": "));
+  CHECK(w.daemon->get("/v1/status").json()["last_reload"]["ok"] == false);
+  // The previous configuration still serves: nobody's rules are unchanged.
+  CHECK(org_names(w.as(nobody, "GET", "/v1/orgs")) == "acme,gamma");
+  CHECK(w.as(nobody, "GET", "/v1/token?org=acme").status == 200);
+  std::string out;
+  std::string err;
+  CHECK(cli_as(identity{0, 0, {}}, w.socket(), {"reload"}, &out, &err) == 1);
+  CHECK(out.empty());
+  CHECK(err.starts_with(
+      "actoken: the new configuration was refused; actokend keeps the previous one: " +
+      config.string() + ": "));
+}
