@@ -95,12 +95,13 @@ void token_service::set_orgs(org_table orgs, bool reload) {
   for (auto& [name, settings] : orgs) {
     auto old = orgs_.find(name);
     if (old != orgs_.end() && old->second->settings->same_exchange_inputs(*settings)) {
-      // Same key, server, version and scope: tokens stay valid. Errors that
-      // hold "until reload" are forgotten; a rejection rests on.
+      // Same key, server, version and scope: tokens stay valid, and so do the
+      // failures that hold (SPEC §3): only a reload ends them here, never
+      // another organization's key change, which also comes through here.
       auto state = std::move(old->second);
       state->settings = settings;
-      state->permanent.reset();
       if (reload) {
+        state->permanent.reset();
         state->rejected_until = {};
         for (auto& [sub, entry] : state->slots) {
           if (entry.blocking_error && entry.blocking_error->code == errc::key_rejected) {
