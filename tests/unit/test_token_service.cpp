@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <utility>
 
@@ -668,6 +669,45 @@ TEST_CASE("a rejected root key rests its sub-organizations too, until a reload")
   CHECK(answer_of(f.get_now(req(60s, false, guid(1)))).from_exchange);
   CHECK(answer_of(f.get_now(req())).from_exchange);
   CHECK(f.upstream->calls == 3);
+}
+
+TEST_CASE("a root rejection rests on when sub-organization exchanges land after it") {
+  for (const bool success_last : {false, true}) {
+    CAPTURE(success_last);
+    fixture f;
+    // The root's exchange and two sub-organizations' are in flight; the root's
+    // lands first, rejected, then a success and a transient failure, in either order.
+    const auto ok_sub = req(60s, false, guid(success_last ? 2 : 1));
+    const auto failed_sub = req(60s, false, guid(success_last ? 1 : 2));
+    f.upstream->fail(errc::key_rejected);
+    f.upstream->succeed();
+    f.upstream->fail(errc::upstream_unavailable);
+    if (success_last) std::swap(f.upstream->script[1], f.upstream->script[2]);
+    std::map<std::string, std::optional<token_outcome>> outcomes;
+    f.get(req(), outcomes[""]);
+    f.get(req(60s, false, guid(1)), outcomes[guid(1)]);
+    f.get(req(60s, false, guid(2)), outcomes[guid(2)]);
+    f.pump();
+    REQUIRE(f.upstream->calls == 3);
+    f.upstream->release();
+    f.pump();
+    for (const auto& [sub, outcome] : outcomes) REQUIRE(outcome.has_value());
+    CHECK(error_of(*outcomes[""]).code == errc::key_rejected);
+    CHECK(answer_of(*outcomes[ok_sub.sub_org]).from_exchange);
+    CHECK(error_of(*outcomes[failed_sub.sub_org]).code == errc::upstream_unavailable);
+
+    // Neither the success nor the transient failure ends or rewords the rest.
+    const auto again = f.try_get(req());
+    REQUIRE(again.has_value());
+    CHECK(error_of(*again).code == errc::key_rejected);
+    CHECK(error_of(*again).message.find("scripted key_rejected") != std::string::npos);
+    CHECK(error_now(f, req(60s, false, guid(3))) == errc::key_rejected);
+    CHECK(state_of(f.service, "acme") == "rejected");
+    CHECK(f.upstream->calls == 3);
+    f.clock.advance(301s);
+    f.upstream->succeed();
+    CHECK(answer_of(f.get_now(req())).from_exchange);
+  }
 }
 
 TEST_CASE(
