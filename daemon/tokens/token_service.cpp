@@ -60,7 +60,10 @@ struct token_service::org_state {
   std::shared_ptr<const org_settings> settings;
   std::map<std::string, slot> slots;  // by sub-org GUID, "" for the root
   mono_time rejected_until{};         // a rejected root key rests the organization
-  std::optional<failure> permanent;   // endpoint_not_found / upstream_tls until reload
+  // What callers are told meanwhile: kept apart from last_error, which the
+  // organization's sub-organization exchanges that land later overwrite.
+  std::optional<failure> rejection;
+  std::optional<failure> permanent;  // endpoint_not_found / upstream_tls until reload
   std::optional<failure_record> last_error;
   seconds clock_skew{0};
   std::optional<api_version> resolved_version;  // what `auto` settled on
@@ -95,13 +98,15 @@ void token_service::set_orgs(org_table orgs, bool reload) {
   for (auto& [name, settings] : orgs) {
     auto old = orgs_.find(name);
     if (old != orgs_.end() && old->second->settings->same_exchange_inputs(*settings)) {
-      // Same key, server, version and scope: tokens stay valid. Errors that
-      // hold "until reload" are forgotten; a rejection rests on.
+      // Same key, server, version and scope: tokens stay valid, and so do the
+      // failures that hold (SPEC §3): only a reload ends them here, never
+      // another organization's key change, which also comes through here.
       auto state = std::move(old->second);
       state->settings = settings;
-      state->permanent.reset();
       if (reload) {
+        state->permanent.reset();
         state->rejected_until = {};
+        state->rejection.reset();
         for (auto& [sub, entry] : state->slots) {
           if (entry.blocking_error && entry.blocking_error->code == errc::key_rejected) {
             entry.retry_not_before = {};
@@ -195,8 +200,8 @@ std::optional<failure> token_service::blocked(const org_state& org, const slot& 
   if (org.permanent) {
     return org.permanent;
   }
-  if (now < org.rejected_until && org.last_error) {
-    return failure{errc::key_rejected, org.last_error->error.message};
+  if (now < org.rejected_until && org.rejection) {
+    return org.rejection;
   }
   if (now < entry.retry_not_before && entry.blocking_error) {
     auto error = *entry.blocking_error;
@@ -488,6 +493,7 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
   switch (decision.effect) {
     case failure_effect::rest_org:
       org.rejected_until = until;
+      org.rejection = failure{errc::key_rejected, failed.message};
       break;
     case failure_effect::hold_until_reload:
       org.permanent = failed;

@@ -144,7 +144,9 @@ class token_service {
 
   /// Replaces the organizations. Cached tokens survive for organizations whose
   /// key, auth_url, api_version and scope are unchanged; others start afresh.
-  /// A `reload` also ends every rest after rejection (the operator acted).
+  /// A `reload` also ends every rest after rejection and every failure held
+  /// until reload (the operator acted); without it, those of unchanged
+  /// organizations hold on.
   void set_orgs(org_table orgs, bool reload = false);
   /// Replaces the tunables (reload).
   void set_options(service_options options) { options_ = options; }

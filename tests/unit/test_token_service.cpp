@@ -13,6 +13,8 @@
 
 #include <cstdio>
 #include <deque>
+#include <functional>
+#include <map>
 #include <stdexcept>
 #include <utility>
 
@@ -161,6 +163,22 @@ const token_answer& answer_of(const token_outcome& outcome) {
 const failure& error_of(const token_outcome& outcome) {
   REQUIRE(std::holds_alternative<failure>(outcome));
   return std::get<failure>(outcome);
+}
+
+// The error a lookup answers at once, with no exchange; the test fails otherwise.
+errc error_now(fixture& f, const token_request& request) {
+  const auto outcome = f.try_get(request);
+  REQUIRE(outcome.has_value());
+  return error_of(*outcome).code;
+}
+
+// What /v1/orgs would show as `name`'s state.
+std::string state_of(const token_service& service, const std::string& name) {
+  for (const auto& view : service.view()) {
+    if (view.settings->name == name) return view.state;
+  }
+  FAIL("no organization " << name);
+  return {};
 }
 
 }  // namespace
@@ -435,12 +453,22 @@ TEST_CASE("max_exchanges_per_minute is enforced locally") {
 namespace {
 
 // acme and beta, two organizations with their own keys on the same auth server.
-org_table two_orgs() {
-  auto table = one_org();
+org_table two_orgs(const std::string& acme_key = "key-1",
+                   const std::string& beta_key = "key-beta") {
+  auto table = one_org(acme_key);
   auto beta = std::make_shared<org_settings>(*table["acme"]);
   beta->name = "beta";
-  beta->key = std::make_shared<const platform::secure_buffer>("key-beta");
+  beta->key = std::make_shared<const platform::secure_buffer>(beta_key);
   table.emplace("beta", beta);
+  return table;
+}
+
+// `table` with `name`'s settings changed by `change` (a copy: the service keeps the old ones).
+org_table changed(org_table table, const std::string& name,
+                  const std::function<void(org_settings&)>& change) {
+  auto copy = std::make_shared<org_settings>(*table.at(name));
+  change(*copy);
+  table[name] = std::move(copy);
   return table;
 }
 
@@ -557,6 +585,10 @@ TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
     f.clock.advance(1h);
     CHECK(error_of(*f.try_get(req())).code == errc::endpoint_not_found);
     CHECK(f.upstream->calls == 1);
+    f.service.set_orgs(one_org(), /*reload=*/true);
+    f.upstream->succeed();
+    CHECK(answer_of(f.get_now(req())).from_exchange);
+    CHECK(f.upstream->calls == 2);
   }
   SUBCASE("auto") {
     fixture f;
@@ -580,6 +612,155 @@ TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
     f.clock.advance(20s);
     f.get_now(req(60s, true));
     CHECK(f.upstream->versions.back() == upstream::api_version::v1);
+  }
+}
+
+TEST_CASE("a rejected sub-organization rests only that cache key; a reload ends the rest") {
+  fixture f;
+  const auto rejected = req(60s, false, guid(1));
+  f.upstream->fail(errc::key_rejected);
+  CHECK(error_of(f.get_now(rejected)).code == errc::key_rejected);
+  CHECK(error_now(f, rejected) == errc::key_rejected);
+  CHECK(f.upstream->calls == 1);
+
+  // The root and another sub-organization exchange as usual.
+  f.upstream->succeed(2);
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(answer_of(f.get_now(req(60s, false, guid(2)))).from_exchange);
+  CHECK(f.upstream->calls == 3);
+  CHECK(state_of(f.service, "acme") == "ok");
+
+  // The same organizations handed again without a reload (as when another
+  // organization's key changes): the rest goes on.
+  f.service.set_orgs(one_org());
+  CHECK(error_now(f, rejected) == errc::key_rejected);
+  CHECK(f.upstream->calls == 3);
+
+  // A reload ends it; the tokens of the unchanged organization stay.
+  f.service.set_orgs(one_org(), /*reload=*/true);
+  f.upstream->succeed();
+  CHECK(answer_of(f.get_now(rejected)).from_exchange);
+  CHECK(f.upstream->calls == 4);
+  CHECK(f.upstream->sub_orgs.back() == guid(1));
+  CHECK(f.service.cached_tokens() == 3);
+}
+
+TEST_CASE("a rejected root key rests its sub-organizations too, until a reload") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected);
+  CHECK(error_of(f.get_now(req())).code == errc::key_rejected);
+  for (int sub = 1; sub <= 3; ++sub) {
+    const auto outcome = f.try_get(req(60s, false, guid(sub)));
+    REQUIRE(outcome.has_value());
+    CHECK(error_of(*outcome).code == errc::key_rejected);
+    CHECK(error_of(*outcome).message.find("organization acme") != std::string::npos);
+  }
+  CHECK(f.upstream->calls == 1);
+  CHECK(state_of(f.service, "acme") == "rejected");
+
+  f.clock.advance(299s);
+  f.service.set_orgs(one_org());  // not a reload
+  CHECK(error_now(f, req(60s, false, guid(1))) == errc::key_rejected);
+  CHECK(f.upstream->calls == 1);
+
+  f.service.set_orgs(one_org(), /*reload=*/true);
+  CHECK(state_of(f.service, "acme") == "ok");
+  f.upstream->succeed(2);
+  CHECK(answer_of(f.get_now(req(60s, false, guid(1)))).from_exchange);
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(f.upstream->calls == 3);
+}
+
+TEST_CASE("a root rejection rests on when sub-organization exchanges land after it") {
+  for (const bool success_last : {false, true}) {
+    CAPTURE(success_last);
+    fixture f;
+    // The root's exchange and two sub-organizations' are in flight; the root's
+    // lands first, rejected, then a success and a transient failure, in either order.
+    const auto ok_sub = req(60s, false, guid(success_last ? 2 : 1));
+    const auto failed_sub = req(60s, false, guid(success_last ? 1 : 2));
+    f.upstream->fail(errc::key_rejected);
+    f.upstream->succeed();
+    f.upstream->fail(errc::upstream_unavailable);
+    if (success_last) std::swap(f.upstream->script[1], f.upstream->script[2]);
+    std::map<std::string, std::optional<token_outcome>> outcomes;
+    f.get(req(), outcomes[""]);
+    f.get(req(60s, false, guid(1)), outcomes[guid(1)]);
+    f.get(req(60s, false, guid(2)), outcomes[guid(2)]);
+    f.pump();
+    REQUIRE(f.upstream->calls == 3);
+    f.upstream->release();
+    f.pump();
+    for (const auto& [sub, outcome] : outcomes) REQUIRE(outcome.has_value());
+    CHECK(error_of(*outcomes[""]).code == errc::key_rejected);
+    CHECK(answer_of(*outcomes[ok_sub.sub_org]).from_exchange);
+    CHECK(error_of(*outcomes[failed_sub.sub_org]).code == errc::upstream_unavailable);
+
+    // Neither the success nor the transient failure ends or rewords the rest.
+    const auto again = f.try_get(req());
+    REQUIRE(again.has_value());
+    CHECK(error_of(*again).code == errc::key_rejected);
+    CHECK(error_of(*again).message.find("scripted key_rejected") != std::string::npos);
+    CHECK(error_now(f, req(60s, false, guid(3))) == errc::key_rejected);
+    CHECK(state_of(f.service, "acme") == "rejected");
+    CHECK(f.upstream->calls == 3);
+    f.clock.advance(301s);
+    f.upstream->succeed();
+    CHECK(answer_of(f.get_now(req())).from_exchange);
+  }
+}
+
+TEST_CASE(
+    "endpoint_not_found and upstream_tls hold until a reload or the organization's own change") {
+  for (const auto code : {errc::endpoint_not_found, errc::upstream_tls}) {
+    CAPTURE(code_name(code));
+    fixture f;
+    f.service.set_orgs(two_orgs());
+    int calls = 0;
+    // acme's next exchange fails with `code`, which then holds.
+    const auto hold = [&] {
+      f.service.evict("acme");
+      f.upstream->fail(code);
+      CHECK(error_of(f.get_now(req())).code == code);
+      CHECK(f.upstream->calls == ++calls);
+      f.clock.advance(1h);
+      CHECK(error_now(f, req()) == code);
+      CHECK(state_of(f.service, "acme") == "error");
+    };
+    // acme's next request exchanges again, and succeeds.
+    const auto ended = [&] {
+      CHECK(state_of(f.service, "acme") == "ok");
+      f.upstream->succeed();
+      CHECK(answer_of(f.get_now(req())).from_exchange);
+      CHECK(f.upstream->calls == ++calls);
+    };
+
+    hold();
+    // Another organization's key changes (no reload): acme still holds, beta is served.
+    f.service.set_orgs(two_orgs("key-1", "key-beta-2"));
+    CHECK(error_now(f, req()) == code);
+    CHECK(state_of(f.service, "acme") == "error");
+    CHECK(f.upstream->calls == calls);
+    f.upstream->succeed();
+    CHECK(answer_of(f.get_now({"beta", "", 60s, false})).from_exchange);
+    ++calls;
+
+    // A reload ends it.
+    f.service.set_orgs(two_orgs("key-1", "key-beta-2"), /*reload=*/true);
+    ended();
+
+    // A change of acme's own key ends it.
+    hold();
+    f.service.set_orgs(two_orgs("key-2", "key-beta-2"));
+    ended();
+    CHECK(f.upstream->keys.back() == "key-2");
+
+    // A change of acme's own settings (its auth_url) ends it.
+    hold();
+    f.service.set_orgs(changed(two_orgs("key-2", "key-beta-2"), "acme", [](org_settings& acme) {
+      acme.auth_url = "https://auth2.example";
+    }));
+    ended();
   }
 }
 
