@@ -143,7 +143,12 @@ TEST_CASE("env: the socket this CLI would use, read back exactly by sh, csh and 
                                                  {"SOCK", socket},
                                                  {"SYNTAX", syntax},
                                                  {"PRINT_LINE", print_line.string()},
-                                                 {"ACTOKEN_SOCKET", "/elsewhere"}};
+                                                 {"ACTOKEN_SOCKET", "/elsewhere"},
+                                                 // fish 3.6 in the C locale (no LANG, as
+                                                 // in a bare chroot) re-encodes non-ASCII
+                                                 // bytes of the environment it passes on
+                                                 // as Latin-1; a session has a UTF-8 one.
+                                                 {"LC_ALL", "C.UTF-8"}};
     const auto read_back = run_process({program, "-c", script}, env);
     CAPTURE(read_back.err);
     CHECK(read_back.exit_code == 0);
