@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -245,8 +247,29 @@ void daemon_process::reload() {
   throw std::runtime_error("reload not observed");
 }
 
-std::string actokend_path() { return ACTOKEND_PATH; }
-std::string actoken_path() { return ACTOKEN_PATH; }
+namespace {
+
+std::string from_env_or(const char* name, const char* built) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : built;
+}
+
+}  // namespace
+
+std::string actokend_path() { return from_env_or("ACTOKEN_TEST_ACTOKEND", ACTOKEND_PATH); }
+std::string actoken_path() { return from_env_or("ACTOKEN_TEST_ACTOKEN", ACTOKEN_PATH); }
+
+bool daemon_under_asan() {
+  // An ASan binary imports (or, statically linked, defines) __asan_init; its
+  // name is in the dynamic symbol table's strings.
+  static const bool asan = [] {
+    std::ifstream in(actokend_path(), std::ios::binary);
+    const std::string image{std::istreambuf_iterator<char>(in), {}};
+    if (image.empty()) throw std::runtime_error("cannot read " + actokend_path());
+    return image.find("__asan_init") != std::string::npos;
+  }();
+  return asan;
+}
 
 std::string awkward_key() {
   std::random_device random;

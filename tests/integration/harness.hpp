@@ -99,9 +99,17 @@ class daemon_process {
   pid_t pid_ = -1;
 };
 
-/// Paths of the binaries under test, from CMake.
+/// Paths of the binaries under test: those this test was built with, unless
+/// `$ACTOKEN_TEST_ACTOKEND` / `$ACTOKEN_TEST_ACTOKEN` name others (scripts/test
+/// runs the integration tests of its first build against its sanitizer build's
+/// binaries, so that the tests themselves are compiled once).
 std::string actokend_path();
 std::string actoken_path();
+
+/// Whether the daemon under test is built with AddressSanitizer (it then maps
+/// terabytes of shadow memory, and its `mlock` always succeeds): asked of the
+/// binary itself, as it need not be built like the test.
+bool daemon_under_asan();
 
 /// A random-looking key with the characters a form body must escape.
 std::string awkward_key();

@@ -195,11 +195,7 @@ TEST_CASE(
   // its limits (max_response_body is 1 MiB) plus buffers. Under ASan freed
   // memory sits in quarantine and shadow pages count, hence a wider bound there
   // (still well under the 100 MB that reading the whole body would take).
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr long bound_kib = 64 * 1024;
-#else
-  constexpr long bound_kib = 16 * 1024;
-#endif
+  const long bound_kib = daemon_under_asan() ? 64 * 1024 : 16 * 1024;
   CHECK(rss_kib() - before < bound_kib);
   CHECK(w.daemon->get("/v1/health").status == 200);
 }

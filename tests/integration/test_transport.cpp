@@ -33,20 +33,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Under AddressSanitizer the daemon maps tens of GiB (the allocator's space,
-// quarantine) that gcore would write out in full: the core test does not run.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool under_asan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool under_asan = true;
-#else
-constexpr bool under_asan = false;
-#endif
-#else
-constexpr bool under_asan = false;
-#endif
-
 std::optional<std::string> find_tool(const std::string& name) {
   for (const char* dir :
        {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
@@ -348,7 +334,9 @@ TEST_CASE("out of descriptors, 100 idle connections do not lock a new client out
 }
 
 TEST_CASE("a core of the daemon after a key PUT holds no copy of the key") {
-  if (under_asan) {
+  // Under AddressSanitizer the daemon maps tens of GiB (the allocator's space,
+  // quarantine) that gcore would write out in full: the core test does not run.
+  if (daemon_under_asan()) {
     return skip_case("under AddressSanitizer, whose mappings make a core of tens of GiB");
   }
   const auto gcore = find_tool("gcore");
