@@ -78,7 +78,9 @@ constexpr std::string_view key_footer = R"txt(Examples:
 
 constexpr std::string_view key_add_footer =
     R"txt(The key is read from stdin, without echo on a terminal; it is never accepted as an
-argument, where other users could see it.
+argument, where other users could see it. The daemon first exchanges it once for a
+token: a key the auth server rejects is not stored (exit 6). --no-verify skips that
+(e.g. to add a key while the auth server cannot be reached).
 
 Examples:
   actoken key add acme                    prompts for the key
@@ -150,7 +152,7 @@ struct option_expectation {
   std::string_view expected;  // what its value must be; empty: a flag, which takes none
 };
 
-constexpr std::array<option_expectation, 15> expectations{{
+constexpr std::array<option_expectation, 16> expectations{{
     {"ORG", org_name_expected},
     {"--org", org_name_expected},
     {"--sub-org", "a sub-organization alias or GUID"},
@@ -164,6 +166,7 @@ constexpr std::array<option_expectation, 15> expectations{{
     {"--json", ""},
     {"--fresh", ""},
     {"--ephemeral", ""},
+    {"--no-verify", ""},
     {"--help", ""},
     {"--version", ""},
 }};
@@ -219,6 +222,7 @@ struct raw_values {
   std::string auth_url;
   std::string api_version;
   bool ephemeral = false;
+  bool no_verify = false;
   std::string shell;
   std::string file;
 };
@@ -349,6 +353,8 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
       ->option_text("v1|v2|v3|auto");
   subs.key_add->add_flag("--ephemeral", raw.ephemeral,
                          "Keep the key in memory only (lost when actokend stops)");
+  subs.key_add->add_flag("--no-verify", raw.no_verify,
+                         "Keep the key without first exchanging it once for a token");
   subs.key_add->footer(std::string(key_add_footer));
 
   subs.key_remove = subs.key->add_subcommand("remove", "Remove ORG's key and its tokens");
@@ -543,6 +549,7 @@ void take_key_arguments(const CLI::App& sub, const raw_values& raw, command_line
     command.api_version = raw.api_version;
   }
   command.ephemeral = raw.ephemeral;
+  command.no_verify = raw.no_verify;
 }
 
 // What `sub`, the subcommand chosen (of `kind`), parsed into `raw`.

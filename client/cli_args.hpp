@@ -51,6 +51,7 @@ struct command_line {
   std::optional<std::string> auth_url;     ///< key add --auth-url
   std::optional<std::string> api_version;  ///< key add --api-version
   bool ephemeral = false;                  ///< key add --ephemeral: keep in memory only
+  bool no_verify = false;                  ///< key add --no-verify: keep it untried
   std::optional<shell_syntax> shell;       ///< env --shell; none: from $SHELL
   std::optional<std::string> file;         ///< appcircle-config --file PATH
 };

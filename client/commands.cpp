@@ -407,6 +407,7 @@ int run_key_add(const command_line& command, context& ctx) {
   settings.auth_url = command.auth_url;
   settings.api_version = command.api_version;
   settings.persist = !command.ephemeral;
+  settings.verify = !command.no_verify;
   const auto extra =
       settings.auth_url.value_or("").size() + settings.api_version.value_or("").size();
   secret_buffer body(6 * (key.size() + extra) + 128);
@@ -427,7 +428,11 @@ int run_key_add(const command_line& command, context& ctx) {
     const auto persisted = got.body.find("persisted");
     const bool saved =
         persisted != got.body.end() && persisted->is_boolean() && persisted->get<bool>();
-    ctx.out << "added the key for " << org << (saved ? " (saved)" : " (in memory only)") << '\n';
+    const auto verified = got.body.find("verified");
+    const bool tried =
+        verified != got.body.end() && verified->is_boolean() && verified->get<bool>();
+    ctx.out << "added the key for " << org << (saved ? " (saved" : " (in memory only")
+            << (tried ? ", verified: the auth server issued a token)" : ", not verified)") << '\n';
   }
   return exit_code::ok;
 }

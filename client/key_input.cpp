@@ -228,6 +228,9 @@ bool build_key_body(std::string_view key, const key_settings& settings, secret_b
   if (!settings.persist) {
     fits = fits && body.append(",\"persist\":false");
   }
+  if (settings.verify) {
+    fits = fits && body.append(",\"verify\":true");
+  }
   fits = fits && body.append("}");
   if (!fits) {
     body.clear();

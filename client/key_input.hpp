@@ -74,9 +74,10 @@ struct key_settings {
   std::optional<std::string> auth_url;     ///< per-organization auth server
   std::optional<std::string> api_version;  ///< "v1", "v2", "v3" or "auto"
   bool persist = true;                     ///< false: keep the key in memory only
+  bool verify = true;                      ///< the daemon exchanges it once before keeping it
 };
 
-/// Builds `{"key": ..., "auth_url"?, "api_version"?, "persist"?}` into `body`
+/// Builds `{"key": ..., "auth_url"?, "api_version"?, "persist"?, "verify"?}` into `body`
 /// without any intermediate copy of the key. False when `body` is too small.
 bool build_key_body(std::string_view key, const key_settings& settings, secret_buffer& body);
 

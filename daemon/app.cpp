@@ -73,9 +73,12 @@ class daemon_app final : public api::daemon_control {
       return 1;
     }
     server_.start(listener->release_fd());
+    // Under socket activation the socket is the unit's, wherever the config
+    // says: name the one actually served.
     spdlog::info("actokend {} listening on {}{} ({} organizations, {} mode)", version,
-                 cfg_.socket.string(), listener->activated() ? " (socket activation)" : "",
-                 tokens_.org_names().size(), options_.mode == run_mode::system ? "system" : "user");
+                 listener->path().empty() ? "a socket without a path" : listener->path(),
+                 listener->activated() ? " (socket activation)" : "", tokens_.org_names().size(),
+                 options_.mode == run_mode::system ? "system" : "user");
     platform::notify("READY=1\nSTATUS=" + status_line());
 
     spawn_detached(io_.get_executor(), handle_signals(), "the signal handler");
@@ -88,6 +91,13 @@ class daemon_app final : public api::daemon_control {
 
   // daemon_control. A key change writes the cache file at once: the old
   // key's tokens leave it now, not a second later.
+  std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
+      const std::string& org, const platform::shared_key& key,
+      const std::optional<std::string>& auth_url,
+      const std::optional<upstream::api_version>& api_version) override {
+    return keys_.trial(cfg_, org, key, auth_url, api_version);
+  }
+
   std::variant<key_stored, failure> put_key(const std::string& org, platform::secure_buffer key,
                                             std::optional<std::string> auth_url,
                                             std::optional<upstream::api_version> api_version,

@@ -2,18 +2,21 @@
 
 #include "common/json_text.hpp"
 #include "common/names.hpp"
+#include "common/unique_fd.hpp"
 #include "daemon/upstream/url.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 
 namespace actoken {
 namespace {
@@ -414,18 +417,37 @@ namespace actoken {
 
 config_result load_config(const std::filesystem::path& path, bool must_exist,
                           const config_context& context) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!must_exist && !std::filesystem::exists(path, ec)) {
-      return parse_config("", context);
-    }
-    return std::vector<config_problem>{
-        {path.string(), "(file)", std::string("cannot read: ") + std::strerror(errno)}};
+  const auto problem = [&](const std::string& reason) {
+    return std::vector<config_problem>{{path.string(), "(file)", reason}};
+  };
+  // Only a file that is not there means "all defaults": one that is there but
+  // cannot be read (its mode, or a folder on the way the user may not search)
+  // is a problem, or a check run as the wrong user would say "ok". Opened
+  // without blocking: a FIFO put at the path must not hang the start.
+  const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    const int error = errno;
+    if (!must_exist && (error == ENOENT || error == ENOTDIR)) return parse_config("", context);
+    return problem(std::string("cannot read: ") + std::strerror(error));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), context);
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0)
+    return problem(std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) return problem("is not a regular file");
+  if (info.st_size > static_cast<off_t>(max_config_size)) {
+    return problem("is larger than " + std::to_string(max_config_size / 1024) + " KiB");
+  }
+  std::string text(static_cast<std::size_t>(info.st_size), '\0');
+  std::size_t have = 0;
+  while (have < text.size()) {
+    const auto got = ::read(fd.get(), text.data() + have, text.size() - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return problem(std::string("cannot read: ") + std::strerror(errno));
+    if (got == 0) break;  // shrank while being read: parse what is there
+    have += static_cast<std::size_t>(got);
+  }
+  text.resize(have);
+  return parse_config(text, context);
 }
 
 }  // namespace actoken

@@ -125,8 +125,14 @@ config_result parse_config(std::string_view text, const config_context& context)
 
 namespace actoken {
 
+/// The largest config file read (a config is a few KiB; this is a bound, not a
+/// budget).
+inline constexpr std::size_t max_config_size = 1024 * 1024;
+
 /// Reads and parses the config file at `path`. A missing file is "all
-/// defaults" unless `must_exist` (an explicit `--config`/`$ACTOKEND_CONFIG`).
+/// defaults" unless `must_exist` (an explicit `--config`/`$ACTOKEND_CONFIG`);
+/// one that exists but cannot be read, is not a regular file or is over
+/// `max_config_size` is a problem.
 config_result load_config(const std::filesystem::path& path, bool must_exist,
                           const config_context& context);
 

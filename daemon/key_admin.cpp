@@ -55,6 +55,20 @@ std::optional<failure> key_admin::put(const config& cfg, const std::string& org,
   return std::nullopt;
 }
 
+std::variant<std::shared_ptr<const org_settings>, failure> key_admin::trial(
+    const config& cfg, const std::string& org, const platform::shared_key& key,
+    const std::optional<std::string>& auth_url,
+    const std::optional<upstream::api_version>& api_version) const {
+  if (auto refused = refuse_if_managed_by_config(org)) return std::move(*refused);
+  auto settings = std::make_shared<org_settings>(
+      settings_with_key(cfg, org, runtime_key{key, auth_url, api_version}));
+  if (!settings->server) {
+    return failure{errc::bad_request,
+                   "organization " + org + ": auth_url " + settings->auth_url + " is not usable"};
+  }
+  return settings;
+}
+
 std::optional<failure> key_admin::remove(const config& cfg, const std::string& org) {
   if (!tokens_.find_org(org)) return failure{errc::unknown_org, "no organization named " + org};
   if (auto refused = refuse_if_managed_by_config(org)) return refused;

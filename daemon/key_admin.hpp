@@ -17,8 +17,10 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace actoken {
 
@@ -37,6 +39,13 @@ class key_admin {
   std::optional<failure> put(const config& cfg, const std::string& org, platform::secure_buffer key,
                              std::optional<std::string> auth_url,
                              std::optional<upstream::api_version> api_version, bool persist);
+
+  /// The settings `org` would have with `key` (see `settings_with_key`), or
+  /// the refusal `put` would give before touching anything.
+  std::variant<std::shared_ptr<const org_settings>, failure> trial(
+      const config& cfg, const std::string& org, const platform::shared_key& key,
+      const std::optional<std::string>& auth_url,
+      const std::optional<upstream::api_version>& api_version) const;
 
   /// Removes `org`'s runtime key and key_dir files; nullopt when done.
   std::optional<failure> remove(const config& cfg, const std::string& org);

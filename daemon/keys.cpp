@@ -226,6 +226,19 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
   return table;
 }
 
+org_settings settings_with_key(const config& cfg, const std::string& name,
+                               const runtime_key& added) {
+  const auto org = cfg.organizations.find(name);
+  const std::string no_problem;
+  const org_inputs in{name, org == cfg.organizations.end() ? nullptr : &org->second, &added,
+                      /*in_key_dir=*/false, no_problem};
+  org_settings settings;
+  settings.name = name;
+  choose_key(cfg, in, ::geteuid(), settings);
+  choose_settings(cfg, in, ::geteuid(), settings);
+  return settings;
+}
+
 void persist_key(const std::filesystem::path& key_dir, const std::string& org,
                  const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
                  const std::optional<upstream::api_version>& api_version) {

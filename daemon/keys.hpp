@@ -93,6 +93,13 @@ std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t d
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
                          uid_t daemon_uid);
 
+/// The settings `name` would have if `added` became its key: as
+/// `load_org_table` would build them with `added` as its runtime key (the
+/// config's per-organization entry still over `added`'s own `auth_url` and
+/// `api_version`). Reads no file: a key about to be kept has no file yet.
+org_settings settings_with_key(const config& cfg, const std::string& name,
+                               const runtime_key& added);
+
 /// Writes `<key_dir>/<org>.key` (and `<org>.json` when `auth_url` or
 /// `api_version` is given) atomically with mode 0600. Throws std::system_error,
 /// also when key_dir exists but is refused (`key_dir_problem`, judged for this

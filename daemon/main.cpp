@@ -3,8 +3,8 @@
 #include "common/paths.hpp"
 #include "common/version.hpp"
 #include "daemon/app.hpp"
+#include "daemon/config_check.hpp"
 #include "daemon/daemon_args.hpp"
-#include "daemon/keys.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
@@ -108,17 +108,10 @@ int main(int argc, char** argv) {
     // does not know the daemon's user (the unit's `actoken`): then the mode only.
     const auto daemon_uid =
         uid == 0 && options.mode == actoken::run_mode::system ? actoken::platform::any_owner : uid;
-    bool ok = true;
-    if (const auto problem = actoken::key_dir_problem(cfg.key_dir, daemon_uid); !problem.empty()) {
-      std::fprintf(stderr, "%s: key_dir: %s\n", options.config_path.c_str(), problem.c_str());
-      ok = false;
-    }
-    // Names that do not resolve: the daemon would run, but those entries match nobody.
-    for (const auto& warning : cfg.warnings) {
-      std::fprintf(stderr, "%s\n", warning.to_string().c_str());
-      ok = false;
-    }
-    if (!ok) return 1;
+    spdlog::set_level(spdlog::level::off);  // the problems below say it all, once
+    const auto problems = actoken::check_config(cfg, options.config_path, daemon_uid);
+    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+    if (!problems.empty()) return 1;
     std::printf("%s: ok\n", options.config_path.c_str());
     return 0;
   }

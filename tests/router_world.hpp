@@ -72,25 +72,23 @@ class memory_control final : public api::daemon_control {
  public:
   explicit memory_control(tokens::token_service& service) : service_(service) {}
 
+  std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
+      const std::string& org, const platform::shared_key& key,
+      const std::optional<std::string>& auth_url,
+      const std::optional<upstream::api_version>& api_version) override {
+    auto settings = with_key(org, key, auth_url, api_version, false);
+    if (auto* refused = std::get_if<failure>(&settings)) return std::move(*refused);
+    return std::get<std::shared_ptr<org_settings>>(std::move(settings));
+  }
+
   std::variant<key_stored, failure> put_key(const std::string& org, platform::secure_buffer key,
                                             std::optional<std::string> auth_url,
                                             std::optional<upstream::api_version> api_version,
                                             bool persist) override {
-    const auto existing = service_.find_org(org);
-    if (existing && existing->config_key_file) {
-      return failure{errc::key_managed_by_config,
-                     "the key of organization " + org + " is set in the config file"};
-    }
-    auto settings =
-        existing ? std::make_shared<org_settings>(*existing) : std::make_shared<org_settings>();
-    settings->name = org;
-    settings->key = std::make_shared<const platform::secure_buffer>(std::move(key));
-    settings->source = persist ? key_source::key_dir : key_source::runtime;
-    settings->key_problem.clear();
-    if (auth_url) settings->auth_url = *auth_url;
-    if (settings->auth_url.empty()) settings->auth_url = "https://auth.appcircle.io";
-    if (api_version) settings->api_version = *api_version;
-    replace(org, std::move(settings));
+    auto settings = with_key(org, std::make_shared<const platform::secure_buffer>(std::move(key)),
+                             auth_url, api_version, persist);
+    if (auto* refused = std::get_if<failure>(&settings)) return std::move(*refused);
+    replace(org, std::get<std::shared_ptr<org_settings>>(std::move(settings)));
     return key_stored{persist};
   }
 
@@ -124,6 +122,27 @@ class memory_control final : public api::daemon_control {
   int reloads = 0;
 
  private:
+  // `org`'s settings with `key` as its key; refused for a config key_file.
+  std::variant<std::shared_ptr<org_settings>, failure> with_key(
+      const std::string& org, platform::shared_key key, const std::optional<std::string>& auth_url,
+      const std::optional<upstream::api_version>& api_version, bool persist) const {
+    const auto existing = service_.find_org(org);
+    if (existing && existing->config_key_file) {
+      return failure{errc::key_managed_by_config,
+                     "the key of organization " + org + " is set in the config file"};
+    }
+    auto settings =
+        existing ? std::make_shared<org_settings>(*existing) : std::make_shared<org_settings>();
+    settings->name = org;
+    settings->key = std::move(key);
+    settings->source = persist ? key_source::key_dir : key_source::runtime;
+    settings->key_problem.clear();
+    if (auth_url) settings->auth_url = *auth_url;
+    if (settings->auth_url.empty()) settings->auth_url = "https://auth.appcircle.io";
+    if (api_version) settings->api_version = *api_version;
+    return settings;
+  }
+
   void replace(const std::string& org, std::shared_ptr<const org_settings> settings) {
     org_table table;
     for (const auto& name : service_.org_names()) table[name] = service_.find_org(name);
@@ -218,10 +237,11 @@ struct router_world {
     return false;
   }
 
-  /// Finishes a token request the router could not answer at once, as the
-  /// session does (the exchanger never waits); nullopt when it did not
-  /// complete. Rethrows what the router threw.
-  std::optional<api::api_response> finish(api::pending_token pending) {
+  /// Finishes a request the router could not answer at once (a token, or a
+  /// verified key), as the session does (the exchanger never waits); nullopt
+  /// when it did not complete. Rethrows what the router threw.
+  template <typename Pending>
+  std::optional<api::api_response> finish(Pending pending) {
     std::optional<api::api_response> answer;
     std::exception_ptr thrown;
     net::co_spawn(io, router.finish(std::move(pending)),
@@ -241,7 +261,8 @@ struct router_world {
                                           std::string_view body = {}) {
     auto routed = router.handle({method, target, body, peer});
     if (auto* response = std::get_if<api::api_response>(&routed)) return std::move(*response);
-    return finish(std::get<api::pending_token>(std::move(routed)));
+    if (auto* token = std::get_if<api::pending_token>(&routed)) return finish(std::move(*token));
+    return finish(std::get<api::pending_key>(std::move(routed)));
   }
 };
 

@@ -211,16 +211,26 @@ std::optional<std::string> read_api_version(json_cursor& in, key_request& out,
   return std::nullopt;
 }
 
-std::optional<std::string> read_persist(json_cursor& in, key_request& out,
-                                        std::size_t /*capacity*/) {
+// `true` or `false` into `out`; the reason names `field` otherwise.
+std::optional<std::string> read_bool(json_cursor& in, bool& out, std::string_view field) {
   if (in.consume("true")) {
-    out.persist = true;
+    out = true;
   } else if (in.consume("false")) {
-    out.persist = false;
+    out = false;
   } else {
-    return "persist must be true or false";
+    return std::string(field) + " must be true or false";
   }
   return std::nullopt;
+}
+
+std::optional<std::string> read_persist(json_cursor& in, key_request& out,
+                                        std::size_t /*capacity*/) {
+  return read_bool(in, out.persist, "persist");
+}
+
+std::optional<std::string> read_verify(json_cursor& in, key_request& out,
+                                       std::size_t /*capacity*/) {
+  return read_bool(in, out.verify, "verify");
 }
 
 // The fields a key PUT may carry and how each is read; `capacity` is the
@@ -231,10 +241,11 @@ struct field {
   std::string_view name;
   field_reader read;
 };
-constexpr std::array<field, 4> fields{{{"key", read_key},
+constexpr std::array<field, 5> fields{{{"key", read_key},
                                        {"auth_url", read_auth_url},
                                        {"api_version", read_api_version},
-                                       {"persist", read_persist}}};
+                                       {"persist", read_persist},
+                                       {"verify", read_verify}}};
 
 }  // namespace
 

@@ -23,9 +23,11 @@ struct key_request {
   std::optional<std::string> auth_url;
   std::optional<upstream::api_version> api_version;
   bool persist = true;
+  /// Exchange the key once before keeping it; a failure changes nothing.
+  bool verify = false;
 };
 
-/// Reads `{"key", "auth_url"?, "api_version"?, "persist"?}`. A reason for the
+/// Reads `{"key", "auth_url"?, "api_version"?, "persist"?, "verify"?}`. A reason for the
 /// caller's `bad_request` when the body is not that object, a field is
 /// unknown, repeated or of the wrong type, or the key is empty or has white
 /// space or a control character inside. No reason ever quotes the key.

@@ -243,8 +243,11 @@ route_result router::handle(const api_request& request) {
       question == std::string_view::npos ? std::string_view() : request.target.substr(question + 1);
   if (path == "/v1/token") return get_token(request, query);
   std::string_view endpoint = "other";
-  auto response = answer(request, path, query, endpoint);
-  return count(endpoint, std::move(response));
+  auto routed = answer(request, path, query, endpoint);
+  if (auto* response = std::get_if<api_response>(&routed)) {
+    return count(endpoint, std::move(*response));
+  }
+  return routed;
 }
 
 boost::asio::awaitable<api_response> router::finish(pending_token pending) {
@@ -254,6 +257,23 @@ boost::asio::awaitable<api_response> router::finish(pending_token pending) {
   }
   co_return count("token", render_token(pending.org_, pending.sub_org_label_,
                                         std::get<tokens::token_answer>(outcome)));
+}
+
+boost::asio::awaitable<api_response> router::finish(pending_key pending) {
+  auto tried = co_await tokens_.verify(pending.org_, pending.trial_);
+  if (const auto* refused = std::get_if<failure>(&tried)) {
+    co_return count("key", error_response(*refused));
+  }
+  auto& put = pending.put_;
+  auto stored = control_.put_key(pending.org_, std::move(put.key), put.auth_url, put.api_version,
+                                 put.persist);
+  // The token the trial got is the organization's first, unless the key or
+  // its settings changed meanwhile (then it is not cached: token_service).
+  if (std::holds_alternative<daemon_control::key_stored>(stored)) {
+    tokens_.adopt(pending.org_, *pending.trial_,
+                  std::get<std::shared_ptr<const tokens::cached_token>>(std::move(tried)));
+  }
+  co_return count("key", key_answer(pending.org_, std::move(stored), true));
 }
 
 route_result router::get_token(const api_request& request, std::string_view query) {
@@ -366,7 +386,7 @@ api_response router::render_token(const std::string& org, const std::string& sub
   return api_response{200, std::move(body), "application/json", std::nullopt};
 }
 
-api_response router::answer(const api_request& request, std::string_view path,
+route_result router::answer(const api_request& request, std::string_view path,
                             std::string_view query, std::string_view& endpoint) {
   using handler = api_response (router::*)(const api_request&, std::string_view);
   struct route {
@@ -409,7 +429,7 @@ api_response router::health(const api_request& /*request*/, std::string_view /*q
   return api_response{200, std::move(body), "application/json", std::nullopt};
 }
 
-api_response router::key(const api_request& request, std::string_view path,
+route_result router::key(const api_request& request, std::string_view path,
                          std::string_view org_text) {
   const auto org = percent_decode(org_text);  // a path segment: RFC 3986, `+` is itself
   if (!org || !is_valid_org_name(*org)) {
@@ -485,7 +505,7 @@ api_response router::reload(const api_request& request, std::string_view /*query
       200, {{"at", rfc3339(outcome.at)}, {"ok", outcome.ok}, {"message", outcome.message}});
 }
 
-api_response router::put_key(const api_request& request, const std::string& org) {
+route_result router::put_key(const api_request& request, const std::string& org) {
   if (!access_.is_admin(request.peer)) {
     return error_response(
         {errc::forbidden,
@@ -500,11 +520,27 @@ api_response router::put_key(const api_request& request, const std::string& org)
     return error_response({errc::bad_request, *problem + " (organization " + org + ")"});
   }
   auto& put = std::get<key_request>(parsed);
-  auto result =
-      control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist);
+  if (put.verify) {
+    // Tried first with a copy (also in locked memory): nothing changes unless
+    // the exchange succeeds (`finish`).
+    const auto copy = std::make_shared<const platform::secure_buffer>(put.key.view());
+    auto trial = control_.key_trial(org, copy, put.auth_url, put.api_version);
+    if (const auto* refused = std::get_if<failure>(&trial)) return error_response(*refused);
+    return pending_key{org, std::move(put),
+                       std::get<std::shared_ptr<const org_settings>>(std::move(trial))};
+  }
+  return key_answer(
+      org, control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist),
+      false);
+}
+
+api_response router::key_answer(const std::string& org,
+                                std::variant<daemon_control::key_stored, failure> result,
+                                bool verified) {
   if (const auto* refused = std::get_if<failure>(&result)) return error_response(*refused);
-  return json_response(
-      200, {{"org", org}, {"persisted", std::get<daemon_control::key_stored>(result).persisted}});
+  return json_response(200, {{"org", org},
+                             {"persisted", std::get<daemon_control::key_stored>(result).persisted},
+                             {"verified", verified}});
 }
 
 api_response router::delete_key(const api_request& request, const std::string& org) {

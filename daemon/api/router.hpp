@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/api/key_request.hpp"
 #include "daemon/api/status_info.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/tokens/token_service.hpp"
@@ -62,6 +63,13 @@ class daemon_control {
   struct key_stored {
     bool persisted = false;  ///< written to key_dir
   };
+  /// The settings `org` would have with `key` (and the given `auth_url` and
+  /// `api_version`), for a trial exchange before the key is kept; the failure
+  /// when the key may not be changed at all (a config `key_file`).
+  virtual std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
+      const std::string& org, const platform::shared_key& key,
+      const std::optional<std::string>& auth_url,
+      const std::optional<upstream::api_version>& api_version) = 0;
   /// Adds or replaces `org`'s key.
   virtual std::variant<key_stored, failure> put_key(
       const std::string& org, platform::secure_buffer key, std::optional<std::string> auth_url,
@@ -94,8 +102,21 @@ class pending_token {
   std::string sub_org_label_;  // as asked: alias or GUID, "" for none
 };
 
-/// An answer now, or a token request to finish.
-using route_result = std::variant<api_response, pending_token>;
+/// A key `PUT` with `"verify": true` waiting for its one exchange: what
+/// `router::handle` returns for it, for `router::finish`.
+class pending_key {
+ private:
+  friend class router;
+  pending_key(std::string org, key_request put, std::shared_ptr<const org_settings> trial)
+      : org_(std::move(org)), put_(std::move(put)), trial_(std::move(trial)) {}
+
+  std::string org_;
+  key_request put_;
+  std::shared_ptr<const org_settings> trial_;  // the settings the key is tried with
+};
+
+/// An answer now, or a request to finish.
+using route_result = std::variant<api_response, pending_token, pending_key>;
 
 /// Routes requests; see the file comment.
 class router {
@@ -110,6 +131,10 @@ class router {
 
   /// The answer to a token request once its exchange is done.
   boost::asio::awaitable<api_response> finish(pending_token pending);
+
+  /// The answer to a verified key `PUT` once its trial exchange is done: the
+  /// key is kept (and its token cached) only when the exchange succeeded.
+  boost::asio::awaitable<api_response> finish(pending_key pending);
 
   /// Replaces the settings (reload).
   void set_settings(router_settings settings) { settings_ = std::move(settings); }
@@ -130,7 +155,7 @@ class router {
   std::optional<failure> resolve_org(const api_request& request, token_query& token) const;
   api_response render_token(const std::string& org, const std::string& sub_org_label,
                             const tokens::token_answer& answer) const;
-  api_response answer(const api_request& request, std::string_view path, std::string_view query,
+  route_result answer(const api_request& request, std::string_view path, std::string_view query,
                       std::string_view& endpoint);
   api_response health(const api_request& request, std::string_view query);
   api_response status(const api_request& request, std::string_view query);
@@ -139,8 +164,10 @@ class router {
   api_response whoami(const api_request& request, std::string_view query);
   api_response reload(const api_request& request, std::string_view query);
   api_response delete_tokens(const api_request& request, std::string_view query);
-  api_response key(const api_request& request, std::string_view path, std::string_view org_text);
-  api_response put_key(const api_request& request, const std::string& org);
+  route_result key(const api_request& request, std::string_view path, std::string_view org_text);
+  route_result put_key(const api_request& request, const std::string& org);
+  api_response key_answer(const std::string& org,
+                          std::variant<daemon_control::key_stored, failure> result, bool verified);
   api_response delete_key(const api_request& request, const std::string& org);
   // `endpoint` is a string literal: the counters keep the view.
   api_response count(std::string_view endpoint, api_response response);

@@ -195,6 +195,39 @@ void token_service::restore(const std::string& org, const std::string& sub_org,
   }
 }
 
+net::awaitable<std::variant<std::shared_ptr<const cached_token>, failure>> token_service::verify(
+    std::string org, std::shared_ptr<const org_settings> settings) {
+  auto f = std::make_shared<flight>(executor_, std::move(org), std::string(), std::move(settings));
+  const auto started = mono_clock::now();
+  auto attempt = co_await exchange_with_fallback(f);
+  const auto elapsed = mono_clock::now() - started;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  record(f->org, attempt.result, elapsed);
+  if (auto* failed = std::get_if<failure>(&attempt.result)) {
+    spdlog::warn("exchange org={} sub_org=- result={} duration_ms={} (a new key, not kept): {}",
+                 f->org, code_name(failed->code), ms, failed->message);
+    failed->message = "organization " + f->org + ": the new key was not kept: " + failed->message;
+    co_return std::move(*failed);
+  }
+  std::shared_ptr<const cached_token> token = make_token(std::get<token_grant>(attempt.result));
+  spdlog::info("exchange org={} sub_org=- result=ok duration_ms={} token={} (a new key, verified)",
+               f->org, ms, token->fingerprint);
+  co_return token;
+}
+
+void token_service::adopt(const std::string& org, const org_settings& tried,
+                          std::shared_ptr<const cached_token> token) {
+  const auto it = orgs_.find(org);
+  if (it == orgs_.end() || !it->second->settings->same_exchange_inputs(tried) ||
+      token->expires_at <= clock_.wall_now()) {
+    return;
+  }
+  auto& entry = it->second->slots[""];
+  if (entry.token) return;
+  entry.token = std::move(token);
+  if (on_change_) on_change_();
+}
+
 std::optional<failure> token_service::blocked(const org_state& org, const slot& entry) const {
   const auto now = clock_.mono_now();
   if (org.permanent) {
@@ -425,11 +458,7 @@ token_service::flight_target token_service::target_of(const flight& f) {
   return {&org, &entry->second};
 }
 
-std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
-                                                               flight_target target,
-                                                               exchange_attempt& attempt,
-                                                               mono_clock::duration elapsed) {
-  auto& grant = std::get<token_grant>(attempt.result);
+std::shared_ptr<cached_token> token_service::make_token(token_grant& grant) {
   auto token = std::make_shared<cached_token>();
   token->access_token = std::move(grant.access_token);
   token->obtained_at = grant.obtained_at;
@@ -439,6 +468,15 @@ std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
   token->young_until = clock_.mono_now() + young_for(token->obtained_at, token->expires_at);
   token->fingerprint = fingerprint(token->access_token);
   render_json_members(*token);
+  return token;
+}
+
+std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
+                                                               flight_target target,
+                                                               exchange_attempt& attempt,
+                                                               mono_clock::duration elapsed) {
+  auto& grant = std::get<token_grant>(attempt.result);
+  auto token = make_token(grant);
   spdlog::info("exchange org={} sub_org={} result=ok duration_ms={} token={} expires_in={}s", f.org,
                f.sub_org.empty() ? "-" : f.sub_org,
                std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),

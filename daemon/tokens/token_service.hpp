@@ -170,6 +170,19 @@ class token_service {
   /// 24 h from when it was obtained), unless one is cached already.
   void restore(const std::string& org, const std::string& sub_org, cached_token token);
 
+  /// One exchange for `org`'s root token with `settings` — a key not (yet)
+  /// kept, for a key `PUT` with `"verify": true` (SPEC §4) — outside any cache
+  /// key: no waiter joins it, no rest or backoff follows a failure, nothing is
+  /// cached. Counted in the exchange metrics like any other.
+  net::awaitable<std::variant<std::shared_ptr<const cached_token>, failure>> verify(
+      std::string org, std::shared_ptr<const org_settings> settings);
+
+  /// Caches `token`, got by `verify` with `tried`, as `org`'s root token when
+  /// the organization now has exactly those settings (its key was kept) and
+  /// holds no root token yet.
+  void adopt(const std::string& org, const org_settings& tried,
+             std::shared_ptr<const cached_token> token);
+
   /// The organizations as `/v1/orgs` shows them.
   std::vector<org_view> view() const;
   /// The current settings of one organization, or null.
@@ -217,6 +230,7 @@ class token_service {
   upstream::api_version choose_version(const flight& f) const;
   net::awaitable<exchange_attempt> exchange_with_fallback(std::shared_ptr<flight> f);
   flight_target target_of(const flight& f);
+  std::shared_ptr<cached_token> make_token(upstream::token_grant& grant);
   std::shared_ptr<const cached_token> cache_grant(const flight& f, flight_target target,
                                                   exchange_attempt& attempt,
                                                   mono_clock::duration elapsed);

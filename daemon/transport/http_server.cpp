@@ -349,12 +349,16 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     } else {
       keep_alive = parser.get().keep_alive();
       auto routed = router_.handle(api_request_of(parser, s->peer));
-      if (auto* waiting = std::get_if<api::pending_token>(&routed)) {
+      if (auto* answer = std::get_if<api::api_response>(&routed)) {
+        response = std::move(*answer);
+      } else if (auto* token = std::get_if<api::pending_token>(&routed)) {
         // A token that needs an exchange: its own deadline covers the wait.
         s->set_deadline(mono_clock::time_point::max());
-        response = co_await router_.finish(std::move(*waiting));
+        response = co_await router_.finish(std::move(*token));
       } else {
-        response = std::get<api::api_response>(std::move(routed));
+        // A new key's trial exchange, likewise.
+        s->set_deadline(mono_clock::time_point::max());
+        response = co_await router_.finish(std::get<api::pending_key>(std::move(routed)));
       }
     }
     // Answered: a request that may have held a key leaves none of it behind.

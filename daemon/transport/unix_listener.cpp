@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -113,13 +114,31 @@ std::string socket_folder_problem(mode_t mode, uid_t owner, uid_t daemon_uid) {
   return {};
 }
 
+namespace {
+
+// The path a listening Unix socket is bound to; "" for an abstract or unnamed one.
+std::string bound_path(int fd) {
+  sockaddr_un address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0 ||
+      address.sun_family != AF_UNIX || size <= offsetof(sockaddr_un, sun_path) ||
+      address.sun_path[0] == '\0') {
+    return {};
+  }
+  return {address.sun_path, ::strnlen(address.sun_path, size - offsetof(sockaddr_un, sun_path))};
+}
+
+}  // namespace
+
 unix_listener unix_listener::open(const listen_options& options, std::optional<int> activated_fd) {
   unix_listener listener;
   if (activated_fd) {
     listener.fd_ = *activated_fd;
     listener.activated_ = true;
+    listener.path_ = bound_path(*activated_fd);
     return listener;
   }
+  listener.path_ = options.path.string();
 
   // Clients reach the socket by its path: it must fit in sun_path.
   (void)address_of(options.path.string());
@@ -210,6 +229,7 @@ unix_listener::unix_listener(unix_listener&& other) noexcept
       lock_fd_(std::exchange(other.lock_fd_, -1)),
       folder_fd_(std::exchange(other.folder_fd_, -1)),
       name_(std::move(other.name_)),
+      path_(std::move(other.path_)),
       activated_(other.activated_),
       owns_path_(std::exchange(other.owns_path_, false)) {}
 

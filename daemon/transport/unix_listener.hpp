@@ -53,6 +53,11 @@ class unix_listener {
   int release_fd() noexcept;
   /// True when systemd passed the socket.
   bool activated() const noexcept { return activated_; }
+  /// The socket's path: `options.path`, or for a passed socket the path it is
+  /// bound to as the kernel says (`getsockname`: the unit's `ListenStream=`,
+  /// whatever the config says); "" when a passed socket has no path
+  /// (abstract or unnamed).
+  const std::string& path() const noexcept { return path_; }
 
  private:
   unix_listener() = default;
@@ -61,6 +66,7 @@ class unix_listener {
   int lock_fd_ = -1;
   int folder_fd_ = -1;  ///< O_PATH descriptor of the verified folder: names resolve in it
   std::string name_;    ///< the socket's name inside the folder
+  std::string path_;
   bool activated_ = false;
   bool owns_path_ = false;
 };

@@ -3,6 +3,7 @@
 // manages, sub-organizations on the wire, reload, --check-config, default_org,
 // and where secrets must never show up.
 #include "tests/integration/world.hpp"
+#include "tests/stand_in/pki.hpp"
 #include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -138,6 +139,57 @@ TEST_CASE("actoken key add persists a 0600 key file and the key's token works; r
   CHECK(w.daemon->get("/v1/token?org=newco").status == 404);
   CHECK(w.upstream.exchanges_for(new_key) == 1);
   CHECK(w.daemon->get("/v1/token?org=acme").status == 200);  // untouched
+}
+
+TEST_CASE("actoken key add verifies the key with one exchange; a rejected key changes nothing") {
+  world w;
+  // A key the auth server does not know: refused with key_rejected (exit 6),
+  // neither stored nor put in memory, and acme's own key untouched.
+  const auto bogus = "bogus-" + awkward_key();
+  const auto refused = w.cli({"key", "add", "acme"}, bogus + "\n");
+  CHECK(refused.exit_code == 6);
+  CHECK(refused.err.find("not kept") != std::string::npos);
+  CHECK(refused.err.find(bogus) == std::string::npos);
+  CHECK(w.upstream.exchanges_for(bogus) == 1);
+  CHECK(slurp(w.dir.path() / "keys" / "acme.key") == w.key + "\n");
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
+  CHECK(w.upstream.requests().back().form.at("personalAccessKey") == w.key);
+  // A new organization with a bogus key does not appear at all.
+  CHECK(w.cli({"key", "add", "newco", "--ephemeral"}, bogus + "\n").exit_code == 6);
+  CHECK(w.org_view("newco").is_null());
+  CHECK_FALSE(std::filesystem::exists(w.dir.path() / "keys" / "newco.key"));
+  // The rejection rests nothing: acme still serves, and no rest was set for newco.
+  CHECK(w.org_view("acme")["state"] == "ok");
+
+  // A good key: stored, and its first token cached from that one exchange.
+  const auto good = awkward_key();
+  w.upstream.add_account(good, other_org_id);
+  const auto added = w.cli({"key", "add", "newco"}, good + "\n");
+  CHECK_MESSAGE(added.exit_code == 0, added.err);
+  CHECK(added.out == "added the key for newco (saved, verified: the auth server issued a token)\n");
+  CHECK(w.upstream.exchanges_for(good) == 1);
+  const auto token = w.daemon->get("/v1/token?org=newco").json();
+  CHECK(token["source"] == "cache");
+  CHECK(w.upstream.exchanges_for(good) == 1);
+
+  // --no-verify keeps even a bogus key, untried (the old behaviour, on request).
+  const auto kept = w.cli({"key", "add", "later", "--no-verify"}, bogus + "\n");
+  CHECK(kept.exit_code == 0);
+  CHECK(kept.out == "added the key for later (saved, not verified)\n");
+  CHECK(std::filesystem::exists(w.dir.path() / "keys" / "later.key"));
+  CHECK(w.upstream.exchanges_for(bogus) == 2);  // the two refusals above, nothing since
+
+  // Over raw HTTP: the answer says whether the key was verified.
+  const auto raw = unix_request(w.socket(), "PUT", "/v1/orgs/rawco/key",
+                                json{{"key", good}, {"persist", false}, {"verify", true}}.dump());
+  CHECK(raw.status == 200);
+  CHECK(raw.json() == json{{"org", "rawco"}, {"persisted", false}, {"verified", true}});
+  CHECK(unix_request(w.socket(), "PUT", "/v1/orgs/rawco/key",
+                     json{{"key", good}, {"verify", 1}}.dump())
+            .status == 400);
+  const auto log = w.daemon->log();
+  CHECK(log.find(bogus) == std::string::npos);
+  CHECK(log.find(good) == std::string::npos);
 }
 
 TEST_CASE("actoken key add --ephemeral keeps the key in memory only") {
@@ -368,6 +420,7 @@ TEST_CASE("actokend --check-config prints `FILE: key: reason` and exits 1; a goo
   // Not repeated: a path that names nothing may be a key pasted by mistake.
   CHECK(missing_result.err == "actokend: the config file given with --config does not exist\n");
 
+  dir.write("acme.key", "ac-key\n");  // a key_file that is not there would be a problem
   const auto good = dir.write("good.json", R"(// a comment
 {
   /* the auth server */
@@ -383,6 +436,91 @@ TEST_CASE("actokend --check-config prints `FILE: key: reason` and exits 1; a goo
   CHECK_FALSE(std::filesystem::exists(dir.path() / "actokend.sock"));
 }
 
+TEST_CASE("--check-config as a user who cannot read the config file is an error, not \"ok\"") {
+  // nobody's user-mode config, in a folder nobody may not search (as a config
+  // under another user's home or a 0750 /etc/actoken), then in a folder it may
+  // search but as a file it may not read.
+  temp_dir dir;
+  std::filesystem::create_directories(dir.path() / "hidden" / "actoken");
+  const auto config = dir.path() / "hidden" / "actoken" / "actokend.json";
+  std::ofstream(config) << "{}";
+  ::chmod((dir.path() / "hidden").c_str(), 0700);
+  ::chmod(dir.path().c_str(), 0755);
+  const std::vector<std::string> as_nobody{
+      "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+      actokend_path(),    "--user",        "--check-config"};
+  const std::map<std::string, std::string> env{
+      {"XDG_CONFIG_HOME", (dir.path() / "hidden").string()}, {"HOME", "/nonexistent"}};
+  auto result = run_process(as_nobody, env);
+  CHECK(result.exit_code == 1);
+  CHECK_MESSAGE(result.err.find(config.string() + ": (file): cannot read: Permission denied") !=
+                    std::string::npos,
+                result.err);
+  CHECK(result.out.find("ok") == std::string::npos);
+
+  ::chmod((dir.path() / "hidden").c_str(), 0755);
+  ::chmod((dir.path() / "hidden" / "actoken").c_str(), 0755);
+  ::chmod(config.c_str(), 0600);
+  result = run_process(as_nobody, env);
+  CHECK(result.exit_code == 1);
+  CHECK_MESSAGE(result.err.find(config.string() + ": (file): cannot read: Permission denied") !=
+                    std::string::npos,
+                result.err);
+
+  // Readable, it is checked as usual (nothing else is wrong with `{}`).
+  ::chmod(config.c_str(), 0644);
+  result = run_process(as_nobody, env);
+  CHECK_MESSAGE(result.exit_code == 0, result.err);
+  CHECK(result.out == config.string() + ": ok\n");
+}
+
+TEST_CASE("--check-config finds what would fail once running: CA file, cache folder, key files") {
+  temp_dir dir;
+  const auto not_pem = dir.write("not-a-ca.pem", "this is no certificate\n", 0644);
+  const auto key = dir.write("acme.key", "ac-key-that-must-not-be-printed\n", 0644);
+  const auto write_config = [&](const json& config) {
+    return dir.write("actokend.json", config.dump());
+  };
+  const auto check = [&](const std::filesystem::path& config) {
+    return run_process({actokend_path(), "--check-config", "--config", config.string()});
+  };
+
+  auto config = write_config({{"ca_file", not_pem.string()},
+                              {"cache_file", (dir.path() / "no-such-folder" / "cache").string()},
+                              {"key_dir", (dir.path() / "keys").string()},
+                              {"organizations", {{"acme", {{"key_file", key.string()}}}}}});
+  auto result = check(config);
+  CHECK(result.exit_code == 1);
+  const auto prefix = config.string() + ": ";
+  CHECK_MESSAGE(result.err.find(prefix + "ca_file: cannot load ca_file " + not_pem.string()) !=
+                    std::string::npos,
+                result.err);
+  CHECK(result.err.find(prefix + "cache_file: folder " + (dir.path() / "no-such-folder").string() +
+                        " does not exist") != std::string::npos);
+  CHECK(result.err.find(prefix + "organizations.acme: key file " + key.string()) !=
+        std::string::npos);
+  CHECK(result.err.find("0644") != std::string::npos);
+  CHECK(result.err.find("ac-key-that-must-not-be-printed") == std::string::npos);
+  CHECK(result.out.empty());
+
+  // A CA file that is not there; then everything set right: ok.
+  config = write_config({{"ca_file", (dir.path() / "missing.pem").string()}});
+  result = check(config);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find(prefix + "ca_file: cannot read ca_file") != std::string::npos);
+
+  ::chmod(key.c_str(), 0600);
+  std::filesystem::create_directories(dir.path() / "state");
+  const auto ca = dir.write("ca.pem", stand_in::generate_pki().ca_cert_pem, 0644);
+  config = write_config({{"ca_file", ca.string()},
+                         {"cache_file", (dir.path() / "state" / "cache").string()},
+                         {"key_dir", (dir.path() / "keys").string()},
+                         {"organizations", {{"acme", {{"key_file", key.string()}}}}}});
+  result = check(config);
+  CHECK_MESSAGE(result.exit_code == 0, result.err);
+  CHECK(result.out == config.string() + ": ok\n");
+}
+
 TEST_CASE("keys and tokens never appear in the daemon's arguments, answers, metrics or log") {
   world w;
   const auto token = w.daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
@@ -393,9 +531,14 @@ TEST_CASE("keys and tokens never appear in the daemon's arguments, answers, metr
   REQUIRE(w.cli({"key", "add", "newco"}, new_key + "\n").exit_code == 0);
   const auto new_token =
       w.daemon->get("/v1/token?org=newco").json()["access_token"].get<std::string>();
-  // An ephemeral key the auth server rejects.
+  // A key the auth server rejects, refused when added, then kept untried.
   const auto rejected_key = "rejected-" + awkward_key();
-  REQUIRE(w.cli({"key", "add", "wrong", "--ephemeral"}, rejected_key + "\n").exit_code == 0);
+  const auto refused = w.cli({"key", "add", "wrong", "--ephemeral"}, rejected_key + "\n");
+  CHECK(refused.exit_code == 6);
+  CHECK((refused.out + refused.err).find(rejected_key) == std::string::npos);
+  REQUIRE(
+      w.cli({"key", "add", "wrong", "--ephemeral", "--no-verify"}, rejected_key + "\n").exit_code ==
+      0);
   const auto rejected = w.daemon->get("/v1/token?org=wrong");
   CHECK(rejected.status == 502);
   CHECK(rejected.json()["error"] == "key_rejected");

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -102,8 +103,11 @@ std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds bound) {
 // execs actokend in its own process with LISTEN_FDS=1.
 class activated_daemon {
  public:
-  activated_daemon(const std::string& tool, const temp_dir& dir, const json& config)
-      : socket_(config["socket"].get<std::string>()), log_path_(dir.path() / "activate.log") {
+  // Listens on `socket`, by default the config's own.
+  activated_daemon(const std::string& tool, const temp_dir& dir, const json& config,
+                   std::optional<fs::path> socket = std::nullopt)
+      : socket_(socket.value_or(config["socket"].get<std::string>())),
+        log_path_(dir.path() / "activate.log") {
     const auto config_path = dir.write("actokend.json", config.dump(2));
     // It passes the daemon only the variables named with -E.
     std::vector<std::string> argv{tool, "-l", socket_.string()};
@@ -351,16 +355,22 @@ TEST_CASE("the example config is valid") {
   const auto result = run_process({actokend_path(), "--check-config", "--config",
                                    (source_dir / "systemd/actokend.example.json").string()});
   // Its users and groups (builder, developers, actoken-admin, and the package's
-  // actoken for socket_group) may not exist on this machine: then names that do
-  // not resolve are its only problems (SPEC §4).
+  // actoken for socket_group) may not exist on this machine, nor the host's
+  // files it names (selfhosted's key file beside it, /var/cache/actoken): then
+  // those are its only problems (SPEC §4, §2 --check-config).
+  const auto config = (source_dir / "systemd/actokend.example.json").string();
   if (result.exit_code != 0) {
     std::istringstream lines(result.err);
     std::string line;
     while (std::getline(lines, line)) {
-      CHECK_MESSAGE((line.ends_with("; it matches nobody") ||
-                     line.ends_with("socket_group: no group named actoken; the daemon cannot "
-                                    "start with it")),
-                    line);
+      CHECK_MESSAGE(
+          (line.ends_with("; it matches nobody") ||
+           line.ends_with("socket_group: no group named actoken; the daemon cannot "
+                          "start with it") ||
+           line == config + ": organizations.selfhosted: key file " +
+                       (source_dir / "systemd/selfhosted.key").string() + " does not exist" ||
+           line == config + ": cache_file: folder /var/cache/actoken does not exist"),
+          line);
     }
   }
   CHECK_MESSAGE(result.exit_code <= 1, result.out << result.err);
@@ -372,7 +382,8 @@ TEST_CASE("socket activation: the passed socket is served and left in place") {
     return skip_case("systemd-socket-activate is not installed: socket activation not tested");
   }
   daemon_world w({.start_daemon = false});
-  activated_daemon daemon(*tool, w.dir, w.config);
+  // The unit's socket, not the config's: the daemon serves (and names) the one it is given.
+  activated_daemon daemon(*tool, w.dir, w.config, w.dir.path() / "activated.sock");
   const auto socket = daemon.socket().string();
 
   // The first connection starts actokend, which answers on the socket it was given.
@@ -382,7 +393,10 @@ TEST_CASE("socket activation: the passed socket is served and left in place") {
   CHECK_MESSAGE(token.exit_code == 0, token.err << daemon.log());
   CHECK(token.out.size() > 20);
   CHECK(w.upstream.exchanges_for(w.key) == 1);
-  CHECK(daemon.log().find("socket activation") != std::string::npos);
+  CHECK_MESSAGE(
+      daemon.log().find("listening on " + socket + " (socket activation)") != std::string::npos,
+      daemon.log());
+  CHECK_FALSE(fs::exists(w.config["socket"].get<std::string>()));
 
   const auto code = daemon.terminate(std::chrono::seconds{5});
   REQUIRE_MESSAGE(code.has_value(), "actokend did not stop within 5 s: " << daemon.log());

@@ -397,7 +397,7 @@ TEST_CASE("status and ping") {
 }
 
 TEST_CASE("key add sends the trimmed key from stdin as JSON, and never prints it") {
-  fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":false})")});
+  fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":false,"verified":true})")});
   harness h(daemon.socket());
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
@@ -413,7 +413,8 @@ TEST_CASE("key add sends the trimmed key from stdin as JSON, and never prints it
   command.ephemeral = true;
   CHECK(run_command(command, h.ctx) == 0);
   ::close(fds[0]);
-  CHECK(h.out.str() == "added the key for acme (in memory only)\n");
+  CHECK(h.out.str() ==
+        "added the key for acme (in memory only, verified: the auth server issued a token)\n");
   CHECK(h.out.str().find("c2VjcmV0") == std::string::npos);
   CHECK(h.err.str().find("c2VjcmV0") == std::string::npos);
 
@@ -423,7 +424,7 @@ TEST_CASE("key add sends the trimmed key from stdin as JSON, and never prints it
   const auto body = nlohmann::json::parse(request_body(request));
   CHECK(body ==
         nlohmann::json::parse(R"({"key":"c2VjcmV0+/key==","auth_url":"https://auth.example.com",
-                                         "api_version":"v2","persist":false})"));
+                                         "api_version":"v2","persist":false,"verify":true})"));
 }
 
 TEST_CASE("key add with nothing on stdin fails before asking the daemon") {

@@ -116,9 +116,10 @@ TEST_CASE("an oversized key is refused") {
 TEST_CASE("the key body is JSON with only the settings given") {
   secret_buffer body(512);
   REQUIRE(build_key_body("k+/=", key_settings{}, body));
-  CHECK(body.view() == R"({"key":"k+/="})");
+  CHECK(body.view() == R"({"key":"k+/=","verify":true})");  // verified unless --no-verify
 
   key_settings settings;
+  settings.verify = false;
   settings.auth_url = "https://auth.example.com/\"x\"";
   settings.api_version = "v2";
   settings.persist = false;

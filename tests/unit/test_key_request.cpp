@@ -32,15 +32,17 @@ std::string parse_bad(std::string_view body) {
 TEST_CASE("every field, in any order, with white space between") {
   const auto put = parse_ok(
       R"( { "persist" : false, "api_version": "v1", "auth_url": "https://auth.example.com//",
-          "key": "ac+/k==" } )");
+          "verify": true, "key": "ac+/k==" } )");
   CHECK(put.key.view() == "ac+/k==");
   CHECK_FALSE(put.persist);
+  CHECK(put.verify);
   CHECK(put.api_version == upstream::api_version::v1);
   CHECK(put.auth_url == "https://auth.example.com");
 
   const auto minimal = parse_ok(R"({"key":"k"})");
   CHECK(minimal.key.view() == "k");
   CHECK(minimal.persist);
+  CHECK_FALSE(minimal.verify);
   CHECK_FALSE(minimal.auth_url);
   CHECK_FALSE(minimal.api_version);
 }
@@ -78,7 +80,9 @@ TEST_CASE("what is not the object of a key PUT is refused with a reason") {
       {R"({"key": 42})", "key must be a string"},
       {R"({"key": null})", "key must be a string"},
       {R"({"key": "a", "key": "b"})", "key is given twice"},
-      {R"({"key": "a", "verify": true})", "unexpected field: verify"},
+      {R"({"key": "a", "verified": true})", "unexpected field: verified"},
+      {R"({"key": "a", "verify": "yes"})", "verify must be true or false"},
+      {R"({"key": "a", "verify": true, "verify": false})", "verify is given twice"},
       {R"({"key": "a", "persist": "yes"})", "persist must be true or false"},
       {R"({"key": "a", "auth_url": "http://x"})", "auth_url must be an https:// URL"},
       {R"({"key": "a", "auth_url": 1})", "auth_url must be a string"},

@@ -227,6 +227,42 @@ TEST_CASE("GET /v1/orgs: a peer sees the organizations it may use; an admin sees
   CHECK(orgs[2]["last_error"]["at"].is_null());
 }
 
+TEST_CASE(
+    "PUT /v1/orgs/{org}/key with verify: kept only after one good exchange, whose token is "
+    "cached") {
+  router_world w;
+  // The exchanger refuses every organization but acme: delta's key is not kept.
+  const std::string body = R"({"key": "delta-key", "persist": false, "verify": true})";
+  auto routed = w.router.handle({"PUT", "/v1/orgs/delta/key", body, admin_peer});
+  REQUIRE(std::holds_alternative<api::pending_key>(routed));
+  auto refused = w.finish(std::get<api::pending_key>(std::move(routed)));
+  REQUIRE(refused.has_value());
+  CHECK(refused->status == 503);
+  CHECK(error_of(*refused) == "upstream_unavailable");
+  CHECK(body_of(*refused)["message"].get<std::string>().find("the new key was not kept") !=
+        std::string::npos);
+  CHECK(w.service.find_org("delta") == nullptr);
+  CHECK(w.upstream->calls == 1);
+
+  // acme's new key works: kept, and the token of its trial is what is served next.
+  const auto before = w.upstream->calls;
+  const auto put = ask(w, "PUT", "/v1/orgs/acme/key", admin_peer,
+                       R"({"key": "acme-new-key", "persist": false, "verify": true})");
+  CHECK(put.status == 200);
+  CHECK(body_of(put) == json{{"org", "acme"}, {"persisted", false}, {"verified", true}});
+  CHECK(w.service.find_org("acme")->key->view() == "acme-new-key");
+  CHECK(w.upstream->calls == before + 1);
+  const auto token = body_of(ask(w, "GET", "/v1/token?org=acme", builder_peer));
+  CHECK(token["source"] == "cache");
+  CHECK(token["access_token"] == exchanged_jwt);
+  CHECK(w.upstream->calls == before + 1);
+
+  // Only admins get as far as a trial; a body that is not valid never reaches one.
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/acme/key", builder_peer, body)) == "forbidden");
+  CHECK(error_of(ask(w, "PUT", "/v1/orgs/beta/key", admin_peer, body)) == "key_managed_by_config");
+  CHECK(w.upstream->calls == before + 1);
+}
+
 TEST_CASE("PUT /v1/orgs/{org}/key: admins only, a valid body, not over a config key_file") {
   router_world w;
   const std::string body = R"({"key": "new-key", "persist": false})";
@@ -236,7 +272,7 @@ TEST_CASE("PUT /v1/orgs/{org}/key: admins only, a valid body, not over a config 
   CHECK(error_of(ask(w, "PUT", "/v1/orgs/-x/key", admin_peer, body)) == "bad_request");
   const auto put = ask(w, "PUT", "/v1/orgs/delta/key", admin_peer, body);
   CHECK(put.status == 200);
-  CHECK(body_of(put) == json{{"org", "delta"}, {"persisted", false}});
+  CHECK(body_of(put) == json{{"org", "delta"}, {"persisted", false}, {"verified", false}});
   CHECK(w.service.find_org("delta") != nullptr);
   // The org name is percent-decoded: "%61cme" is acme.
   CHECK(ask(w, "PUT", "/v1/orgs/%61cme/key", admin_peer, body).status == 200);

@@ -1,0 +1,69 @@
+#include "daemon/config_check.hpp"
+
+#include "daemon/keys.hpp"
+#include "daemon/persist/cache_file.hpp"
+#include "daemon/platform/private_file.hpp"
+#include "daemon/upstream/tls_context.hpp"
+
+#include <unistd.h>
+
+#include <string>
+#include <system_error>
+
+namespace actoken {
+namespace {
+
+// The cache file: its folder must exist and take the daemon's new files; a
+// file already there must pass the private-file checks (else it is neither
+// read nor ever overwritten).
+std::string cache_file_problem(const std::filesystem::path& path, uid_t daemon_uid) {
+  const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) {
+    return "folder " + folder.string() + " does not exist";
+  }
+  // Whether another uid could write there cannot be asked of the kernel; the
+  // running uid can (the usual case: the user checks their own daemon's config).
+  if (daemon_uid == ::geteuid() && ::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return "folder " + folder.string() +
+           " is not writable: " + std::generic_category().message(errno);
+  }
+  if (daemon_uid == ::geteuid()) return persist::cache_file_problem(path);
+  const auto file = platform::check_private_file(
+      path, {.daemon_uid = daemon_uid, .max_size = persist::max_cache_file_size});
+  return file.refused() ? file.problem : std::string();
+}
+
+}  // namespace
+
+std::vector<config_problem> check_config(const config& cfg, const std::filesystem::path& file,
+                                         uid_t daemon_uid) {
+  std::vector<config_problem> problems;
+  const auto add = [&](std::string key, std::string reason) {
+    problems.push_back({file.string(), std::move(key), std::move(reason)});
+  };
+  const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
+  if (!dir_problem.empty()) add("key_dir", dir_problem);
+  // Key files and `<org>.json` files the daemon would refuse (a key_dir's own
+  // refusal is said once, above). An organization without a key yet is fine:
+  // one can be added at run time.
+  for (const auto& [name, org] : load_org_table(cfg, {}, daemon_uid)) {
+    for (const auto& problem : org->problems) {
+      if (problem != dir_problem) add("organizations." + name, problem);
+    }
+  }
+  if (cfg.ca_file) {
+    auto tls = upstream::make_tls_context(cfg.ca_file);
+    if (const auto* reason = std::get_if<std::string>(&tls)) add("ca_file", *reason);
+  }
+  if (cfg.cache_file) {
+    if (auto problem = cache_file_problem(*cfg.cache_file, daemon_uid); !problem.empty()) {
+      add("cache_file", std::move(problem));
+    }
+  }
+  // Names that do not resolve: the daemon would run, but those entries match nobody.
+  problems.insert(problems.end(), cfg.warnings.begin(), cfg.warnings.end());
+  return problems;
+}
+
+}  // namespace actoken
