@@ -158,6 +158,10 @@ TEST_CASE("each peer gets exactly the tokens its rules give; refusals make no up
   }
   // Nothing was exchanged for anyone after root's six.
   CHECK(w.upstream.exchanges() == 6);
+  // Refusals are logged without a token or the key.
+  const auto log = w.daemon->log();
+  CHECK(log.find(w.key) == std::string::npos);
+  for (const auto& [name, token] : tokens) CHECK(log.find(token) == std::string::npos);
 }
 
 TEST_CASE("a listed sub-organization asked for by GUID is its alias's cache key and allow") {
