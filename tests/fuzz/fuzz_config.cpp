@@ -90,9 +90,10 @@ void check_config(const config& cfg) {
       ACTOKEN_FUZZ_CHECK(lower_case_guid(sub.id), "a sub-organization id not a lower-case GUID");
       if (sub.allow) check_principals(*sub.allow);
       // One GUID, one entry: found by alias and by id alike.
-      ACTOKEN_FUZZ_CHECK(org.sub_organizations.by_id(sub.id) != nullptr &&
-                             org.sub_organizations.by_id(sub.id)->allow == sub.allow,
-                         "a GUID listed twice with different allows");
+      const auto* by_id = org.sub_organizations.by_id(sub.id);
+      ACTOKEN_FUZZ_CHECK(by_id != nullptr && by_id->id == sub.id, "a listed GUID not found by id");
+      ACTOKEN_FUZZ_CHECK(by_id->allow.has_value() == sub.allow.has_value(),
+                         "a GUID listed twice, with an allow and without");
     }
   }
 }
