@@ -186,7 +186,14 @@ std::string access_policy::use_refused(const platform::peer_credentials& peer,
            file;
   }
   if (scope.listed != nullptr && scope.listed->allow) {
-    return what + "add the user or one of its groups to " + subs + "." + *alias + ".allow" + file;
+    // One GUID has one allow (the config refuses two): every alias of it changes together.
+    std::string others;
+    for (const auto& [name, sub] : org.sub_organizations.entries()) {
+      if (sub.id == scope.id && name != *alias) others += (others.empty() ? "" : ", ") + name;
+    }
+    const auto also = others.empty() ? "" : " (and of " + others + ", the same id, alike)";
+    return what + "add the user or one of its groups to " + subs + "." + *alias + ".allow" + also +
+           file;
   }
   const auto own_list = "organizations." + org.name + ".allow";
   const auto where =

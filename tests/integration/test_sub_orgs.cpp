@@ -479,3 +479,33 @@ TEST_CASE("the three-team host of the docs does what they say") {
             .status == 403);
   CHECK(w.upstream.exchanges() == 4);  // three teams' tokens and the root token
 }
+
+// SPEC §5: `appcircle-config` asks the daemon as its caller, so a team's job
+// writes its own sub-organization's token into the Appcircle CLI's config, and
+// is refused another's.
+TEST_CASE("appcircle-config follows the caller's sub-organization rules") {
+  host w(three_team_config());
+  const temp_dir home;
+  std::filesystem::permissions(home.path(), std::filesystem::perms(0755));
+  const auto folder = home.path() / "nobody";
+  std::filesystem::create_directory(folder);
+  REQUIRE(::chown(folder.c_str(), nobody.uid, nobody.gid) == 0);
+  std::filesystem::permissions(folder, std::filesystem::perms(0700));
+  const auto file = folder / "config.json";
+
+  std::string out;
+  std::string err;
+  CHECK(cli_as(nobody, w.socket(),
+               {"appcircle-config", "acme", "--sub-org", "web", "--file", file.string()}, &out,
+               &err) == 4);
+  CHECK(err.find("may not use sub-organization web of organization acme") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(file));
+  CHECK(w.upstream.exchanges() == 0);
+
+  CHECK(cli_as(nobody, w.socket(),
+               {"appcircle-config", "acme", "--sub-org", "mobile", "--file", file.string()}, &out,
+               &err) == 0);
+  CHECK_MESSAGE(std::filesystem::exists(file), err);
+  CHECK(read_text(file).find(w.token(nobody, "mobile")) != std::string::npos);
+  CHECK(w.upstream.exchanges() == 1);
+}

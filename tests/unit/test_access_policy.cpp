@@ -322,8 +322,8 @@ TEST_CASE("a sub-organization refusal names the peer, the sub-organization and w
   const auto file = "/etc/actoken/actokend.json";
   CHECK(policy.use_refused(stranger, acme, by_guid(acme, mobile_id), file) ==
         "uid 1003 may not use sub-organization ios of organization acme: add the user or one of "
-        "its groups to organizations.acme.sub_organizations.ios.allow in "
-        "/etc/actoken/actokend.json, then reload");
+        "its groups to organizations.acme.sub_organizations.ios.allow (and of mobile, the same "
+        "id, alike) in /etc/actoken/actokend.json, then reload");
   CHECK(policy.use_refused(builder, acme, by_alias(acme, "web"), file) ==
         "user builder (uid 1001) may not use sub-organization web of organization acme: add the "
         "user or one of its groups to organizations.acme.allow in /etc/actoken/actokend.json, "
