@@ -29,16 +29,16 @@
 
 namespace actoken::testing {
 
-// A user a child process turns into: uid, primary gid and the process's
-// supplementary groups (SO_PEERCRED carries only uid and gid).
+/// A user a child process turns into: uid, primary gid and the process's
+/// supplementary groups (SO_PEERCRED carries only uid and gid).
 struct identity {
   uid_t uid;
   gid_t gid;
   std::vector<gid_t> groups;
 };
 
-// Drops the calling (forked, single-threaded) process to `who`. Only system
-// calls: safe after fork in a multi-threaded parent.
+/// Drops the calling (forked, single-threaded) process to `who`. Only system
+/// calls: safe after fork in a multi-threaded parent.
 inline bool become(const identity& who) {
   return ::setgroups(who.groups.size(), who.groups.data()) == 0 && ::setgid(who.gid) == 0 &&
          ::setuid(who.uid) == 0 && ::getuid() == who.uid;
@@ -46,9 +46,9 @@ inline bool become(const identity& who) {
 
 inline constexpr int become_failed = 120;
 
-// Connects a new socket to `path` from a child that is `who`: the kernel
-// records the child's credentials at connect time. Returns the connected fd,
-// or -errno when the connect was refused.
+/// Connects a new socket to `path` from a child that is `who`: the kernel
+/// records the child's credentials at connect time. Returns the connected fd,
+/// or -errno when the connect was refused.
 inline int connect_as(const identity& who, const std::filesystem::path& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
@@ -76,7 +76,7 @@ inline int connect_as(const identity& who, const std::filesystem::path& path) {
   return fd;
 }
 
-// One HTTP request from `who` on a new connection; throws when refused.
+/// One HTTP request from `who` on a new connection; throws when refused.
 inline http_reply request_as(const identity& who, const std::filesystem::path& socket,
                              const std::string& method, const std::string& target,
                              const std::string& body = "") {
@@ -119,8 +119,8 @@ inline http_reply request_as(const identity& who, const std::filesystem::path& s
   return reply;
 }
 
-// A copy of the CLI that any user can execute: the build tree may sit in a
-// folder other users cannot enter (CI's clone, a home directory).
+/// A copy of the CLI that any user can execute: the build tree may sit in a
+/// folder other users cannot enter (CI's clone, a home directory).
 inline const std::string& shared_cli() {
   static const temp_dir bin;
   static const std::string path = [] {
@@ -132,7 +132,7 @@ inline const std::string& shared_cli() {
   return path;
 }
 
-// Runs the actoken CLI as `who` and returns its exit code (stderr in `err`).
+/// Runs the actoken CLI as `who` and returns its exit code (stderr in `err`).
 inline int cli_as(const identity& who, const std::filesystem::path& socket,
                   std::vector<std::string> args, std::string* out = nullptr,
                   std::string* err = nullptr) {
