@@ -160,6 +160,76 @@ class reader {
   std::vector<config_problem> problems_;
 };
 
+// The same users and groups, in any order, as written (names are not
+// resolved yet: a name and its number count as different).
+bool same_principals(const std::optional<principal_set>& a, const std::optional<principal_set>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  auto sorted = [](principal_set set) {
+    std::sort(set.user_names.begin(), set.user_names.end());
+    std::sort(set.uids.begin(), set.uids.end());
+    std::sort(set.group_names.begin(), set.group_names.end());
+    std::sort(set.gids.begin(), set.gids.end());
+    return set;
+  };
+  return sorted(*a) == sorted(*b);
+}
+
+// One entry of `sub_organizations`: "<guid>" or {"id": "<guid>", "allow": {...}}.
+std::optional<sub_org_config> read_sub_org(reader& r, const std::string& key, const json& value) {
+  const json* id = &value;
+  sub_org_config sub;
+  if (value.is_object()) {
+    r.only_keys(value, key + ".", {"id", "allow"});
+    const auto found = value.find("id");
+    if (found == value.end()) {
+      r.problem(key + ".id", "is missing: the sub-organization's id in GUID form");
+      return std::nullopt;
+    }
+    id = &*found;
+    if (const auto allow = value.find("allow"); allow != value.end()) {
+      sub.allow = r.principals(*allow, key + ".allow");
+    }
+  }
+  if (!id->is_string() || !is_guid(id->get_ref<const std::string&>())) {
+    r.problem(value.is_object() ? key + ".id" : key,
+              R"(must be an organization id in GUID form, or {"id": "<guid>", "allow": {...}})");
+    return std::nullopt;
+  }
+  sub.id = id->get<std::string>();
+  std::transform(sub.id.begin(), sub.id.end(), sub.id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return sub;
+}
+
+void read_sub_organizations(reader& r, const std::string& key, const json& value,
+                            sub_org_list& list) {
+  if (!value.is_object()) {
+    r.problem(key, R"(must be an object like {"alias": "<guid>"})");
+    return;
+  }
+  for (const auto& [alias, entry] : value.items()) {
+    const auto entry_key = key + "." + alias;
+    if (!is_valid_org_name(alias)) {
+      r.problem(entry_key, "aliases match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+    } else if (is_guid(alias)) {
+      // A request's sub_org is looked up as an alias first: an alias in GUID
+      // form would hide the sub-organization of that id.
+      r.problem(entry_key, "an alias may not be in GUID form");
+    }
+    auto sub = read_sub_org(r, entry_key, entry);
+    if (!sub) continue;
+    // One GUID is one cache key with one allow, whichever alias names it.
+    if (const auto* listed = list.by_id(sub->id);
+        listed != nullptr && !same_principals(listed->allow, sub->allow)) {
+      r.problem(entry_key, "lists " + sub->id + " as " + *list.alias_of(sub->id) +
+                               " does, with a different allow: a sub-organization has one allow "
+                               "whichever alias names it");
+      continue;
+    }
+    list.add(alias, std::move(*sub));
+  }
+}
+
 void read_organization(reader& r, const std::string& name, const json& value, org_config& org) {
   const auto prefix = "organizations." + name;
   if (!is_valid_org_name(name)) {
@@ -170,7 +240,8 @@ void read_organization(reader& r, const std::string& name, const json& value, or
     return;
   }
   r.only_keys(value, prefix + ".",
-              {"key_file", "auth_url", "api_version", "scope", "allow", "sub_organizations"});
+              {"key_file", "auth_url", "api_version", "scope", "allow", "sub_organizations",
+               "any_sub_org"});
   if (const auto it = value.find("key_file"); it != value.end()) {
     // systemd's LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
     const auto& ctx = r.context();
@@ -190,23 +261,13 @@ void read_organization(reader& r, const std::string& name, const json& value, or
     org.allow = r.principals(*it, prefix + ".allow");
   }
   if (const auto it = value.find("sub_organizations"); it != value.end()) {
-    const auto key = prefix + ".sub_organizations";
-    if (!it->is_object()) {
-      r.problem(key, R"(must be an object like {"alias": "<guid>"})");
-      return;
-    }
-    for (const auto& [alias, guid] : it->items()) {
-      if (!is_valid_org_name(alias)) {
-        r.problem(key + "." + alias, "aliases match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
-      }
-      if (!guid.is_string() || !is_guid(guid.get_ref<const std::string&>())) {
-        r.problem(key + "." + alias, "must be an organization id in GUID form");
-        continue;
-      }
-      auto lower = guid.get<std::string>();
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      org.sub_organizations[alias] = lower;
+    read_sub_organizations(r, prefix + ".sub_organizations", *it, org.sub_organizations);
+  }
+  if (const auto it = value.find("any_sub_org"); it != value.end()) {
+    if (it->is_boolean()) {
+      org.sub_organizations.any_sub_org = it->get<bool>();
+    } else {
+      r.problem(prefix + ".any_sub_org", "must be true or false");
     }
   }
 }
@@ -361,6 +422,28 @@ void read_top_level(reader& r, const json& root, config& cfg) {
 }
 
 }  // namespace
+
+void sub_org_list::add(std::string alias, sub_org_config sub) {
+  by_alias_.insert_or_assign(std::move(alias), std::move(sub));
+  // Rebuilt whole (at load, a handful of entries): each GUID's first alias by name.
+  alias_by_id_.clear();
+  for (const auto& [name, entry] : by_alias_) alias_by_id_.try_emplace(entry.id, name);
+}
+
+const sub_org_config* sub_org_list::by_alias(std::string_view alias) const {
+  const auto found = by_alias_.find(alias);
+  return found == by_alias_.end() ? nullptr : &found->second;
+}
+
+const sub_org_config* sub_org_list::by_id(std::string_view guid) const {
+  const auto alias = alias_by_id_.find(guid);
+  return alias == alias_by_id_.end() ? nullptr : by_alias(alias->second);
+}
+
+const std::string* sub_org_list::alias_of(std::string_view guid) const {
+  const auto alias = alias_by_id_.find(guid);
+  return alias == alias_by_id_.end() ? nullptr : &alias->second;
+}
 
 std::string config_problem::to_string() const {
   // A key is the config's own text: shown as is when it is printable ASCII,

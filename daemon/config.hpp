@@ -48,6 +48,56 @@ struct name_book {
   std::map<gid_t, std::string> groups;
 };
 
+/// One sub-organization of an organization (SPEC §2 `sub_organizations`):
+/// its GUID, and the peers that may use it when it has an `allow` of its own
+/// (SPEC §4 "Least privilege for sub-organizations").
+struct sub_org_config {
+  std::string id;                      ///< the GUID, lower case
+  std::optional<principal_set> allow;  ///< its own list; none: the organization's rule
+
+  friend bool operator==(const sub_org_config&, const sub_org_config&) = default;
+};
+
+/// An organization's `sub_organizations` and `any_sub_org`, indexed both ways
+/// when the config is loaded: a GUID listed under an alias is the same entry,
+/// with the same `allow`, whichever way a request names it (SPEC §3).
+class sub_org_list {
+ public:
+  /// Lists `sub` under `alias` (replacing an entry of that alias).
+  void add(std::string alias, sub_org_config sub);
+
+  /// The entry listed under `alias`, or null.
+  const sub_org_config* by_alias(std::string_view alias) const;
+  /// The entry listed for `guid` (lower case), or null when it is not listed.
+  const sub_org_config* by_id(std::string_view guid) const;
+  /// The first alias (by name) listed for `guid`, or null.
+  const std::string* alias_of(std::string_view guid) const;
+
+  /// Every entry by alias, sorted by alias.
+  const std::map<std::string, sub_org_config, std::less<>>& entries() const noexcept {
+    return by_alias_;
+  }
+  bool empty() const noexcept { return by_alias_.empty(); }
+  /// Calls `resolve(alias, allow)` for each entry with an `allow` of its own,
+  /// for the names in it to be resolved at load (name_resolution.hpp).
+  template <class Resolve>
+  void resolve_allows(Resolve&& resolve) {
+    for (auto& [alias, sub] : by_alias_) {
+      if (sub.allow) resolve(alias, *sub.allow);
+    }
+  }
+
+  /// `any_sub_org`: whether GUIDs that are not listed may be asked for (by
+  /// the peers the organization's rule lets in); false: they are `forbidden`.
+  bool any_sub_org = true;
+
+  friend bool operator==(const sub_org_list&, const sub_org_list&) = default;
+
+ private:
+  std::map<std::string, sub_org_config, std::less<>> by_alias_;
+  std::map<std::string, std::string, std::less<>> alias_by_id_;  // GUID -> first alias
+};
+
 /// One entry of `organizations`.
 struct org_config {
   std::optional<std::filesystem::path> key_file;  ///< already resolved to an absolute path
@@ -55,7 +105,7 @@ struct org_config {
   std::optional<upstream::api_version> api_version;
   std::optional<std::string> scope;
   std::optional<principal_set> allow;
-  std::map<std::string, std::string> sub_organizations;  ///< alias -> GUID (lower case)
+  sub_org_list sub_organizations;  ///< with `any_sub_org`
 
   friend bool operator==(const org_config&, const org_config&) = default;
 };

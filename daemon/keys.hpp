@@ -50,8 +50,8 @@ struct org_settings {
   upstream::api_version api_version = upstream::api_version::v3;
   std::string scope;
   std::optional<principal_set> allow;  ///< the org's own list, if any
-  std::map<std::string, std::string> sub_organizations;
-  bool config_key_file = false;  ///< key managed by config (409 on PUT/DELETE)
+  sub_org_list sub_organizations;      ///< the config's, with `any_sub_org`
+  bool config_key_file = false;        ///< key managed by config (409 on PUT/DELETE)
 
   /// True when a token obtained under `other` is still good under these
   /// settings: same key bytes, auth server, API version and scope (SPEC §6).

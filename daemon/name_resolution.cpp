@@ -67,6 +67,10 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
   for (auto& [name, org] : cfg.organizations) {
     if (org.allow)
       resolve_set(*org.allow, cfg.names, names, file, "organizations." + name + ".allow", problems);
+    org.sub_organizations.resolve_allows([&](const std::string& alias, principal_set& allow) {
+      resolve_set(allow, cfg.names, names, file,
+                  "organizations." + name + ".sub_organizations." + alias + ".allow", problems);
+    });
   }
   return problems;
 }

@@ -32,7 +32,7 @@ struct name_service {
 name_service system_name_service();
 
 /// Adds the number of every user and group name in `cfg`'s `admin`, `allow`
-/// and organizations' `allow` to its set's `uids` or `gids`, and sets
+/// and organizations' and sub-organizations' `allow` to its set's `uids` or `gids`, and sets
 /// `socket_gid` from `socket_group`; each name resolved is also written in
 /// `cfg.names`. Returns one problem (`file: key: reason`) per name that does
 /// not resolve.

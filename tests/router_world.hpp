@@ -164,7 +164,7 @@ inline org_table router_test_orgs() {
   acme->api_version = upstream::api_version::v3;
   acme->scope = "openid,profile,email";
   acme->allow = principal_set{{"builder"}, {1001}, {}, {}};  // as resolved at load
-  acme->sub_organizations = {{"mobile", acme_sub_guid}};
+  acme->sub_organizations.add("mobile", {acme_sub_guid, std::nullopt});
 
   auto beta = std::make_shared<org_settings>();
   beta->name = "beta";

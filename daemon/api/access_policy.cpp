@@ -11,6 +11,9 @@ struct access_policy::match {
   by kind = by::always;
   bool top_level = false;  // the top-level `allow`, for an org without its own
   unsigned id = 0;         // the uid or gid that matched
+  // The alias of the sub-organization whose own `allow` matched; empty for
+  // the organization's rule.
+  std::string_view sub_org_alias;
 };
 
 namespace {
@@ -72,12 +75,42 @@ std::optional<access_policy::match> access_policy::find_rule(const platform::pee
   const bool top_level = !org.allow;
   const auto entry = matching_entry(top_level ? allow_ : *org.allow, peer);
   if (!entry) return std::nullopt;
-  return match{entry->first ? match::by::user : match::by::group, top_level, entry->second};
+  return match{entry->first ? match::by::user : match::by::group, top_level, entry->second, {}};
+}
+
+bool access_policy::may_use(const platform::peer_credentials& peer, const org_settings& org,
+                            const token_scope& scope) const {
+  // The config names the sub-organizations this key may reach: for everyone.
+  if (scope.unlisted() && !org.sub_organizations.any_sub_org) return false;
+  if (scope.listed != nullptr && scope.listed->allow) {
+    return always_allowed(peer) || matching_entry(*scope.listed->allow, peer).has_value();
+  }
+  return find_rule(peer, org).has_value();
+}
+
+bool access_policy::may_see(const platform::peer_credentials& peer, const org_settings& org) const {
+  if (find_rule(peer, org)) return true;
+  const auto& entries = org.sub_organizations.entries();
+  return std::any_of(entries.begin(), entries.end(), [&](const auto& entry) {
+    const auto& allow = entry.second.allow;
+    return allow && matching_entry(*allow, peer).has_value();
+  });
+}
+
+std::optional<access_policy::match> access_policy::find_sub_org_rule(
+    const platform::peer_credentials& peer, const principal_set& allow) const {
+  if (always_allowed(peer)) return match{};
+  const auto entry = matching_entry(allow, peer);
+  if (!entry) return std::nullopt;
+  return match{entry->first ? match::by::user : match::by::group, false, entry->second, {}};
 }
 
 std::string access_policy::rule_text(const match& rule) const {
   if (rule.kind == match::by::always) return "admin";
   std::string text = rule.top_level ? "allow (top level) " : "";
+  if (!rule.sub_org_alias.empty()) {
+    text = "sub_organizations." + std::string(rule.sub_org_alias) + ".allow ";
+  }
   if (rule.kind == match::by::user) {
     text += "users: " + user_name(rule.id).value_or(std::to_string(rule.id));
   } else {
@@ -88,16 +121,25 @@ std::string access_policy::rule_text(const match& rule) const {
 
 std::optional<org_access> access_policy::access_to(const platform::peer_credentials& peer,
                                                    const org_settings& org) const {
-  const auto rule = find_rule(peer, org);
-  if (!rule) return std::nullopt;
+  const auto org_rule = find_rule(peer, org);
   org_access access;
-  access.via = rule_text(*rule);
-  // Every listed sub-organization is usable by whoever may use the
-  // organization, by the same rule, until sub-organizations get allow lists
-  // of their own (issue 16).
-  for (const auto& [alias, id] : org.sub_organizations) {
-    access.sub_orgs.push_back({alias, id, access.via});
+  access.root = org_rule.has_value();
+  if (org_rule) access.via = rule_text(*org_rule);
+  // A sub-organization with an allow of its own follows it alone; the others
+  // follow the organization's rule.
+  for (const auto& [alias, sub] : org.sub_organizations.entries()) {
+    auto rule = org_rule;
+    if (sub.allow) {
+      rule = find_sub_org_rule(peer, *sub.allow);
+      if (rule) rule->sub_org_alias = alias;
+    }
+    if (rule) access.sub_orgs.push_back({alias, sub.id, rule_text(*rule)});
   }
+  if (!access.root && access.sub_orgs.empty()) return std::nullopt;
+  // Unlisted GUIDs follow the organization's rule, when they are taken at all.
+  access.any_sub_org = access.root && org.sub_organizations.any_sub_org;
+  // Let in by sub-organizations alone: the rule of the first one says why.
+  if (!access.root) access.via = access.sub_orgs.front().via;
   return access;
 }
 
@@ -125,6 +167,38 @@ std::string access_policy::use_refused(const platform::peer_credentials& peer,
   return describe(peer) + " may not use organization " + org.name +
          ": add the user or one of its groups to " + where + " in " +
          config_file_text(config_file) + ", then reload";
+}
+
+std::string access_policy::use_refused(const platform::peer_credentials& peer,
+                                       const org_settings& org, const token_scope& scope,
+                                       std::string_view config_file) const {
+  if (scope.id.empty()) return use_refused(peer, org, config_file);
+  const auto subs = "organizations." + org.name + ".sub_organizations";
+  const auto* alias = org.sub_organizations.alias_of(scope.id);
+  const auto what = describe(peer) + " may not use sub-organization " +
+                    (alias != nullptr ? *alias : std::string(scope.id)) + " of organization " +
+                    org.name + ": ";
+  const auto file = " in " + config_file_text(config_file) + ", then reload";
+  if (scope.unlisted() && !org.sub_organizations.any_sub_org) {
+    return what + "it is not listed in " + subs +
+           " and any_sub_org is false; list it there, with an allow naming the user or one of "
+           "its groups," +
+           file;
+  }
+  if (scope.listed != nullptr && scope.listed->allow) {
+    // One GUID has one allow (the config refuses two): every alias of it changes together.
+    std::string others;
+    for (const auto& [name, sub] : org.sub_organizations.entries()) {
+      if (sub.id == scope.id && name != *alias) others += (others.empty() ? "" : ", ") + name;
+    }
+    const auto also = others.empty() ? "" : " (and of " + others + ", the same id, alike)";
+    return what + "add the user or one of its groups to " + subs + "." + *alias + ".allow" + also +
+           file;
+  }
+  const auto own_list = "organizations." + org.name + ".allow";
+  const auto where =
+      org.allow ? own_list : "allow (or " + own_list + " for " + org.name + " alone)";
+  return what + "add the user or one of its groups to " + where + file;
 }
 
 std::string access_policy::admin_refused(const platform::peer_credentials& peer,

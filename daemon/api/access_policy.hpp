@@ -40,6 +40,17 @@ struct org_access {
   bool any_sub_org = true;        ///< may ask for GUIDs not listed
 };
 
+/// Which of an organization's tokens a request asks for (SPEC §3 cache key).
+struct token_scope {
+  /// The sub-organization's GUID (lower case); empty for the root token.
+  std::string_view id;
+  /// Its entry in `sub_organizations` (asked for by alias or by GUID), or
+  /// null when the GUID is not listed.
+  const sub_org_config* listed = nullptr;
+
+  bool unlisted() const noexcept { return !id.empty() && listed == nullptr; }
+};
+
 /// Decides admin rights and per-organization access for a peer.
 class access_policy {
  public:
@@ -48,11 +59,23 @@ class access_policy {
 
   /// May change keys and flush every organization's tokens.
   bool is_admin(const platform::peer_credentials& peer) const;
-  /// May get `org`'s tokens: root or the daemon's uid, or listed in the org's
-  /// `allow` (the top-level `allow` when the org has none). Being admin alone
-  /// is not enough: admins manage keys, they do not need every token.
+  /// May get `org`'s root token (and flush its tokens): root or the daemon's
+  /// uid, or listed in the org's `allow` (the top-level `allow` when the org
+  /// has none). Being admin alone is not enough: admins manage keys, they do
+  /// not need every token.
   bool may_use(const platform::peer_credentials& peer, const org_settings& org) const;
-  /// What `peer` may use of `org` and why; nullopt when `may_use` says no.
+  /// May get the token of `scope` (SPEC §4 "Least privilege for
+  /// sub-organizations"): a listed sub-organization with an `allow` of its
+  /// own follows that list alone (root and the daemon's uid aside); the root
+  /// token, other listed ones and unlisted GUIDs follow the organization's
+  /// rule; with `any_sub_org` false, an unlisted GUID is refused to everyone.
+  /// Number comparisons only: this is on the hot path.
+  bool may_use(const platform::peer_credentials& peer, const org_settings& org,
+               const token_scope& scope) const;
+  /// May use something of `org`: its root token or one listed
+  /// sub-organization (who sees it in `/v1/orgs` and `/v1/whoami`).
+  bool may_see(const platform::peer_credentials& peer, const org_settings& org) const;
+  /// What `peer` may use of `org` and why; nullopt when it may use nothing.
   std::optional<org_access> access_to(const platform::peer_credentials& peer,
                                       const org_settings& org) const;
 
@@ -67,6 +90,11 @@ class access_policy {
   /// organization, and which list of `config_file` to add it to.
   std::string use_refused(const platform::peer_credentials& peer, const org_settings& org,
                           std::string_view config_file) const;
+  /// The `forbidden` message for a peer that may not get the token of
+  /// `scope`: who, which sub-organization of which organization, and what
+  /// to change in `config_file`.
+  std::string use_refused(const platform::peer_credentials& peer, const org_settings& org,
+                          const token_scope& scope, std::string_view config_file) const;
   /// The `forbidden` message for a peer that is not admin and asked to
   /// `action` (e.g. "change the key of organization acme").
   std::string admin_refused(const platform::peer_credentials& peer, std::string_view action,
@@ -77,6 +105,8 @@ class access_policy {
   bool always_allowed(const platform::peer_credentials& peer) const noexcept;
   std::optional<match> find_rule(const platform::peer_credentials& peer,
                                  const org_settings& org) const;
+  std::optional<match> find_sub_org_rule(const platform::peer_credentials& peer,
+                                         const principal_set& allow) const;
   std::string rule_text(const match& rule) const;
 
   uid_t daemon_uid_;

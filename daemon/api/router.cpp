@@ -166,10 +166,8 @@ json failure_json(const std::optional<tokens::failure_record>& record) {
 // The alias a GUID is known by, else the GUID itself ("" → null).
 json sub_org_label(const org_settings& org, const std::string& guid) {
   if (guid.empty()) return nullptr;
-  for (const auto& [alias, id] : org.sub_organizations) {
-    if (id == guid) return alias;
-  }
-  return guid;
+  const auto* alias = org.sub_organizations.alias_of(guid);
+  return alias != nullptr ? *alias : guid;
 }
 
 json name_or_null(const std::optional<std::string>& name) {
@@ -342,19 +340,27 @@ std::optional<failure> router::resolve_org(const api_request& request, token_que
   if (!is_valid_org_name(org_name)) return failure{errc::bad_request, "invalid organization name"};
   const auto org = tokens_.find_org(org_name);
   if (!org) return failure{errc::unknown_org, "no organization named " + org_name};
-  if (!access_.may_use(request.peer, *org)) {
-    return failure{errc::forbidden, access_.use_refused(request.peer, *org, settings_.config_file)};
-  }
+  // The cache key: an alias and its GUID are one, with one allow (SPEC §3).
   const auto& label = token.sub_org_label;
-  if (label.empty()) return std::nullopt;
-  if (const auto alias = org->sub_organizations.find(label);
-      alias != org->sub_organizations.end()) {
-    token.request.sub_org = alias->second;
+  token_scope scope;
+  if (label.empty()) {
+    // The root token.
+  } else if (const auto* listed = org->sub_organizations.by_alias(label)) {
+    token.request.sub_org = listed->id;
+    scope = {token.request.sub_org, listed};
   } else if (is_guid(label)) {
     token.request.sub_org = lower(label);
+    scope = {token.request.sub_org, org->sub_organizations.by_id(token.request.sub_org)};
+  } else if (!access_.may_see(request.peer, *org)) {
+    // Told nothing about the organization's aliases.
+    return failure{errc::forbidden, access_.use_refused(request.peer, *org, settings_.config_file)};
   } else {
     return failure{errc::bad_request, "sub_org " + label + " of organization " + org_name +
                                           " is neither an alias nor a GUID"};
+  }
+  if (!access_.may_use(request.peer, *org, scope)) {
+    return failure{errc::forbidden,
+                   access_.use_refused(request.peer, *org, scope, settings_.config_file)};
   }
   return std::nullopt;
 }
@@ -447,12 +453,16 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
   std::size_t hidden = 0;
   for (const auto& view : tokens_.view()) {
     const auto& org = *view.settings;
-    if (!admin && !access_.may_use(request.peer, org)) {
+    if (!admin && !access_.may_see(request.peer, org)) {
       ++hidden;
       continue;
     }
     json tokens = json::array();
     for (const auto& [sub, token] : view.tokens) {
+      // A peer sees the tokens it may get; an admin sees them all.
+      if (!admin && !access_.may_use(request.peer, org, {sub, org.sub_organizations.by_id(sub)})) {
+        continue;
+      }
       tokens.push_back({{"sub_org", sub_org_label(org, sub)},
                         {"expires_at", rfc3339(token->expires_at)},
                         {"expires_in", seconds_left(token->expires_at, now)},

@@ -84,9 +84,16 @@ void check_config(const config& cfg) {
     ACTOKEN_FUZZ_CHECK(!org.auth_url || org.auth_url->starts_with("https://"),
                        "an organization auth_url that is not https");
     if (org.allow) check_principals(*org.allow);
-    for (const auto& [alias, guid] : org.sub_organizations) {
+    for (const auto& [alias, sub] : org.sub_organizations.entries()) {
       ACTOKEN_FUZZ_CHECK(is_valid_org_name(alias), "an invalid sub-organization alias");
-      ACTOKEN_FUZZ_CHECK(lower_case_guid(guid), "a sub-organization id not a lower-case GUID");
+      ACTOKEN_FUZZ_CHECK(!is_guid(alias), "a sub-organization alias in GUID form");
+      ACTOKEN_FUZZ_CHECK(lower_case_guid(sub.id), "a sub-organization id not a lower-case GUID");
+      if (sub.allow) check_principals(*sub.allow);
+      // One GUID, one entry: found by alias and by id alike.
+      const auto* by_id = org.sub_organizations.by_id(sub.id);
+      ACTOKEN_FUZZ_CHECK(by_id != nullptr && by_id->id == sub.id, "a listed GUID not found by id");
+      ACTOKEN_FUZZ_CHECK(by_id->allow.has_value() == sub.allow.has_value(),
+                         "a GUID listed twice, with an allow and without");
     }
   }
 }

@@ -186,8 +186,8 @@ TEST_CASE("access_to says nothing where may_use says no, and agrees with it ever
 TEST_CASE("access_to lists the organization's sub-organizations with the same rule") {
   const access_policy policy(daemon_uid, {}, {}, known_names());
   auto acme = org("acme", uids({1001}));
-  acme.sub_organizations = {{"mobile", "9b2f6d1e-0000-4000-8000-000000000001"},
-                            {"web", "9b2f6d1e-0000-4000-8000-000000000002"}};
+  acme.sub_organizations.add("mobile", {"9b2f6d1e-0000-4000-8000-000000000001", std::nullopt});
+  acme.sub_organizations.add("web", {"9b2f6d1e-0000-4000-8000-000000000002", std::nullopt});
   const auto access = policy.access_to(builder, acme);
   REQUIRE(access);
   REQUIRE(access->sub_orgs.size() == 2);
@@ -196,6 +196,151 @@ TEST_CASE("access_to lists the organization's sub-organizations with the same ru
   CHECK(access->sub_orgs[0].via == "users: builder");
   CHECK(access->sub_orgs[1].alias == "web");
   CHECK(access->any_sub_org);
+}
+
+namespace {
+
+using actoken::api::token_scope;
+
+constexpr const char* mobile_id = "9b2f6d1e-0000-4000-8000-000000000001";
+constexpr const char* web_id = "9b2f6d1e-0000-4000-8000-000000000002";
+constexpr const char* unlisted_id = "9b2f6d1e-0000-4000-8000-0000000000ff";
+
+// A three-team host in small: acme's own allow names stranger (the admins'
+// stand-in, uid 1003); mobile is for developers (2000) alone, under two
+// aliases; web has no allow of its own.
+org_settings shared_host(bool any_sub_org = true) {
+  auto acme = org("acme", uids({1003}));
+  acme.sub_organizations.add("mobile", {mobile_id, gids({2000})});
+  acme.sub_organizations.add("ios", {mobile_id, gids({2000})});
+  acme.sub_organizations.add("web", {web_id, std::nullopt});
+  acme.sub_organizations.any_sub_org = any_sub_org;
+  return acme;
+}
+
+// The scope a request names, by alias or by GUID, as the router finds it.
+token_scope by_alias(const org_settings& o, std::string_view alias) {
+  const auto* sub = o.sub_organizations.by_alias(alias);
+  REQUIRE(sub != nullptr);
+  return {sub->id, sub};
+}
+token_scope by_guid(const org_settings& o, std::string_view guid) {
+  return {guid, o.sub_organizations.by_id(guid)};
+}
+
+}  // namespace
+
+TEST_CASE("a sub-organization with an allow of its own follows it alone") {
+  // other (1002) is a configured admin; the top-level allow names builder.
+  const access_policy policy(daemon_uid, uids({1002}), uids({1001}), known_names());
+  const auto acme = shared_host();
+  const token_scope root_token;
+  struct expected {
+    peer_credentials peer;
+    bool root, mobile, web, unlisted;
+  };
+  for (const auto& e : {
+           // builder: developers, so mobile alone; the org's own list replaces the top level.
+           expected{builder, false, true, false, false},
+           // stranger: in acme's allow: the root token, web and unlisted GUIDs, not mobile.
+           expected{stranger, true, false, true, true},
+           // A configured admin manages keys; tokens still need an allow list.
+           expected{other, false, false, false, false},
+           expected{root, true, true, true, true},
+           expected{daemon_self, true, true, true, true},
+       }) {
+    CAPTURE(e.peer.uid);
+    CHECK(policy.may_use(e.peer, acme) == e.root);
+    CHECK(policy.may_use(e.peer, acme, root_token) == e.root);
+    // Whichever alias or GUID (in either case, as the router lowers it) names it.
+    CHECK(policy.may_use(e.peer, acme, by_alias(acme, "mobile")) == e.mobile);
+    CHECK(policy.may_use(e.peer, acme, by_alias(acme, "ios")) == e.mobile);
+    CHECK(policy.may_use(e.peer, acme, by_guid(acme, mobile_id)) == e.mobile);
+    CHECK(policy.may_use(e.peer, acme, by_alias(acme, "web")) == e.web);
+    CHECK(policy.may_use(e.peer, acme, by_guid(acme, web_id)) == e.web);
+    CHECK(policy.may_use(e.peer, acme, by_guid(acme, unlisted_id)) == e.unlisted);
+    CHECK(policy.may_see(e.peer, acme) == (e.root || e.mobile || e.web));
+    CHECK(policy.access_to(e.peer, acme).has_value() == policy.may_see(e.peer, acme));
+  }
+}
+
+TEST_CASE("any_sub_org false refuses unlisted GUIDs to everyone; listed ones keep their rules") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  const auto acme = shared_host(/*any_sub_org=*/false);
+  for (const auto& peer : {root, daemon_self, builder, stranger}) {
+    CAPTURE(peer.uid);
+    CHECK_FALSE(policy.may_use(peer, acme, by_guid(acme, unlisted_id)));
+  }
+  CHECK(policy.may_use(root, acme, by_guid(acme, web_id)));
+  CHECK(policy.may_use(stranger, acme, by_guid(acme, web_id)));
+  CHECK(policy.may_use(builder, acme, by_guid(acme, mobile_id)));
+  CHECK(policy.may_use(stranger, acme));  // the root token is not a sub-organization
+  CHECK_FALSE(policy.access_to(root, acme)->any_sub_org);
+  CHECK_FALSE(policy.access_to(stranger, acme)->any_sub_org);
+}
+
+TEST_CASE("access_to: the root token, each usable sub-organization and its rule, any_sub_org") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  const auto acme = shared_host();
+  using sub = actoken::api::org_access::sub_org;
+  auto subs = [](const actoken::api::org_access& access) {
+    std::string out;
+    for (const sub& s : access.sub_orgs) {
+      out += (out.empty() ? "" : "; ") + s.alias.value_or("-") + " " + s.id + " " + s.via;
+    }
+    return out;
+  };
+
+  const auto team = policy.access_to(builder, acme);
+  REQUIRE(team);
+  CHECK_FALSE(team->root);
+  CHECK_FALSE(team->any_sub_org);  // unlisted GUIDs follow acme's allow
+  CHECK(team->via == "sub_organizations.ios.allow groups: developers");
+  CHECK(subs(*team) == std::string("ios ") + mobile_id +
+                           " sub_organizations.ios.allow groups: developers; mobile " + mobile_id +
+                           " sub_organizations.mobile.allow groups: developers");
+
+  const auto admins = policy.access_to(stranger, acme);
+  REQUIRE(admins);
+  CHECK(admins->root);
+  CHECK(admins->any_sub_org);
+  CHECK(admins->via == "users: 1003");
+  CHECK(subs(*admins) == std::string("web ") + web_id + " users: 1003");
+
+  const auto root_access = policy.access_to(root, acme);
+  REQUIRE(root_access);
+  CHECK(root_access->root);
+  CHECK(subs(*root_access) == std::string("ios ") + mobile_id + " admin; mobile " + mobile_id +
+                                  " admin; web " + web_id + " admin");
+
+  CHECK_FALSE(policy.access_to(other, acme));
+}
+
+TEST_CASE("a sub-organization refusal names the peer, the sub-organization and what to change") {
+  const access_policy policy(daemon_uid, {}, {}, known_names());
+  const auto acme = shared_host();
+  const auto file = "/etc/actoken/actokend.json";
+  CHECK(policy.use_refused(stranger, acme, by_guid(acme, mobile_id), file) ==
+        "uid 1003 may not use sub-organization ios of organization acme: add the user or one of "
+        "its groups to organizations.acme.sub_organizations.ios.allow (and of mobile, the same "
+        "id, alike) in /etc/actoken/actokend.json, then reload");
+  CHECK(policy.use_refused(builder, acme, by_alias(acme, "web"), file) ==
+        "user builder (uid 1001) may not use sub-organization web of organization acme: add the "
+        "user or one of its groups to organizations.acme.allow in /etc/actoken/actokend.json, "
+        "then reload");
+  CHECK(policy.use_refused(builder, acme, by_guid(acme, unlisted_id), file) ==
+        std::string("user builder (uid 1001) may not use sub-organization ") + unlisted_id +
+            " of organization acme: add the user or one of its groups to organizations.acme.allow "
+            "in /etc/actoken/actokend.json, then reload");
+  // The root token: the organization's message, as before.
+  CHECK(policy.use_refused(builder, acme, token_scope{}, file) ==
+        policy.use_refused(builder, acme, file));
+  const auto closed = shared_host(/*any_sub_org=*/false);
+  CHECK(policy.use_refused(root, closed, by_guid(closed, unlisted_id), file) ==
+        std::string("user root (uid 0) may not use sub-organization ") + unlisted_id +
+            " of organization acme: it is not listed in organizations.acme.sub_organizations and "
+            "any_sub_org is false; list it there, with an allow naming the user or one of its "
+            "groups, in /etc/actoken/actokend.json, then reload");
 }
 
 TEST_CASE("a peer is described by its name when the daemon learnt it at load, else by uid") {

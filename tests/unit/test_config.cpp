@@ -331,9 +331,12 @@ TEST_CASE("sub_organizations: GUIDs are checked and lower-cased") {
     "mobile": "9B2F6D1E-0000-4000-8000-00000000000A",
     "web": "9b2f6d1e-0000-4000-8000-000000000002"}}}})");
   const auto& subs = cfg.organizations.at("acme").sub_organizations;
-  CHECK(subs.size() == 2);
-  CHECK(subs.at("mobile") == "9b2f6d1e-0000-4000-8000-00000000000a");
-  CHECK(subs.at("web") == "9b2f6d1e-0000-4000-8000-000000000002");
+  CHECK(subs.entries().size() == 2);
+  CHECK(subs.by_alias("mobile")->id == "9b2f6d1e-0000-4000-8000-00000000000a");
+  CHECK(subs.by_alias("web")->id == "9b2f6d1e-0000-4000-8000-000000000002");
+  CHECK(subs.by_id("9b2f6d1e-0000-4000-8000-00000000000a") == subs.by_alias("mobile"));
+  CHECK_FALSE(subs.by_alias("mobile")->allow);
+  CHECK(subs.any_sub_org);
 
   const auto key = "organizations.acme.sub_organizations.mobile";
   for (const auto* bad : {"\"9b2f6d1e-0000-4000-8000-00000000000\"",     // short
@@ -350,6 +353,84 @@ TEST_CASE("sub_organizations: GUIDs are checked and lower-cased") {
   check_one_problem(
       R"({"organizations": {"acme": {"sub_organizations": {"no alias": "9b2f6d1e-0000-4000-8000-000000000002"}}}})",
       "organizations.acme.sub_organizations.no alias");
+}
+
+TEST_CASE("sub_organizations: the object form carries an allow of its own; any_sub_org") {
+  const auto cfg = parse_ok(R"({"organizations": {"acme": {
+    "allow": {"groups": ["actoken-admin"]},
+    "any_sub_org": false,
+    "sub_organizations": {
+      "mobile": {"id": "9B2F6D1E-0000-4000-8000-000000000001",
+                 "allow": {"groups": ["team-mobile", 2001], "users": [1001]}},
+      "ios": {"id": "9b2f6d1e-0000-4000-8000-000000000001",
+              "allow": {"users": [1001], "groups": [2001, "team-mobile"]}},
+      "web": {"id": "9b2f6d1e-0000-4000-8000-000000000002"},
+      "data": "9b2f6d1e-0000-4000-8000-000000000003"}}}})");
+  const auto& subs = cfg.organizations.at("acme").sub_organizations;
+  CHECK_FALSE(subs.any_sub_org);
+  CHECK(subs.entries().size() == 4);
+  const auto* mobile = subs.by_alias("mobile");
+  REQUIRE(mobile != nullptr);
+  CHECK(mobile->id == "9b2f6d1e-0000-4000-8000-000000000001");
+  REQUIRE(mobile->allow);
+  CHECK(mobile->allow->group_names == std::vector<std::string>{"team-mobile"});
+  CHECK(mobile->allow->gids == std::vector<gid_t>{2001});
+  CHECK(mobile->allow->uids == std::vector<uid_t>{1001});
+  // The same GUID under two aliases, with the same allow in another order: one
+  // entry by id, named by its first alias.
+  CHECK(*subs.alias_of("9b2f6d1e-0000-4000-8000-000000000001") == "ios");
+  CHECK(subs.by_id("9b2f6d1e-0000-4000-8000-000000000001") == subs.by_alias("ios"));
+  CHECK_FALSE(subs.by_alias("web")->allow);  // the object form without an allow
+  CHECK(subs.by_alias("data")->id == "9b2f6d1e-0000-4000-8000-000000000003");
+  CHECK(subs.by_id("9b2f6d1e-0000-4000-8000-000000000004") == nullptr);
+  // any_sub_org defaults to true.
+  CHECK(parse_ok(R"({"organizations": {"beta": {}}})")
+            .organizations.at("beta")
+            .sub_organizations.any_sub_org);
+}
+
+TEST_CASE("sub_organizations: a bad id, an unknown key, a GUID with two allows are problems") {
+  const std::string open = R"({"organizations": {"acme": {"sub_organizations": {)";
+  const std::string close = "}}}}";
+  const auto mobile = std::string("organizations.acme.sub_organizations.mobile");
+  check_one_problem(open + R"("mobile": {"id": "mobile-team"})" + close, mobile + ".id");
+  check_one_problem(open + R"("mobile": {"id": 7})" + close, mobile + ".id");
+  check_one_problem(open + R"("mobile": {"allow": {}})" + close, mobile + ".id");
+  check_one_problem(
+      open + R"("mobile": {"id": "9b2f6d1e-0000-4000-8000-000000000001", "alow": {}})" + close,
+      mobile + ".alow");
+  check_one_problem(
+      open + R"("mobile": {"id": "9b2f6d1e-0000-4000-8000-000000000001", "allow": []})" + close,
+      mobile + ".allow");
+  check_one_problem(open +
+                        R"("mobile": {"id": "9b2f6d1e-0000-4000-8000-000000000001",
+                                      "allow": {"users": ["builder"], "roles": []}})" +
+                        close,
+                    mobile + ".allow.roles");
+  check_one_problem(open + R"("9b2f6d1e-0000-4000-8000-000000000009":
+                                 "9b2f6d1e-0000-4000-8000-000000000001")" +
+                        close,
+                    "organizations.acme.sub_organizations.9b2f6d1e-0000-4000-8000-000000000009");
+
+  // One GUID under two aliases: one cache key, so one allow.
+  const auto twice = parse_bad(open + R"(
+      "ios": {"id": "9b2f6d1e-0000-4000-8000-000000000001", "allow": {"groups": ["mobile"]}},
+      "mobile": {"id": "9B2F6D1E-0000-4000-8000-000000000001", "allow": {"groups": ["web"]}})" +
+                               close);
+  REQUIRE(twice.size() == 1);
+  CHECK(twice[0].key == mobile);
+  CHECK(twice[0].reason ==
+        "lists 9b2f6d1e-0000-4000-8000-000000000001 as ios does, with a different allow: a "
+        "sub-organization has one allow whichever alias names it");
+  // With an allow under one alias and none under the other, too.
+  check_one_problem(open + R"(
+      "ios": {"id": "9b2f6d1e-0000-4000-8000-000000000001", "allow": {"groups": ["mobile"]}},
+      "mobile": "9b2f6d1e-0000-4000-8000-000000000001")" +
+                        close,
+                    mobile);
+
+  check_one_problem(R"({"organizations": {"acme": {"any_sub_org": "no"}}})",
+                    "organizations.acme.any_sub_org");
 }
 
 TEST_CASE(

@@ -424,7 +424,7 @@ TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry
   auto& both = cfg.organizations["both"];
   both.auth_url = "https://auth.config.example";
   both.scope = "profile";
-  both.sub_organizations = {{"mobile", "9b2f6d1e-0000-4000-8000-000000000001"}};
+  both.sub_organizations.add("mobile", {"9b2f6d1e-0000-4000-8000-000000000001", std::nullopt});
   principal_set allow;
   allow.user_names = {"ci"};
   both.allow = allow;
@@ -439,7 +439,7 @@ TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry
   CHECK(table.at("both")->api_version == upstream::api_version::v2);  // config sets none
   CHECK(table.at("both")->scope == "profile");
   CHECK(table.at("both")->allow == allow);
-  CHECK(table.at("both")->sub_organizations.at("mobile") == "9b2f6d1e-0000-4000-8000-000000000001");
+  CHECK(table.at("both")->sub_organizations == both.sub_organizations);
 
   CHECK(table.at("plain")->auth_url == "https://auth.default.example");
   CHECK(table.at("plain")->api_version == upstream::api_version::v3);

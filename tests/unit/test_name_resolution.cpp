@@ -90,3 +90,23 @@ TEST_CASE("socket_group is resolved at load too; one that does not resolve is a 
         "f.json: socket_group: no group named phantoms; the daemon cannot start with it");
   CHECK_FALSE(cfg.socket_gid.has_value());
 }
+
+TEST_CASE("a sub-organization's own allow is resolved at load like the others") {
+  config cfg;
+  auto& subs = cfg.organizations["acme"].sub_organizations;
+  subs.add("mobile", {"9b2f6d1e-0000-4000-8000-000000000001", names({"builder"}, {"phantoms"})});
+  subs.add("web", {"9b2f6d1e-0000-4000-8000-000000000002", std::nullopt});
+  const auto problems = resolve_principal_names(cfg, fake_names(), "/etc/actoken/actokend.json");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].to_string() ==
+        "/etc/actoken/actokend.json: organizations.acme.sub_organizations.mobile.allow.groups: no "
+        "group named phantoms; it matches nobody");
+  const auto* mobile = subs.by_alias("mobile");
+  CHECK(mobile->allow->uids == std::vector<uid_t>{1001});
+  CHECK(mobile->allow->gids.empty());
+  // Found by its GUID too, with the same numbers.
+  CHECK(subs.by_id("9b2f6d1e-0000-4000-8000-000000000001")->allow->uids ==
+        std::vector<uid_t>{1001});
+  CHECK_FALSE(subs.by_alias("web")->allow);
+  CHECK(cfg.names.users.at(1001) == "builder");
+}

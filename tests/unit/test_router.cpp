@@ -263,6 +263,106 @@ TEST_CASE(
   CHECK(w.upstream->calls == before + 1);
 }
 
+namespace {
+
+// acme with "mobile" for the stranger alone (an allow of its own), and
+// `any_sub_org` as given.
+void narrow_acme(router_world& w, bool any_sub_org) {
+  auto orgs = router_test_orgs();
+  auto acme = std::make_shared<org_settings>(*orgs["acme"]);
+  acme->sub_organizations = {};
+  acme->sub_organizations.add("mobile", {acme_sub_guid, principal_set{{}, {1002}, {}, {}}});
+  acme->sub_organizations.any_sub_org = any_sub_org;
+  orgs["acme"] = acme;
+  w.service.set_orgs(orgs);
+}
+
+// The sub_org labels of acme's tokens in /v1/orgs as `peer` sees them ("-": the root token).
+std::string acme_tokens(router_world& w, const platform::peer_credentials& peer) {
+  const auto body = body_of(ask(w, "GET", "/v1/orgs", peer));
+  std::string joined;
+  for (const auto& org : body["orgs"]) {
+    if (org["name"] != "acme") continue;
+    for (const auto& token : org["tokens"]) {
+      joined += (joined.empty() ? "" : ",") +
+                (token["sub_org"].is_null() ? "-" : token["sub_org"].get<std::string>());
+    }
+  }
+  return joined;
+}
+
+}  // namespace
+
+TEST_CASE("GET /v1/token: a sub-organization with an allow of its own, by alias or GUID") {
+  router_world w;
+  narrow_acme(w, true);
+  const auto upper = "/v1/token?org=acme&sub_org=9B2F6D1E-0000-4000-8000-000000000001";
+  for (const auto* target : {"/v1/token?org=acme&sub_org=mobile", upper}) {
+    CAPTURE(target);
+    // The stranger's cached token, at once; builder (acme's allow) is refused.
+    auto routed = w.router.handle({"GET", target, "", stranger_peer});
+    const auto* hit = std::get_if<api::api_response>(&routed);
+    REQUIRE(hit != nullptr);
+    CHECK(hit->status == 200);
+    CHECK(body_of(*hit)["access_token"] == cached_jwt);
+    auto refused = w.router.handle({"GET", target, "", builder_peer});
+    const auto* no = std::get_if<api::api_response>(&refused);
+    REQUIRE(no != nullptr);
+    CHECK(no->status == 403);
+    CHECK(body_of(*no)["message"] ==
+          "user builder (uid 1001) may not use sub-organization mobile of organization acme: add "
+          "the user or one of its groups to organizations.acme.sub_organizations.mobile.allow in "
+          "/etc/actoken/actokend.json, then reload");
+    CHECK(no->body.find(cached_jwt) == std::string::npos);
+  }
+  CHECK(ask(w, "GET", "/v1/token?org=acme", stranger_peer).status == 403);
+  CHECK(ask(w, "GET", "/v1/token?org=acme", builder_peer).status == 200);
+  // An unlisted GUID follows acme's allow while any_sub_org is true.
+  const auto unlisted = "/v1/token?org=acme&sub_org=9b2f6d1e-0000-4000-8000-0000000000ff";
+  CHECK(ask(w, "GET", unlisted, stranger_peer).status == 403);
+  CHECK(w.upstream->calls == 0);
+  CHECK(ask(w, "GET", unlisted, builder_peer).status == 200);
+  CHECK(w.upstream->calls == 1);
+
+  // Flushing acme is the root token's rule: the stranger may not evict builder's tokens.
+  CHECK(ask(w, "DELETE", "/v1/tokens?org=acme", stranger_peer).status == 403);
+}
+
+TEST_CASE("GET /v1/token: any_sub_org false refuses an unlisted GUID at once, to root too") {
+  router_world w;
+  narrow_acme(w, false);
+  for (const auto& peer : {root_peer, builder_peer, stranger_peer}) {
+    CAPTURE(peer.uid);
+    auto routed = w.router.handle(
+        {"GET", "/v1/token?org=acme&sub_org=9b2f6d1e-0000-4000-8000-0000000000ff", "", peer});
+    const auto* response = std::get_if<api::api_response>(&routed);
+    REQUIRE(response != nullptr);  // not a pending exchange
+    CHECK(response->status == 403);
+    CHECK(error_of(*response) == "forbidden");
+  }
+  CHECK(w.upstream->calls == 0);
+  CHECK(ask(w, "GET", "/v1/token?org=acme&sub_org=mobile", root_peer).status == 200);
+  CHECK(body_of(ask(w, "GET", "/v1/whoami", builder_peer))["orgs"][0]["any_sub_org"] == false);
+}
+
+TEST_CASE("GET /v1/orgs: a peer sees only the tokens it may get; an admin sees them all") {
+  router_world w;
+  narrow_acme(w, true);
+  CHECK(acme_tokens(w, root_peer) == "-,mobile");
+  CHECK(acme_tokens(w, admin_peer) == "-,mobile");
+  CHECK(acme_tokens(w, builder_peer) == "-");
+  CHECK(acme_tokens(w, stranger_peer) == "mobile");
+  // The stranger sees acme (for mobile) and nothing else.
+  const auto stranger_sees = body_of(ask(w, "GET", "/v1/orgs", stranger_peer));
+  CHECK(stranger_sees["orgs"].size() == 1);
+  CHECK(stranger_sees["hidden"] == 2);
+  const auto who = body_of(ask(w, "GET", "/v1/whoami", stranger_peer));
+  CHECK(who["orgs"] ==
+        json::parse(R"([{"name":"acme","via":"sub_organizations.mobile.allow users: 1002",
+      "root":false,"sub_orgs":[{"alias":"mobile","id":"9b2f6d1e-0000-4000-8000-000000000001",
+      "via":"sub_organizations.mobile.allow users: 1002"}],"any_sub_org":false}])"));
+}
+
 TEST_CASE("PUT /v1/orgs/{org}/key: admins only, a valid body, not over a config key_file") {
   router_world w;
   const std::string body = R"({"key": "new-key", "persist": false})";
