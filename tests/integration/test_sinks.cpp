@@ -254,6 +254,9 @@ TEST_CASE("a folder others may write is refused: state error, nothing written, t
   w.add_sink({{"path", (w.dir.path() / "shared" / "token").string()}, {"format", "token"}});
   w.add_sink({{"path", (w.dir.path() / "missing" / "token").string()}, {"format", "token"}});
   w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "grouped").string()},
+              {"format", "token"},
+              {"group", "no-such-group-of-actoken"}});
   w.start();
   REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
   REQUIRE(eventually([&] { return w.sinks()[0]["state"] == "error"; }, generous));
@@ -266,6 +269,9 @@ TEST_CASE("a folder others may write is refused: state error, nothing written, t
   CHECK(sinks[2]["state"] == "error");
   CHECK(sinks[2]["message"].get<std::string>().find("does not exist") != std::string::npos);
   CHECK(sinks[3]["state"] == "ok");
+  CHECK(sinks[4]["state"] == "error");
+  CHECK(sinks[4]["message"] == "no group named no-such-group-of-actoken; the sink is not written");
+  CHECK_FALSE(entry_exists(w.folder() / "grouped"));
   CHECK(std::filesystem::is_empty(w.dir.path() / "open"));
   CHECK(std::filesystem::is_empty(w.dir.path() / "shared"));
   CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
@@ -317,6 +323,31 @@ TEST_CASE("removing the key deletes the files; an appcircle-cli file keeps all b
     CHECK(sink["state"] == "error");
     CHECK(sink["written_at"].is_null());
   }
+  // A key again: the sinks are written again, without a caller.
+  const auto put =
+      unix_request(w.socket(), "PUT", "/v1/orgs/acme/key", json{{"key", w.key}}.dump());
+  REQUIRE(put.status == 200);
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
+  CHECK(w.all_sinks("ok"));
+  CHECK(json::parse(read_text(appcircle))["envs"]["default"]["AC_ACCESS_TOKEN"] ==
+        read_text(w.folder() / "token").substr(0, read_text(w.folder() / "token").size() - 1));
+}
+
+TEST_CASE("a token that expires with no new one to be had is deleted at its expiry") {
+  sink_world w;
+  w.add_sink({{"path", (w.folder() / "token.json").string()}, {"format", "json"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto written = json::parse(read_text(w.folder() / "token.json"));
+  const auto expires_at = parse_rfc3339(written["expires_at"].get<std::string>());
+  w.tune([](auto& b) { b.forced_status = 503; });  // the auth server is down from now on
+  REQUIRE(eventually([&] { return !entry_exists(w.folder() / "token.json"); }, generous));
+  // Not before the token expired (expires_at has whole seconds: 1 s of slack).
+  CHECK(std::chrono::system_clock::now() >= expires_at - 1s);
+  const auto sink = w.sinks()[0];
+  CHECK(sink["state"] == "error");
+  CHECK(sink["message"].get<std::string>().find("expired") != std::string::npos);
+  CHECK(sink["written_at"].is_null());
 }
 
 TEST_CASE("a rejected key deletes the files") {
