@@ -53,7 +53,10 @@ class daemon_app final : public api::daemon_control {
     }
     keys_.load(cfg_, /*reload=*/false);
     cache_.restore(cfg_.cache_file);
-    tokens_.on_change([this] { cache_.schedule_write(); });
+    tokens_.on_change([this] {
+      cache_.schedule_write();
+      sinks_.poke();  // a flush: the sinks' cache keys are exchanged anew at once
+    });
     tokens_.on_token([this](const tokens::token_event& event) { sinks_.on_token(event); });
     sinks_.configure(cfg_);
   }

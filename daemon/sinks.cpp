@@ -181,6 +181,11 @@ std::chrono::steady_clock::duration sink_keeper::pass() {
       }
       continue;
     }
+    if (!s.cfg.sub_org.empty() && settings->api_version == upstream::api_version::v1) {
+      s.state = "error";
+      s.message = "organization " + s.org + " uses API v1, which has no sub-organizations";
+      continue;
+    }
     if (warmed.emplace(s.org, s.cfg.sub_org).second) {
       next = std::min(next, tokens_.keep_warm(s.org, s.cfg.sub_org));
     }

@@ -71,6 +71,9 @@ class sink_keeper {
   void key_changed(const std::string& org);
   /// The token service's news: a new token is written, a rejection deletes.
   void on_token(const tokens::token_event& event);
+  /// Looks at every sink again now: the cached tokens changed (a flush
+  /// evicted some: their cache keys are exchanged anew at once).
+  void poke();
 
   /// The sinks of `org` for `/v1/orgs`.
   std::vector<api::sink_info> status(const std::string& org) const;
@@ -83,7 +86,6 @@ class sink_keeper {
   std::chrono::steady_clock::duration pass();
   void write(sink& s, const std::shared_ptr<const tokens::cached_token>& token);
   void withdraw(sink& s, std::string state, std::string why);
-  void poke();
 
   boost::asio::any_io_executor executor_;
   tokens::token_service& tokens_;

@@ -401,3 +401,20 @@ TEST_CASE("a sink's mistakes are config problems: file: key: reason") {
   CHECK(result.err.find(at + "[5].path: is the same file as organizations.acme.sinks[1].path") !=
         std::string::npos);
 }
+
+TEST_CASE("a flush exchanges a sink's token anew at once, not at its refresh point") {
+  sink_world w;
+  w.tune([](auto& b) { b.token_lifetime = 3600s; });  // refreshed only after about 30 min
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto before = read_text(w.folder() / "token");
+  REQUIRE(unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme").status == 200);
+  REQUIRE(eventually(
+      [&] {
+        const auto now = read_text(w.folder() / "token");
+        return !now.empty() && now != before;
+      },
+      generous));
+  CHECK(w.upstream.successful_exchanges() == 2);
+}
