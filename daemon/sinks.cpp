@@ -155,7 +155,14 @@ void sink_keeper::poke() { timer_.cancel(); }
 
 net::awaitable<void> sink_keeper::keep_warm() {
   for (;;) {
-    timer_.expires_after(pass());
+    auto next = std::chrono::steady_clock::duration{std::chrono::seconds{1}};
+    // A bug in one pass must not end the keeping of every sink (STYLE 21).
+    try {
+      next = pass();
+    } catch (const std::exception& e) {
+      spdlog::error("sinks: unexpected failure: {}", e.what());
+    }
+    timer_.expires_after(next);
     // Cancelled by poke(): a new token, a key change or a reload; look again.
     (void)co_await timer_.async_wait(net::as_tuple(net::use_awaitable));
   }
