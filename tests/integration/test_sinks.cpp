@@ -434,3 +434,35 @@ TEST_CASE("readiness never waits for a sink's exchange") {
   REQUIRE(w.all_sinks("ok"));
   CHECK(w.upstream.successful_exchanges() == 1);
 }
+
+TEST_CASE("an Appcircle config that is not a JSON object, or a FIFO, is never overwritten") {
+  sink_world w;
+  w.dir.write("sinks/broken.json", "{\"current\": \"default\", oops");
+  w.dir.write("sinks/array.json", "[1, 2]");
+  REQUIRE(::mkfifo((w.folder() / "fifo.json").c_str(), 0600) == 0);
+  std::filesystem::create_directory(w.dir.path() / "foreign");
+  REQUIRE(::chown((w.dir.path() / "foreign").c_str(), 65534, 65534) == 0);
+  w.add_sink({{"path", (w.folder() / "broken.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.folder() / "array.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.folder() / "fifo.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.dir.path() / "foreign" / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
+  REQUIRE(eventually([&] { return w.sinks()[0]["state"] == "error"; }, generous));
+  const auto sinks = w.sinks();
+  CHECK(sinks[0]["message"].get<std::string>().find("is not JSON") != std::string::npos);
+  CHECK(sinks[0]["message"].get<std::string>().find("left alone") != std::string::npos);
+  CHECK(sinks[1]["state"] == "error");
+  CHECK(sinks[1]["message"].get<std::string>().find("is not a JSON object") != std::string::npos);
+  CHECK(sinks[2]["state"] == "error");
+  CHECK(sinks[2]["message"].get<std::string>().find("not a regular file") != std::string::npos);
+  CHECK(sinks[3]["state"] == "error");
+  CHECK(sinks[3]["message"].get<std::string>().find("belongs to uid 65534") != std::string::npos);
+  CHECK(sinks[4]["state"] == "ok");
+  CHECK(read_text(w.folder() / "broken.json") == "{\"current\": \"default\", oops");
+  CHECK(read_text(w.folder() / "array.json") == "[1, 2]");
+  CHECK(S_ISFIFO(stat_of(w.folder() / "fifo.json").st_mode));
+  CHECK(std::filesystem::is_empty(w.dir.path() / "foreign"));
+  CHECK(w.daemon->get("/v1/health").status == 200);
+}
