@@ -137,9 +137,14 @@ void sink_keeper::configure(const config& cfg) {
       next.push_back(std::move(s));
     }
   }
-  // The files of sinks no longer configured: their tokens would be left to lapse.
+  // The files of sinks no longer configured: their tokens would be left to
+  // lapse. A file another sink now writes (a new mode, group or format) stays:
+  // it is replaced at once, never missing in between.
   for (auto& old : sinks_) {
-    if (old && old->written) withdraw(*old, "pending", "no longer configured");
+    if (!old || !old->written) continue;
+    const bool reused = std::any_of(next.begin(), next.end(),
+                                    [&](const auto& s) { return s->cfg.path == old->cfg.path; });
+    if (!reused) withdraw(*old, "pending", "no longer configured");
   }
   sinks_ = std::move(next);
   poke();

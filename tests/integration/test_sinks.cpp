@@ -378,6 +378,12 @@ TEST_CASE("a reload picks up a new sink and forgets a removed one") {
   CHECK_FALSE(entry_exists(w.folder() / "first"));
   REQUIRE(w.sinks().size() == 1);
   CHECK(w.sinks()[0]["path"] == (w.folder() / "second").string());
+  // A new mode for the same file: replaced at once, with the new mode.
+  w.config["organizations"]["acme"]["sinks"][0]["mode"] = "0644";
+  w.reload_with_config();
+  REQUIRE(eventually([&] { return (stat_of(w.folder() / "second").st_mode & 07777) == 0644; },
+                     generous));
+  CHECK(read_text(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
 }
 
 TEST_CASE("a sink's mistakes are config problems: file: key: reason") {
