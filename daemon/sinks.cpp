@@ -191,6 +191,9 @@ std::chrono::steady_clock::duration sink_keeper::pass() {
         s.state = "error";
         s.message = why;
       }
+      // A key may come without a key change through the API (a key command
+      // that answers late): looked at again soon.
+      next = std::min<std::chrono::steady_clock::duration>(next, std::chrono::seconds{5});
       continue;
     }
     if (!s.cfg.sub_org.empty() && settings->api_version == upstream::api_version::v1) {
