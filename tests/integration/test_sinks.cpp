@@ -472,3 +472,22 @@ TEST_CASE("an Appcircle config that is not a JSON object, or a FIFO, is never ov
   CHECK(std::filesystem::is_empty(w.dir.path() / "foreign"));
   CHECK(w.daemon->get("/v1/health").status == 200);
 }
+
+TEST_CASE("serving never writes a sink: only a new token does") {
+  sink_world w;
+  w.tune([](auto& b) { b.token_lifetime = 3600s; });
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto before = stat_of(w.folder() / "token");
+  const auto written_at = w.sinks()[0]["written_at"];
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  }
+  const auto after = stat_of(w.folder() / "token");
+  CHECK(after.st_ino == before.st_ino);  // a write renames a new file in: a new inode
+  CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  CHECK(w.sinks()[0]["written_at"] == written_at);
+  CHECK(w.upstream.successful_exchanges() == 1);
+}
