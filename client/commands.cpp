@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -73,6 +74,34 @@ std::vector<table_cell> org_row(const json& org) {
           {one_line(state, 32), state_colour(state)},
           {root_token_expiry(org)},
           {one_line(last_error, 160)}};
+}
+
+// "sinks of acme: 2 ok, 1 error (/tmp/t: folder /tmp ...)": one line per
+// organization with sinks, the first error's path and reason; "" without sinks.
+std::string sinks_line(const json& org) {
+  const auto list = org.find("sinks");
+  if (list == org.end() || !list->is_array() || list->empty()) {
+    return "";
+  }
+  std::map<std::string, int> counts;
+  std::string first_error;
+  for (const auto& sink : *list) {
+    const auto state = text_field(sink, "state");
+    ++counts[state];
+    if (state == "error" && first_error.empty()) {
+      first_error = text_field(sink, "path") + ": " + text_field(sink, "message");
+    }
+  }
+  std::string line = "sinks of " + text_field(org, "name") + ":";
+  bool first = true;
+  for (const auto& [state, n] : counts) {
+    line += (first ? " " : ", ") + std::to_string(n) + " " + state;
+    first = false;
+  }
+  if (!first_error.empty()) {
+    line += " (" + first_error + ")";
+  }
+  return one_line(line, 400) + "\n";
 }
 
 // "1001, developers (2000)": each group the daemon counts, by name when it has one.
@@ -184,6 +213,11 @@ std::string render_orgs(const nlohmann::ordered_json& body, bool coloured) {
     }
   }
   auto table = format_table({"ORG", "STATE", "TOKEN EXPIRES IN", "LAST ERROR"}, rows, coloured);
+  for (const auto& org : *orgs) {
+    if (org.is_object()) {
+      table += sinks_line(org);
+    }
+  }
   if (hidden > 0) {
     table += hidden_line(" more");
   }

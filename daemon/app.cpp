@@ -7,6 +7,7 @@
 #include "daemon/name_resolution.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/service_manager.hpp"
+#include "daemon/sinks.hpp"
 #include "daemon/spawn.hpp"
 #include "daemon/tokens/https_exchanger.hpp"
 #include "daemon/transport/http_server.hpp"
@@ -40,6 +41,7 @@ class daemon_app final : public api::daemon_control {
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
         keys_(tokens_, daemon_uid_),
         cache_(io_.get_executor(), tokens_, clock_, daemon_uid_),
+        sinks_(io_.get_executor(), tokens_, clock_, daemon_uid_),
         router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(options_, cfg_),
                 started_at_),
         server_(io_, router_, limits_of(cfg_)),
@@ -51,7 +53,12 @@ class daemon_app final : public api::daemon_control {
     }
     keys_.load(cfg_, /*reload=*/false);
     cache_.restore(cfg_.cache_file);
-    tokens_.on_change([this] { cache_.schedule_write(); });
+    tokens_.on_change([this] {
+      cache_.schedule_write();
+      sinks_.poke();  // a flush: the sinks' cache keys are exchanged anew at once
+    });
+    tokens_.on_token([this](const tokens::token_event& event) { sinks_.on_token(event); });
+    sinks_.configure(cfg_);
   }
 
   int run() {
@@ -80,6 +87,7 @@ class daemon_app final : public api::daemon_control {
                  listener->activated() ? " (socket activation)" : "", tokens_.org_names().size(),
                  options_.mode == run_mode::system ? "system" : "user");
     platform::notify("READY=1\nSTATUS=" + status_line());
+    sinks_.start();  // in the background: readiness never waits for a sink's exchange
 
     spawn_detached(io_.get_executor(), handle_signals(), "the signal handler");
     if (const auto interval = platform::watchdog_interval()) {
@@ -107,12 +115,14 @@ class daemon_app final : public api::daemon_control {
       return std::move(*refused);
     }
     cache_.write_now();
+    sinks_.key_changed(org);
     return key_stored{persist};
   }
 
   std::optional<failure> remove_key(const std::string& org) override {
     if (auto refused = keys_.remove(cfg_, org)) return refused;
     cache_.write_now();
+    sinks_.key_changed(org);
     return std::nullopt;
   }
 
@@ -131,6 +141,10 @@ class daemon_app final : public api::daemon_control {
 
   std::size_t connections() const override { return server_.connections(); }
   std::optional<api::cache_file_info> cache_file() const override { return cache_.status(); }
+  std::vector<api::sink_info> sinks(const std::string& org) const override {
+    return sinks_.status(org);
+  }
+  std::uint64_t sink_failures() const override { return sinks_.failures(); }
 
  private:
   static tokens::service_options service_options_of(const config& cfg) {
@@ -214,6 +228,7 @@ class daemon_app final : public api::daemon_control {
     server_.set_max_connections(cfg_.max_connections);
     keys_.load(cfg_, /*reload=*/true);
     cache_.reconfigure(cfg_.cache_file);
+    sinks_.configure(cfg_);
     api::reload_info reloaded{clock_.wall_now(), true, with_config_problems("reloaded")};
     router_.set_last_reload(reloaded);
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
@@ -260,6 +275,7 @@ class daemon_app final : public api::daemon_control {
   tokens::token_service tokens_;
   key_admin keys_;
   cache_keeper cache_;
+  sink_keeper sinks_;
   api::router router_;
   transport::http_server server_;
   net::signal_set signals_;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -230,6 +231,128 @@ void read_sub_organizations(reader& r, const std::string& key, const json& value
   }
 }
 
+// A sink's `mode`: an octal string of permission bits that lets the daemon's
+// user read and write, and nobody else write or execute: a token file others
+// could write would let them hand its readers a token of their choosing.
+std::optional<unsigned> read_sink_mode(reader& r, const json& value, const std::string& key) {
+  const auto text = r.string(value, key);
+  if (!text) return std::nullopt;
+  if (text->empty() || text->size() > 4 ||
+      text->find_first_not_of("01234567") != std::string::npos) {
+    r.problem(key, R"(must be an octal string such as "0600" or "0640")");
+    return std::nullopt;
+  }
+  const auto mode = static_cast<unsigned>(std::stoul(*text, nullptr, 8));
+  if ((mode & ~0644U) != 0) {
+    r.problem(key,
+              "may let group and others read, never write or execute, and takes no setuid, setgid "
+              "or sticky bit (e.g. \"0600\", \"0640\", \"0644\")");
+    return std::nullopt;
+  }
+  if ((mode & 0600U) != 0600U) {
+    r.problem(key, "must let the daemon's own user read and write (0600 bits)");
+    return std::nullopt;
+  }
+  return mode;
+}
+
+// A sink's `sub_org`: an alias of this organization's `sub_organizations`, or a GUID.
+void read_sink_sub_org(reader& r, const json& value, const std::string& key, const org_config& org,
+                       sink_config& sink) {
+  auto label = r.string(value, key);
+  if (!label) return;
+  if (const auto* alias = org.sub_organizations.by_alias(*label)) {
+    sink.sub_org = alias->id;
+  } else if (is_guid(*label)) {
+    sink.sub_org = *label;
+    std::transform(sink.sub_org.begin(), sink.sub_org.end(), sink.sub_org.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  } else {
+    r.problem(key, "must be an alias of this organization's sub_organizations or a GUID");
+    return;
+  }
+  sink.sub_org_label = *label;
+}
+
+// A sink's `group`: a name or a number; names are resolved at load.
+void read_sink_group(reader& r, const json& value, const std::string& key, sink_config& sink) {
+  if (value.is_string() && !value.get_ref<const std::string&>().empty()) {
+    sink.group = value.get<std::string>();
+  } else if (value.is_number_integer() && value.get<std::int64_t>() >= 0 &&
+             value.get<std::int64_t>() < std::numeric_limits<std::int32_t>::max()) {
+    sink.group = std::to_string(value.get<std::int64_t>());
+    sink.gid = static_cast<gid_t>(value.get<std::int64_t>());
+  } else {
+    r.problem(key, "must be a group name or a non-negative number");
+  }
+}
+
+// One entry of `sinks`: {"path", "format", "sub_org"?, "mode"?, "group"?}.
+void read_sink(reader& r, const std::string& key, const json& value, org_config& org) {
+  if (!value.is_object()) {
+    r.problem(key, R"(must be an object like {"path": "/run/acme/token", "format": "token"})");
+    return;
+  }
+  r.only_keys(value, key + ".", {"path", "format", "sub_org", "mode", "group"});
+  sink_config sink;
+  if (const auto it = value.find("path"); it == value.end()) {
+    r.problem(key + ".path", "is required");
+  } else if (auto text = r.string(*it, key + ".path")) {
+    const std::filesystem::path p(*text);
+    if (!(p.is_absolute() || text->starts_with("~/")) || !p.has_filename() || p.filename() == "." ||
+        p.filename() == "..") {
+      r.problem(key + ".path", "must be an absolute path or start with ~/, and name a file");
+    }
+    sink.path = *text;
+  }
+  if (const auto it = value.find("format"); it == value.end()) {
+    r.problem(key + ".format", "is required");
+  } else if (auto text = r.string(*it, key + ".format")) {
+    constexpr std::array formats{sink_format::token, sink_format::json, sink_format::env,
+                                 sink_format::appcircle_cli};
+    const auto found = std::find_if(formats.begin(), formats.end(),
+                                    [&](sink_format f) { return to_string(f) == *text; });
+    if (found == formats.end()) {
+      r.problem(key + ".format", R"(must be "token", "json", "env" or "appcircle-cli")");
+    } else {
+      sink.format = *found;
+    }
+  }
+  if (const auto it = value.find("sub_org"); it != value.end()) {
+    read_sink_sub_org(r, *it, key + ".sub_org", org, sink);
+  }
+  if (const auto it = value.find("mode"); it != value.end()) {
+    if (auto mode = read_sink_mode(r, *it, key + ".mode")) sink.mode = *mode;
+  }
+  if (const auto it = value.find("group"); it != value.end()) {
+    read_sink_group(r, *it, key + ".group", sink);
+  }
+  org.sinks.push_back(std::move(sink));
+}
+
+void read_sinks(reader& r, const std::string& key, const json& value, org_config& org) {
+  if (!value.is_array()) {
+    r.problem(key, R"(must be a list like [{"path": "/run/acme/token", "format": "token"}])");
+    return;
+  }
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    read_sink(r, key + "[" + std::to_string(i) + "]", value[i], org);
+  }
+}
+
+// Two sinks writing one file would overwrite each other: named once.
+void check_sink_paths(reader& r, const config& cfg) {
+  std::map<std::string, std::string> first_key_of;
+  for (const auto& [name, org] : cfg.organizations) {
+    for (std::size_t i = 0; i < org.sinks.size(); ++i) {
+      const auto key = "organizations." + name + ".sinks[" + std::to_string(i) + "].path";
+      const auto path = std::filesystem::path(org.sinks[i].path).lexically_normal().string();
+      const auto [it, added] = first_key_of.emplace(path, key);
+      if (!added) r.problem(key, "is the same file as " + it->second);
+    }
+  }
+}
+
 void read_organization(reader& r, const std::string& name, const json& value, org_config& org) {
   const auto prefix = "organizations." + name;
   if (!is_valid_org_name(name)) {
@@ -241,7 +364,7 @@ void read_organization(reader& r, const std::string& name, const json& value, or
   }
   r.only_keys(value, prefix + ".",
               {"key_file", "auth_url", "api_version", "scope", "allow", "sub_organizations",
-               "any_sub_org"});
+               "any_sub_org", "sinks"});
   if (const auto it = value.find("key_file"); it != value.end()) {
     // systemd's LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
     const auto& ctx = r.context();
@@ -269,6 +392,9 @@ void read_organization(reader& r, const std::string& name, const json& value, or
     } else {
       r.problem(prefix + ".any_sub_org", "must be true or false");
     }
+  }
+  if (const auto it = value.find("sinks"); it != value.end()) {
+    read_sinks(r, prefix + ".sinks", *it, org);
   }
 }
 
@@ -417,6 +543,7 @@ void read_top_level(reader& r, const json& root, config& cfg) {
       for (const auto& [name, value] : v->items()) {
         read_organization(r, name, value, cfg.organizations[name]);
       }
+      check_sink_paths(r, cfg);
     }
   }
 }
@@ -443,6 +570,20 @@ const sub_org_config* sub_org_list::by_id(std::string_view guid) const {
 const std::string* sub_org_list::alias_of(std::string_view guid) const {
   const auto alias = alias_by_id_.find(guid);
   return alias == alias_by_id_.end() ? nullptr : &alias->second;
+}
+
+std::string_view to_string(sink_format format) noexcept {
+  switch (format) {
+    case sink_format::token:
+      return "token";
+    case sink_format::json:
+      return "json";
+    case sink_format::env:
+      return "env";
+    case sink_format::appcircle_cli:
+      return "appcircle-cli";
+  }
+  return "token";
 }
 
 std::string config_problem::to_string() const {

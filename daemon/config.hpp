@@ -98,6 +98,29 @@ class sub_org_list {
   std::map<std::string, std::string, std::less<>> alias_by_id_;  // GUID -> first alias
 };
 
+/// What a sink writes (SPEC §6 "Sinks").
+enum class sink_format { token, json, env, appcircle_cli };
+
+/// "token", "json", "env" or "appcircle-cli".
+std::string_view to_string(sink_format format) noexcept;
+
+/// One entry of an organization's `sinks`: a file the daemon keeps holding a
+/// valid token (daemon/sinks.hpp).
+struct sink_config {
+  std::string
+      path;  ///< as written: absolute, or `~/...` (the daemon user's home, expanded when used)
+  sink_format format = sink_format::token;
+  std::string sub_org_label;  ///< as written (alias or GUID), "" for the organization itself
+  std::string sub_org;        ///< its GUID, lower case; "" for the organization itself
+  unsigned mode =
+      0600;  ///< permission bits: 0600, 0640, 0644, 0400, ... (no write or exec for others)
+  std::optional<std::string> group;  ///< the file's group, by name or number, as written
+  std::optional<gid_t> gid;          ///< `group` resolved at load (name_resolution.hpp)
+  std::string group_problem;         ///< why `group` did not resolve: the sink is not written
+
+  friend bool operator==(const sink_config&, const sink_config&) = default;
+};
+
 /// One entry of `organizations`.
 struct org_config {
   std::optional<std::filesystem::path> key_file;  ///< already resolved to an absolute path
@@ -106,6 +129,7 @@ struct org_config {
   std::optional<std::string> scope;
   std::optional<principal_set> allow;
   sub_org_list sub_organizations;  ///< with `any_sub_org`
+  std::vector<sink_config> sinks;  ///< SPEC §6 "Sinks"
 
   friend bool operator==(const org_config&, const org_config&) = default;
 };
@@ -174,7 +198,6 @@ config_result parse_config(std::string_view text, const config_context& context)
 }  // namespace actoken
 
 namespace actoken {
-
 /// The largest config file read (a config is a few KiB; this is a bound, not a
 /// budget).
 inline constexpr std::size_t max_config_size = 1024 * 1024;

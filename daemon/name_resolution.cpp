@@ -38,6 +38,22 @@ void resolve_set(principal_set& set, name_book& book, const name_service& names,
                {file, key + ".groups", ""}, problems);
 }
 
+// A sink's `group` by name becomes its gid; one that does not resolve leaves
+// that sink unwritten (its state says why), and the rest of the config loads.
+void resolve_sink_groups(org_config& org, const name_service& names, const std::string& file,
+                         const std::string& key, std::vector<config_problem>& problems) {
+  for (std::size_t i = 0; i < org.sinks.size(); ++i) {
+    auto& sink = org.sinks[i];
+    if (!sink.group || sink.gid) continue;
+    std::string failure;
+    sink.gid = names.group(*sink.group, failure);
+    if (sink.gid) continue;
+    sink.group_problem =
+        (failure.empty() ? "no group named " + *sink.group : failure) + "; the sink is not written";
+    problems.push_back({file, key + "[" + std::to_string(i) + "].group", sink.group_problem});
+  }
+}
+
 }  // namespace
 
 name_service system_name_service() {
@@ -71,6 +87,7 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
       resolve_set(allow, cfg.names, names, file,
                   "organizations." + name + ".sub_organizations." + alias + ".allow", problems);
     });
+    resolve_sink_groups(org, names, file, "organizations." + name + ".sinks", problems);
   }
   return problems;
 }

@@ -170,6 +170,19 @@ json sub_org_label(const org_settings& org, const std::string& guid) {
   return alias != nullptr ? *alias : guid;
 }
 
+json sinks_json(const std::vector<sink_info>& sinks) {
+  json out = json::array();
+  for (const auto& sink : sinks) {
+    out.push_back(
+        {{"path", sink.path},
+         {"format", sink.format},
+         {"state", sink.state},
+         {"message", sink.message},
+         {"written_at", sink.written_at ? json(rfc3339(*sink.written_at)) : json(nullptr)}});
+  }
+  return out;
+}
+
 json name_or_null(const std::optional<std::string>& name) {
   return name ? json(*name) : json(nullptr);
 }
@@ -371,24 +384,8 @@ api_response router::render_token(const std::string& org, const std::string& sub
   const auto expires_in = std::max<std::int64_t>(
       0, std::chrono::floor<std::chrono::seconds>(token.expires_at - clock_.wall_now()).count());
 
-  // Written by hand: this is the hot path, and its shape never changes. The
-  // token's own members were rendered when it was cached.
-  std::string body;
-  body.reserve(token.json_members.size() + org.size() + sub_org_label.size() + 80);
-  body += R"({"org":)";
-  append_json_string(body, org);
-  body += R"(,"sub_org":)";
-  if (sub_org_label.empty()) {
-    body += "null";
-  } else {
-    append_json_string(body, sub_org_label);
-  }
-  body += R"(,"expires_in":)";
-  char digits[24];
-  body.append(digits, std::to_chars(digits, digits + sizeof digits, expires_in).ptr);
-  body += ',';
-  body += token.json_members;
-  body += answer.from_exchange ? R"(,"source":"exchange"})" : R"(,"source":"cache"})";
+  auto body =
+      tokens::render_token_object(org, sub_org_label, token, expires_in, answer.from_exchange);
   return api_response{200, std::move(body), "application/json", std::nullopt};
 }
 
@@ -478,7 +475,8 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
                     {"last_error", failure_json(view.last_error)},
                     {"clock_skew_s", view.clock_skew.count()},
                     {"problems", org.problems},
-                    {"tokens", std::move(tokens)}});
+                    {"tokens", std::move(tokens)},
+                    {"sinks", sinks_json(control_.sinks(org.name))}});
   }
   return json_response(200, {{"orgs", std::move(orgs)}, {"hidden", hidden}});
 }
@@ -644,6 +642,8 @@ api_response router::metrics(const api_request& /*request*/, std::string_view /*
                      std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count()));
     }
   }
+  out.family("sink_failures_total", "counter", "Sink files that could not be written or removed.");
+  out.sample("sink_failures_total", {}, std::to_string(control_.sink_failures()));
   out.family("connections", "gauge", "Open connections on the socket.");
   out.sample("connections", {}, std::to_string(control_.connections()));
   return api_response{200, out.take(), "text/plain; version=0.0.4", std::nullopt};

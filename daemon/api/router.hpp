@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace actoken::api {
 
@@ -85,6 +86,10 @@ class daemon_control {
   virtual std::size_t connections() const = 0;
   /// The cache file's state; nullopt when no cache_file is configured.
   virtual std::optional<cache_file_info> cache_file() const = 0;
+  /// The sinks of organization `org` and their state (none by default).
+  virtual std::vector<sink_info> sinks(const std::string& /*org*/) const { return {}; }
+  /// Sink writes (and removals) that failed since start.
+  virtual std::uint64_t sink_failures() const { return 0; }
 };
 
 /// A `/v1/token` request waiting for an exchange: what `router::handle`

@@ -6,6 +6,7 @@
 
 #include "daemon/clock.hpp"
 
+#include <optional>
 #include <string>
 
 namespace actoken::api {
@@ -22,6 +23,15 @@ struct cache_file_info {
   std::string path;
   std::string state;    ///< "ok", "off" (refused: not written until a reload) or "error"
   std::string message;  ///< why it is off or failed, "" when ok
+};
+
+/// One sink of an organization, for `/v1/orgs` `sinks` (SPEC §6 "Sinks").
+struct sink_info {
+  std::string path;                     ///< as configured
+  std::string format;                   ///< "token", "json", "env" or "appcircle-cli"
+  std::string state;                    ///< "ok", "error" or "pending" (no token written yet)
+  std::string message;                  ///< why it is in error or pending, "" when ok
+  std::optional<wall_time> written_at;  ///< the last successful write
 };
 
 }  // namespace actoken::api

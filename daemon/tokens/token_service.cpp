@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 
 namespace actoken::tokens {
@@ -145,6 +146,30 @@ void render_json_members(cached_token& token) {
   out += R"(","obtained_at":")";
   append_rfc3339(out, token.obtained_at);
   out += '"';
+}
+
+std::string render_token_object(std::string_view org, std::string_view sub_org_label,
+                                const cached_token& token, std::int64_t expires_in,
+                                bool from_exchange) {
+  // Written by hand: this is the hot path, and its shape never changes. The
+  // token's own members were rendered when it was cached.
+  std::string body;
+  body.reserve(token.json_members.size() + org.size() + sub_org_label.size() + 80);
+  body += R"({"org":)";
+  append_json_string(body, org);
+  body += R"(,"sub_org":)";
+  if (sub_org_label.empty()) {
+    body += "null";
+  } else {
+    append_json_string(body, sub_org_label);
+  }
+  body += R"(,"expires_in":)";
+  char digits[24];
+  body.append(digits, std::to_chars(digits, digits + sizeof digits, expires_in).ptr);
+  body += ',';
+  body += token.json_members;
+  body += from_exchange ? R"(,"source":"exchange"})" : R"(,"source":"cache"})";
+  return body;
 }
 
 std::shared_ptr<const org_settings> token_service::find_org(const std::string& org) const {
@@ -346,6 +371,42 @@ void token_service::maybe_refresh(org_state& org, slot& entry, const std::string
   start_flight(org, entry, sub_org);
 }
 
+mono_clock::duration token_service::keep_warm(const std::string& org_name,
+                                              const std::string& sub_org) {
+  // Asked again at the refresh point; sooner while an exchange is due but
+  // cannot start (a flight, a rest, a backoff), and at least once a minute so
+  // that a jump of the wall clock is noticed.
+  constexpr mono_clock::duration soon = std::chrono::seconds{1};
+  constexpr mono_clock::duration at_most = std::chrono::seconds{60};
+  const auto it = orgs_.find(org_name);
+  if (it == orgs_.end() || !it->second->settings->key) return at_most;
+  auto& org = *it->second;
+  if (!sub_org.empty() && org.settings->api_version == api_version::v1) return at_most;
+  auto* entry = slot_for(org, sub_org);
+  if (entry == nullptr) return at_most;
+  const auto now = clock_.wall_now();
+  if (entry->token && now < entry->token->refresh_at) {
+    return std::clamp(
+        std::chrono::duration_cast<mono_clock::duration>(entry->token->refresh_at - now), soon,
+        at_most);
+  }
+  if (entry->in_flight || (entry->token && is_young(*entry->token, now, clock_.mono_now())) ||
+      blocked(org, *entry)) {
+    return soon;
+  }
+  spdlog::debug("{}: keeping a sink's token warm", who(org_name, sub_org));
+  start_flight(org, *entry, sub_org);
+  return soon;
+}
+
+std::shared_ptr<const cached_token> token_service::cached(const std::string& org,
+                                                          const std::string& sub_org) const {
+  const auto it = orgs_.find(org);
+  if (it == orgs_.end()) return nullptr;
+  const auto entry = it->second->slots.find(sub_org);
+  return entry == it->second->slots.end() ? nullptr : entry->second.token;
+}
+
 std::shared_ptr<token_service::flight> token_service::start_flight(org_state& org, slot& entry,
                                                                    const std::string& sub_org) {
   const auto now = clock_.mono_now();
@@ -506,6 +567,7 @@ std::shared_ptr<const cached_token> token_service::cache_grant(const flight& f,
     entry->retry_not_before = {};
     entry->blocking_error.reset();
     if (on_change_) on_change_();
+    if (on_token_) on_token_({token_event::kind::granted, f.org, f.sub_org, token});
   } else {
     spdlog::info("{}: not caching token {}: the key or settings changed during the exchange",
                  who(f.org, f.sub_org), token->fingerprint);
@@ -532,6 +594,7 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
     case failure_effect::rest_org:
       org.rejected_until = until;
       org.rejection = failure{errc::key_rejected, failed.message};
+      if (on_token_) on_token_({token_event::kind::org_rejected, f.org, f.sub_org, nullptr});
       break;
     case failure_effect::hold_until_reload:
       org.permanent = failed;
@@ -540,6 +603,8 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
       servers_[f.settings->auth_url].limited_until = until;
       break;
     case failure_effect::rest_cache_key:
+      if (on_token_) on_token_({token_event::kind::rejected, f.org, f.sub_org, nullptr});
+      [[fallthrough]];
     case failure_effect::back_off:
       entry.failures = decision.failures;
       entry.retry_not_before = until;

@@ -69,6 +69,13 @@ bool is_young(const cached_token& token, wall_time wall_now, mono_time mono_now)
 /// Fills `token.json_members` from its other fields.
 void render_json_members(cached_token& token);
 
+/// The `/v1/token` object (SPEC §4) for `token` of `org`, `sub_org_label` as
+/// asked ("" for none: null), with `expires_in` whole seconds: the one writer
+/// of that object, for the socket and for `json` sinks.
+std::string render_token_object(std::string_view org, std::string_view sub_org_label,
+                                const cached_token& token, std::int64_t expires_in,
+                                bool from_exchange);
+
 /// What a caller asks for.
 struct token_request {
   std::string org;
@@ -121,6 +128,19 @@ struct org_view {
   std::vector<std::pair<std::string, std::shared_ptr<const cached_token>>> tokens;  ///< by sub_org
 };
 
+/// What became of a cache key, for those who keep its token in files (sinks).
+struct token_event {
+  enum class kind {
+    granted,       ///< a new token: `token`
+    rejected,      ///< the key was rejected for this cache key (a sub-organization's)
+    org_rejected,  ///< the organization's key was rejected: every cache key of it
+  };
+  kind what = kind::granted;
+  const std::string& org;
+  const std::string& sub_org;                 ///< GUID, "" for the organization itself
+  std::shared_ptr<const cached_token> token;  ///< set for `granted`
+};
+
 /// Counters for `/v1/status` and `/metrics`.
 struct service_stats {
   std::uint64_t exchanges_total = 0;
@@ -162,6 +182,23 @@ class token_service {
   /// Waits for `pending`'s exchange: its token when it meets the request's
   /// min_ttl, else the failure. Every waiter of one exchange wakes at once.
   net::awaitable<token_outcome> wait(pending_exchange pending);
+
+  /// Keeps a cache key holding a token with no caller asking (SPEC §6 sinks):
+  /// starts a background exchange when it holds none or its token is past its
+  /// refresh point, under the rules a caller meets (young tokens, one flight,
+  /// rests, backoff, 429s, the per-minute budget). Counts no hit or miss.
+  /// Returns when to call again: at the token's refresh point, or soon while
+  /// an exchange is due but may not start yet.
+  mono_clock::duration keep_warm(const std::string& org, const std::string& sub_org);
+
+  /// The token cached for a cache key, or null.
+  std::shared_ptr<const cached_token> cached(const std::string& org,
+                                             const std::string& sub_org) const;
+
+  /// Called when a cache key gets a new token or its key is rejected (sinks listen).
+  void on_token(std::function<void(const token_event&)> listener) {
+    on_token_ = std::move(listener);
+  }
 
   /// Evicts one organization's tokens (all when `org` is empty); returns how many.
   std::size_t evict(const std::string& org);
@@ -251,6 +288,7 @@ class token_service {
   service_stats stats_;
   std::mt19937_64 random_;
   std::function<void()> on_change_;
+  std::function<void(const token_event&)> on_token_;
 };
 
 /// First 8 hex digits of the SHA-256 of `token`: what logs show instead of it.

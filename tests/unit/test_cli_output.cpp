@@ -122,6 +122,21 @@ TEST_CASE("the orgs table shows the root token's expiry and the last error") {
         "c          no_key    -                 no_key\n");
 }
 
+TEST_CASE("the orgs table ends with a line per organization with sinks") {
+  const auto body = nlohmann::ordered_json::parse(R"({"orgs":[
+    {"name":"acme","state":"ok","last_error":null,"tokens":[],"sinks":[
+      {"path":"/run/s/acme.env","format":"env","state":"ok","message":"","written_at":"2024-01-01T00:00:00Z"},
+      {"path":"/tmp/acme","format":"token","state":"error","message":"folder /tmp is writable","written_at":null},
+      {"path":"/run/s/acme.json","format":"json","state":"ok","message":"","written_at":"2024-01-01T00:00:00Z"}]},
+    {"name":"beta","state":"ok","last_error":null,"tokens":[],"sinks":[]}
+  ]})");
+  CHECK(actoken::client::render_orgs(body, false) ==
+        "ORG   STATE  TOKEN EXPIRES IN  LAST ERROR\n"
+        "acme  ok     -                 -\n"
+        "beta  ok     -                 -\n"
+        "sinks of acme: 1 error, 2 ok (/tmp/acme: folder /tmp is writable)\n");
+}
+
 TEST_CASE("an empty orgs answer says how to add one") {
   const auto body = nlohmann::ordered_json::parse(R"({"orgs":[]})");
   CHECK(actoken::client::render_orgs(body, false).find("actoken key add ORG") != std::string::npos);

@@ -507,3 +507,67 @@ TEST_CASE("load_config: a missing default file is all defaults, a missing explic
 
   std::filesystem::remove_all(dir);
 }
+
+// Sinks (SPEC §6): path, format, sub_org, mode and group, each checked by key.
+TEST_CASE("sinks: every field read, the sub_org alias resolved, mode 0600 by default") {
+  const auto cfg = parse_ok(R"({"organizations": {"acme": {
+      "sub_organizations": {"mobile": "9B2F6D1E-0000-4000-8000-000000000001"},
+      "sinks": [
+        {"path": "/run/s/acme.token", "format": "token"},
+        {"path": "~/acme.env", "format": "env", "mode": "0640", "group": "ci"},
+        {"path": "/run/s/mobile.json", "format": "json", "sub_org": "mobile", "group": 4},
+        {"path": "/run/s/guid", "format": "appcircle-cli", "sub_org": "6F1C2A8E-0000-4000-8000-000000000002", "mode": "644"}
+      ]}}})");
+  const auto& sinks = cfg.organizations.at("acme").sinks;
+  REQUIRE(sinks.size() == 4);
+  CHECK(sinks[0].path == "/run/s/acme.token");
+  CHECK(sinks[0].format == sink_format::token);
+  CHECK(sinks[0].mode == 0600);
+  CHECK(sinks[0].sub_org.empty());
+  CHECK_FALSE(sinks[0].group);
+  CHECK(sinks[1].path == "~/acme.env");
+  CHECK(sinks[1].format == sink_format::env);
+  CHECK(sinks[1].mode == 0640);
+  CHECK(sinks[1].group == "ci");
+  CHECK_FALSE(sinks[1].gid);  // a name: resolved at load (name_resolution)
+  CHECK(sinks[2].format == sink_format::json);
+  CHECK(sinks[2].sub_org_label == "mobile");
+  CHECK(sinks[2].sub_org == "9b2f6d1e-0000-4000-8000-000000000001");
+  CHECK(sinks[2].gid == gid_t{4});
+  CHECK(sinks[3].format == sink_format::appcircle_cli);
+  CHECK(sinks[3].sub_org == "6f1c2a8e-0000-4000-8000-000000000002");
+  CHECK(sinks[3].mode == 0644);
+  CHECK(to_string(sink_format::appcircle_cli) == "appcircle-cli");
+}
+
+TEST_CASE("sinks: each mistake names its key") {
+  const auto problems = parse_bad(R"({"organizations": {"acme": {"sinks": [
+      {"format": "token"},
+      {"path": "token", "format": "token"},
+      {"path": "/run/s/", "format": "token"},
+      {"path": "/run/s/a", "format": "yaml"},
+      {"path": "/run/s/b", "format": "token", "mode": "0660"},
+      {"path": "/run/s/c", "format": "token", "mode": "0755"},
+      {"path": "/run/s/d", "format": "token", "mode": "0400"},
+      {"path": "/run/s/e", "format": "token", "mode": "rw"},
+      {"path": "/run/s/f", "format": "token", "sub_org": "nobody"},
+      {"path": "/run/s/g", "format": "token", "group": -1},
+      {"path": "/run/s/a", "format": "env", "when": "always"}],
+      "allow": {}}, "beta": {"sinks": {"path": "/x"}}}})");
+  std::map<std::string, std::string> by_key;
+  for (const auto& p : problems) by_key[p.key] = p.reason;
+  const std::string at = "organizations.acme.sinks";
+  CHECK(by_key[at + "[0].path"] == "is required");
+  CHECK(by_key[at + "[1].path"].starts_with("must be an absolute path or start with ~/"));
+  CHECK(by_key[at + "[2].path"].starts_with("must be an absolute path or start with ~/"));
+  CHECK(by_key[at + "[3].format"].starts_with("must be \"token\""));
+  CHECK(by_key[at + "[4].mode"].starts_with("may let group and others read, never write"));
+  CHECK(by_key[at + "[5].mode"].starts_with("may let group and others read, never write"));
+  CHECK(by_key[at + "[6].mode"] == "must let the daemon's own user read and write (0600 bits)");
+  CHECK(by_key[at + "[7].mode"].starts_with("must be an octal string"));
+  CHECK(by_key[at + "[8].sub_org"].starts_with("must be an alias"));
+  CHECK(by_key[at + "[9].group"] == "must be a group name or a non-negative number");
+  CHECK(by_key[at + "[10].when"] == "unknown key");
+  CHECK(by_key[at + "[10].path"] == "is the same file as organizations.acme.sinks[3].path");
+  CHECK(by_key["organizations.beta.sinks"].starts_with("must be a list"));
+}

@@ -110,3 +110,29 @@ TEST_CASE("a sub-organization's own allow is resolved at load like the others") 
   CHECK_FALSE(subs.by_alias("web")->allow);
   CHECK(cfg.names.users.at(1001) == "builder");
 }
+
+TEST_CASE("a sink's group by name becomes its gid; one that does not resolve leaves it unwritten") {
+  config cfg;
+  sink_config named;
+  named.path = "/run/s/a";
+  named.group = "developers";
+  sink_config missing;
+  missing.path = "/run/s/b";
+  missing.group = "nosuch";
+  sink_config number;
+  number.path = "/run/s/c";
+  number.group = "4";
+  number.gid = 4;
+  cfg.organizations["acme"].sinks = {named, missing, number};
+  const auto problems = resolve_principal_names(cfg, fake_names(), "/etc/actoken/actokend.json");
+  const auto& sinks = cfg.organizations["acme"].sinks;
+  CHECK(sinks[0].gid == gid_t{2000});
+  CHECK(sinks[0].group_problem.empty());
+  CHECK_FALSE(sinks[1].gid);
+  CHECK(sinks[1].group_problem == "no group named nosuch; the sink is not written");
+  CHECK(sinks[2].gid == gid_t{4});
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].to_string() ==
+        "/etc/actoken/actokend.json: organizations.acme.sinks[1].group: no group named nosuch; the "
+        "sink is not written");
+}

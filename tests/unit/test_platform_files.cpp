@@ -5,6 +5,7 @@
 // chown needs root, as the tests run in CI.
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
+#include "daemon/platform/sink_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -328,4 +329,62 @@ TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside th
   CHECK(std::filesystem::exists(outside));
 
   CHECK(remove_stale_temporary_files(dir.path / "absent-folder" / "x", ::geteuid()) == 0);
+}
+
+// Sinks' files (daemon/platform/sink_files.hpp, SPEC §6 "Sinks").
+TEST_CASE(
+    "a sink's folder: owned by the daemon's user or root, writable by neither group nor others") {
+  scratch dir;
+  CHECK(sink_folder_problem(dir.folder("ok", 0755), 0).empty());
+  CHECK(sink_folder_problem(dir.folder("group", 0775), 0).find("writable by group or others") !=
+        std::string::npos);
+  CHECK(sink_folder_problem(dir.folder("sticky", 01777), 0).find("(mode 1777)") !=
+        std::string::npos);
+  const auto foreign = dir.folder("foreign", 0755);
+  REQUIRE(::chown(foreign.c_str(), nobody, nogroup) == 0);
+  CHECK(sink_folder_problem(foreign, 0).find("belongs to uid 65534") != std::string::npos);
+  CHECK(sink_folder_problem(foreign, nobody).empty());  // the daemon's own
+  CHECK(sink_folder_problem(dir.path / "missing", 0).find("does not exist") != std::string::npos);
+  const auto file = dir.write("file", "x");
+  CHECK(sink_folder_problem(file, 0).find("is not a folder") != std::string::npos);
+}
+
+TEST_CASE(
+    "a sink's file: mode and group whatever the umask, a link replaced, nothing left behind") {
+  scratch dir;
+  const auto folder = dir.folder("sinks", 0755);
+  const auto victim = dir.write("victim", "precious", 0644);
+  const auto path = folder / "token";
+  std::filesystem::create_symlink(victim, path);
+  const auto old_umask = ::umask(0077);
+  const auto problem = write_sink_file(path, "t1\n", 0640, nogroup, 0);
+  ::umask(old_umask);
+  REQUIRE_FALSE(problem);
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  CHECK(S_ISREG(info.st_mode));
+  CHECK((info.st_mode & 07777) == 0640);
+  CHECK(info.st_gid == nogroup);
+  CHECK(read_sink_file(path, 1024).text == "t1\n");
+  CHECK(read_sink_file(victim, 1024).text == "precious");
+  CHECK(std::distance(std::filesystem::directory_iterator(folder),
+                      std::filesystem::directory_iterator()) == 1);
+  // Read: a link is "nothing there", never read through; a FIFO is refused.
+  const auto link = folder / "link";
+  std::filesystem::create_symlink(victim, link);
+  CHECK(read_sink_file(link, 1024).missing);
+  REQUIRE(::mkfifo((folder / "fifo").c_str(), 0600) == 0);
+  CHECK(read_sink_file(folder / "fifo", 1024).problem.find("not a regular file") !=
+        std::string::npos);
+  CHECK(read_sink_file(path, 2).problem.find("larger than") != std::string::npos);
+  // Removed: the link itself, never its target; a missing file is no error.
+  CHECK_FALSE(remove_sink_file(link, 0));
+  CHECK_FALSE(std::filesystem::exists(std::filesystem::symlink_status(link)));
+  CHECK(read_sink_file(victim, 1024).text == "precious");
+  CHECK_FALSE(remove_sink_file(link, 0));
+  // A refused folder is never written.
+  const auto open = dir.folder("open", 0777);
+  CHECK(write_sink_file(open / "token", "t", 0600, std::nullopt, 0)->find("writable") !=
+        std::string::npos);
+  CHECK(std::filesystem::is_empty(open));
 }

@@ -900,3 +900,98 @@ TEST_CASE("a failure after the exchange still wakes every waiter, with internal_
   CHECK(answer_of(*served).token->access_token == "token-1");
   CHECK(f.upstream->calls == 1);
 }
+
+// Sinks (SPEC §6): a cache key kept warm with no caller, under the callers' rules.
+TEST_CASE("keep_warm exchanges a cold cache key and refreshes it at its refresh point") {
+  fixture f;
+  f.upstream->lifetime = 600s;
+  f.upstream->succeed(2);
+  std::vector<std::string> granted;
+  f.service.on_token([&](const token_event& event) {
+    if (event.what == token_event::kind::granted) granted.push_back(event.token->access_token);
+  });
+  // Cold: an exchange starts; asked again soon.
+  CHECK(f.service.keep_warm("acme", "") == 1s);
+  f.pump();
+  CHECK(f.upstream->calls == 1);
+  CHECK(f.service.keep_warm("acme", "") == 1s);  // in flight: not a second one
+  f.pump();
+  CHECK(f.upstream->calls == 1);
+  f.upstream->release();
+  f.pump();
+  CHECK(granted == std::vector<std::string>{"token-1"});
+  const auto token = f.service.cached("acme", "");
+  REQUIRE(token);
+  // Held: asked again at its refresh point (or within a minute), no exchange.
+  const auto wait = f.service.keep_warm("acme", "");
+  CHECK(wait == 60s);
+  f.clock.advance(token->refresh_at - f.clock.wall_now() - 30s);
+  CHECK(f.service.keep_warm("acme", "") == 30s);
+  CHECK(f.upstream->calls == 1);
+  // Due: refreshed with no caller, counted as neither hit nor miss.
+  f.clock.advance(30s);
+  f.service.keep_warm("acme", "");
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  CHECK(granted == std::vector<std::string>{"token-1", "token-2"});
+  CHECK(f.service.cached("acme", "")->access_token == "token-2");
+  CHECK(f.service.stats().cache_hits == 0);
+  CHECK(f.service.stats().cache_misses == 0);
+}
+
+TEST_CASE("keep_warm obeys backoff, rests and the exchange budget") {
+  fixture f;
+  f.upstream->fail(errc::upstream_unavailable);
+  f.service.keep_warm("acme", "");
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 1);
+  // Backing off: no new exchange however often it is asked.
+  for (int i = 0; i < 10; ++i) CHECK(f.service.keep_warm("acme", "") == 1s);
+  f.pump();
+  CHECK(f.upstream->calls == 1);
+  f.clock.advance(2s);  // the first backoff is at most 1 s
+  f.upstream->fail(errc::key_rejected);
+  std::vector<token_event::kind> events;
+  f.service.on_token([&](const token_event& event) { events.push_back(event.what); });
+  f.service.keep_warm("acme", "");
+  f.pump();
+  f.upstream->release();
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  CHECK(events == std::vector<token_event::kind>{token_event::kind::org_rejected});
+  // Resting: nothing until retry_rejected_after.
+  f.service.keep_warm("acme", "");
+  f.pump();
+  CHECK(f.upstream->calls == 2);
+  // No key, no organization: nothing to do, asked again within a minute.
+  CHECK(f.service.keep_warm("nobody", "") == 60s);
+}
+
+TEST_CASE("a rejected sub-organization token is told apart from the organization's") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected);
+  std::vector<std::pair<token_event::kind, std::string>> events;
+  f.service.on_token(
+      [&](const token_event& event) { events.emplace_back(event.what, event.sub_org); });
+  f.get_now(req(60s, false, "9b2f6d1e-0000-4000-8000-000000000001"));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].first == token_event::kind::rejected);
+  CHECK(events[0].second == "9b2f6d1e-0000-4000-8000-000000000001");
+}
+
+TEST_CASE("render_token_object writes the /v1/token object") {
+  cached_token token;
+  token.access_token = "a.b.c";
+  token.obtained_at = wall_time{} + 1000s;
+  token.expires_at = wall_time{} + 4600s;
+  render_json_members(token);
+  CHECK(
+      render_token_object("acme", "", token, 42, false) ==
+      R"({"org":"acme","sub_org":null,"expires_in":42,"access_token":"a.b.c","token_type":"Bearer","expires_at":"1970-01-01T01:16:40Z","obtained_at":"1970-01-01T00:16:40Z","source":"cache"})");
+  CHECK(render_token_object("acme", "mobile", token, 0, true).find(R"("sub_org":"mobile")") !=
+        std::string::npos);
+}

@@ -1,0 +1,497 @@
+// Sinks (SPEC §6 "Sinks") against the real daemon and the stand-in: each
+// format's file, its mode and group, a token replaced before it expires with
+// no caller asking, folder checks, a link at the path replaced and never
+// followed, files deleted when the key goes, and a sink added by a reload.
+// Tokens live 8 s (refresh_before 3): every wait below is derived from that.
+#include "tests/integration/world.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace actoken;
+using namespace actoken::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto lifetime = 8s;
+// A token is refreshed once min(refresh_before, half its lifetime) is left,
+// give or take 10%: about 5 s after it was obtained. Two lifetimes is generous.
+constexpr auto generous = 2 * lifetime;
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  return {std::istreambuf_iterator<char>(file), {}};
+}
+
+struct stat stat_of(const std::filesystem::path& path) {
+  struct stat info {};
+  REQUIRE(::lstat(path.c_str(), &info) == 0);
+  return info;
+}
+
+bool entry_exists(const std::filesystem::path& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+// Polls `done` until it holds or `within` passes.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return done();
+}
+
+// Now on the wall clock as /v1/status writes times: RFC 3339, whole seconds.
+std::string utc_now_seconds() {
+  const auto now = ::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buffer[32];
+  return {buffer, std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm)};
+}
+
+std::chrono::system_clock::time_point parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  std::istringstream in(text);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
+// Reads an env file the way `docker run --env-file` and systemd's
+// EnvironmentFile= read a plain line: KEY=VALUE, the value as is.
+std::map<std::string, std::string> env_file(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto eq = line.find('=');
+    REQUIRE(eq != std::string::npos);
+    out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+// A stand-in handing out 8-second tokens, and a daemon with sinks in
+// DIR/sinks (0755, root's), configured by each test before it starts.
+struct sink_world : daemon_world {
+  sink_world() : daemon_world(options()) {
+    std::filesystem::create_directory(folder());
+    ::chmod(folder().c_str(), 0755);
+    config["min_ttl"] = 1;
+    config["refresh_before"] = 3;
+    config["organizations"]["acme"]["sub_organizations"]["mobile"] = acme_org_id;
+  }
+  static world_options options() {
+    world_options o;
+    o.behaviour.token_lifetime = lifetime;
+    o.start_daemon = false;
+    return o;
+  }
+  std::filesystem::path folder() const { return dir.path() / "sinks"; }
+  void add_sink(json sink) { config["organizations"]["acme"]["sinks"].push_back(std::move(sink)); }
+
+  // The acme sinks of /v1/orgs.
+  json sinks() const { return org_view("acme")["sinks"]; }
+  // Waits until every sink of acme is in `state`.
+  bool all_sinks(const std::string& state) const {
+    return eventually(
+        [&] {
+          const auto list = sinks();
+          return !list.empty() && std::all_of(list.begin(), list.end(),
+                                              [&](const json& s) { return s["state"] == state; });
+        },
+        generous);
+  }
+  // Rewrites the config file and reloads; waits until /v1/status shows it.
+  void reload_with_config() {
+    dir.write("actokend.json", config.dump(2));
+    const auto at = daemon->get("/v1/status").json()["last_reload"]["at"].get<std::string>();
+    while (utc_now_seconds() == at) std::this_thread::sleep_for(20ms);
+    daemon->reload();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("each format holds the token as its readers expect, with the mode and group asked") {
+  sink_world w;
+  // The Appcircle CLI's own file, on an environment other than "default".
+  const auto appcircle = w.folder() / "config.json";
+  w.dir.write("sinks/config.json", R"({"current":"work","envs":{
+      "default":{"API_HOSTNAME":"https://api.appcircle.io","AUTH_HOSTNAME":"https://auth.appcircle.io","AC_ACCESS_TOKEN":"old-default"},
+      "work":{"API_HOSTNAME":"https://api.example.com","AUTH_HOSTNAME":"https://auth.example.com","AC_ACCESS_TOKEN":"old-work","extra":1}},
+      "telemetry":false})");
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "token.json").string()}, {"format", "json"}});
+  w.add_sink({{"path", (w.folder() / "token.env").string()},
+              {"format", "env"},
+              {"mode", "0640"},
+              {"group", "adm"}});
+  w.add_sink({{"path", appcircle.string()}, {"format", "appcircle-cli"}});
+  w.add_sink(
+      {{"path", (w.folder() / "mobile").string()}, {"format", "token"}, {"sub_org", "mobile"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+
+  const auto file_token = read_text(w.folder() / "token");
+  REQUIRE(file_token.size() > 1);
+  CHECK(file_token.back() == '\n');
+  const auto token = file_token.substr(0, file_token.size() - 1);
+  CHECK(token.find('\n') == std::string::npos);
+
+  // json: the /v1/token object.
+  const auto object = json::parse(read_text(w.folder() / "token.json"));
+  CHECK(object["org"] == "acme");
+  CHECK(object["sub_org"].is_null());
+  CHECK(object["access_token"] == token);
+  CHECK(object["token_type"] == "Bearer");
+  CHECK(object["expires_in"].get<int>() > 0);
+  CHECK(object["expires_in"].get<int>() <= lifetime.count());
+  CHECK(object.contains("expires_at"));
+  CHECK(object.contains("obtained_at"));
+
+  // env: one KEY=VALUE line, nothing to unquote; 0640, group adm (gid 4).
+  const auto env_text = read_text(w.folder() / "token.env");
+  CHECK(env_text == "AC_ACCESS_TOKEN=" + token + "\n");
+  CHECK(env_file(env_text) == std::map<std::string, std::string>{{"AC_ACCESS_TOKEN", token}});
+  CHECK((stat_of(w.folder() / "token.env").st_mode & 07777) == 0640);
+  CHECK(stat_of(w.folder() / "token.env").st_gid == 4);
+  CHECK((stat_of(w.folder() / "token").st_mode & 07777) == 0600);
+
+  // appcircle-cli: only envs[current].AC_ACCESS_TOKEN changed.
+  const auto store = json::parse(read_text(appcircle));
+  CHECK(store["current"] == "work");
+  CHECK(store["telemetry"] == false);
+  CHECK(store["envs"]["work"]["AC_ACCESS_TOKEN"] == token);
+  CHECK(store["envs"]["work"]["API_HOSTNAME"] == "https://api.example.com");
+  CHECK(store["envs"]["work"]["AUTH_HOSTNAME"] == "https://auth.example.com");
+  CHECK(store["envs"]["work"]["extra"] == 1);
+  CHECK(store["envs"]["default"]["AC_ACCESS_TOKEN"] == "old-default");
+  CHECK((stat_of(appcircle).st_mode & 07777) == 0600);
+
+  // The sub-organization's sink holds a token of its own cache key.
+  const auto mobile = read_text(w.folder() / "mobile");
+  CHECK(mobile.size() > 1);
+  CHECK(mobile != file_token);
+
+  // /v1/orgs: path, format, state, message, written_at.
+  for (const auto& sink : w.sinks()) {
+    CHECK(sink["state"] == "ok");
+    CHECK(sink["message"] == "");
+    CHECK(sink["written_at"].is_string());
+    CHECK(sink["format"].is_string());
+  }
+  // The same token the socket serves; no temporary file left.
+  CHECK(w.daemon->get("/v1/token?org=acme").json()["access_token"] == token);
+  std::size_t entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(w.folder())) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
+    ++entries;
+  }
+  CHECK(entries == 5);
+  // Never a token in the log: only fingerprints.
+  const auto log = w.daemon->log();
+  CHECK(log.find("sink " + (w.folder() / "token").string()) != std::string::npos);
+  CHECK(log.find(token) == std::string::npos);
+  CHECK(log.find(mobile.substr(0, mobile.size() - 1)) == std::string::npos);
+}
+
+TEST_CASE("the file gets a new token before the old one expires, with no caller asking") {
+  sink_world w;
+  w.add_sink({{"path", (w.folder() / "token.json").string()}, {"format", "json"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  std::set<std::string> seen;
+  for (int round = 0; round < 2; ++round) {
+    const auto before = json::parse(read_text(w.folder() / "token.json"));
+    const auto expires_at = parse_rfc3339(before["expires_at"].get<std::string>());
+    seen.insert(before["access_token"].get<std::string>());
+    std::string after;
+    // The file is replaced, never rewritten in place: a reader sees the old or the new whole.
+    REQUIRE(eventually(
+        [&] {
+          const auto text = read_text(w.folder() / "token.json");
+          if (text.empty()) return false;
+          after = json::parse(text)["access_token"].get<std::string>();
+          return !seen.contains(after);
+        },
+        generous));
+    // Seen while the old token had time left (expires_at has whole seconds: 1 s of slack).
+    CHECK(std::chrono::system_clock::now() < expires_at + 1s);
+    seen.insert(after);
+  }
+  // Fingerprints in the log, never a token.
+  const auto log = w.daemon->log();
+  for (const auto& token : seen) CHECK(log.find(token) == std::string::npos);
+  // Nobody asked /v1/token: every exchange was the sink's.
+  CHECK(w.upstream.successful_exchanges() >= 3);
+  const auto metrics = w.daemon->get("/metrics").body;
+  CHECK(metrics.find("actoken_cache_hits_total 0") != std::string::npos);
+  CHECK(metrics.find("actoken_cache_misses_total 0") != std::string::npos);
+}
+
+TEST_CASE("a folder others may write is refused: state error, nothing written, the rest served") {
+  sink_world w;
+  std::filesystem::create_directory(w.dir.path() / "open");
+  ::chmod((w.dir.path() / "open").c_str(), 0777);
+  std::filesystem::create_directory(w.dir.path() / "shared");
+  ::chmod((w.dir.path() / "shared").c_str(), 0770);
+  w.add_sink({{"path", (w.dir.path() / "open" / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.dir.path() / "shared" / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.dir.path() / "missing" / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "grouped").string()},
+              {"format", "token"},
+              {"group", "no-such-group-of-actoken"}});
+  w.start();
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
+  REQUIRE(eventually([&] { return w.sinks()[0]["state"] == "error"; }, generous));
+  const auto sinks = w.sinks();
+  CHECK(sinks[0]["message"].get<std::string>().find("writable by group or others") !=
+        std::string::npos);
+  CHECK(sinks[1]["state"] == "error");
+  CHECK(sinks[1]["message"].get<std::string>().find("writable by group or others") !=
+        std::string::npos);
+  CHECK(sinks[2]["state"] == "error");
+  CHECK(sinks[2]["message"].get<std::string>().find("does not exist") != std::string::npos);
+  CHECK(sinks[3]["state"] == "ok");
+  CHECK(sinks[4]["state"] == "error");
+  CHECK(sinks[4]["message"] == "no group named no-such-group-of-actoken; the sink is not written");
+  CHECK_FALSE(entry_exists(w.folder() / "grouped"));
+  CHECK(std::filesystem::is_empty(w.dir.path() / "open"));
+  CHECK(std::filesystem::is_empty(w.dir.path() / "shared"));
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
+  const auto metrics = w.daemon->get("/metrics").body;
+  // Counted once per token for each of the three (more if a refresh came meanwhile).
+  const std::string sample = "\nactoken_sink_failures_total ";
+  const auto at = metrics.find(sample);
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoi(metrics.substr(at + sample.size())) >= 3);
+}
+
+TEST_CASE("a symbolic link at the path is replaced, never followed") {
+  sink_world w;
+  std::filesystem::create_directory(w.dir.path() / "elsewhere");
+  const auto victim = w.dir.write("elsewhere/victim", "precious\n", 0644);
+  const auto link = w.folder() / "token";
+  std::filesystem::create_symlink(victim, link);
+  const auto appcircle_link = w.folder() / "config.json";
+  std::filesystem::create_symlink(victim, appcircle_link);
+  w.add_sink({{"path", link.string()}, {"format", "token"}});
+  w.add_sink({{"path", appcircle_link.string()}, {"format", "appcircle-cli"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  CHECK(read_text(victim) == "precious\n");
+  CHECK((stat_of(victim).st_mode & 07777) == 0644);
+  CHECK(S_ISREG(stat_of(link).st_mode));
+  CHECK(S_ISREG(stat_of(appcircle_link).st_mode));
+  // The link was not read through: the new store holds Appcircle's defaults.
+  const auto store = json::parse(read_text(appcircle_link));
+  CHECK(store["current"] == "default");
+  CHECK(store["envs"]["default"]["AUTH_HOSTNAME"] == "https://auth.appcircle.io");
+}
+
+TEST_CASE("removing the key deletes the files; an appcircle-cli file keeps all but its token") {
+  sink_world w;
+  const auto appcircle = w.folder() / "config.json";
+  w.dir.write("sinks/config.json",
+              R"({"current":"default","envs":{"default":{"AC_ACCESS_TOKEN":"x","mine":true}}})");
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "token.env").string()}, {"format", "env"}});
+  w.add_sink({{"path", appcircle.string()}, {"format", "appcircle-cli"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto reply = unix_request(w.socket(), "DELETE", "/v1/orgs/acme/key");
+  REQUIRE(reply.status == 200);
+  // At once, not at the next look: the DELETE's answer comes after.
+  CHECK_FALSE(entry_exists(w.folder() / "token"));
+  CHECK_FALSE(entry_exists(w.folder() / "token.env"));
+  const auto store = json::parse(read_text(appcircle));
+  CHECK(store["envs"]["default"]["AC_ACCESS_TOKEN"] == "");
+  CHECK(store["envs"]["default"]["mine"] == true);
+  for (const auto& sink : w.sinks()) {
+    CHECK(sink["state"] == "error");
+    CHECK(sink["written_at"].is_null());
+  }
+  // A key again: the sinks are written again, without a caller.
+  const auto put =
+      unix_request(w.socket(), "PUT", "/v1/orgs/acme/key", json{{"key", w.key}}.dump());
+  REQUIRE(put.status == 200);
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
+  CHECK(w.all_sinks("ok"));
+  CHECK(json::parse(read_text(appcircle))["envs"]["default"]["AC_ACCESS_TOKEN"] ==
+        read_text(w.folder() / "token").substr(0, read_text(w.folder() / "token").size() - 1));
+}
+
+TEST_CASE("a token that expires with no new one to be had is deleted at its expiry") {
+  sink_world w;
+  w.add_sink({{"path", (w.folder() / "token.json").string()}, {"format", "json"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto written = json::parse(read_text(w.folder() / "token.json"));
+  const auto expires_at = parse_rfc3339(written["expires_at"].get<std::string>());
+  w.tune([](auto& b) { b.forced_status = 503; });  // the auth server is down from now on
+  REQUIRE(eventually([&] { return !entry_exists(w.folder() / "token.json"); }, generous));
+  // Not before the token expired (expires_at has whole seconds: 1 s of slack).
+  CHECK(std::chrono::system_clock::now() >= expires_at - 1s);
+  const auto sink = w.sinks()[0];
+  CHECK(sink["state"] == "error");
+  CHECK(sink["message"].get<std::string>().find("expired") != std::string::npos);
+  CHECK(sink["written_at"].is_null());
+}
+
+TEST_CASE("a rejected key deletes the files") {
+  sink_world w;
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  w.tune([](auto& b) { b.forced_status = 401; });
+  // The next refresh (about 5 s after the token was had) is rejected.
+  REQUIRE(eventually([&] { return !entry_exists(w.folder() / "token"); }, generous));
+  CHECK(w.sinks()[0]["state"] == "error");
+  CHECK(w.org_view("acme")["state"] == "rejected");
+}
+
+TEST_CASE("a reload picks up a new sink and forgets a removed one") {
+  sink_world w;
+  w.add_sink({{"path", (w.folder() / "first").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  w.config["organizations"]["acme"]["sinks"] =
+      json::array({{{"path", (w.folder() / "second").string()}, {"format", "env"}}});
+  w.reload_with_config();
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "second"); }, generous));
+  CHECK(read_text(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
+  CHECK_FALSE(entry_exists(w.folder() / "first"));
+  REQUIRE(w.sinks().size() == 1);
+  CHECK(w.sinks()[0]["path"] == (w.folder() / "second").string());
+  // A new mode for the same file: replaced at once, with the new mode.
+  w.config["organizations"]["acme"]["sinks"][0]["mode"] = "0644";
+  w.reload_with_config();
+  REQUIRE(eventually([&] { return (stat_of(w.folder() / "second").st_mode & 07777) == 0644; },
+                     generous));
+  CHECK(read_text(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
+}
+
+TEST_CASE("a sink's mistakes are config problems: file: key: reason") {
+  temp_dir dir;
+  const auto config = dir.write("actokend.json", R"({"organizations": {"acme": {"sinks": [
+      {"path": "relative/token", "format": "token"},
+      {"path": "/x/a", "format": "yaml"},
+      {"path": "/x/b", "format": "token", "mode": "0666"},
+      {"path": "/x/c", "format": "token", "mode": "0700"},
+      {"path": "/x/d", "format": "token", "sub_org": "nobody"},
+      {"path": "/x/a", "format": "env", "colour": 1}]}}})");
+  const auto result = run_process({actokend_path(), "--config", config.string(), "--check-config"});
+  CHECK(result.exit_code == 1);
+  const auto at = config.string() + ": organizations.acme.sinks";
+  CHECK(result.err.find(at + "[0].path: must be an absolute path or start with ~/") !=
+        std::string::npos);
+  CHECK(result.err.find(at + "[1].format: must be") != std::string::npos);
+  CHECK(result.err.find(at + "[2].mode: may let group and others read, never write") !=
+        std::string::npos);
+  CHECK(result.err.find(at + "[3].mode: may let group and others read, never write") !=
+        std::string::npos);
+  CHECK(result.err.find(at + "[4].sub_org: must be an alias") != std::string::npos);
+  CHECK(result.err.find(at + "[5].colour: unknown key") != std::string::npos);
+  CHECK(result.err.find(at + "[5].path: is the same file as organizations.acme.sinks[1].path") !=
+        std::string::npos);
+}
+
+TEST_CASE("a flush exchanges a sink's token anew at once, not at its refresh point") {
+  sink_world w;
+  w.tune([](auto& b) { b.token_lifetime = 3600s; });  // refreshed only after about 30 min
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto before = read_text(w.folder() / "token");
+  REQUIRE(unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme").status == 200);
+  REQUIRE(eventually(
+      [&] {
+        const auto now = read_text(w.folder() / "token");
+        return !now.empty() && now != before;
+      },
+      generous));
+  CHECK(w.upstream.successful_exchanges() == 2);
+}
+
+TEST_CASE("readiness never waits for a sink's exchange") {
+  sink_world w;
+  w.tune([](auto& b) { b.delay = 4s; });  // every exchange takes 4 s
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  const auto started = std::chrono::steady_clock::now();
+  w.start();  // returns once /v1/health answers
+  CHECK(std::chrono::steady_clock::now() - started < 3s);
+  CHECK(w.sinks()[0]["state"] == "pending");
+  CHECK(w.daemon->get("/v1/health").status == 200);
+  REQUIRE(w.all_sinks("ok"));
+  CHECK(w.upstream.successful_exchanges() == 1);
+}
+
+TEST_CASE("an Appcircle config that is not a JSON object, or a FIFO, is never overwritten") {
+  sink_world w;
+  w.dir.write("sinks/broken.json", "{\"current\": \"default\", oops");
+  w.dir.write("sinks/array.json", "[1, 2]");
+  REQUIRE(::mkfifo((w.folder() / "fifo.json").c_str(), 0600) == 0);
+  std::filesystem::create_directory(w.dir.path() / "foreign");
+  REQUIRE(::chown((w.dir.path() / "foreign").c_str(), 65534, 65534) == 0);
+  w.add_sink({{"path", (w.folder() / "broken.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.folder() / "array.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.folder() / "fifo.json").string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.dir.path() / "foreign" / "token").string()}, {"format", "token"}});
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
+  REQUIRE(eventually([&] { return w.sinks()[0]["state"] == "error"; }, generous));
+  const auto sinks = w.sinks();
+  CHECK(sinks[0]["message"].get<std::string>().find("is not JSON") != std::string::npos);
+  CHECK(sinks[0]["message"].get<std::string>().find("left alone") != std::string::npos);
+  CHECK(sinks[1]["state"] == "error");
+  CHECK(sinks[1]["message"].get<std::string>().find("is not a JSON object") != std::string::npos);
+  CHECK(sinks[2]["state"] == "error");
+  CHECK(sinks[2]["message"].get<std::string>().find("not a regular file") != std::string::npos);
+  CHECK(sinks[3]["state"] == "error");
+  CHECK(sinks[3]["message"].get<std::string>().find("belongs to uid 65534") != std::string::npos);
+  CHECK(sinks[4]["state"] == "ok");
+  CHECK(read_text(w.folder() / "broken.json") == "{\"current\": \"default\", oops");
+  CHECK(read_text(w.folder() / "array.json") == "[1, 2]");
+  CHECK(S_ISFIFO(stat_of(w.folder() / "fifo.json").st_mode));
+  CHECK(std::filesystem::is_empty(w.dir.path() / "foreign"));
+  CHECK(w.daemon->get("/v1/health").status == 200);
+}
+
+TEST_CASE("serving never writes a sink: only a new token does") {
+  sink_world w;
+  w.tune([](auto& b) { b.token_lifetime = 3600s; });
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  const auto before = stat_of(w.folder() / "token");
+  const auto written_at = w.sinks()[0]["written_at"];
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  }
+  const auto after = stat_of(w.folder() / "token");
+  CHECK(after.st_ino == before.st_ino);  // a write renames a new file in: a new inode
+  CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  CHECK(w.sinks()[0]["written_at"] == written_at);
+  CHECK(w.upstream.successful_exchanges() == 1);
+}
