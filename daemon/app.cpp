@@ -38,7 +38,7 @@ class daemon_app final : public api::daemon_control {
         daemon_uid_(::geteuid()),
         started_at_(clock_.wall_now()),
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
-        keys_(tokens_, daemon_uid_),
+        keys_(io_.get_executor(), tokens_, daemon_uid_),
         cache_(io_.get_executor(), tokens_, clock_, daemon_uid_),
         router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(options_, cfg_),
                 started_at_),

@@ -1,25 +1,118 @@
 #include "daemon/key_admin.hpp"
 
+#include "daemon/key_command.hpp"
+#include "daemon/spawn.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include <memory>
 
 namespace actoken {
 
-key_admin::key_admin(tokens::token_service& tokens, uid_t daemon_uid)
-    : tokens_(tokens), daemon_uid_(daemon_uid) {}
+namespace net = boost::asio;
+
+key_admin::key_admin(net::any_io_executor executor, tokens::token_service& tokens, uid_t daemon_uid)
+    : executor_(std::move(executor)), tokens_(tokens), daemon_uid_(daemon_uid) {
+  tokens_.on_command_key_rejected([this](const std::string& org, auto rest) {
+    const auto it = commands_.find(org);
+    if (it == commands_.end() || !it->second.key) return;
+    spawn_detached(executor_, rerun_after_rest(org, it->second.key, rest),
+                   "the key_command rerun of organization " + org);
+  });
+}
+
+key_admin::~key_admin() {
+  tokens_.on_command_key_rejected(nullptr);
+  for (auto& [org, given] : commands_) {
+    if (given.running) given.running->cancel();
+  }
+}
 
 void key_admin::load(const config& cfg, bool reload) {
-  tokens_.set_orgs(load_org_table(cfg, runtime_keys_, daemon_uid_), reload);
+  const bool first = last_config_ == nullptr;
+  last_config_ = &cfg;
+  if (first || reload) run_key_commands(cfg);
+  rebuild(cfg, reload);
+}
+
+void key_admin::rebuild(const config& cfg, bool reload) {
+  tokens_.set_orgs(load_org_table(cfg, runtime_keys_, daemon_uid_, commands_), reload);
+}
+
+void key_admin::run_key_commands(const config& cfg) {
+  // Organizations whose key_command is gone: their run stops, its key goes.
+  for (auto it = commands_.begin(); it != commands_.end();) {
+    const auto org = cfg.organizations.find(it->first);
+    if (org == cfg.organizations.end() || !org->second.key_command) {
+      if (it->second.running) it->second.running->cancel();
+      it = commands_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, org] : cfg.organizations) {
+    // A runtime key comes first (SPEC §2): its command has nothing to give.
+    if (org.key_command && !runtime_keys_.contains(name)) {
+      run_key_command(name, *org.key_command, /*keep_key=*/true);
+    }
+  }
+}
+
+void key_admin::run_key_command(const std::string& org, const std::vector<std::string>& argv,
+                                bool keep_key) {
+  auto& given = commands_[org];
+  if (given.running) given.running->cancel();
+  if (!keep_key) given.key.reset();
+  given.problem.clear();
+  given.running = std::make_shared<key_command_run>(executor_, org, argv);
+  spdlog::info("organization {}: running its {}", org, command_label(argv));
+  given.running->start([this](const key_command_run& run) { command_done(run); });
+}
+
+void key_admin::command_done(const key_command_run& run) {
+  const auto it = commands_.find(run.org());
+  if (it == commands_.end() || it->second.running.get() != &run) return;  // replaced meanwhile
+  auto& given = it->second;
+  given.running.reset();
+  given.key = run.result().key;
+  given.problem = run.result().problem;
+  if (given.key)
+    spdlog::info("organization {}: key from its {}", run.org(), command_label(run.argv()));
+  if (last_config_ != nullptr) rebuild(*last_config_, /*reload=*/false);
+}
+
+net::awaitable<void> key_admin::rerun_after_rest(std::string org, platform::shared_key rejected,
+                                                 std::chrono::steady_clock::duration rest) {
+  net::steady_timer timer(executor_, rest);
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  // Only if nothing changed meanwhile: still configured, same key, not running.
+  const auto it = commands_.find(org);
+  if (it == commands_.end() || it->second.key != rejected || it->second.running ||
+      last_config_ == nullptr) {
+    co_return;
+  }
+  const auto configured = last_config_->organizations.find(org);
+  if (configured == last_config_->organizations.end() || !configured->second.key_command) {
+    co_return;
+  }
+  // The rejected key is not used again meanwhile: requests wait for the command.
+  run_key_command(org, *configured->second.key_command, /*keep_key=*/false);
+  rebuild(*last_config_, /*reload=*/false);
 }
 
 std::optional<failure> key_admin::refuse_if_managed_by_config(const std::string& org) const {
-  // The one rule: a key the config names with key_file is changed there.
+  // The one rule: a key the config names with key_file or key_command is changed there.
   const auto settings = tokens_.find_org(org);
   if (!settings || !settings->config_key_file) return std::nullopt;
-  return failure{
-      errc::key_managed_by_config,
-      "organization " + org + "'s key comes from the config's key_file; change it there"};
+  const auto configured = last_config_ == nullptr ? nullptr : &last_config_->organizations;
+  const bool command = configured != nullptr && configured->contains(org) &&
+                       configured->at(org).key_command.has_value();
+  return failure{errc::key_managed_by_config,
+                 "organization " + org + "'s key comes from the config's " +
+                     (command ? "key_command" : "key_file") + "; change it there"};
 }
 
 void key_admin::apply_change(const config& cfg, const std::string& org) {
@@ -35,6 +128,7 @@ std::optional<failure> key_admin::put(const config& cfg, const std::string& org,
                                       std::optional<upstream::api_version> api_version,
                                       bool persist) {
   if (auto refused = refuse_if_managed_by_config(org)) return refused;
+  last_config_ = &cfg;
   auto shared = std::make_shared<const platform::secure_buffer>(std::move(key));
   if (persist) {
     try {

@@ -426,3 +426,26 @@ TEST_CASE("load_config: a missing default file is all defaults, a missing explic
 
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("key_command: an argv array; the program an absolute path or a name on PATH") {
+  auto cfg = parse_ok(R"({"organizations": {
+    "acme": {"key_command": ["pass", "show", "appcircle/acme"]},
+    "beta": {"key_command": ["/usr/bin/op", "read", "op://ci/beta/key"], "key_file": "beta.key"}}})");
+  REQUIRE(cfg.organizations["acme"].key_command);
+  CHECK(*cfg.organizations["acme"].key_command ==
+        std::vector<std::string>{"pass", "show", "appcircle/acme"});
+  REQUIRE(cfg.organizations["beta"].key_command);
+  CHECK(cfg.organizations["beta"].key_command->front() == "/usr/bin/op");
+  CHECK_FALSE(cfg.organizations["beta"].key_command->empty());
+
+  const char* bad[] = {
+      R"({"organizations": {"acme": {"key_command": "pass show acme"}}})",
+      R"({"organizations": {"acme": {"key_command": []}}})",
+      R"({"organizations": {"acme": {"key_command": ["pass", 1]}}})",
+      R"({"organizations": {"acme": {"key_command": [""]}}})",
+      R"({"organizations": {"acme": {"key_command": ["./get-key"]}}})",
+      R"({"organizations": {"acme": {"key_command": ["bin/get-key"]}}})",
+      R"({"organizations": {"acme": {"key_command": ["pass", "a\u0000b"]}}})",
+  };
+  for (const auto* text : bad) check_one_problem(text, "organizations.acme.key_command");
+}

@@ -37,7 +37,7 @@ struct fixture {
   manual_clock clock;
   tokens::token_service service{io.get_executor(), clock, tokens::service_options{},
                                 std::make_shared<no_exchanger>()};
-  key_admin keys{service, ::geteuid()};
+  key_admin keys{io.get_executor(), service, ::geteuid()};
   config cfg;
   int changes = 0;
 
