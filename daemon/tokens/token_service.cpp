@@ -509,6 +509,9 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
       org.rejected_until = until;
       org.rejection = failure{errc::key_rejected, failed.message};
       if (org.settings->source == key_source::command && on_command_key_rejected_) {
+        // The command runs again after the rest, and the key it gives
+        // replaces this state: until then the rejected key is not tried again.
+        org.rejected_until = mono_time::max();
         on_command_key_rejected_(f.org, decision.wait);
       }
       break;
