@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -324,4 +325,62 @@ TEST_CASE("key_command: a real secret store, pass with gpg") {
   w.daemon.reset();
   // The gpg-agent the test's gpg started goes with it.
   run_process({"/usr/bin/gpgconf", "--kill", "all"}, env);
+}
+
+TEST_CASE(
+    "key_command: a real secret store, secret-tool against gnome-keyring on a private "
+    "session bus") {
+  for (const char* tool :
+       {"/usr/bin/secret-tool", "/usr/bin/gnome-keyring-daemon", "/usr/bin/dbus-daemon"}) {
+    if (::access(tool, X_OK) != 0) {
+      skip_case(std::string(tool) +
+                " is not installed (scripts/bootstrap installs "
+                "libsecret-tools, gnome-keyring and dbus-daemon)");
+      return;
+    }
+  }
+  daemon_world w(with_config({}));
+  w.upstream.add_account(w.key, acme_org_id);
+  // A session bus of the test's own, as a desktop session has one.
+  const auto bus = run_process({"/usr/bin/dbus-daemon", "--session", "--fork", "--nopidfile",
+                                "--print-address=1", "--print-pid=1"});
+  REQUIRE_MESSAGE(bus.exit_code == 0, bus.err);
+  const auto newline = bus.out.find('\n');
+  REQUIRE(newline != std::string::npos);
+  const auto address = bus.out.substr(0, newline);
+  const auto bus_pid = std::stoi(bus.out.substr(newline + 1));
+  const auto home = w.dir.path() / "home";
+  const auto runtime = w.dir.path() / "run";
+  std::filesystem::create_directories(home);
+  std::filesystem::create_directories(runtime);
+  REQUIRE(::chmod(runtime.c_str(), 0700) == 0);
+  const std::map<std::string, std::string> env{{"DBUS_SESSION_BUS_ADDRESS", address},
+                                               {"HOME", home.string()},
+                                               {"XDG_RUNTIME_DIR", runtime.string()}};
+  // Its login keyring, created unlocked (the password on stdin), then the key stored.
+  const auto keyring = run_process(
+      {"/usr/bin/gnome-keyring-daemon", "--daemonize", "--unlock", "--components=secrets"}, env,
+      "throwaway-login-password");
+  CHECK_MESSAGE(keyring.exit_code == 0, keyring.err);
+  const auto stored = run_process({"/usr/bin/secret-tool", "store", "--label=appcircle acme",
+                                   "service", "appcircle", "org", "acme"},
+                                  env, w.key);
+  CHECK_MESSAGE(stored.exit_code == 0, stored.err);
+
+  if (stored.exit_code == 0) {
+    ::setenv("DBUS_SESSION_BUS_ADDRESS", address.c_str(), 1);
+    w.config["organizations"] = {
+        {"acme",
+         {{"key_command", {"secret-tool", "lookup", "service", "appcircle", "org", "acme"}}}}};
+    w.start();
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+    const auto reply = w.daemon->get("/v1/token?org=acme");
+    CHECK_MESSAGE(reply.status == 200, reply.body, w.daemon->log());
+    CHECK(w.upstream.exchanges_for(w.key) == 1);
+    CHECK(w.org_view("acme")["key_source"] == "command");
+    check_key_nowhere(w, w.key);
+    w.daemon.reset();
+  }
+  // The bus goes, and gnome-keyring-daemon with it.
+  ::kill(bus_pid, SIGTERM);
 }
