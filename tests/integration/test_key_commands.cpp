@@ -78,6 +78,17 @@ void check_key_nowhere(const daemon_world& w, const std::string& key) {
   CHECK_FALSE(std::filesystem::exists(w.dir.path() / "keys" / "acme.key"));
 }
 
+// Whether a process mentioning `part` shows up within a few seconds (a
+// command the daemon started at its start may still be on its way).
+bool eventually_running(const std::string& part) {
+  const auto deadline = steady::now() + 5s;
+  while (processes_mentioning(part).empty()) {
+    if (steady::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("key_command: the key is its first line of output; key_source is \"command\"") {
@@ -195,7 +206,7 @@ TEST_CASE(
   CHECK(beta.status == 200);
   CHECK(health.status == 200);
   CHECK(orgs.status == 200);
-  CHECK(!processes_mentioning(sleeper.string()).empty());  // the command is still running
+  CHECK(eventually_running(sleeper.string()));  // the command is still running
 
   const auto [reply, waited] = acme.get();
   const auto acme_done = steady::now();
@@ -383,4 +394,46 @@ TEST_CASE(
   }
   // The bus goes, and gnome-keyring-daemon with it.
   ::kill(bus_pid, SIGTERM);
+}
+
+TEST_CASE("key_command: a daemon stopped while its command hangs kills the command too") {
+  daemon_world w(with_config({}));
+  const auto sleeper = w.dir.path() / "bin" / "actoken-test-stop-sleep";
+  std::filesystem::create_directories(sleeper.parent_path());
+  std::filesystem::copy_file("/bin/sleep", sleeper);
+  const auto cmd = script(w, "hang-at-stop", sleeper.string() + " 1000\n");
+  w.config["organizations"] = {{"acme", {{"key_command", {cmd}}}}};
+  w.start();
+  REQUIRE(eventually_running(sleeper.string()));
+  CHECK(w.daemon->stop() == 0);
+  // SIGKILLed with its group before the daemon exited; what is left is at most a zombie.
+  const auto deadline = steady::now() + 5s;
+  auto left = processes_mentioning(sleeper.string());
+  while (!left.empty() && steady::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    left = processes_mentioning(sleeper.string());
+  }
+  CHECK(left.empty());
+}
+
+TEST_CASE("key_command: a token request waits for a slow command and gets its key's token") {
+  daemon_world w(with_config({}));
+  w.upstream.add_account(w.key, acme_org_id);
+  const auto secret = w.dir.write("store/acme", w.key + "\n", 0600);
+  const auto cmd = script(w, "slow", "sleep 2\ncat '" + secret.string() + "'\n");
+  w.config["organizations"] = {{"acme", {{"key_command", {cmd}}}}};
+  const auto started = steady::now();
+  w.start();
+  // Still running: no key yet, no refusal either.
+  const auto pending = w.org_view("acme");
+  CHECK(pending["state"] == "no_key");
+  CHECK(pending["problems"] == json::array());
+  CHECK(pending["last_error"]["message"].get<std::string>().find("still running") !=
+        std::string::npos);
+
+  const auto reply = unix_request(w.socket(), "GET", "/v1/token?org=acme", "", 15000ms);
+  CHECK_MESSAGE(reply.status == 200, reply.body);
+  CHECK(steady::now() - started >= 2s);  // it did wait for the command
+  CHECK(w.upstream.exchanges_for(w.key) == 1);
+  CHECK(w.org_view("acme")["state"] == "ok");
 }
