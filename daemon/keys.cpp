@@ -241,7 +241,7 @@ org_table load_org_table(const config& cfg, const std::map<std::string, runtime_
     // Each refusal is logged; a missing key alone is not worth a warning twice.
     for (const auto& problem : settings->problems) {
       // A key_command's failure was logged when it ended, not at every rebuild.
-      if (settings->source == key_source::command) continue;
+      if (settings->source == key_source::command && problem == settings->key_problem) continue;
       spdlog::warn("organization {}: {}", name, problem);
     }
     if (!settings->source && !settings->key_problem.empty()) {
