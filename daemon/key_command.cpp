@@ -105,6 +105,20 @@ net::awaitable<void> read_until_exit(descriptor& out, platform::secure_buffer& o
   }
 }
 
+// Reads both pipes until EOF or the child's exit, then reaps it (a command
+// that closes its output but keeps running is still waited for, under the
+// caller's deadline) and takes what its pipes still hold.
+net::awaitable<platform::child_exit> collect(platform::child_process& child, descriptor& out,
+                                             platform::secure_buffer& output, descriptor& err,
+                                             platform::secure_buffer& error_output,
+                                             descriptor* pidfd) {
+  co_await read_until_exit(out, output, err, error_output, pidfd);
+  const auto ended = co_await reap(child, pidfd);
+  drain(out, output, key_command_output_limit);
+  drain(err, error_output, key_command_error_limit);
+  co_return ended;
+}
+
 bool is_printable(unsigned char c) { return c >= 0x20 && c != 0x7F && c < 0x80; }
 
 }  // namespace
@@ -254,14 +268,12 @@ net::awaitable<void> key_command_run::run(std::shared_ptr<key_command_run> /*sel
     platform::secure_buffer error_output;
     error_output.reserve(key_command_error_limit);
 
-    auto raced = co_await (read_until_exit(out, output, err, error_output, pidfd_ptr) ||
+    auto raced = co_await (collect(*child, out, output, err, error_output, pidfd_ptr) ||
                            deadline_.async_wait(use_tuple));
     std::optional<platform::child_exit> ended;
-    if (raced.index() == 0 && !cancelled_) {
-      ended = co_await reap(*child, pidfd_ptr);
-      drain(out, output, key_command_output_limit);
-      drain(err, error_output, key_command_error_limit);
-    } else {
+    if (raced.index() == 0) {
+      ended = std::get<0>(raced);
+    } else if (child->pid > 0) {
       // Out of time (or cancelled): the whole group goes, then the child is reaped.
       platform::kill_child_group(*child);
       co_await reap(*child, pidfd_ptr);

@@ -165,6 +165,12 @@ TEST_CASE(
   CHECK(r.problem == "key_command /bin/sh timed out after 0.3 s and was killed: waiting");
 }
 
+TEST_CASE("key_command_run: a command that closes its output but never exits is killed too") {
+  const auto r = run_to_end({"/bin/sh", "-c", "echo closed-key; exec >&- 2>&-; sleep 1000"}, 300ms);
+  CHECK_FALSE(r.key);
+  CHECK(r.problem.find("timed out after 0.3 s and was killed") != std::string::npos);
+}
+
 TEST_CASE("key_command_run: a command that exits while something it started holds the pipe") {
   // The background sleep keeps stdout open; the run ends with the exit, not at the timeout.
   const auto r = run_to_end({"/bin/sh", "-c", "echo early-key; sleep 1000 & exit 0"}, 5000ms);
