@@ -212,11 +212,7 @@ void key_command_run::start(done_handler on_done) {
 void key_command_run::cancel() noexcept {
   if (!running_ || cancelled_) return;
   cancelled_ = true;
-  if (child_pid_ > 0) {
-    platform::child_process child;
-    child.pid = child_pid_;
-    platform::kill_child_group(child);
-  }
+  if (child_ != nullptr && child_->pid > 0) platform::kill_child_group(*child_);
   deadline_.cancel();
 }
 
@@ -227,7 +223,7 @@ net::awaitable<void> key_command_run::wait() {
 void key_command_run::finish(key_command_result result) {
   result_ = std::move(result);
   running_ = false;
-  child_pid_ = -1;
+  child_ = nullptr;
   if (!cancelled_ && on_done_) {
     try {
       on_done_(*this);
@@ -245,18 +241,19 @@ void key_command_run::finish(key_command_result result) {
 net::awaitable<void> key_command_run::run(std::shared_ptr<key_command_run> /*self*/) {
   using namespace net::experimental::awaitable_operators;
   key_command_result result;
+  std::optional<platform::child_process> child;
   try {
     if (cancelled_) {
       finish({nullptr, command_label(argv_) + " was stopped"});
       co_return;
     }
     std::string problem;
-    auto child = platform::start_child(argv_, problem);
+    child = platform::start_child(argv_, problem);
     if (!child) {
       finish({nullptr, command_label(argv_) + ": cannot run: " + problem});
       co_return;
     }
-    child_pid_ = child->pid;
+    child_ = &*child;
     descriptor out(executor_, child->stdout_read.release());
     descriptor err(executor_, child->stderr_read.release());
     std::optional<descriptor> pidfd;
@@ -285,6 +282,11 @@ net::awaitable<void> key_command_run::run(std::shared_ptr<key_command_run> /*sel
     }
   } catch (const std::exception& e) {
     result = {nullptr, command_label(argv_) + ": " + e.what()};
+  }
+  // Whatever went wrong above, no child is left running or unreaped.
+  if (child && child->pid > 0) {
+    platform::kill_child_group(*child);
+    platform::reap_now(*child);
   }
   if (!result.key) spdlog::warn("organization {}: {}", org_, result.problem);
   finish(std::move(result));

@@ -102,7 +102,9 @@ class key_command_run : public std::enable_shared_from_this<key_command_run> {
   boost::asio::steady_timer deadline_;  // fires at the timeout, or at cancel()
   boost::asio::steady_timer done_;      // cancelled when the run ends: wakes waiters
   done_handler on_done_;
-  pid_t child_pid_ = -1;  // while the child may be alive and unreaped
+  // The child while the run goes: its pid turns -1 the moment it is reaped,
+  // so cancel() never signals a pid that may have been reused.
+  const platform::child_process* child_ = nullptr;
   bool running_ = false;
   bool cancelled_ = false;
   key_command_result result_;

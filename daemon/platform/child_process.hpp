@@ -55,6 +55,10 @@ bool has_ended(const child_process& child) noexcept;
 /// nullopt while it still runs. Call at most once after it returned a value.
 std::optional<child_exit> try_reap(const child_process& child) noexcept;
 
+/// Waits for the child to end and reaps it (blocking: for a child just
+/// killed with SIGKILL, on a path where nothing can be awaited).
+void reap_now(child_process& child) noexcept;
+
 /// "exit status N" or "killed by signal NAME".
 std::string describe(const child_exit& ended);
 

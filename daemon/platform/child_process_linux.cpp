@@ -147,6 +147,14 @@ std::optional<child_exit> try_reap(const child_process& child) noexcept {
   return child_exit{false, 0, WIFSIGNALED(status) ? WTERMSIG(status) : 0};
 }
 
+void reap_now(child_process& child) noexcept {
+  if (child.pid <= 0) return;
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  child.pid = -1;
+}
+
 std::string describe(const child_exit& ended) {
   if (ended.exited) return "exit status " + std::to_string(ended.code);
   if (ended.signal == 0) return "ended";
