@@ -103,16 +103,31 @@ net::awaitable<void> key_admin::rerun_after_rest(std::string org, platform::shar
   rebuild(*last_config_, /*reload=*/false);
 }
 
-std::optional<failure> key_admin::refuse_if_managed_by_config(const std::string& org) const {
-  // The one rule: a key the config names with key_file or key_command is changed there.
+const std::vector<std::string>* key_admin::key_command_of(const std::string& org) const {
+  if (last_config_ == nullptr) return nullptr;
+  const auto it = last_config_->organizations.find(org);
+  return it == last_config_->organizations.end() || !it->second.key_command
+             ? nullptr
+             : &*it->second.key_command;
+}
+
+std::optional<failure> key_admin::refuse_if_managed_by_config(const std::string& org,
+                                                              bool ephemeral) const {
+  // The one rule: a key the config names with key_file or key_command is
+  // changed there. A key_command's key may be overridden by an ephemeral key,
+  // which comes first (SPEC §2), and that key removed again.
   const auto settings = tokens_.find_org(org);
   if (!settings || !settings->config_key_file) return std::nullopt;
-  const auto configured = last_config_ == nullptr ? nullptr : &last_config_->organizations;
-  const bool command = configured != nullptr && configured->contains(org) &&
-                       configured->at(org).key_command.has_value();
+  if (key_command_of(org) == nullptr) {
+    return failure{
+        errc::key_managed_by_config,
+        "organization " + org + "'s key comes from the config's key_file; change it there"};
+  }
+  if (ephemeral) return std::nullopt;
   return failure{errc::key_managed_by_config,
-                 "organization " + org + "'s key comes from the config's " +
-                     (command ? "key_command" : "key_file") + "; change it there"};
+                 "organization " + org +
+                     "'s key comes from the config's key_command; change it there, or add an "
+                     "ephemeral key (persist: false) to use until a restart"};
 }
 
 void key_admin::apply_change(const config& cfg, const std::string& org) {
@@ -127,8 +142,8 @@ std::optional<failure> key_admin::put(const config& cfg, const std::string& org,
                                       std::optional<std::string> auth_url,
                                       std::optional<upstream::api_version> api_version,
                                       bool persist) {
-  if (auto refused = refuse_if_managed_by_config(org)) return refused;
   last_config_ = &cfg;
+  if (auto refused = refuse_if_managed_by_config(org, /*ephemeral=*/!persist)) return refused;
   auto shared = std::make_shared<const platform::secure_buffer>(std::move(key));
   if (persist) {
     try {
@@ -151,7 +166,19 @@ std::optional<failure> key_admin::put(const config& cfg, const std::string& org,
 
 std::optional<failure> key_admin::remove(const config& cfg, const std::string& org) {
   if (!tokens_.find_org(org)) return failure{errc::unknown_org, "no organization named " + org};
-  if (auto refused = refuse_if_managed_by_config(org)) return refused;
+  last_config_ = &cfg;
+  const bool ephemeral = runtime_keys_.contains(org);
+  if (auto refused = refuse_if_managed_by_config(org, ephemeral)) return refused;
+  if (const auto* argv = key_command_of(org)) {
+    // The ephemeral key goes, and the key_command's comes back: a key change,
+    // so the command runs again (its last key, if any, in use meanwhile).
+    runtime_keys_.erase(org);
+    run_key_command(org, *argv, /*keep_key=*/true);
+    apply_change(cfg, org);
+    spdlog::info("organization {}: ephemeral key removed; its key_command's key is used again",
+                 org);
+    return std::nullopt;
+  }
   const bool runtime = runtime_keys_.erase(org) > 0;
   const bool file = remove_persisted_key(cfg.key_dir, org);
   if (!runtime && !file) {

@@ -5,7 +5,8 @@
 /// added at runtime, keys persisted to key_dir, and the organization table
 /// the token service is given, rebuilt from the config, the key files and
 /// the runtime keys and what `key_command`s gave. One rule says which keys
-/// the API may not change (those of a config `key_file` or `key_command`);
+/// the API may not change (those of a config `key_file`, and those of a
+/// `key_command` but for an ephemeral key put before it, SPEC §2);
 /// one order applies every change: the organization's tokens are evicted,
 /// then the table is rebuilt. The configuration is passed in with each call;
 /// the last one is remembered only to rebuild the table when a key_command
@@ -54,7 +55,10 @@ class key_admin {
   std::optional<failure> remove(const config& cfg, const std::string& org);
 
  private:
-  std::optional<failure> refuse_if_managed_by_config(const std::string& org) const;
+  /// `ephemeral`: the change is to an in-memory key (add or remove one).
+  std::optional<failure> refuse_if_managed_by_config(const std::string& org, bool ephemeral) const;
+  /// The organization's key_command in the last config, or null.
+  const std::vector<std::string>* key_command_of(const std::string& org) const;
   void apply_change(const config& cfg, const std::string& org);
   void rebuild(const config& cfg, bool reload);
   /// Starts the key_commands of `cfg`; drops those no longer configured.

@@ -107,12 +107,25 @@ TEST_CASE("key_command: the key is its first line of output; key_source is \"com
   CHECK(acme["has_key"] == true);
   CHECK(acme["state"] == "ok");
   CHECK(acme["problems"] == json::array());
-  // The key is managed by the config: the API neither replaces nor removes it.
+  // The key is managed by the config: a persisted key is refused, nothing to remove.
   const auto put = unix_request(w.socket(), "PUT", "/v1/orgs/acme/key",
                                 json{{"key", "another-key-1234"}}.dump());
   CHECK(put.status == 409);
   CHECK(message_of(put).find("key_command") != std::string::npos);
   CHECK(unix_request(w.socket(), "DELETE", "/v1/orgs/acme/key").status == 409);
+  // An ephemeral key comes first (SPEC §2); removed, the command's key is back.
+  const auto ephemeral = std::string("ephemeral-") + awkward_key();
+  w.upstream.add_account(ephemeral, acme_org_id);
+  const auto put_ephemeral = unix_request(w.socket(), "PUT", "/v1/orgs/acme/key",
+                                          json{{"key", ephemeral}, {"persist", false}}.dump());
+  CHECK_MESSAGE(put_ephemeral.status == 200, put_ephemeral.body);
+  CHECK(w.org_view("acme")["key_source"] == "runtime");
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
+  CHECK(w.upstream.exchanges_for(ephemeral) == 1);
+  CHECK(unix_request(w.socket(), "DELETE", "/v1/orgs/acme/key").status == 200);
+  CHECK(w.org_view("acme")["key_source"] == "command");
+  CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
+  CHECK(w.upstream.exchanges_for(w.key) == 2);
   check_key_nowhere(w, w.key);
 }
 

@@ -166,14 +166,28 @@ TEST_CASE("a key_command runs at load; a request waits for it, then goes on to t
   CHECK(failed->code == errc::internal_error);
   CHECK(failed->message.find("no exchange in this test") != std::string::npos);
 
-  // Managed by the config.
+  // Managed by the config: a persisted key is refused; an ephemeral one comes
+  // first (SPEC §2) and, removed, gives the command's key back.
   const auto refused = f.keys.put(f.cfg, "cmd", platform::secure_buffer("other"), std::nullopt,
-                                  std::nullopt, /*persist=*/false);
+                                  std::nullopt, /*persist=*/true);
   REQUIRE(refused);
   CHECK(refused->code == errc::key_managed_by_config);
-  CHECK(refused->message ==
-        "organization cmd's key comes from the config's key_command; change "
-        "it there");
+  CHECK(refused->message.find("organization cmd's key comes from the config's key_command") == 0);
+  REQUIRE(f.keys.remove(f.cfg, "cmd"));  // no ephemeral key to remove: 409 too
+  CHECK(f.keys.remove(f.cfg, "cmd")->code == errc::key_managed_by_config);
+  REQUIRE_FALSE(f.keys.put(f.cfg, "cmd", platform::secure_buffer("ephemeral-key"), std::nullopt,
+                           std::nullopt, /*persist=*/false));
+  CHECK(f.service.find_org("cmd")->key->view() == "ephemeral-key");
+  CHECK(f.service.find_org("cmd")->source == key_source::runtime);
+  REQUIRE_FALSE(f.keys.remove(f.cfg, "cmd"));
+  // The command's last key is used again at once, and the command runs again.
+  CHECK(f.service.find_org("cmd")->key->view() == "from-the-command");
+  CHECK(f.service.find_org("cmd")->source == key_source::command);
+  CHECK(f.service.find_org("cmd")->command != nullptr);
+  f.io.restart();
+  f.io.run();
+  CHECK(f.service.find_org("cmd")->command == nullptr);
+  CHECK(f.service.find_org("cmd")->key->view() == "from-the-command");
 }
 
 TEST_CASE("a key_command that fails leaves the organization without a key, with its reason") {
