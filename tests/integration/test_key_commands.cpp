@@ -365,9 +365,26 @@ TEST_CASE(
   }
   daemon_world w(with_config({}));
   w.upstream.add_account(w.key, acme_org_id);
-  // A session bus of the test's own, as a desktop session has one.
-  const auto bus = run_process({"/usr/bin/dbus-daemon", "--session", "--fork", "--nopidfile",
-                                "--print-address=1", "--print-pid=1"});
+  // A session bus of the test's own, as a desktop session has one; without
+  // service activation, so that secret-tool cannot start a second, locked
+  // gnome-keyring before ours has registered.
+  const auto bus_config = w.dir.write(
+      "session-bus.conf",
+      R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+)");
+  const auto bus = run_process({"/usr/bin/dbus-daemon", "--config-file=" + bus_config.string(),
+                                "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"});
   REQUIRE_MESSAGE(bus.exit_code == 0, bus.err);
   const auto newline = bus.out.find('\n');
   REQUIRE(newline != std::string::npos);
@@ -381,14 +398,21 @@ TEST_CASE(
   const std::map<std::string, std::string> env{{"DBUS_SESSION_BUS_ADDRESS", address},
                                                {"HOME", home.string()},
                                                {"XDG_RUNTIME_DIR", runtime.string()}};
-  // Its login keyring, created unlocked (the password on stdin), then the key stored.
+  // Its login keyring, created unlocked (the password on stdin), then the key
+  // stored once the keyring has taken its name on the bus (polled, bounded).
   const auto keyring = run_process(
       {"/usr/bin/gnome-keyring-daemon", "--daemonize", "--unlock", "--components=secrets"}, env,
       "throwaway-login-password");
   CHECK_MESSAGE(keyring.exit_code == 0, keyring.err);
-  const auto stored = run_process({"/usr/bin/secret-tool", "store", "--label=appcircle acme",
-                                   "service", "appcircle", "org", "acme"},
-                                  env, w.key);
+  process_result stored;
+  const auto registered_by = steady::now() + 10s;
+  for (;;) {
+    stored = run_process({"/usr/bin/secret-tool", "store", "--label=appcircle acme", "service",
+                          "appcircle", "org", "acme"},
+                         env, w.key);
+    if (stored.exit_code == 0 || steady::now() > registered_by) break;
+    std::this_thread::sleep_for(50ms);
+  }
   CHECK_MESSAGE(stored.exit_code == 0, stored.err);
 
   if (stored.exit_code == 0) {
