@@ -55,8 +55,11 @@ class key_admin {
   std::optional<failure> remove(const config& cfg, const std::string& org);
 
  private:
-  /// `ephemeral`: the change is to an in-memory key (add or remove one).
-  std::optional<failure> refuse_if_managed_by_config(const std::string& org, bool ephemeral) const;
+  /// `ephemeral`: the change is to an in-memory key (add or remove one). A
+  /// caller that does not know yet (a check before a trial exchange) leaves
+  /// it true: `put` and `remove` decide with what they are given.
+  std::optional<failure> refuse_if_managed_by_config(const std::string& org,
+                                                     bool ephemeral = true) const;
   /// The organization's key_command in the last config, or null.
   const std::vector<std::string>* key_command_of(const std::string& org) const;
   void apply_change(const config& cfg, const std::string& org);
