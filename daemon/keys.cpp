@@ -117,11 +117,11 @@ namespace {
 // What one organization is built from.
 struct org_inputs {
   const std::string& name;
-  const org_config* configured;     // its entry in the config, if any
-  const runtime_key* added;         // its runtime key, if any
-  bool in_key_dir;                  // <key_dir>/<name>.key exists
-  const std::string& dir_problem;   // why key_dir is refused, "" when it is not
-  const command_key* from_command;  // what its key_command gave, if it has one
+  const org_config* configured;               // its entry in the config, if any
+  const runtime_key* added;                   // its runtime key, if any
+  bool in_key_dir;                            // <key_dir>/<name>.key exists
+  const std::string& dir_problem;             // why key_dir is refused, "" when it is not
+  const command_key* from_command = nullptr;  // what its key_command gave, if it has one
 };
 
 // The names: the config's organizations, `<key_dir>/<name>.key`, runtime

@@ -43,6 +43,9 @@ struct org_settings {
   platform::shared_key key;          ///< null when there is no usable key
   std::optional<key_source> source;  ///< where `key` came from (or was meant to)
   std::string key_problem;           ///< why there is no usable key, "" if there is
+  /// The run of its `key_command` that is still going, if any: a request
+  /// that needs the key waits for it (key_command.hpp).
+  std::shared_ptr<key_command_run> command;
   /// Why a key file, `<org>.json` or key_dir of this organization was refused
   /// (SPEC §2 "Private files"), for `/v1/orgs` `problems`.
   std::vector<std::string> problems;
@@ -54,9 +57,6 @@ struct org_settings {
   std::optional<principal_set> allow;  ///< the org's own list, if any
   std::map<std::string, std::string> sub_organizations;
   bool config_key_file = false;  ///< key managed by config (409 on PUT/DELETE)
-  /// The run of its `key_command` that is still going, if any: a request
-  /// that needs the key waits for it (key_command.hpp).
-  std::shared_ptr<key_command_run> command;
 
   /// True when a token obtained under `other` is still good under these
   /// settings: same key bytes, auth server, API version and scope (SPEC §6).
