@@ -29,6 +29,8 @@ class unique_fd {
 
   /// The descriptor, -1 for none.
   int get() const noexcept { return fd_; }
+  /// Gives the descriptor up without closing it; -1 for none.
+  int release() noexcept { return std::exchange(fd_, -1); }
   /// Closes the descriptor, if any.
   void reset() noexcept {
     if (fd_ >= 0) ::close(fd_);

@@ -39,7 +39,7 @@ class daemon_app final : public api::daemon_control {
         daemon_uid_(::geteuid()),
         started_at_(clock_.wall_now()),
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
-        keys_(tokens_, daemon_uid_),
+        keys_(io_.get_executor(), tokens_, daemon_uid_),
         cache_(io_.get_executor(), tokens_, clock_, daemon_uid_),
         sinks_(io_.get_executor(), tokens_, clock_, daemon_uid_),
         router_(tokens_, *this, clock_, access_of(cfg_), router_settings_of(options_, cfg_),
@@ -102,8 +102,8 @@ class daemon_app final : public api::daemon_control {
   std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
       const std::string& org, const platform::shared_key& key,
       const std::optional<std::string>& auth_url,
-      const std::optional<upstream::api_version>& api_version) override {
-    return keys_.trial(cfg_, org, key, auth_url, api_version);
+      const std::optional<upstream::api_version>& api_version, bool persist) override {
+    return keys_.trial(cfg_, org, key, auth_url, api_version, persist);
   }
 
   std::variant<key_stored, failure> put_key(const std::string& org, platform::secure_buffer key,

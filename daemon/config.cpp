@@ -122,6 +122,35 @@ class reader {
     return version;
   }
 
+  // `key_command`: an argv array run without a shell (SPEC §2). argv[0] is an
+  // absolute path or a bare name looked up on the daemon's PATH when it runs;
+  // a relative path would depend on the daemon's working folder.
+  std::optional<std::vector<std::string>> argv(const json& value, const std::string& key) {
+    constexpr std::size_t max_args = 64;
+    constexpr std::size_t max_arg_bytes = 4096;
+    if (!value.is_array() || value.empty() || value.size() > max_args) {
+      problem(key, R"(must be a list of 1 to 64 strings, e.g. ["pass", "show", "appcircle/acme"])");
+      return std::nullopt;
+    }
+    std::vector<std::string> args;
+    for (const auto& arg : value) {
+      if (!arg.is_string() || arg.get_ref<const std::string&>().size() > max_arg_bytes ||
+          arg.get_ref<const std::string&>().find('\0') != std::string::npos) {
+        problem(key, "entries must be strings of at most 4096 bytes, without NUL");
+        return std::nullopt;
+      }
+      args.push_back(arg.get<std::string>());
+    }
+    const auto& program = args.front();
+    if (program.empty() || (program.find('/') != std::string::npos && program.front() != '/')) {
+      problem(key,
+              "the program (first entry) must be an absolute path or a name looked up on "
+              "the daemon's PATH");
+      return std::nullopt;
+    }
+    return args;
+  }
+
   std::optional<principal_set> principals(const json& value, const std::string& key) {
     if (!value.is_object()) {
       problem(key, R"(must be an object like {"users": [...], "groups": [...]})");
@@ -363,8 +392,8 @@ void read_organization(reader& r, const std::string& name, const json& value, or
     return;
   }
   r.only_keys(value, prefix + ".",
-              {"key_file", "auth_url", "api_version", "scope", "allow", "sub_organizations",
-               "any_sub_org", "sinks"});
+              {"key_file", "key_command", "auth_url", "api_version", "scope", "allow",
+               "sub_organizations", "any_sub_org", "sinks"});
   if (const auto it = value.find("key_file"); it != value.end()) {
     // systemd's LoadCredential= puts credentials in $CREDENTIALS_DIRECTORY.
     const auto& ctx = r.context();
@@ -373,6 +402,9 @@ void read_organization(reader& r, const std::string& name, const json& value, or
   }
   if (const auto it = value.find("auth_url"); it != value.end()) {
     org.auth_url = r.https_url(*it, prefix + ".auth_url");
+  }
+  if (const auto it = value.find("key_command"); it != value.end()) {
+    org.key_command = r.argv(*it, prefix + ".key_command");
   }
   if (const auto it = value.find("api_version"); it != value.end()) {
     org.api_version = r.api_version(*it, prefix + ".api_version");

@@ -124,6 +124,9 @@ struct sink_config {
 /// One entry of `organizations`.
 struct org_config {
   std::optional<std::filesystem::path> key_file;  ///< already resolved to an absolute path
+  /// argv of a program that prints the key (SPEC §2): non-empty; argv[0] an
+  /// absolute path or a bare name looked up on the daemon's PATH when it runs.
+  std::optional<std::vector<std::string>> key_command;
   std::optional<std::string> auth_url;
   std::optional<upstream::api_version> api_version;
   std::optional<std::string> scope;

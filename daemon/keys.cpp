@@ -65,6 +65,8 @@ std::string_view to_string(key_source source) noexcept {
       return "key_dir";
     case key_source::runtime:
       return "runtime";
+    case key_source::command:
+      return "command";
   }
   return "config";
 }
@@ -115,10 +117,11 @@ namespace {
 // What one organization is built from.
 struct org_inputs {
   const std::string& name;
-  const org_config* configured;    // its entry in the config, if any
-  const runtime_key* added;        // its runtime key, if any
-  bool in_key_dir;                 // <key_dir>/<name>.key exists
-  const std::string& dir_problem;  // why key_dir is refused, "" when it is not
+  const org_config* configured;               // its entry in the config, if any
+  const runtime_key* added;                   // its runtime key, if any
+  bool in_key_dir;                            // <key_dir>/<name>.key exists
+  const std::string& dir_problem;             // why key_dir is refused, "" when it is not
+  const command_key* from_command = nullptr;  // what its key_command gave, if it has one
 };
 
 // The names: the config's organizations, `<key_dir>/<name>.key`, runtime
@@ -142,12 +145,28 @@ std::map<std::string, bool> org_names(const config& cfg,
   return names;
 }
 
-// Key precedence: runtime, the config's key_file, <key_dir>/<name>.key.
+// Key precedence (SPEC §2): runtime, the config's key_command, the config's
+// key_file, <key_dir>/<name>.key.
 void choose_key(const config& cfg, const org_inputs& in, uid_t daemon_uid, org_settings& settings) {
   const auto* org = in.configured;
   if (in.added != nullptr) {
     settings.key = in.added->key;
     settings.source = key_source::runtime;
+  } else if (org != nullptr && org->key_command) {
+    settings.source = key_source::command;
+    if (const auto* given = in.from_command) {
+      settings.key = given->key;
+      settings.command = given->running;
+      settings.key_problem = given->problem;
+    }
+    if (!settings.key && settings.key_problem.empty()) {
+      settings.key_problem =
+          settings.command ? "its key_command is still running" : "its key_command has not run";
+    }
+    // Still running is not a refusal: /v1/orgs shows it as the state, not a problem.
+    if (!settings.key && !settings.command) settings.problems.push_back(settings.key_problem);
+    settings.config_key_file = true;
+    return;
   } else if (org != nullptr && org->key_file) {
     settings.source = key_source::config;
     const bool credential =
@@ -166,7 +185,7 @@ void choose_key(const config& cfg, const org_inputs& in, uid_t daemon_uid, org_s
         "organization " + in.name + " has no key; add one with `actoken key add " + in.name + "`";
   }
   if (settings.source && !settings.key) settings.problems.push_back(settings.key_problem);
-  settings.config_key_file = org != nullptr && org->key_file.has_value();
+  settings.config_key_file = org != nullptr && (org->key_file || org->key_command);
 }
 
 // Settings: the config's defaults, the key's own metadata, the config's
@@ -201,21 +220,28 @@ void choose_settings(const config& cfg, const org_inputs& in, uid_t daemon_uid,
 }  // namespace
 
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
-                         uid_t daemon_uid) {
+                         uid_t daemon_uid, const std::map<std::string, command_key>& commands) {
   const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
   if (!dir_problem.empty()) spdlog::warn("{}", dir_problem);
   org_table table;
   for (const auto& [name, in_key_dir] : org_names(cfg, runtime, dir_problem.empty())) {
     const auto org = cfg.organizations.find(name);
     const auto added = runtime.find(name);
-    const org_inputs in{name, org == cfg.organizations.end() ? nullptr : &org->second,
-                        added == runtime.end() ? nullptr : &added->second, in_key_dir, dir_problem};
+    const auto given = commands.find(name);
+    const org_inputs in{name,
+                        org == cfg.organizations.end() ? nullptr : &org->second,
+                        added == runtime.end() ? nullptr : &added->second,
+                        in_key_dir,
+                        dir_problem,
+                        given == commands.end() ? nullptr : &given->second};
     auto settings = std::make_shared<org_settings>();
     settings->name = name;
     choose_key(cfg, in, daemon_uid, *settings);
     choose_settings(cfg, in, daemon_uid, *settings);
     // Each refusal is logged; a missing key alone is not worth a warning twice.
     for (const auto& problem : settings->problems) {
+      // A key_command's failure was logged when it ended, not at every rebuild.
+      if (settings->source == key_source::command && problem == settings->key_problem) continue;
       spdlog::warn("organization {}: {}", name, problem);
     }
     if (!settings->source && !settings->key_problem.empty()) {

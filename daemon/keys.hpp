@@ -20,10 +20,12 @@
 
 namespace actoken {
 
-/// Where an organization's key came from.
-enum class key_source { config, key_dir, runtime };
+class key_command_run;
 
-/// "config", "key_dir" or "runtime".
+/// Where an organization's key came from.
+enum class key_source { config, key_dir, runtime, command };
+
+/// "config", "key_dir", "runtime" or "command".
 std::string_view to_string(key_source source) noexcept;
 
 /// A key added through the API with `persist: false`, with the settings it
@@ -41,6 +43,9 @@ struct org_settings {
   platform::shared_key key;          ///< null when there is no usable key
   std::optional<key_source> source;  ///< where `key` came from (or was meant to)
   std::string key_problem;           ///< why there is no usable key, "" if there is
+  /// The run of its `key_command` that is still going, if any: a request
+  /// that needs the key waits for it (key_command.hpp).
+  std::shared_ptr<key_command_run> command;
   /// Why a key file, `<org>.json` or key_dir of this organization was refused
   /// (SPEC §2 "Private files"), for `/v1/orgs` `problems`.
   std::vector<std::string> problems;
@@ -56,6 +61,15 @@ struct org_settings {
   /// True when a token obtained under `other` is still good under these
   /// settings: same key bytes, auth server, API version and scope (SPEC §6).
   bool same_exchange_inputs(const org_settings& other) const noexcept;
+};
+
+/// What an organization's `key_command` has given so far (key_admin keeps
+/// these): the key of its last good run, or why there is none; and the run
+/// still going, if one is.
+struct command_key {
+  platform::shared_key key;
+  std::string problem;
+  std::shared_ptr<key_command_run> running;
 };
 
 /// The organizations, sorted by name.
@@ -86,12 +100,13 @@ std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_u
 std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t daemon_uid);
 
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and
-/// `<org>.json`) files and runtime keys. Reads files; never throws for a bad
-/// key file (the organization is then listed with a problem). Nothing is read
+/// `<org>.json`) files, runtime keys and what `key_command`s gave
+/// (`commands`, by organization). Reads files; never throws for a bad key
+/// file (the organization is then listed with a problem). Nothing is read
 /// from a refused key_dir: organizations whose key would come from it are
 /// listed without a key, with the reason.
 org_table load_org_table(const config& cfg, const std::map<std::string, runtime_key>& runtime,
-                         uid_t daemon_uid);
+                         uid_t daemon_uid, const std::map<std::string, command_key>& commands = {});
 
 /// The settings `name` would have if `added` became its key: as
 /// `load_org_table` would build them with `added` as its runtime key (the

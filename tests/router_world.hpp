@@ -75,8 +75,8 @@ class memory_control final : public api::daemon_control {
   std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
       const std::string& org, const platform::shared_key& key,
       const std::optional<std::string>& auth_url,
-      const std::optional<upstream::api_version>& api_version) override {
-    auto settings = with_key(org, key, auth_url, api_version, false);
+      const std::optional<upstream::api_version>& api_version, bool persist) override {
+    auto settings = with_key(org, key, auth_url, api_version, persist);
     if (auto* refused = std::get_if<failure>(&settings)) return std::move(*refused);
     return std::get<std::shared_ptr<org_settings>>(std::move(settings));
   }

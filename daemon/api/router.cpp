@@ -532,7 +532,7 @@ route_result router::put_key(const api_request& request, const std::string& org)
     // Tried first with a copy (also in locked memory): nothing changes unless
     // the exchange succeeds (`finish`).
     const auto copy = std::make_shared<const platform::secure_buffer>(put.key.view());
-    auto trial = control_.key_trial(org, copy, put.auth_url, put.api_version);
+    auto trial = control_.key_trial(org, copy, put.auth_url, put.api_version, put.persist);
     if (const auto* refused = std::get_if<failure>(&trial)) return error_response(*refused);
     return pending_key{org, std::move(put),
                        std::get<std::shared_ptr<const org_settings>>(std::move(trial))};

@@ -66,11 +66,12 @@ class daemon_control {
   };
   /// The settings `org` would have with `key` (and the given `auth_url` and
   /// `api_version`), for a trial exchange before the key is kept; the failure
-  /// when the key may not be changed at all (a config `key_file`).
+  /// when such a key (`persist` or not) may not be put at all (a config
+  /// `key_file` or `key_command`), before any exchange.
   virtual std::variant<std::shared_ptr<const org_settings>, failure> key_trial(
       const std::string& org, const platform::shared_key& key,
       const std::optional<std::string>& auth_url,
-      const std::optional<upstream::api_version>& api_version) = 0;
+      const std::optional<upstream::api_version>& api_version, bool persist) = 0;
   /// Adds or replaces `org`'s key.
   virtual std::variant<key_stored, failure> put_key(
       const std::string& org, platform::secure_buffer key, std::optional<std::string> auth_url,

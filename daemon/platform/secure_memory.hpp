@@ -71,6 +71,11 @@ class secure_buffer {
   /// The bytes, valid until the next change.
   std::string_view view() const noexcept { return {bytes_.data(), bytes_.size()}; }
   const char* data() const noexcept { return bytes_.data(); }
+  /// Writable bytes, for reading straight into the buffer (`resize` first).
+  char* data() noexcept { return bytes_.data(); }
+  /// Grows (with zeros) or shrinks the buffer; within `reserve`d capacity it
+  /// never moves, so no copy is left behind.
+  void resize(std::size_t n) { bytes_.resize(n); }
   std::size_t size() const noexcept { return bytes_.size(); }
   bool empty() const noexcept { return bytes_.empty(); }
   /// Wipes and empties the buffer.

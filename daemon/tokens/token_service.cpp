@@ -1,6 +1,7 @@
 #include "daemon/tokens/token_service.hpp"
 
 #include "common/json_text.hpp"
+#include "daemon/key_command.hpp"
 #include "daemon/spawn.hpp"
 #include "daemon/tokens/failure_policy.hpp"
 #include "daemon/tokens/refresh_policy.hpp"
@@ -294,6 +295,9 @@ lookup_result token_service::lookup(const token_request& request) {
   }
   auto& org = *it->second;
   if (!org.settings->key) {
+    if (const auto& command = org.settings->command; command && command->running()) {
+      return pending_exchange{command, request};
+    }
     return failure{errc::no_key, "organization " + request.org +
                                      " has no usable key: " + org.settings->key_problem};
   }
@@ -420,6 +424,16 @@ std::shared_ptr<token_service::flight> token_service::start_flight(org_state& or
 }
 
 net::awaitable<token_outcome> token_service::wait(pending_exchange pending) {
+  // First the organization's key_command, if the key is still to come; then
+  // the request is looked up again, as it would have been with the key.
+  while (pending.command_) {
+    const auto command = std::move(pending.command_);
+    co_await command->wait();
+    auto next = lookup(pending.request_);
+    if (auto* answer = std::get_if<token_answer>(&next)) co_return std::move(*answer);
+    if (auto* error = std::get_if<failure>(&next)) co_return std::move(*error);
+    pending = std::get<pending_exchange>(std::move(next));
+  }
   const auto f = std::move(pending.flight_);
   while (!f->outcome) {
     co_await f->done.async_wait(net::as_tuple(net::use_awaitable));
@@ -595,6 +609,12 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
       org.rejected_until = until;
       org.rejection = failure{errc::key_rejected, failed.message};
       if (on_token_) on_token_({token_event::kind::org_rejected, f.org, f.sub_org, nullptr});
+      if (org.settings->source == key_source::command && on_command_key_rejected_) {
+        // The command runs again after the rest, and the key it gives
+        // replaces this state: until then the rejected key is not tried again.
+        org.rejected_until = mono_time::max();
+        on_command_key_rejected_(f.org, decision.wait);
+      }
       break;
     case failure_effect::hold_until_reload:
       org.permanent = failed;

@@ -103,9 +103,15 @@ class pending_exchange {
   friend class token_service;
   pending_exchange(std::shared_ptr<flight> f, seconds min_ttl)
       : flight_(std::move(f)), min_ttl_(min_ttl) {}
+  // The organization's key_command is still running: the request is looked
+  // up again once it has ended (SPEC §2: it waits at most the command's 10 s).
+  pending_exchange(std::shared_ptr<key_command_run> command, token_request request)
+      : min_ttl_(request.min_ttl), command_(std::move(command)), request_(std::move(request)) {}
 
   std::shared_ptr<flight> flight_;
   seconds min_ttl_;
+  std::shared_ptr<key_command_run> command_;
+  token_request request_;
 };
 
 /// What one pass over a request finds: a token or a failure now, or an
@@ -233,6 +239,13 @@ class token_service {
   /// Called whenever the cached tokens change: a new token, or an eviction
   /// (the cache file writer listens).
   void on_change(std::function<void()> listener) { on_change_ = std::move(listener); }
+  /// Called when the key of an organization whose key came from a
+  /// key_command was rejected, with how long the organization now rests: the
+  /// command runs again after the rest (key_admin listens).
+  void on_command_key_rejected(
+      std::function<void(const std::string& org, mono_clock::duration rest)> listener) {
+    on_command_key_rejected_ = std::move(listener);
+  }
 
   struct slot;
   struct org_state;
@@ -289,6 +302,7 @@ class token_service {
   std::mt19937_64 random_;
   std::function<void()> on_change_;
   std::function<void(const token_event&)> on_token_;
+  std::function<void(const std::string&, mono_clock::duration)> on_command_key_rejected_;
 };
 
 /// First 8 hex digits of the SHA-256 of `token`: what logs show instead of it.

@@ -258,6 +258,7 @@ std::string from_env_or(const char* name, const char* built) {
 
 std::string actokend_path() { return from_env_or("ACTOKEN_TEST_ACTOKEND", ACTOKEND_PATH); }
 std::string actoken_path() { return from_env_or("ACTOKEN_TEST_ACTOKEN", ACTOKEN_PATH); }
+std::string built_actokend_path() { return ACTOKEND_PATH; }
 
 bool daemon_under_asan() {
   // An ASan binary imports (or, statically linked, defines) __asan_init; its

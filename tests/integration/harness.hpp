@@ -105,6 +105,9 @@ class daemon_process {
 /// binaries, so that the tests themselves are compiled once).
 std::string actokend_path();
 std::string actoken_path();
+/// The daemon this test was built with, whatever `$ACTOKEN_TEST_ACTOKEND`
+/// says: the one the build's own unit files name.
+std::string built_actokend_path();
 
 /// Whether the daemon under test is built with AddressSanitizer (it then maps
 /// terabytes of shadow memory, and its `mlock` always succeeds): asked of the

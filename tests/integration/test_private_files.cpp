@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -135,18 +136,58 @@ TEST_CASE("a .json linked to /dev/zero is refused at once, and the daemon serves
   CHECK(w.daemon->get("/v1/token?org=acme").status == 200);
 }
 
-TEST_CASE("a Kubernetes Secret volume as key_dir: root's 1777 folder, ..data links, mode 0400") {
+// A Secret volume exactly as the kubelet's AtomicWriter lays it out, mounted
+// as key_dir by the DaemonSet in docs/operations.md ("Many hosts"): a
+// root-owned 1777 tmpfs folder; the files in a timestamped folder
+// `..2026_11_30_10_00_00.<digits>` (mode 0755) with `defaultMode` 0400,
+// owned by root; `..data` a link to that folder; `acme.key -> ..data/acme.key`.
+// The daemon runs as root, as the recipe's container does (runAsUser 0, no
+// fsGroup): see the next test for why not as 990 with fsGroup.
+struct secret_volume {
+  std::filesystem::path path;
+
+  // Writes `files` (name -> contents) as the kubelet writes one version of the Secret.
+  void write_version(const temp_dir& dir, const std::string& stamp,
+                     const std::map<std::string, std::string>& files, unsigned mode) {
+    const auto relative = std::filesystem::relative(path, dir.path()).string();
+    for (const auto& [name, text] : files)
+      dir.write(relative + "/" + stamp + "/" + name, text, mode);
+    REQUIRE(::chmod((path / stamp).c_str(), 0755) == 0);
+    // The kubelet makes `..data_tmp` and renames it over `..data`: one atomic switch.
+    std::filesystem::create_symlink(stamp, path / "..data_tmp");
+    std::filesystem::rename(path / "..data_tmp", path / "..data");
+    for (const auto& [name, text] : files) {
+      if (!std::filesystem::is_symlink(path / name)) {
+        std::filesystem::create_symlink("..data/" + name, path / name);
+      }
+    }
+  }
+};
+
+secret_volume make_secret_volume(const temp_dir& dir) {
+  secret_volume volume{dir.path() / "secret"};
+  std::filesystem::create_directories(volume.path);
+  REQUIRE(::chmod(volume.path.c_str(), 01777) == 0);
+  return volume;
+}
+
+TEST_CASE(
+    "a Kubernetes Secret volume as key_dir, as the DaemonSet recipe mounts it, and its "
+    "update") {
   world_options options = not_started();
   options.acme_key = false;
   daemon_world w(options);
   w.upstream.add_account(w.key, acme_org_id);
-  const auto volume = w.dir.path() / "secret";
-  const std::string stamp = "..2026_11_30_10_00_00.123456789";
-  w.dir.write("secret/" + stamp + "/acme.key", w.key + "\n", 0400);
-  REQUIRE(::chmod(volume.c_str(), 01777) == 0);
-  std::filesystem::create_symlink(stamp, volume / "..data");
-  std::filesystem::create_symlink("..data/acme.key", volume / "acme.key");
-  w.config["key_dir"] = volume.string();
+  auto volume = make_secret_volume(w.dir);
+  volume.write_version(w.dir, "..2026_11_30_10_00_00.123456789", {{"acme.key", w.key + "\n"}},
+                       0400);
+  struct stat info {};
+  REQUIRE(::lstat((volume.path / "acme.key").c_str(), &info) == 0);
+  REQUIRE(S_ISLNK(info.st_mode));
+  w.config["key_dir"] = volume.path.string();
+  // As the recipe's ConfigMap: build pods reach the socket, `allow` says who may use acme.
+  w.config["socket_mode"] = "0666";
+  w.config["allow"] = {{"groups", {0, 2000}}};
   w.start();
 
   const auto reply = w.daemon->get("/v1/token?org=acme");
@@ -155,6 +196,40 @@ TEST_CASE("a Kubernetes Secret volume as key_dir: root's 1777 folder, ..data lin
   const auto acme = w.org_view("acme");
   CHECK(acme["key_source"] == "key_dir");
   CHECK(acme["problems"] == json::array());
+
+  // The Secret is updated: a new timestamped folder, `..data` switched to it,
+  // the old one removed (the kubelet's order); a reload reads the new key.
+  const auto rotated = std::string("rotated-") + awkward_key();
+  w.upstream.add_account(rotated, acme_org_id);
+  volume.write_version(w.dir, "..2026_11_30_11_00_00.987654321", {{"acme.key", rotated + "\n"}},
+                       0400);
+  std::filesystem::remove_all(volume.path / "..2026_11_30_10_00_00.123456789");
+  w.daemon->reload();
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  CHECK(w.upstream.exchanges_for(rotated) == 1);
+  CHECK(w.org_view("acme")["problems"] == json::array());
+}
+
+TEST_CASE("a Secret volume with fsGroup: the kubelet adds group read (0440), so it is refused") {
+  // With `fsGroup` the kubelet's SetVolumeOwnership chowns every file to the
+  // group and ORs 0440 into its mode, whatever defaultMode says: a key any
+  // process of that group may read. docs/operations.md's DaemonSet therefore
+  // sets no fsGroup and runs the daemon as root (the files' owner).
+  world_options options = not_started();
+  options.acme_key = false;
+  daemon_world w(options);
+  w.upstream.add_account(w.key, acme_org_id);
+  auto volume = make_secret_volume(w.dir);
+  const std::string stamp = "..2026_11_30_10_00_00.123456789";
+  volume.write_version(w.dir, stamp, {{"acme.key", w.key + "\n"}}, 0440);
+  REQUIRE(::chown((volume.path / stamp / "acme.key").c_str(), 0, 990) == 0);
+  w.config["key_dir"] = volume.path.string();
+  w.start();
+
+  const auto reply = w.daemon->get("/v1/token?org=acme");
+  CHECK(reply.status == 409);
+  CHECK(any_contains(w.org_view("acme")["problems"], "has mode 0440: group- or world-"));
+  CHECK(w.upstream.exchanges() == 0);
 }
 
 TEST_CASE("a symbolic link is not followed where another user could have placed it") {

@@ -166,7 +166,8 @@ TEST_CASE("the units say what the daemon needs") {
   const auto socket = unit_dir / "system" / "actokend.socket";
   REQUIRE(fs::exists(service));
   CHECK(unit_value(service, "Type") == "notify");
-  CHECK(unit_value(service, "ExecStart") == actokend_path() + " --system");
+  // The build's units name the build's daemon (not one the tests are pointed at).
+  CHECK(unit_value(service, "ExecStart") == built_actokend_path() + " --system");
   CHECK(unit_value(service, "ExecReload") == "/bin/kill -HUP $MAINPID");
   CHECK(unit_value(service, "User") == "actoken");
   CHECK(unit_value(service, "RuntimeDirectory") == "actoken");
@@ -188,7 +189,7 @@ TEST_CASE("the units say what the daemon needs") {
 
   const auto user_service = unit_dir / "user" / "actokend.service";
   const auto user_socket = unit_dir / "user" / "actokend.socket";
-  CHECK(unit_value(user_service, "ExecStart") == actokend_path() + " --user");
+  CHECK(unit_value(user_service, "ExecStart") == built_actokend_path() + " --user");
   CHECK(unit_value(user_service, "Type") == "notify");
   CHECK(unit_values(user_service, "User").empty());
   // Namespacing settings would need user namespaces in a user manager.

@@ -571,3 +571,26 @@ TEST_CASE("sinks: each mistake names its key") {
   CHECK(by_key[at + "[10].path"] == "is the same file as organizations.acme.sinks[3].path");
   CHECK(by_key["organizations.beta.sinks"].starts_with("must be a list"));
 }
+
+TEST_CASE("key_command: an argv array; the program an absolute path or a name on PATH") {
+  auto cfg = parse_ok(R"({"organizations": {
+    "acme": {"key_command": ["pass", "show", "appcircle/acme"]},
+    "beta": {"key_command": ["/usr/bin/op", "read", "op://ci/beta/key"], "key_file": "beta.key"}}})");
+  REQUIRE(cfg.organizations["acme"].key_command);
+  CHECK(*cfg.organizations["acme"].key_command ==
+        std::vector<std::string>{"pass", "show", "appcircle/acme"});
+  REQUIRE(cfg.organizations["beta"].key_command);
+  CHECK(cfg.organizations["beta"].key_command->front() == "/usr/bin/op");
+  CHECK_FALSE(cfg.organizations["beta"].key_command->empty());
+
+  const char* bad[] = {
+      R"({"organizations": {"acme": {"key_command": "pass show acme"}}})",
+      R"({"organizations": {"acme": {"key_command": []}}})",
+      R"({"organizations": {"acme": {"key_command": ["pass", 1]}}})",
+      R"({"organizations": {"acme": {"key_command": [""]}}})",
+      R"({"organizations": {"acme": {"key_command": ["./get-key"]}}})",
+      R"({"organizations": {"acme": {"key_command": ["bin/get-key"]}}})",
+      R"({"organizations": {"acme": {"key_command": ["pass", "a\u0000b"]}}})",
+  };
+  for (const auto* text : bad) check_one_problem(text, "organizations.acme.key_command");
+}

@@ -3,6 +3,7 @@
 // persisted keys. A real token service on a manual clock; key_dir is a
 // temporary folder.
 #include "daemon/key_admin.hpp"
+#include "daemon/spawn.hpp"
 #include "tests/test_files.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -37,7 +38,7 @@ struct fixture {
   manual_clock clock;
   tokens::token_service service{io.get_executor(), clock, tokens::service_options{},
                                 std::make_shared<no_exchanger>()};
-  key_admin keys{service, ::geteuid()};
+  key_admin keys{io.get_executor(), service, ::geteuid()};
   config cfg;
   int changes = 0;
 
@@ -124,4 +125,81 @@ TEST_CASE("removing what is not there") {
   fixture f;
   CHECK(f.keys.remove(f.cfg, "nosuch")->code == errc::unknown_org);
   CHECK(f.keys.remove(f.cfg, "acme")->code == errc::no_key);
+}
+
+namespace {
+
+net::awaitable<void> wait_for(tokens::token_service& service, tokens::pending_exchange pending,
+                              std::optional<tokens::token_outcome>& outcome) {
+  outcome = co_await service.wait(std::move(pending));
+}
+
+}  // namespace
+
+TEST_CASE("a key_command runs at load; a request waits for it, then goes on to the exchange") {
+  fixture f;
+  f.cfg.organizations["cmd"].key_command =
+      std::vector<std::string>{"/bin/sh", "-c", "echo from-the-command"};
+  f.keys.load(f.cfg, /*reload=*/true);
+  const auto before = f.service.find_org("cmd");
+  REQUIRE(before);
+  CHECK(before->source == key_source::command);
+  CHECK(before->key == nullptr);
+  CHECK(before->key_problem == "its key_command is still running");
+
+  auto first = f.service.lookup({"cmd", "", 60s, false});
+  REQUIRE(std::holds_alternative<tokens::pending_exchange>(first));
+  std::optional<tokens::token_outcome> outcome;
+  spawn_detached(f.io.get_executor(),
+                 wait_for(f.service, std::get<tokens::pending_exchange>(std::move(first)), outcome),
+                 "a request");
+  f.io.run();
+
+  const auto after = f.service.find_org("cmd");
+  REQUIRE(after->key);
+  CHECK(after->key->view() == "from-the-command");
+  CHECK(after->command == nullptr);
+  // The exchange was tried with the command's key (this test's exchanger refuses them all).
+  REQUIRE(outcome);
+  const auto* failed = std::get_if<failure>(&*outcome);
+  REQUIRE(failed != nullptr);
+  CHECK(failed->code == errc::internal_error);
+  CHECK(failed->message.find("no exchange in this test") != std::string::npos);
+
+  // Managed by the config: a persisted key is refused; an ephemeral one comes
+  // first (SPEC §2) and, removed, gives the command's key back.
+  const auto refused = f.keys.put(f.cfg, "cmd", platform::secure_buffer("other"), std::nullopt,
+                                  std::nullopt, /*persist=*/true);
+  REQUIRE(refused);
+  CHECK(refused->code == errc::key_managed_by_config);
+  CHECK(refused->message.find("organization cmd's key comes from the config's key_command") == 0);
+  REQUIRE(f.keys.remove(f.cfg, "cmd"));  // no ephemeral key to remove: 409 too
+  CHECK(f.keys.remove(f.cfg, "cmd")->code == errc::key_managed_by_config);
+  REQUIRE_FALSE(f.keys.put(f.cfg, "cmd", platform::secure_buffer("ephemeral-key"), std::nullopt,
+                           std::nullopt, /*persist=*/false));
+  CHECK(f.service.find_org("cmd")->key->view() == "ephemeral-key");
+  CHECK(f.service.find_org("cmd")->source == key_source::runtime);
+  REQUIRE_FALSE(f.keys.remove(f.cfg, "cmd"));
+  // The command's last key is used again at once, and the command runs again.
+  CHECK(f.service.find_org("cmd")->key->view() == "from-the-command");
+  CHECK(f.service.find_org("cmd")->source == key_source::command);
+  CHECK(f.service.find_org("cmd")->command != nullptr);
+  f.io.restart();
+  f.io.run();
+  CHECK(f.service.find_org("cmd")->command == nullptr);
+  CHECK(f.service.find_org("cmd")->key->view() == "from-the-command");
+}
+
+TEST_CASE("a key_command that fails leaves the organization without a key, with its reason") {
+  fixture f;
+  f.cfg.organizations["cmd"].key_command =
+      std::vector<std::string>{"/bin/sh", "-c", "echo 'vault: permission denied' >&2; exit 2"};
+  f.keys.load(f.cfg, /*reload=*/true);
+  f.io.run();
+  const auto org = f.service.find_org("cmd");
+  CHECK(org->key == nullptr);
+  CHECK(org->key_problem == "key_command /bin/sh failed (exit status 2): vault: permission denied");
+  const auto answer = f.service.lookup({"cmd", "", 60s, false});
+  REQUIRE(std::holds_alternative<failure>(answer));
+  CHECK(std::get<failure>(answer).code == errc::no_key);
 }

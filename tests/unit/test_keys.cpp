@@ -536,3 +536,39 @@ TEST_CASE("same_exchange_inputs compares key bytes, auth server, API version and
   c.scope = "";
   CHECK_FALSE(a.same_exchange_inputs(c));
 }
+
+TEST_CASE("load_org_table: a key_command comes after a runtime key, before key_file and key_dir") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/acme.key", "from-key-dir\n");
+  const auto file = dir.write("acme-file.key", "from-key-file\n");
+  cfg.organizations["acme"].key_file = file;
+  cfg.organizations["acme"].key_command = std::vector<std::string>{"pass", "show", "acme"};
+
+  std::map<std::string, command_key> commands;
+  commands["acme"].key = std::make_shared<const platform::secure_buffer>("from-command");
+  auto table = load_org_table(cfg, {}, ::geteuid(), commands);
+  CHECK(key_of(table, "acme") == "from-command");
+  CHECK(table["acme"]->source == key_source::command);
+  CHECK(table["acme"]->config_key_file);  // managed by the config: 409 on PUT and DELETE
+  CHECK(to_string(key_source::command) == "command");
+
+  std::map<std::string, runtime_key> added{{"acme", runtime("from-runtime")}};
+  table = load_org_table(cfg, added, ::geteuid(), commands);
+  CHECK(key_of(table, "acme") == "from-runtime");
+
+  // A failed command: no key (never the key_file's), and the reason as a problem.
+  commands["acme"] = {nullptr, "key_command pass failed (exit status 1): not in the store", {}};
+  table = load_org_table(cfg, {}, ::geteuid(), commands);
+  CHECK(table["acme"]->key == nullptr);
+  CHECK(table["acme"]->source == key_source::command);
+  CHECK(table["acme"]->key_problem == "key_command pass failed (exit status 1): not in the store");
+  CHECK(table["acme"]->problems ==
+        std::vector<std::string>{"key_command pass failed (exit status 1): not in the store"});
+
+  // Not run yet: no key, said so.
+  table = load_org_table(cfg, {}, ::geteuid());
+  CHECK(table["acme"]->key == nullptr);
+  CHECK(table["acme"]->key_problem == "its key_command has not run");
+}
