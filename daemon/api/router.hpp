@@ -25,6 +25,10 @@
 #include <string_view>
 #include <variant>
 
+namespace actoken {
+class audit_log;
+}  // namespace actoken
+
 namespace actoken::api {
 
 /// One request, as the router needs it.
@@ -84,14 +88,19 @@ class daemon_control {
 class pending_token {
  private:
   friend class router;
-  pending_token(tokens::pending_exchange exchange, std::string org, std::string sub_org_label)
+  pending_token(tokens::pending_exchange exchange, std::string org, std::string sub_org_label,
+                const platform::peer_credentials& peer)
       : exchange_(std::move(exchange)),
         org_(std::move(org)),
-        sub_org_label_(std::move(sub_org_label)) {}
+        sub_org_label_(std::move(sub_org_label)),
+        peer_(&peer) {}
 
   tokens::pending_exchange exchange_;
   std::string org_;
   std::string sub_org_label_;  // as asked: alias or GUID, "" for none
+  // For the audit line: the connection's peer, which outlives the wait (the
+  // session awaits `finish` while it holds the connection).
+  const platform::peer_credentials* peer_;
 };
 
 /// An answer now, or a token request to finish.
@@ -117,6 +126,9 @@ class router {
   void set_access(access_policy access) { access_ = std::move(access); }
   /// Records the outcome of a reload.
   void set_last_reload(reload_info reload) { last_reload_ = std::move(reload); }
+  /// Where token answers, key changes, flushes and reloads are audited (SPEC
+  /// §6); the log decides whether it is on. Unset: nothing is audited.
+  void set_audit(audit_log& log) noexcept { audit_ = &log; }
 
   /// The JSON error response for `failure` (also used by the session for
   /// 400/413): the one place a failure becomes an HTTP status.
@@ -125,8 +137,8 @@ class router {
  private:
   struct token_query;
   route_result get_token(const api_request& request, std::string_view query);
-  std::variant<token_query, failure> parse_token_query(const api_request& request,
-                                                       std::string_view query) const;
+  std::optional<failure> parse_token_query(const api_request& request, std::string_view query,
+                                           token_query& token) const;
   std::optional<failure> resolve_org(const api_request& request, token_query& token) const;
   api_response render_token(const std::string& org, const std::string& sub_org_label,
                             const tokens::token_answer& answer) const;
@@ -144,6 +156,18 @@ class router {
   api_response delete_key(const api_request& request, const std::string& org);
   // `endpoint` is a string literal: the counters keep the view.
   api_response count(std::string_view endpoint, api_response response);
+  /// One audit line, when an audit log is on. `result`: "ok" or an error code.
+  void audit(const platform::peer_credentials* peer, std::string_view action, std::string_view org,
+             std::string_view result, std::string_view sub_org = {},
+             const tokens::token_answer* answer = nullptr) const;
+  /// Audits a refusal of `action` and answers it.
+  api_response refuse(const api_request& request, std::string_view action, std::string_view org,
+                      const failure& refused) const;
+  /// The audit line of a `/v1/token` answer: the organization and
+  /// sub-organization as far as they were valid, the result, and for a
+  /// served token its source and fingerprint.
+  void audit_token(const platform::peer_credentials& peer, const token_query& token,
+                   const failure* refused, const tokens::token_answer* answer) const;
 
   tokens::token_service& tokens_;
   daemon_control& control_;
@@ -155,6 +179,7 @@ class router {
   // requests_total{endpoint,code}.
   std::map<std::pair<std::string_view, unsigned>, std::uint64_t> request_counts_;
   std::uint64_t requests_total_ = 0;
+  audit_log* audit_ = nullptr;
 };
 
 }  // namespace actoken::api
