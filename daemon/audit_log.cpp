@@ -3,7 +3,6 @@
 #include "common/json_text.hpp"
 #include "daemon/platform/append_file.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,8 +12,8 @@
 namespace actoken {
 namespace {
 
-// Lines recorded in one turn are written together; past this many bytes
-// they go at once, so a burst never holds much in memory.
+// Lines waiting for the flush timer go at once past this many bytes, so a
+// burst never holds much in memory.
 constexpr std::size_t flush_threshold = 64 * 1024;
 // A failing file is reported at most this often (the count says the rest).
 constexpr auto warning_interval = std::chrono::minutes{1};
@@ -95,7 +94,7 @@ void append_audit_line(std::string& out, wall_time at, const audit_record& recor
 
 audit_log::audit_log(boost::asio::any_io_executor executor, const clock_source& clock,
                      uid_t daemon_uid)
-    : executor_(std::move(executor)), clock_(clock), daemon_uid_(daemon_uid) {}
+    : flush_timer_(std::move(executor)), clock_(clock), daemon_uid_(daemon_uid) {}
 
 audit_log::~audit_log() {
   try {
@@ -154,8 +153,11 @@ void audit_log::record(const audit_record& record) {
 void audit_log::schedule_flush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  // After the handlers ready now: one write for all the lines they record.
-  boost::asio::post(executor_, [this] {
+  // One write for every line recorded until then; a flush before (a reload,
+  // 64 KiB) leaves this one nothing or little to do.
+  flush_timer_.expires_after(flush_delay);
+  flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the log is going away
     flush_scheduled_ = false;
     flush();
   });

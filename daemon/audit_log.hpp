@@ -15,6 +15,7 @@
 #include "daemon/platform/peer.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <sys/types.h>
 
@@ -55,9 +56,13 @@ void append_audit_line(std::string& out, wall_time at, const audit_record& recor
 /// it from the io_context's thread only.
 class audit_log {
  public:
-  /// Lines are batched: what the handlers run in one turn of `executor`
-  /// record goes out in one write, at the end of that turn.
+  /// Lines are batched: those recorded within `flush_delay` of the first go
+  /// out in one write (at once past 64 KiB), so that auditing costs a busy
+  /// daemon little; a crash loses at most that long's lines.
   audit_log(boost::asio::any_io_executor executor, const clock_source& clock, uid_t daemon_uid);
+
+  /// How long a recorded line may wait to be written.
+  static constexpr std::chrono::milliseconds flush_delay{50};
   ~audit_log();
   audit_log(const audit_log&) = delete;
   audit_log& operator=(const audit_log&) = delete;
@@ -89,7 +94,7 @@ class audit_log {
   void write_to_daemon_log(std::string_view line);
   void lost(std::size_t lines, const std::string& why);
 
-  boost::asio::any_io_executor executor_;
+  boost::asio::steady_timer flush_timer_;
   const clock_source& clock_;
   uid_t daemon_uid_;
   std::optional<std::filesystem::path> target_;
