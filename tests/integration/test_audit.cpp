@@ -9,6 +9,7 @@
 #include "daemon/platform/process_details.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/sha.h>
@@ -351,4 +352,56 @@ TEST_CASE("audit_log \"-\": the lines go to the daemon's own log") {
   check_shape(line);
   CHECK(line["token"] == fingerprint_of(token));
   CHECK(log.find(token) == std::string::npos);
+}
+
+TEST_CASE("docs/operations.md: the jq queries find the job that used acme's token") {
+  if (::system("command -v jq >/dev/null 2>&1") != 0) {
+    return skip_case("jq is not installed: the documented queries are not run");
+  }
+  audit_world world;
+  const auto token = token_for(world);
+  request_as_nobody(world.socket(), "GET", "/v1/token?org=acme");
+  const auto lines = wait_for_lines(world.log_path(), 2);
+  REQUIRE(lines.size() == 2);
+
+  // The page's query, on this file and this minute.
+  const auto page = slurp(std::filesystem::path(ACTOKEN_SOURCE_DIR) / "docs" / "operations.md");
+  const auto heading = page.find("**Which job used acme's token at 03:12:**");
+  REQUIRE(heading != std::string::npos);
+  const auto start = page.find("```sh\n", heading) + 6;
+  auto query = page.substr(start, page.find("```", start) - start);
+  const auto replace = [&](const std::string& from, const std::string& to) {
+    const auto at = query.find(from);
+    REQUIRE(at != std::string::npos);
+    query.replace(at, from.size(), to);
+  };
+  replace("/var/log/actoken/audit.log", world.log_path().string());
+  replace("2026-11-30T03:12", lines[0]["at"].get<std::string>().substr(0, 16));
+  const auto found = run_process({"/bin/sh", "-c", query});
+  REQUIRE(found.exit_code == 0);
+  // Both answers of that minute (unless the minute turned between them), each
+  // naming the asker.
+  const auto first = json::parse(found.out.substr(0, found.out.find('\n')));
+  CHECK(first["uid"] == 0);
+  CHECK(first["pid"] == ::getpid());
+  CHECK(first["result"] == "ok");
+  CHECK(first["token"] == fingerprint_of(token));
+  if (lines[1]["at"].get<std::string>().substr(0, 16) ==
+      lines[0]["at"].get<std::string>().substr(0, 16)) {
+    CHECK(found.out.find("\"uid\":65534") != std::string::npos);
+  }
+
+  // The page's way back from a token that turned up somewhere to who received it.
+  const auto span = [&](const std::string& opening) {
+    const auto at = page.find("`" + opening);
+    REQUIRE(at != std::string::npos);
+    return page.substr(at + 1, page.find('`', at + 1) - at - 1);
+  };
+  auto lookup = span("jq -c --arg fp");
+  const std::string doc_path = "/var/log/actoken/audit.log";
+  lookup.replace(lookup.find(doc_path), doc_path.size(), "\"$LOG\"");
+  const auto by_fingerprint = run_process({"/bin/sh", "-c", span("fp=$(") + " && " + lookup},
+                                          {{"TOKEN", token}, {"LOG", world.log_path().string()}});
+  REQUIRE(by_fingerprint.exit_code == 0);
+  CHECK(json::parse(by_fingerprint.out)["peer"]["pid"] == ::getpid());
 }
