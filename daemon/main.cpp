@@ -5,6 +5,7 @@
 #include "daemon/app.hpp"
 #include "daemon/daemon_args.hpp"
 #include "daemon/keys.hpp"
+#include "daemon/platform/append_file.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
@@ -113,6 +114,14 @@ int main(int argc, char** argv) {
     if (const auto problem = actoken::key_dir_problem(cfg.key_dir, daemon_uid); !problem.empty()) {
       std::fprintf(stderr, "%s: key_dir: %s\n", options.config_path.c_str(), problem.c_str());
       ok = false;
+    }
+    // An audit file the daemon would refuse: it would run, but lose every line.
+    if (cfg.audit_log && *cfg.audit_log != "-") {
+      if (const auto problem = actoken::platform::check_append_file(*cfg.audit_log, daemon_uid);
+          !problem.empty()) {
+        std::fprintf(stderr, "%s: audit_log: %s\n", options.config_path.c_str(), problem.c_str());
+        ok = false;
+      }
     }
     // Names that do not resolve: the daemon would run, but those entries match nobody.
     for (const auto& warning : cfg.warnings) {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -24,6 +25,12 @@ namespace actoken::platform {
 /// group or others.
 std::variant<unique_fd, std::string> open_append_file(const std::filesystem::path& path,
                                                       uid_t daemon_uid);
+
+/// What `open_append_file` would refuse at `path`, without creating it
+/// (`--check-config`); "" when nothing. `daemon_uid` may be `any_owner`
+/// (private_file.hpp) when the daemon's user is not known: the owners are
+/// then not judged.
+std::string check_append_file(const std::filesystem::path& path, uid_t daemon_uid);
 
 /// Writes all of `data` to `fd` (retrying short writes and EINTR); 0 or the
 /// errno value of the write that failed, with `written` how far it got.

@@ -24,18 +24,23 @@ std::string os_error(const std::filesystem::path& path, const char* step, int er
 
 }  // namespace
 
-std::variant<unique_fd, std::string> open_append_file(const std::filesystem::path& path,
-                                                      uid_t daemon_uid) {
+namespace {
+
+constexpr uid_t any_uid = static_cast<uid_t>(-1);  // private_file.hpp's any_owner
+
+// The folder `path` would be created in, opened and checked; or why not.
+std::variant<unique_fd, std::string> open_folder(const std::filesystem::path& path,
+                                                 uid_t daemon_uid) {
   const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   const auto name = path.filename();
   if (name.empty() || name == "." || name == "..") return path.string() + " names no file";
   // The folder is checked on the descriptor the file is then opened in, so it
   // cannot be swapped between the check and the open.
-  const unique_fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  unique_fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return os_error(folder, "open the folder", errno);
   struct stat st {};
   if (::fstat(dir.get(), &st) != 0) return os_error(folder, "stat the folder", errno);
-  if (st.st_uid != daemon_uid && st.st_uid != 0) {
+  if (daemon_uid != any_uid && st.st_uid != daemon_uid && st.st_uid != 0) {
     return "the folder " + folder.string() + " belongs to uid " + std::to_string(st.st_uid) +
            ", not to the daemon's user or root";
   }
@@ -44,16 +49,25 @@ std::variant<unique_fd, std::string> open_append_file(const std::filesystem::pat
            ": others may write it and plant the file; use a folder only the daemon's user can "
            "write";
   }
-  unique_fd fd(::openat(
-      dir.get(), name.c_str(),
-      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600));
+  return dir;
+}
+
+// Opens `path`'s last component in `dir` for appending (creating it when
+// `create`) and checks what was opened; or why not. Not `create` and
+// nothing there: no descriptor (-1).
+std::variant<unique_fd, std::string> open_in(int dir, const std::filesystem::path& path,
+                                             uid_t daemon_uid, bool create) {
+  const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+  unique_fd fd(::openat(dir, path.filename().c_str(), create ? flags | O_CREAT : flags, 0600));
   if (fd.get() < 0) {
+    if (!create && errno == ENOENT) return unique_fd();
     if (errno == ELOOP) return path.string() + " is a symbolic link";
     return os_error(path, "open", errno);
   }
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return os_error(path, "stat", errno);
   if (!S_ISREG(st.st_mode)) return path.string() + " is not a regular file";
-  if (st.st_uid != daemon_uid) {
+  if (daemon_uid != any_uid && st.st_uid != daemon_uid) {
     return path.string() + " belongs to uid " + std::to_string(st.st_uid) +
            ", not to the daemon's user";
   }
@@ -62,6 +76,24 @@ std::variant<unique_fd, std::string> open_append_file(const std::filesystem::pat
            ": group or others may write it; chmod 600 it";
   }
   return fd;
+}
+
+}  // namespace
+
+std::variant<unique_fd, std::string> open_append_file(const std::filesystem::path& path,
+                                                      uid_t daemon_uid) {
+  auto dir = open_folder(path, daemon_uid);
+  if (auto* why = std::get_if<std::string>(&dir)) return std::move(*why);
+  return open_in(std::get<unique_fd>(dir).get(), path, daemon_uid, /*create=*/true);
+}
+
+std::string check_append_file(const std::filesystem::path& path, uid_t daemon_uid) {
+  auto dir = open_folder(path, daemon_uid);
+  if (auto* why = std::get_if<std::string>(&dir)) return std::move(*why);
+  // Nothing there yet is fine: the daemon creates it.
+  auto file = open_in(std::get<unique_fd>(dir).get(), path, daemon_uid, /*create=*/false);
+  if (auto* why = std::get_if<std::string>(&file)) return std::move(*why);
+  return {};
 }
 
 int append_all(int fd, std::string_view data, std::size_t& written) noexcept {

@@ -336,6 +336,27 @@ TEST_CASE("an audit file in a folder others may write is refused, and the daemon
   CHECK(log.find("actoken_audit_errors_total") != std::string::npos);
 }
 
+TEST_CASE("--check-config reports an audit file the daemon would refuse") {
+  temp_dir dir;
+  temp_dir open_dir;
+  ::chmod(open_dir.path().c_str(), 01777);
+  const auto check = [&](const std::string& audit_log) {
+    const auto config = dir.write(
+        "actokend.json",
+        json{{"audit_log", audit_log}, {"key_dir", (dir.path() / "keys").string()}}.dump());
+    return run_process({actokend_path(), "--check-config", "--config", config.string()});
+  };
+  const auto refused = check((open_dir.path() / "audit.log").string());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find(": audit_log: the folder " + open_dir.path().string()) !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(open_dir.path() / "audit.log"));
+  const auto fine = check("audit.log");
+  CHECK(fine.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "audit.log"));  // checked, not created
+  CHECK(check("-").exit_code == 0);
+}
+
 TEST_CASE("audit_log \"-\": the lines go to the daemon's own log") {
   daemon_world world({.config = {{"audit_log", "-"}, {"log_level", "error"}}});
   const auto token = token_for(world);

@@ -263,6 +263,29 @@ TEST_CASE("a folder others may write, a link, a foreign or shared file are refus
   }
 }
 
+TEST_CASE("check_append_file judges as open_append_file does, and creates nothing") {
+  temp_folder dir;
+  const auto uid = ::geteuid();
+  const auto fresh = dir.path / "audit.log";
+  CHECK(platform::check_append_file(fresh, uid).empty());
+  CHECK_FALSE(std::filesystem::exists(fresh));
+  { std::ofstream(fresh) << ""; }
+  ::chmod(fresh.c_str(), 0600);
+  CHECK(platform::check_append_file(fresh, uid).empty());
+  ::chmod(fresh.c_str(), 0666);
+  CHECK(platform::check_append_file(fresh, uid).find("chmod 600") != std::string::npos);
+  std::filesystem::create_symlink(fresh, dir.path / "link.log");
+  CHECK(platform::check_append_file(dir.path / "link.log", uid).find("symbolic link") !=
+        std::string::npos);
+  const auto open_dir = dir.path / "open";
+  std::filesystem::create_directory(open_dir);
+  ::chmod(open_dir.c_str(), 01777);
+  CHECK(platform::check_append_file(open_dir / "audit.log", uid).find("others may write") !=
+        std::string::npos);
+  CHECK(platform::check_append_file(dir.path / "absent" / "audit.log", uid)
+            .find("cannot open the folder") != std::string::npos);
+}
+
 TEST_CASE("lines that cannot be written are counted; a failed reopen keeps the file open before") {
   temp_folder dir;
   boost::asio::io_context io;
