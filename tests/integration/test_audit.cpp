@@ -283,6 +283,28 @@ TEST_CASE("SIGHUP after logrotate renamed the file: a new 0600 file gets the nex
   CHECK(parse_lines(slurp(rotated)).size() == 1);
 }
 
+TEST_CASE("a refused config still reopens the file, and its reload is audited as config_refused") {
+  audit_world world;
+  token_for(world);
+  REQUIRE(wait_for_lines(world.log_path(), 1).size() == 1);
+  std::filesystem::rename(world.log_path(), world.dir.path() / "audit.log.1");
+  // logrotate runs while someone has broken the config.
+  auto broken = world.config;
+  broken["colour"] = "blue";
+  world.dir.write("actokend.json", broken.dump());
+  world.daemon->reload();
+  CHECK(world.daemon->get("/v1/status").json()["last_reload"]["ok"] == false);
+  CHECK(unix_request(world.socket(), "POST", "/v1/reload").json()["ok"] == false);
+  const auto lines = wait_for_lines(world.log_path(), 2);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["action"] == "reload");
+  CHECK(lines[0]["peer"].is_null());
+  CHECK(lines[0]["result"] == "config_refused");
+  CHECK(lines[1]["action"] == "reload");
+  CHECK(lines[1]["peer"]["uid"] == 0);
+  CHECK(lines[1]["result"] == "config_refused");
+}
+
 TEST_CASE("a write the kernel refuses is counted, logged without secrets, and tokens still flow") {
   audit_world world;
   const auto token = token_for(world);
