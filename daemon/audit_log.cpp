@@ -12,6 +12,8 @@
 namespace actoken {
 namespace {
 
+using namespace std::string_view_literals;
+
 // Lines waiting for the flush timer go at once past this many bytes, so a
 // burst never holds much in memory.
 constexpr std::size_t flush_threshold = 64 * 1024;
@@ -23,9 +25,24 @@ void append_number(std::string& out, std::uint64_t value) {
   out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
 }
 
+// Names, codes and fingerprints are nearly always [A-Za-z0-9._-]: those go in
+// as they are (the hot path), anything else escaped.
+bool is_plain(std::string_view text) noexcept {
+  for (const char c : text) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == '-';
+    if (!plain) return false;
+  }
+  return true;
+}
+
 void append_string_or_null(std::string& out, std::string_view text) {
   if (text.empty()) {
-    out += "null";
+    out += "null"sv;
+  } else if (is_plain(text)) {
+    out += '"';
+    out += text;
+    out += '"';
   } else {
     append_json_string(out, text);
   }
@@ -35,33 +52,33 @@ void append_optional(std::string& out, const std::optional<std::string>& text) {
   if (text) {
     append_json_string(out, *text);
   } else {
-    out += "null";
+    out += "null"sv;
   }
 }
 
 void append_peer(std::string& out, const audit_record& record) {
   const auto* peer = record.peer;
   if (peer == nullptr) {
-    out += "null";
+    out += "null"sv;
     return;
   }
-  out += R"({"uid":)";
+  out += R"({"uid":)"sv;
   append_number(out, peer->uid);
-  out += R"(,"user":)";
+  out += R"(,"user":)"sv;
   if (record.user) {
-    append_json_string(out, *record.user);
+    append_string_or_null(out, *record.user);
   } else {
-    out += "null";
+    out += "null"sv;
   }
-  out += R"(,"pid":)";
+  out += R"(,"pid":)"sv;
   if (peer->pid > 0) {
     append_number(out, static_cast<std::uint64_t>(peer->pid));
   } else {
-    out += "null";
+    out += "null"sv;
   }
-  out += R"(,"exe":)";
+  out += R"(,"exe":)"sv;
   append_optional(out, peer->details.exe);
-  out += R"(,"unit":)";
+  out += R"(,"unit":)"sv;
   append_optional(out, peer->details.unit);
   out += '}';
 }
@@ -70,26 +87,33 @@ std::size_t lines_in(std::string_view text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
+// The line with `at` already as RFC 3339 text.
+void append_line(std::string& out, std::string_view at, const audit_record& record) {
+  out += R"({"at":")"sv;
+  out += at;
+  out += R"(","peer":)"sv;
+  append_peer(out, record);
+  out += R"(,"action":)"sv;
+  append_string_or_null(out, record.action);
+  out += R"(,"org":)"sv;
+  append_string_or_null(out, record.org);
+  out += R"(,"sub_org":)"sv;
+  append_string_or_null(out, record.sub_org);
+  out += R"(,"result":)"sv;
+  append_string_or_null(out, record.result);
+  out += R"(,"source":)"sv;
+  append_string_or_null(out, record.source);
+  out += R"(,"token":)"sv;
+  append_string_or_null(out, record.token);
+  out += "}\n"sv;
+}
+
 }  // namespace
 
 void append_audit_line(std::string& out, wall_time at, const audit_record& record) {
-  out += R"({"at":")";
-  append_rfc3339(out, at);
-  out += R"(","peer":)";
-  append_peer(out, record);
-  out += R"(,"action":)";
-  append_string_or_null(out, record.action);
-  out += R"(,"org":)";
-  append_string_or_null(out, record.org);
-  out += R"(,"sub_org":)";
-  append_string_or_null(out, record.sub_org);
-  out += R"(,"result":)";
-  append_string_or_null(out, record.result);
-  out += R"(,"source":)";
-  append_string_or_null(out, record.source);
-  out += R"(,"token":)";
-  append_string_or_null(out, record.token);
-  out += "}\n";
+  std::string text;
+  append_rfc3339(text, at);
+  append_line(out, text, record);
 }
 
 audit_log::audit_log(boost::asio::any_io_executor executor, const clock_source& clock,
@@ -107,7 +131,8 @@ audit_log::~audit_log() {
 std::string audit_log::configure(std::optional<std::filesystem::path> target) {
   flush();  // what was recorded goes where it was meant to
   target_ = std::move(target);
-  if (!target_ || *target_ == daemon_log) {
+  to_daemon_log_ = target_ && *target_ == daemon_log;
+  if (!target_ || to_daemon_log_) {
     file_.reset();
     open_path_.clear();
     open_problem_.clear();
@@ -135,19 +160,30 @@ std::string audit_log::configure(std::optional<std::filesystem::path> target) {
 
 void audit_log::record(const audit_record& record) {
   if (!target_) return;
-  if (*target_ == daemon_log) {
+  if (to_daemon_log_) {
     std::string line = "audit ";  // to find the lines among the others
-    append_audit_line(line, clock_.wall_now(), record);
+    append_line(line, now_text(), record);
     line.pop_back();  // the logger ends the line
     write_to_daemon_log(line);
     return;
   }
-  append_audit_line(pending_, clock_.wall_now(), record);
+  append_line(pending_, now_text(), record);
   if (pending_.size() >= flush_threshold) {
     flush();
   } else {
     schedule_flush();
   }
+}
+
+std::string_view audit_log::now_text() {
+  // Formatted once a second, not once a line.
+  const auto second = std::chrono::floor<std::chrono::seconds>(clock_.wall_now());
+  if (second != at_second_ || at_text_.empty()) {
+    at_second_ = second;
+    at_text_.clear();
+    append_rfc3339(at_text_, second);
+  }
+  return at_text_;
 }
 
 void audit_log::schedule_flush() {

@@ -90,6 +90,8 @@ class audit_log {
   std::uint64_t errors() const noexcept { return errors_; }
 
  private:
+  /// Now as RFC 3339 text.
+  std::string_view now_text();
   void schedule_flush();
   void write_to_daemon_log(std::string_view line);
   void lost(std::size_t lines, const std::string& why);
@@ -98,6 +100,7 @@ class audit_log {
   const clock_source& clock_;
   uid_t daemon_uid_;
   std::optional<std::filesystem::path> target_;
+  bool to_daemon_log_ = false;       ///< `target_` is `daemon_log` (compared once, not per line)
   std::filesystem::path open_path_;  ///< the file `file_` was opened as
   unique_fd file_;
   std::string open_problem_;  ///< why no file is open, while one should be
@@ -105,6 +108,8 @@ class audit_log {
   std::string pending_;       ///< lines recorded, not yet written
   bool flush_scheduled_ = false;
   std::uint64_t errors_ = 0;
+  wall_time at_second_{};
+  std::string at_text_;
   std::optional<mono_time> last_warning_;
 };
 

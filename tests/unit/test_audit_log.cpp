@@ -121,6 +121,12 @@ TEST_CASE("an executable path with a newline, quotes or bad UTF-8 stays one vali
   CHECK(line.find('\n') == line.size() - 1);
   const auto parsed = json::parse(line);
   CHECK(parsed["peer"]["exe"].get<std::string>().rfind("/tmp/evil\n{\"forged\":1}\"\\", 0) == 0);
+  // Names and codes are written as they are only when plainly safe.
+  const auto odd = json::parse(
+      line_of({&peer, "o\"brien", "token", "ac\nme", "x y", "ok", "cache", "1a2b3c4d"}));
+  CHECK(odd["peer"]["user"] == "o\"brien");
+  CHECK(odd["org"] == "ac\nme");
+  CHECK(odd["sub_org"] == "x y");
 }
 
 TEST_CASE("the systemd unit of a cgroup: the last .service or .scope of the unified hierarchy") {
