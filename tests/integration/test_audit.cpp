@@ -244,14 +244,16 @@ TEST_CASE("served, refused, flushed, keys put and removed, reloaded: one line ea
   CHECK(metric(world, "actoken_audit_errors_total") == 0);
 }
 
-TEST_CASE("a refused key change and a refused flush are audited with their error code") {
+TEST_CASE("refusals are audited with their error code, and what was typed only when well-formed") {
   audit_world world;
   const auto [flush_pid, flush_status] = request_as_nobody(world.socket(), "DELETE", "/v1/tokens");
   CHECK(flush_status == 403);
   CHECK(unix_request(world.socket(), "DELETE", "/v1/orgs/acmee/key").status == 404);
   CHECK(unix_request(world.socket(), "GET", "/v1/token?org=bad%20name").status == 400);
-  const auto lines = wait_for_lines(world.log_path(), 3);
-  REQUIRE(lines.size() == 3);
+  CHECK(unix_request(world.socket(), "GET", "/v1/token?org=acme&sub_org=not%20an%20alias").status ==
+        400);
+  const auto lines = wait_for_lines(world.log_path(), 4);
+  REQUIRE(lines.size() == 4);
   CHECK(lines[0]["action"] == "flush");
   CHECK(lines[0]["org"].is_null());  // every organization
   CHECK(lines[0]["result"] == "forbidden");
@@ -262,6 +264,9 @@ TEST_CASE("a refused key change and a refused flush are audited with their error
   // What a caller typed as an organization is never repeated unless it is a valid name.
   CHECK(lines[2]["result"] == "bad_request");
   CHECK(lines[2]["org"].is_null());
+  CHECK(lines[3]["result"] == "bad_request");
+  CHECK(lines[3]["org"] == "acme");
+  CHECK(lines[3]["sub_org"].is_null());
 }
 
 TEST_CASE("SIGHUP after logrotate renamed the file: a new 0600 file gets the next lines") {
