@@ -2,6 +2,7 @@
 
 #include "common/version.hpp"
 #include "daemon/api/access_policy.hpp"
+#include "daemon/audit_log.hpp"
 #include "daemon/cache_keeper.hpp"
 #include "daemon/key_admin.hpp"
 #include "daemon/name_resolution.hpp"
@@ -38,6 +39,7 @@ class daemon_app final : public api::daemon_control {
         cfg_(std::move(cfg)),
         daemon_uid_(::geteuid()),
         started_at_(clock_.wall_now()),
+        audit_(io_.get_executor(), clock_, daemon_uid_),
         tokens_(io_.get_executor(), clock_, service_options_of(cfg_), make_exchanger(cfg_)),
         keys_(io_.get_executor(), tokens_, daemon_uid_),
         cache_(io_.get_executor(), tokens_, clock_, daemon_uid_),
@@ -46,7 +48,10 @@ class daemon_app final : public api::daemon_control {
                 started_at_),
         server_(io_, router_, limits_of(cfg_)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
-    router_.set_last_reload({started_at_, true, with_config_problems("started")});
+    router_.set_audit(audit_);
+    const auto audit_problem = configure_audit();
+    router_.set_last_reload(
+        {started_at_, true, with_audit_problem(with_config_problems("started"), audit_problem)});
     // A daemon killed while persisting a key leaves its temporary file, key inside.
     if (const auto removed = remove_stale_key_files(cfg_.key_dir, daemon_uid_); removed > 0) {
       spdlog::info("removed {} temporary files left in {}", removed, cfg_.key_dir.string());
@@ -189,6 +194,19 @@ class daemon_app final : public api::daemon_control {
     return outcome;
   }
 
+  // Opens (or reopens: SIGHUP after logrotate) the audit log the config
+  // names; what went wrong, "" when nothing did.
+  std::string configure_audit() {
+    auto problem = audit_.configure(cfg_.audit_log);
+    server_.set_read_peer_details(audit_.enabled());
+    return problem;
+  }
+
+  static std::string with_audit_problem(std::string outcome, const std::string& problem) {
+    if (!problem.empty()) outcome += "; " + problem;
+    return outcome;
+  }
+
   std::string status_line() const {
     return std::to_string(tokens_.org_names().size()) + " organizations, " +
            std::to_string(tokens_.cached_tokens()) + " cached tokens, " +
@@ -206,6 +224,8 @@ class daemon_app final : public api::daemon_control {
         message += (message.empty() ? "" : "; ") + p.to_string();
       }
       spdlog::error("reload failed; keeping the previous configuration");
+      // The audit file is reopened all the same: logrotate has moved it.
+      message = with_audit_problem(std::move(message), configure_audit());
       api::reload_info refused{clock_.wall_now(), false, message};
       router_.set_last_reload(refused);
       return refused;
@@ -229,7 +249,9 @@ class daemon_app final : public api::daemon_control {
     keys_.load(cfg_, /*reload=*/true);
     cache_.reconfigure(cfg_.cache_file);
     sinks_.configure(cfg_);
-    api::reload_info reloaded{clock_.wall_now(), true, with_config_problems("reloaded")};
+    const auto audit_problem = configure_audit();
+    api::reload_info reloaded{clock_.wall_now(), true,
+                              with_audit_problem(with_config_problems("reloaded"), audit_problem)};
     router_.set_last_reload(reloaded);
     spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
     platform::notify("STATUS=" + status_line());
@@ -242,7 +264,16 @@ class daemon_app final : public api::daemon_control {
       if (ec) co_return;
       if (signal == SIGHUP) {
         platform::notify("RELOADING=1");
-        reload();
+        const auto outcome = reload();
+        // A signal's sender is not known: the line has no peer.
+        audit_.record({nullptr,
+                       std::nullopt,
+                       "reload",
+                       {},
+                       {},
+                       outcome.ok ? std::string_view("ok") : audit_reload_refused,
+                       {},
+                       {}});
         platform::notify("READY=1");
         continue;
       }
@@ -272,6 +303,7 @@ class daemon_app final : public api::daemon_control {
   system_clock_source clock_;
   wall_time started_at_;
   net::io_context io_{1};
+  audit_log audit_;
   tokens::token_service tokens_;
   key_admin keys_;
   cache_keeper cache_;

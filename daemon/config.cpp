@@ -453,7 +453,8 @@ void read_top_level(reader& r, const json& root, config& cfg) {
                "default_org",
                "admin",
                "allow",
-               "organizations"});
+               "organizations",
+               "audit_log"});
   const auto base = r.context().file.parent_path();
   auto get = [&root](const char* key) -> const json* {
     const auto it = root.find(key);
@@ -540,6 +541,14 @@ void read_top_level(reader& r, const json& root, config& cfg) {
   }
   if (const auto* v = get("cache_file")) {
     cfg.cache_file = r.path(*v, "cache_file", base);
+  }
+  if (const auto* v = get("audit_log")) {
+    // "-" is the daemon's own log, not a file named "-".
+    if (v->is_string() && v->get_ref<const std::string&>() == "-") {
+      cfg.audit_log = "-";
+    } else {
+      cfg.audit_log = r.path(*v, "audit_log", base);
+    }
   }
   if (const auto* v = get("max_connections")) {
     if (auto n = r.count(*v, "max_connections", 1, 1000000)) {

@@ -174,6 +174,9 @@ struct config {
   principal_set admin;
   principal_set allow;
   std::map<std::string, org_config> organizations;
+  /// The audit log (SPEC §6): a file (relative: to the config's folder), or
+  /// "-" for the daemon's own log; none when unset.
+  std::optional<std::filesystem::path> audit_log;
   /// `$CREDENTIALS_DIRECTORY` at load time ("" if unset): key files there are
   /// managed by systemd (see `read_key_file`).
   std::filesystem::path credentials_dir;

@@ -2,6 +2,7 @@
 
 #include "daemon/keys.hpp"
 #include "daemon/persist/cache_file.hpp"
+#include "daemon/platform/append_file.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/upstream/tls_context.hpp"
 
@@ -59,6 +60,12 @@ std::vector<config_problem> check_config(const config& cfg, const std::filesyste
   if (cfg.cache_file) {
     if (auto problem = cache_file_problem(*cfg.cache_file, daemon_uid); !problem.empty()) {
       add("cache_file", std::move(problem));
+    }
+  }
+  // An audit file the daemon would refuse: it would run, but lose every line.
+  if (cfg.audit_log && *cfg.audit_log != "-") {
+    if (auto problem = platform::check_append_file(*cfg.audit_log, daemon_uid); !problem.empty()) {
+      add("audit_log", std::move(problem));
     }
   }
   // Names that do not resolve: the daemon would run, but those entries match nobody.

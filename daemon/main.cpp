@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   // SIGPIPE, a restrictive umask, and all the descriptors we may have.
   actoken::platform::disable_core_dumps();
   actoken::platform::ignore_sigpipe();
+  actoken::platform::ignore_file_size_signal();
   ::umask(077);
   actoken::platform::raise_open_file_limit();
 

@@ -5,6 +5,7 @@
 #include "common/percent_encoding.hpp"
 #include "common/version.hpp"
 #include "daemon/api/key_request.hpp"
+#include "daemon/audit_log.hpp"
 #include "daemon/config.hpp"
 
 #include <nlohmann/json.hpp>
@@ -263,16 +264,22 @@ route_result router::handle(const api_request& request) {
 
 boost::asio::awaitable<api_response> router::finish(pending_token pending) {
   const auto outcome = co_await tokens_.wait(std::move(pending.exchange_));
+  token_query token;
+  token.request.org = std::move(pending.org_);
+  token.sub_org_label = std::move(pending.sub_org_label_);
   if (const auto* refused = std::get_if<failure>(&outcome)) {
+    audit_token(*pending.peer_, token, refused, nullptr);
     co_return count("token", error_response(*refused));
   }
-  co_return count("token", render_token(pending.org_, pending.sub_org_label_,
-                                        std::get<tokens::token_answer>(outcome)));
+  const auto& answer = std::get<tokens::token_answer>(outcome);
+  audit_token(*pending.peer_, token, nullptr, &answer);
+  co_return count("token", render_token(token.request.org, token.sub_org_label, answer));
 }
 
 boost::asio::awaitable<api_response> router::finish(pending_key pending) {
   auto tried = co_await tokens_.verify(pending.org_, pending.trial_);
   if (const auto* refused = std::get_if<failure>(&tried)) {
+    audit(pending.peer_, "key_put", pending.org_, code_name(refused->code));
     co_return count("key", error_response(*refused));
   }
   auto& put = pending.put_;
@@ -284,35 +291,73 @@ boost::asio::awaitable<api_response> router::finish(pending_key pending) {
     tokens_.adopt(pending.org_, *pending.trial_,
                   std::get<std::shared_ptr<const tokens::cached_token>>(std::move(tried)));
   }
-  co_return count("key", key_answer(pending.org_, std::move(stored), true));
+  co_return count("key", key_answer(*pending.peer_, pending.org_, std::move(stored), true));
 }
 
 route_result router::get_token(const api_request& request, std::string_view query) {
-  if (request.method != "GET") {
-    return count("token", error_response(not_allowed(request.method, "/v1/token")));
+  token_query token;
+  auto refused = request.method == "GET" ? parse_token_query(request, query, token)
+                                         : not_allowed(request.method, "/v1/token");
+  if (!refused) {
+    auto found = tokens_.lookup(token.request);
+    if (auto* pending = std::get_if<tokens::pending_exchange>(&found)) {
+      return pending_token{std::move(*pending), std::move(token.request.org),
+                           std::move(token.sub_org_label), request.peer};
+    }
+    if (auto* failed = std::get_if<failure>(&found)) {
+      refused = std::move(*failed);
+    } else {
+      const auto& answer = std::get<tokens::token_answer>(found);
+      audit_token(request.peer, token, nullptr, &answer);
+      return count("token", render_token(token.request.org, token.sub_org_label, answer));
+    }
   }
-  auto parsed = parse_token_query(request, query);
-  if (const auto* refused = std::get_if<failure>(&parsed)) {
-    return count("token", error_response(*refused));
-  }
-  auto& token = std::get<token_query>(parsed);
-  auto found = tokens_.lookup(token.request);
-  if (auto* pending = std::get_if<tokens::pending_exchange>(&found)) {
-    return pending_token{std::move(*pending), std::move(token.request.org),
-                         std::move(token.sub_org_label)};
-  }
-  if (const auto* refused = std::get_if<failure>(&found)) {
-    return count("token", error_response(*refused));
-  }
-  return count("token", render_token(token.request.org, token.sub_org_label,
-                                     std::get<tokens::token_answer>(found)));
+  audit_token(request.peer, token, &*refused, nullptr);
+  return count("token", error_response(*refused));
 }
 
-std::variant<router::token_query, failure> router::parse_token_query(const api_request& request,
-                                                                     std::string_view query) const {
+void router::audit(const platform::peer_credentials* peer, std::string_view action,
+                   std::string_view org, std::string_view result, std::string_view sub_org,
+                   const tokens::token_answer* answer) const {
+  if (audit_ == nullptr || !audit_->enabled()) return;
+  std::optional<std::string> user;
+  if (peer != nullptr) user = access_.user_name(peer->uid);
+  audit_record record;
+  record.peer = peer;
+  if (user) record.user = *user;
+  record.action = action;
+  // Only a valid name: what a caller typed may be anything, a pasted key included.
+  if (is_valid_org_name(org)) record.org = org;
+  record.sub_org = sub_org;
+  record.result = result;
+  if (answer != nullptr && answer->token) {
+    record.source = answer->from_exchange ? "exchange" : "cache";
+    record.token = answer->token->fingerprint;
+  }
+  audit_->record(record);
+}
+
+void router::audit_token(const platform::peer_credentials& peer, const token_query& token,
+                         const failure* refused, const tokens::token_answer* answer) const {
+  if (audit_ == nullptr || !audit_->enabled()) return;
+  // The sub-organization as asked, when it is well-formed (an alias or a GUID).
+  const auto& label = token.sub_org_label;
+  const std::string_view sub_org =
+      is_valid_org_name(label) || is_guid(label) ? std::string_view(label) : std::string_view();
+  audit(&peer, "token", token.request.org, refused ? code_name(refused->code) : "ok", sub_org,
+        answer);
+}
+
+api_response router::refuse(const api_request& request, std::string_view action,
+                            std::string_view org, const failure& refused) const {
+  audit(&request.peer, action, org, code_name(refused.code));
+  return error_response(refused);
+}
+
+std::optional<failure> router::parse_token_query(const api_request& request, std::string_view query,
+                                                 token_query& token) const {
   const auto params = parse_query(query);
   if (!params) return failure{errc::bad_request, "the query string is malformed"};
-  token_query token;
   token.request.min_ttl = settings_.min_ttl;
   for (const auto& [name, value] : *params) {
     if (name == "org") {
@@ -333,8 +378,7 @@ std::variant<router::token_query, failure> router::parse_token_query(const api_r
       return failure{errc::bad_request, "unknown query parameter: " + name};
     }
   }
-  if (auto refused = resolve_org(request, token)) return std::move(*refused);
-  return token;
+  return resolve_org(request, token);
 }
 
 // The organization asked for (or the default), whether the peer may use it,
@@ -436,7 +480,10 @@ route_result router::key(const api_request& request, std::string_view path,
                          std::string_view org_text) {
   const auto org = percent_decode(org_text);  // a path segment: RFC 3986, `+` is itself
   if (!org || !is_valid_org_name(*org)) {
-    return error_response({errc::bad_request, "invalid organization name"});
+    const failure invalid{errc::bad_request, "invalid organization name"};
+    if (request.method == "PUT") return refuse(request, "key_put", {}, invalid);
+    if (request.method == "DELETE") return refuse(request, "key_delete", {}, invalid);
+    return error_response(invalid);
   }
   if (request.method == "PUT") return put_key(request, *org);
   if (request.method == "DELETE") return delete_key(request, *org);
@@ -505,27 +552,31 @@ api_response router::whoami(const api_request& request, std::string_view /*query
 
 api_response router::reload(const api_request& request, std::string_view /*query*/) {
   if (!access_.is_admin(request.peer)) {
-    return error_response({errc::forbidden, access_.admin_refused(request.peer, "reload the daemon",
-                                                                  settings_.config_file)});
+    return refuse(request, "reload", {},
+                  {errc::forbidden, access_.admin_refused(request.peer, "reload the daemon",
+                                                          settings_.config_file)});
   }
   const auto outcome = control_.reload();
+  // After the reload: the line goes to the audit file the new config names.
+  audit(&request.peer, "reload", {}, outcome.ok ? "ok" : audit_reload_refused);
   return json_response(
       200, {{"at", rfc3339(outcome.at)}, {"ok", outcome.ok}, {"message", outcome.message}});
 }
 
 route_result router::put_key(const api_request& request, const std::string& org) {
   if (!access_.is_admin(request.peer)) {
-    return error_response(
-        {errc::forbidden,
-         access_.admin_refused(request.peer, "change the key of organization " + org,
-                               settings_.config_file)});
+    return refuse(request, "key_put", org,
+                  {errc::forbidden,
+                   access_.admin_refused(request.peer, "change the key of organization " + org,
+                                         settings_.config_file)});
   }
   // The body holds the key: it goes straight into locked memory, with no
   // copy in a JSON library's strings (key_request.hpp). The session wipes the
   // request's own buffers once it is answered.
   auto parsed = parse_key_request(request.body);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
-    return error_response({errc::bad_request, *problem + " (organization " + org + ")"});
+    return refuse(request, "key_put", org,
+                  {errc::bad_request, *problem + " (organization " + org + ")"});
   }
   auto& put = std::get<key_request>(parsed);
   if (put.verify) {
@@ -533,19 +584,26 @@ route_result router::put_key(const api_request& request, const std::string& org)
     // the exchange succeeds (`finish`).
     const auto copy = std::make_shared<const platform::secure_buffer>(put.key.view());
     auto trial = control_.key_trial(org, copy, put.auth_url, put.api_version, put.persist);
-    if (const auto* refused = std::get_if<failure>(&trial)) return error_response(*refused);
+    if (const auto* refused = std::get_if<failure>(&trial)) {
+      return refuse(request, "key_put", org, *refused);
+    }
     return pending_key{org, std::move(put),
-                       std::get<std::shared_ptr<const org_settings>>(std::move(trial))};
+                       std::get<std::shared_ptr<const org_settings>>(std::move(trial)),
+                       request.peer};
   }
   return key_answer(
-      org, control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist),
-      false);
+      request.peer, org,
+      control_.put_key(org, std::move(put.key), put.auth_url, put.api_version, put.persist), false);
 }
 
-api_response router::key_answer(const std::string& org,
+api_response router::key_answer(const platform::peer_credentials& peer, const std::string& org,
                                 std::variant<daemon_control::key_stored, failure> result,
                                 bool verified) {
-  if (const auto* refused = std::get_if<failure>(&result)) return error_response(*refused);
+  if (const auto* refused = std::get_if<failure>(&result)) {
+    audit(&peer, "key_put", org, code_name(refused->code));
+    return error_response(*refused);
+  }
+  audit(&peer, "key_put", org, "ok");
   return json_response(200, {{"org", org},
                              {"persisted", std::get<daemon_control::key_stored>(result).persisted},
                              {"verified", verified}});
@@ -553,44 +611,55 @@ api_response router::key_answer(const std::string& org,
 
 api_response router::delete_key(const api_request& request, const std::string& org) {
   if (!access_.is_admin(request.peer)) {
-    return error_response(
-        {errc::forbidden,
-         access_.admin_refused(request.peer, "remove the key of organization " + org,
-                               settings_.config_file)});
+    return refuse(request, "key_delete", org,
+                  {errc::forbidden,
+                   access_.admin_refused(request.peer, "remove the key of organization " + org,
+                                         settings_.config_file)});
   }
-  if (const auto refused = control_.remove_key(org)) return error_response(*refused);
+  if (const auto refused = control_.remove_key(org)) {
+    return refuse(request, "key_delete", org, *refused);
+  }
+  audit(&request.peer, "key_delete", org, "ok");
   return json_response(200, {{"org", org}, {"removed", true}});
 }
 
 api_response router::delete_tokens(const api_request& request, std::string_view query) {
   const auto params = parse_query(query);
-  if (!params) return error_response({errc::bad_request, "the query string is malformed"});
+  if (!params) {
+    return refuse(request, "flush", {}, {errc::bad_request, "the query string is malformed"});
+  }
   std::string org;
   for (const auto& [name, value] : *params) {
     if (name != "org") {
-      return error_response({errc::bad_request, "unknown query parameter: " + name});
+      return refuse(request, "flush", org, {errc::bad_request, "unknown query parameter: " + name});
     }
     org = value;
   }
   const bool admin = access_.is_admin(request.peer);
   if (org.empty() && !admin) {
-    return error_response(
+    return refuse(
+        request, "flush", org,
         {errc::forbidden, access_.admin_refused(request.peer, "flush every organization's tokens",
                                                 settings_.config_file)});
   }
   if (!org.empty()) {
     if (!is_valid_org_name(org)) {
-      return error_response({errc::bad_request, "invalid organization name"});
+      return refuse(request, "flush", org, {errc::bad_request, "invalid organization name"});
     }
     const auto settings = tokens_.find_org(org);
-    if (!settings) return error_response({errc::unknown_org, "no organization named " + org});
+    if (!settings) {
+      return refuse(request, "flush", org, {errc::unknown_org, "no organization named " + org});
+    }
     // SPEC §4: an admin, or a peer allowed to use the organization.
     if (!admin && !access_.may_use(request.peer, *settings)) {
-      return error_response(
+      return refuse(
+          request, "flush", org,
           {errc::forbidden, access_.use_refused(request.peer, *settings, settings_.config_file)});
     }
   }
-  return json_response(200, {{"evicted", tokens_.evict(org)}});
+  const auto evicted = tokens_.evict(org);
+  audit(&request.peer, "flush", org, "ok");
+  return json_response(200, {{"evicted", evicted}});
 }
 
 api_response router::status(const api_request& /*request*/, std::string_view /*query*/) {
@@ -646,6 +715,8 @@ api_response router::metrics(const api_request& /*request*/, std::string_view /*
   out.sample("sink_failures_total", {}, std::to_string(control_.sink_failures()));
   out.family("connections", "gauge", "Open connections on the socket.");
   out.sample("connections", {}, std::to_string(control_.connections()));
+  out.family("audit_errors_total", "counter", "Audit lines that could not be written.");
+  out.sample("audit_errors_total", {}, std::to_string(audit_ != nullptr ? audit_->errors() : 0));
   return api_response{200, out.take(), "text/plain; version=0.0.4", std::nullopt};
 }
 

@@ -27,6 +27,10 @@
 #include <variant>
 #include <vector>
 
+namespace actoken {
+class audit_log;
+}  // namespace actoken
+
 namespace actoken::api {
 
 /// One request, as the router needs it.
@@ -98,14 +102,19 @@ class daemon_control {
 class pending_token {
  private:
   friend class router;
-  pending_token(tokens::pending_exchange exchange, std::string org, std::string sub_org_label)
+  pending_token(tokens::pending_exchange exchange, std::string org, std::string sub_org_label,
+                const platform::peer_credentials& peer)
       : exchange_(std::move(exchange)),
         org_(std::move(org)),
-        sub_org_label_(std::move(sub_org_label)) {}
+        sub_org_label_(std::move(sub_org_label)),
+        peer_(&peer) {}
 
   tokens::pending_exchange exchange_;
   std::string org_;
   std::string sub_org_label_;  // as asked: alias or GUID, "" for none
+  // For the audit line: the connection's peer, which outlives the wait (the
+  // session awaits `finish` while it holds the connection).
+  const platform::peer_credentials* peer_;
 };
 
 /// A key `PUT` with `"verify": true` waiting for its one exchange: what
@@ -113,12 +122,15 @@ class pending_token {
 class pending_key {
  private:
   friend class router;
-  pending_key(std::string org, key_request put, std::shared_ptr<const org_settings> trial)
-      : org_(std::move(org)), put_(std::move(put)), trial_(std::move(trial)) {}
+  pending_key(std::string org, key_request put, std::shared_ptr<const org_settings> trial,
+              const platform::peer_credentials& peer)
+      : org_(std::move(org)), put_(std::move(put)), trial_(std::move(trial)), peer_(&peer) {}
 
   std::string org_;
   key_request put_;
   std::shared_ptr<const org_settings> trial_;  // the settings the key is tried with
+  // For the audit line: the connection's peer, which outlives the wait.
+  const platform::peer_credentials* peer_;
 };
 
 /// An answer now, or a request to finish.
@@ -148,6 +160,9 @@ class router {
   void set_access(access_policy access) { access_ = std::move(access); }
   /// Records the outcome of a reload.
   void set_last_reload(reload_info reload) { last_reload_ = std::move(reload); }
+  /// Where token answers, key changes, flushes and reloads are audited (SPEC
+  /// §6); the log decides whether it is on. Unset: nothing is audited.
+  void set_audit(audit_log& log) noexcept { audit_ = &log; }
 
   /// The JSON error response for `failure` (also used by the session for
   /// 400/413): the one place a failure becomes an HTTP status.
@@ -156,8 +171,8 @@ class router {
  private:
   struct token_query;
   route_result get_token(const api_request& request, std::string_view query);
-  std::variant<token_query, failure> parse_token_query(const api_request& request,
-                                                       std::string_view query) const;
+  std::optional<failure> parse_token_query(const api_request& request, std::string_view query,
+                                           token_query& token) const;
   std::optional<failure> resolve_org(const api_request& request, token_query& token) const;
   api_response render_token(const std::string& org, const std::string& sub_org_label,
                             const tokens::token_answer& answer) const;
@@ -172,11 +187,23 @@ class router {
   api_response delete_tokens(const api_request& request, std::string_view query);
   route_result key(const api_request& request, std::string_view path, std::string_view org_text);
   route_result put_key(const api_request& request, const std::string& org);
-  api_response key_answer(const std::string& org,
+  api_response key_answer(const platform::peer_credentials& peer, const std::string& org,
                           std::variant<daemon_control::key_stored, failure> result, bool verified);
   api_response delete_key(const api_request& request, const std::string& org);
   // `endpoint` is a string literal: the counters keep the view.
   api_response count(std::string_view endpoint, api_response response);
+  /// One audit line, when an audit log is on. `result`: "ok" or an error code.
+  void audit(const platform::peer_credentials* peer, std::string_view action, std::string_view org,
+             std::string_view result, std::string_view sub_org = {},
+             const tokens::token_answer* answer = nullptr) const;
+  /// Audits a refusal of `action` and answers it.
+  api_response refuse(const api_request& request, std::string_view action, std::string_view org,
+                      const failure& refused) const;
+  /// The audit line of a `/v1/token` answer: the organization and
+  /// sub-organization as far as they were valid, the result, and for a
+  /// served token its source and fingerprint.
+  void audit_token(const platform::peer_credentials& peer, const token_query& token,
+                   const failure* refused, const tokens::token_answer* answer) const;
 
   tokens::token_service& tokens_;
   daemon_control& control_;
@@ -188,6 +215,7 @@ class router {
   // requests_total{endpoint,code}.
   std::map<std::pair<std::string_view, unsigned>, std::uint64_t> request_counts_;
   std::uint64_t requests_total_ = 0;
+  audit_log* audit_ = nullptr;
 };
 
 }  // namespace actoken::api

@@ -6,6 +6,8 @@
 /// and the user and group names of the configuration as numbers. Names are
 /// resolved when the configuration is loaded, never while serving (SPEC §4).
 
+#include "daemon/platform/process_details.hpp"
+
 #include <sys/types.h>
 
 #include <optional>
@@ -19,6 +21,10 @@ struct peer_credentials {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;  ///< the connecting process's supplementary groups
+  pid_t pid = 0;              ///< the connecting process (0 when unknown)
+  /// Its executable and systemd unit, read at accept only while an audit log
+  /// wants them (`process_details_of`); nulls otherwise.
+  process_details details{};
 };
 
 /// The credentials of the process connected to `fd` (Linux: SO_PEERCRED and

@@ -101,7 +101,7 @@ std::optional<peer_credentials> peer_of(int fd) {
   }
   auto groups = peer_groups(fd);
   if (!groups) return std::nullopt;
-  return peer_credentials{cred.uid, cred.gid, std::move(*groups)};
+  return peer_credentials{cred.uid, cred.gid, std::move(*groups), cred.pid, {}};
 }
 
 std::optional<uid_t> lookup_user(const std::string& name, std::string& problem) {

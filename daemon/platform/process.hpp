@@ -13,4 +13,8 @@ std::uint64_t raise_open_file_limit() noexcept;
 /// Ignores SIGPIPE: a peer that goes away must not kill the daemon.
 void ignore_sigpipe() noexcept;
 
+/// Ignores SIGXFSZ: a file grown past RLIMIT_FSIZE (the audit log, the cache
+/// file) must fail that write with EFBIG, not kill the daemon.
+void ignore_file_size_signal() noexcept;
+
 }  // namespace actoken::platform

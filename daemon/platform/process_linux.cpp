@@ -20,4 +20,6 @@ std::uint64_t raise_open_file_limit() noexcept {
 
 void ignore_sigpipe() noexcept { ::signal(SIGPIPE, SIG_IGN); }
 
+void ignore_file_size_signal() noexcept { ::signal(SIGXFSZ, SIG_IGN); }
+
 }  // namespace actoken::platform

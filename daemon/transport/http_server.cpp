@@ -91,7 +91,7 @@ std::pair<boost::system::error_code, std::size_t> write_at_once(
 /// One connection.
 struct http_server::session {
   session(stream::socket s, platform::peer_credentials p)
-      : socket(std::move(s)), timer(socket.get_executor()), peer(p) {}
+      : socket(std::move(s)), timer(socket.get_executor()), peer(std::move(p)) {}
 
   stream::socket socket;
   net::steady_timer timer;
@@ -261,7 +261,7 @@ bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
     }
     return false;
   }
-  const auto peer = platform::peer_of(socket.native_handle());
+  auto peer = platform::peer_of(socket.native_handle());
   if (!peer) {
     spdlog::warn("dropping a connection whose peer credentials cannot be read");
     return true;
@@ -276,7 +276,10 @@ bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
     spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
     return true;
   }
-  auto s = std::make_shared<session>(std::move(socket), *peer);
+  // Once per connection, now, while the connecting process is most likely
+  // still the one with this pid.
+  if (read_peer_details_) peer->details = platform::process_details_of(peer->pid);
+  auto s = std::make_shared<session>(std::move(socket), std::move(*peer));
   s->deadline = mono_clock::now() + limits_.idle_timeout;
   sessions_.push_front(s);
   s->position = sessions_.begin();

@@ -52,6 +52,9 @@ class http_server {
   std::size_t connections() const noexcept { return sessions_.size(); }
   /// Changes the connection limit (reload).
   void set_max_connections(std::size_t n) noexcept { limits_.max_connections = n; }
+  /// Whether each new connection's peer executable and systemd unit are read
+  /// at accept (for the audit log; a readlink and a small read of /proc).
+  void set_read_peer_details(bool read) noexcept { read_peer_details_ = read; }
 
   struct session;
 
@@ -79,6 +82,7 @@ class http_server {
   net::local::stream_protocol::acceptor acceptor_;
   std::list<std::shared_ptr<session>> sessions_;
   bool stopping_ = false;
+  bool read_peer_details_ = false;
   int spare_fd_ = -1;  ///< /dev/null, kept to be closed when accept runs out of descriptors
   std::size_t descriptor_cap_ = 0;  ///< 0, or connections the descriptor table holds
   std::chrono::steady_clock::time_point descriptor_cap_until_{};

@@ -116,8 +116,9 @@ grep -qE '^\s*systemd-tmpfiles .*--create actoken\.conf' "$out/control/postinst"
   fail "postinst: no tmpfiles"
 grep -qE '^\s*deb-systemd-helper enable actokend\.socket' "$out/control/postinst" ||
   fail "postinst: socket not enabled"
-grep -qE '^\s*rm -rf /etc/actoken /var/lib/actoken /var/cache/actoken$' "$out/control/postrm" ||
-  fail "postrm: purge does not remove /etc/actoken, /var/lib/actoken and /var/cache/actoken"
+grep -qE '^\s*rm -rf /etc/actoken /var/lib/actoken /var/cache/actoken /var/log/actoken$' \
+  "$out/control/postrm" ||
+  fail "postrm: purge does not remove /etc/actoken, /var/lib/actoken, /var/cache/actoken and /var/log/actoken"
 for script in postinst prerm postrm; do
   sh -n "$out/control/$script" || fail "$script: syntax error"
 done

@@ -207,6 +207,8 @@ TEST_CASE("a value of the wrong type or range is a problem naming its key") {
       {R"({"max_exchanges_per_minute": 0})", "max_exchanges_per_minute"},
       {R"({"max_exchanges_per_minute": -5})", "max_exchanges_per_minute"},
       {R"({"cache_file": ""})", "cache_file"},
+      {R"({"audit_log": ""})", "audit_log"},
+      {R"({"audit_log": 1})", "audit_log"},
       {R"({"max_connections": "many"})", "max_connections"},
       {R"({"log_level": "verbose"})", "log_level"},
       {R"({"default_org": "bad name"})", "default_org"},
@@ -593,4 +595,14 @@ TEST_CASE("key_command: an argv array; the program an absolute path or a name on
       R"({"organizations": {"acme": {"key_command": ["pass", "a\u0000b"]}}})",
   };
   for (const auto* text : bad) check_one_problem(text, "organizations.acme.key_command");
+}
+
+TEST_CASE("audit_log: a path resolved like the others, or \"-\" for the daemon's own log") {
+  CHECK_FALSE(parse_ok("{}").audit_log.has_value());
+  CHECK(parse_ok(R"({"audit_log": "audit.log"})").audit_log ==
+        std::filesystem::path("/etc/actoken/audit.log"));
+  CHECK(parse_ok(R"({"audit_log": "/var/log/actoken/audit.log"})").audit_log ==
+        std::filesystem::path("/var/log/actoken/audit.log"));
+  // "-" is not a file named "-" beside the config.
+  CHECK(parse_ok(R"({"audit_log": "-"})").audit_log == std::filesystem::path("-"));
 }
