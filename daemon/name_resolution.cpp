@@ -83,9 +83,10 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
   for (auto& [name, org] : cfg.organizations) {
     if (org.allow)
       resolve_set(*org.allow, cfg.names, names, file, "organizations." + name + ".allow", problems);
+    // A prefix of its own: clang before 16 cannot capture a structured binding.
+    const auto subs_key = "organizations." + name + ".sub_organizations.";
     org.sub_organizations.resolve_allows([&](const std::string& alias, principal_set& allow) {
-      resolve_set(allow, cfg.names, names, file,
-                  "organizations." + name + ".sub_organizations." + alias + ".allow", problems);
+      resolve_set(allow, cfg.names, names, file, subs_key + alias + ".allow", problems);
     });
     resolve_sink_groups(org, names, file, "organizations." + name + ".sinks", problems);
   }

@@ -107,7 +107,8 @@ sink_keeper::~sink_keeper() = default;
 
 void sink_keeper::configure(const config& cfg) {
   std::vector<std::unique_ptr<sink>> next;
-  for (const auto& [org, org_cfg] : cfg.organizations) {
+  for (const auto& [name, org_cfg] : cfg.organizations) {
+    const std::string& org = name;  // clang before 16 cannot capture a structured binding
     for (const auto& sink_cfg : org_cfg.sinks) {
       // Configured as before: the same file, nothing to redo.
       const auto same = std::find_if(sinks_.begin(), sinks_.end(), [&](const auto& old) {
