@@ -1,4 +1,5 @@
 #include "daemon/platform/append_file.hpp"
+#include "daemon/platform/private_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,12 +23,6 @@ std::string os_error(const std::filesystem::path& path, const char* step, int er
          std::generic_category().message(error);
 }
 
-}  // namespace
-
-namespace {
-
-constexpr uid_t any_uid = static_cast<uid_t>(-1);  // private_file.hpp's any_owner
-
 // The folder `path` would be created in, opened and checked; or why not.
 std::variant<unique_fd, std::string> open_folder(const std::filesystem::path& path,
                                                  uid_t daemon_uid) {
@@ -40,7 +35,7 @@ std::variant<unique_fd, std::string> open_folder(const std::filesystem::path& pa
   if (dir.get() < 0) return os_error(folder, "open the folder", errno);
   struct stat st {};
   if (::fstat(dir.get(), &st) != 0) return os_error(folder, "stat the folder", errno);
-  if (daemon_uid != any_uid && st.st_uid != daemon_uid && st.st_uid != 0) {
+  if (daemon_uid != any_owner && st.st_uid != daemon_uid && st.st_uid != 0) {
     return "the folder " + folder.string() + " belongs to uid " + std::to_string(st.st_uid) +
            ", not to the daemon's user or root";
   }
@@ -67,7 +62,7 @@ std::variant<unique_fd, std::string> open_in(int dir, const std::filesystem::pat
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return os_error(path, "stat", errno);
   if (!S_ISREG(st.st_mode)) return path.string() + " is not a regular file";
-  if (daemon_uid != any_uid && st.st_uid != daemon_uid) {
+  if (daemon_uid != any_owner && st.st_uid != daemon_uid) {
     return path.string() + " belongs to uid " + std::to_string(st.st_uid) +
            ", not to the daemon's user";
   }
