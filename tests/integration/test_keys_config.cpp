@@ -474,6 +474,20 @@ TEST_CASE("--check-config as a user who cannot read the config file is an error,
   CHECK(result.out == config.string() + ": ok\n");
 }
 
+TEST_CASE("a FIFO at the config path is refused at once, never waited on") {
+  temp_dir dir;
+  const auto fifo = dir.path() / "actokend.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opened without blocking: nobody will ever write to this FIFO, and a
+  // blocking open would hang until `timeout` kills it (exit 124).
+  const auto result = run_process(
+      {"/usr/bin/timeout", "10", actokend_path(), "--check-config", "--config", fifo.string()});
+  CHECK(result.exit_code == 1);
+  CHECK_MESSAGE(
+      result.err.find(fifo.string() + ": (file): is not a regular file") != std::string::npos,
+      result.err);
+}
+
 TEST_CASE("--check-config finds what would fail once running: CA file, cache folder, key files") {
   temp_dir dir;
   const auto not_pem = dir.write("not-a-ca.pem", "this is no certificate\n", 0644);
