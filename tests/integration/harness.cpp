@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -236,8 +237,26 @@ int daemon_process::stop(int signal) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+
+// Now on the wall clock as /v1/status writes times: RFC 3339, whole seconds.
+std::string utc_now_seconds() {
+  const auto now = ::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buffer[32];
+  return {buffer, std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm)};
+}
+
+}  // namespace
+
 void daemon_process::reload() {
-  const auto before = get("/v1/status").json()["last_reload"].dump();
+  const auto last = get("/v1/status").json()["last_reload"];
+  const auto before = last.dump();
+  // `last_reload.at` has whole seconds: a reload in the same second as the
+  // one before could look like no reload at all. Start this one in a new second.
+  const auto at = last["at"].get<std::string>();
+  while (utc_now_seconds() == at) std::this_thread::sleep_for(std::chrono::milliseconds{20});
   ::kill(pid_, SIGHUP);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   while (std::chrono::steady_clock::now() < until) {
