@@ -9,6 +9,7 @@
 // with generous margins.
 #include "tests/integration/world.hpp"
 #include "tests/test_env.hpp"
+#include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
@@ -281,16 +282,18 @@ TEST_CASE(
   stand_in::behaviour slow;
   slow.delay = 5s;
   daemon_world w({.config = {{"max_connections", 2}}, .behaviour = slow});
+  // Two cache keys, so each request makes an exchange of its own: once the
+  // stand-in has seen both, the daemon has read both requests (an unread one
+  // would count as idle and make room), whatever the load on the machine.
+  const std::string sub_org = "9b2f6d1e-0000-4000-8000-00000000000b";
+  w.upstream.add_account(w.key, acme_org_id, {sub_org});
   const int first = open_connection(w.socket());
   const int second = open_connection(w.socket());
   send_all(first, token_request);
-  send_all(second, token_request);
+  send_all(second, "GET /v1/token?org=acme&sub_org=" + sub_org + " HTTP/1.1\r\nHost: x\r\n\r\n");
   const auto until = steady::now() + 10s;
-  while (w.upstream.exchanges() == 0 && steady::now() < until) std::this_thread::sleep_for(10ms);
-  REQUIRE(w.upstream.exchanges() == 1);  // both wait for it: both busy
-  // Time for the daemon to read the second request too (unread, that
-  // connection would count as idle and make room); the answer takes 5 s.
-  std::this_thread::sleep_for(1000ms);
+  while (w.upstream.exchanges() < 2 && steady::now() < until) std::this_thread::sleep_for(10ms);
+  REQUIRE(w.upstream.exchanges() == 2);  // both wait for theirs: both busy; each takes 5 s
 
   const int newcomer = open_connection(w.socket());
   send_all(newcomer, health_request);
@@ -396,8 +399,12 @@ TEST_CASE("the daemon is not dumpable: its own user cannot read its /proc files"
     ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
     ::_exit(126);
   }
-  std::this_thread::sleep_for(200ms);
+  // Wait for the exec: before it, the child may not have changed user yet.
   const auto other = fs::path("/proc") / std::to_string(sleeper);
+  const auto until = steady::now() + 10s;
+  while (slurp(other / "comm") != "sleep\n" && steady::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
   REQUIRE(::stat((other / "status").c_str(), &st) == 0);
   CHECK(st.st_uid == nobody);
   CHECK(can_open_as(nobody, other / "environ"));
