@@ -12,7 +12,6 @@
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
-#include <openssl/sha.h>
 
 #include <grp.h>
 #include <poll.h>
@@ -22,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -38,16 +36,6 @@ namespace {
 // Lines are written at the end of the daemon's turn, just after the answer
 // went out: wait for them, with a bound far above what a turn takes.
 constexpr auto line_wait = std::chrono::seconds{10};
-
-// The first 8 hex digits of the token's SHA-256 (SPEC §6), computed here
-// independently of the daemon's code.
-std::string fingerprint_of(const std::string& token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  ::SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3]);
-  return hex;
-}
 
 std::vector<line_json> parse_lines(const std::string& text) {
   std::vector<line_json> lines;

@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <ctime>
+#include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -23,6 +26,18 @@ struct world : daemon_world {
   explicit world(json extra = json::object(), bool trust = true)
       : daemon_world({.config = std::move(extra), .trust_stand_in = trust}) {}
 };
+
+// An RFC 3339 UTC time with whole seconds ("2026-11-28T00:03:19Z", SPEC §4),
+// as seconds since the epoch; nothing for any other form.
+std::optional<std::time_t> rfc3339(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  const auto text = value.get<std::string>();
+  static const std::regex form(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)");
+  if (!std::regex_match(text, form)) return std::nullopt;
+  std::tm parts{};
+  if (::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &parts) == nullptr) return std::nullopt;
+  return ::timegm(&parts);
+}
 
 }  // namespace
 
@@ -172,6 +187,106 @@ TEST_CASE("without a daemon the CLI exits 3 and names the socket") {
   CHECK(result.err.find(socket) != std::string::npos);
   const auto via_env = run_process({actoken_path(), "ping"}, {{"ACTOKEN_SOCKET", socket}});
   CHECK(via_env.exit_code == 3);
+}
+
+TEST_CASE(
+    "every answer has Content-Length, no chunking, Cache-Control: no-store; JSON but /metrics") {
+  world w;
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  struct ask {
+    std::string method, target, body;
+    unsigned status;
+  };
+  const std::vector<ask> asks{
+      {"GET", "/v1/token?org=acme", "", 200},
+      {"GET", "/v1/orgs", "", 200},
+      {"GET", "/v1/whoami", "", 200},
+      {"GET", "/v1/health", "", 200},
+      {"GET", "/v1/status", "", 200},
+      {"GET", "/metrics", "", 200},
+      {"POST", "/v1/reload", "", 200},
+      {"PUT", "/v1/orgs/beta/key", R"({"key":"beta-key","persist":false})", 200},
+      {"DELETE", "/v1/orgs/beta/key", "", 200},
+      {"DELETE", "/v1/tokens?org=acme", "", 200},
+      {"GET", "/v1/token?org=nobody-here", "", 404},
+      {"GET", "/v1/token?org=acme&min_ttl=soon", "", 400},
+      {"PUT", "/v1/orgs/acme/key", "{", 400},
+      {"GET", "/v1/nothing", "", 404},
+      {"POST", "/v1/health", "", 405},
+  };
+  for (const auto& a : asks) {
+    CAPTURE(a.method);
+    CAPTURE(a.target);
+    const auto reply = unix_request(w.socket(), a.method, a.target, a.body);
+    CHECK(reply.status == a.status);
+    CHECK(reply.headers.count("transfer-encoding") == 0);
+    REQUIRE(reply.headers.count("content-length") == 1);
+    CHECK(reply.headers.at("content-length") == std::to_string(reply.body.size()));
+    CHECK(reply.headers.at("cache-control") == "no-store");
+    if (a.target == "/metrics") {
+      CHECK(reply.headers.at("content-type").rfind("text/plain", 0) == 0);
+      continue;
+    }
+    CHECK(reply.headers.at("content-type") == "application/json");
+    const auto body = reply.json();
+    REQUIRE(body.is_object());
+    if (a.status >= 400) {
+      CHECK(body["error"].is_string());
+      CHECK(body["message"].is_string());
+    }
+  }
+}
+
+TEST_CASE("times in answers are RFC 3339 UTC with whole seconds and tell the truth") {
+  world w;
+  const auto before = std::time(nullptr);
+  const auto token = w.daemon->get("/v1/token?org=acme").json();
+  const auto after = std::time(nullptr);
+  const auto obtained = rfc3339(token["obtained_at"]);
+  const auto expires = rfc3339(token["expires_at"]);
+  REQUIRE(obtained.has_value());
+  REQUIRE(expires.has_value());
+  CHECK(*obtained >= before - 1);
+  CHECK(*obtained <= after);
+  // The stand-in's tokens live an hour; exp is whole seconds.
+  CHECK(*expires - *obtained >= 3599);
+  CHECK(*expires - *obtained <= 3600);
+  // expires_in: whole seconds left, rounded down.
+  CHECK(token["expires_in"].get<std::int64_t>() <= *expires - before);
+  CHECK(token["expires_in"].get<std::int64_t>() >= *expires - after - 1);
+
+  const auto orgs = w.daemon->get("/v1/orgs").json();
+  const auto& listed = orgs["orgs"][0]["tokens"][0];
+  CHECK(rfc3339(listed["expires_at"]) == expires);
+  CHECK(rfc3339(listed["obtained_at"]) == obtained);
+  const auto status = w.daemon->get("/v1/status").json();
+  const auto reloaded = rfc3339(status["last_reload"]["at"]);
+  REQUIRE(reloaded.has_value());
+  CHECK(*reloaded <= after);
+  CHECK(*reloaded >= before - 120);  // the daemon started with this test
+}
+
+TEST_CASE(
+    "each exchange logs its organization, sub-organization, result, duration and fingerprint") {
+  world w;
+  const std::string sub_org = "9b2f6d1e-0000-4000-8000-00000000000b";
+  w.upstream.add_account(w.key, acme_org_id, {sub_org});
+  const auto root = w.daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
+  const auto sub = w.daemon->get("/v1/token?org=acme&sub_org=" + sub_org)
+                       .json()["access_token"]
+                       .get<std::string>();
+  w.dir.write("keys/wrong.key", "wrong-" + w.key + "\n");
+  w.daemon->reload();
+  CHECK(w.daemon->get("/v1/token?org=wrong").status == 502);
+  const auto log = w.daemon->log();
+  const auto line = [&](const std::string& pattern) {
+    return std::regex_search(log, std::regex(pattern));
+  };
+  CHECK(line("exchange org=acme sub_org=- result=ok duration_ms=[0-9]+ token=" +
+             fingerprint_of(root) + " expires_in=[0-9]+s"));
+  CHECK(line("exchange org=acme sub_org=" + sub_org +
+             " result=ok duration_ms=[0-9]+ token=" + fingerprint_of(sub) + " "));
+  CHECK(line("exchange org=wrong sub_org=- result=key_rejected duration_ms=[0-9]+: "));
 }
 
 TEST_CASE("ping, health and keep-alive") {

@@ -2,6 +2,10 @@
 
 #include "tests/stand_in/pki.hpp"
 
+#include <openssl/sha.h>
+
+#include <cstdio>
+
 namespace actoken::testing {
 
 daemon_world::daemon_world(world_options options) {
@@ -37,6 +41,14 @@ nlohmann::json daemon_world::org_view(const std::string& name) const {
     if (org["name"] == name) return org;
   }
   return nullptr;
+}
+
+std::string fingerprint_of(const std::string& token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  ::SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3]);
+  return hex;
 }
 
 }  // namespace actoken::testing

@@ -62,4 +62,8 @@ struct daemon_world {
   nlohmann::json org_view(const std::string& name) const;
 };
 
+/// A token's fingerprint as SPEC §6 gives it (the first 8 hex digits of its
+/// SHA-256), computed here independently of the daemon's code.
+std::string fingerprint_of(const std::string& token);
+
 }  // namespace actoken::testing

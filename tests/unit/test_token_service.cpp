@@ -372,6 +372,27 @@ TEST_CASE("a rejected key rests: no upstream call until retry_rejected_after") {
   CHECK(f.upstream->calls == 2);
 }
 
+TEST_CASE(
+    "rests and backoffs run on the monotonic clock: wall clock steps neither stretch nor end "
+    "them") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected);
+  f.upstream->fail(errc::upstream_unavailable);
+  f.upstream->succeed();
+  CHECK(error_of(f.get_now(req())).code == errc::key_rejected);
+  f.clock.jump_wall(1h);  // forward: the 300 s rest is not over
+  CHECK(error_of(*f.try_get(req())).code == errc::key_rejected);
+  f.clock.jump_wall(-2h);  // back: the rest does not grow either
+  f.clock.advance(301s);
+  CHECK(error_of(f.get_now(req())).code == errc::upstream_unavailable);
+  CHECK(f.upstream->calls == 2);
+  // The backoff after it (at most 1 s, full jitter) is on the same clock.
+  f.clock.jump_wall(-1h);
+  f.clock.advance(1001ms);
+  CHECK(answer_of(f.get_now(req())).from_exchange);
+  CHECK(f.upstream->calls == 3);
+}
+
 TEST_CASE("a new key ends the rest at once") {
   fixture f;
   f.upstream->fail(errc::key_rejected);
