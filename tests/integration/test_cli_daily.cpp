@@ -134,7 +134,10 @@ TEST_CASE("env: the socket this CLI would use, read back exactly by sh, csh and 
       {"tcsh", "csh", "eval \"`$PRINT_LINE`\"; printf '%s' \"$ACTOKEN_SOCKET\""},
       {"fish", "fish", "$PRINT_LINE | source; printf '%s' \"$ACTOKEN_SOCKET\""},
   };
-  for (const auto& [shell, syntax, script] : shells) {
+  for (const auto& entry : shells) {
+    const auto& shell = entry.shell;
+    const auto& syntax = entry.syntax;
+    const auto& script = entry.script;
     CAPTURE(shell);
     const auto program = find_program(shell);
     INFO(shell << " is not installed (scripts/bootstrap installs it)");

@@ -128,7 +128,9 @@ TEST_CASE("each peer gets exactly the tokens its rules give; refusals make no up
       {"shared", "/v1/token?org=acme&sub_org=shared"},
       {"unlisted", std::string("/v1/token?org=acme&sub_org=") + unlisted_id}};
   std::map<std::string, std::string> tokens;
-  for (const auto& [name, target] : targets) {
+  for (const auto& entry : targets) {
+    const auto& name = entry.first;
+    const auto& target = entry.second;
     const auto reply = w.daemon->get(target);
     REQUIRE_MESSAGE(reply.status == 200, name << ": " << reply.body);
     tokens[name] = reply.json()["access_token"].get<std::string>();
@@ -140,7 +142,9 @@ TEST_CASE("each peer gets exactly the tokens its rules give; refusals make no up
     const std::pair<std::string, bool> cases[] = {{"root", e.root},     {"mobile", e.mobile},
                                                   {"web", e.web},       {"data", e.data},
                                                   {"shared", e.shared}, {"unlisted", e.unlisted}};
-    for (const auto& [name, allowed] : cases) {
+    for (const auto& entry : cases) {
+      const auto& name = entry.first;
+      const auto& allowed = entry.second;
       CAPTURE(name);
       const auto reply = w.as(e.who, targets.at(name));
       if (allowed) {
@@ -453,7 +457,9 @@ TEST_CASE("the three-team host of the docs does what they say") {
   const std::map<std::string, identity> runners{{"mobile", {40011, 40011, {40530}}},
                                                 {"web", {40012, 40012, {web_team_gid}}},
                                                 {"data", {40013, 40013, {40540}}}};
-  for (const auto& [alias, runner] : runners) {
+  for (const auto& entry : runners) {
+    const auto& alias = entry.first;
+    const auto& runner = entry.second;
     CAPTURE(alias);
     CHECK(request_as(runner, w.socket(), "GET", "/v1/token?org=acme&sub_org=" + alias).status ==
           200);

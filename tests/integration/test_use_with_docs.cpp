@@ -228,8 +228,10 @@ TEST_CASE("curl: the token over the socket, and the header into an API call") {
 
 TEST_CASE("Python and Ruby, standard library only") {
   docs_world w;
-  for (const auto& [name, interpreter] :
+  for (const auto& entry :
        {std::pair{"python", "/usr/bin/python3"}, std::pair{"ruby", "/usr/bin/ruby"}}) {
+    const auto& name = entry.first;
+    const auto& interpreter = entry.second;
     CAPTURE(name);
     INFO(interpreter << " must be installed (scripts/bootstrap installs it)");
     REQUIRE(::access(interpreter, X_OK) == 0);

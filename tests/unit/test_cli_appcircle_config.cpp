@@ -137,7 +137,9 @@ TEST_CASE("a file that is not a JSON object of the expected shape is refused") {
       {std::string(100, '[') + std::string(100, ']'), "nests deeper than 64 levels"},
       {"{\"a\": \"\xff\"}", "is not JSON"},  // not UTF-8
   };
-  for (const auto& [text, says] : refusals) {
+  for (const auto& entry : refusals) {
+    const auto& text = entry.first;
+    const auto& says = entry.second;
     CAPTURE(text);
     const auto after = update(text);
     if (says.empty()) {

@@ -114,7 +114,9 @@ TEST_CASE("GET /v1/token: what is refused before the token service is asked") {
       {"/v1/token?org=-acme", "bad_request"},          // not an organization name
       {"/v1/token?org=nosuch", "unknown_org"},
   };
-  for (const auto& [target, code] : cases) {
+  for (const auto& entry : cases) {
+    const auto& target = entry.first;
+    const auto& code = entry.second;
     CAPTURE(target);
     CHECK(error_of(ask(w, "GET", target)) == code);
   }
@@ -446,7 +448,9 @@ TEST_CASE("forbidden: every refusal names the peer and what to edit, never a key
        "uid 1002 may not reload the daemon: only admins may; add the user or one of its groups "
        "to admin in /etc/actoken/actokend.json, then reload"},
   };
-  for (const auto& [answer, message] : admin_only) {
+  for (const auto& entry : admin_only) {
+    const auto& answer = entry.first;
+    const auto& message = entry.second;
     CAPTURE(message);
     CHECK(answer.status == 403);
     CHECK(error_of(answer) == "forbidden");
