@@ -9,7 +9,6 @@
 #include "daemon/platform/process_details.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
-#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
@@ -412,9 +411,10 @@ TEST_CASE("audit_log \"-\": the lines go to the daemon's own log") {
 }
 
 TEST_CASE("docs/operations.md: the jq queries find the job that used acme's token") {
-  if (::system("command -v jq >/dev/null 2>&1") != 0) {
-    return skip_case("jq is not installed: the documented queries are not run");
-  }
+  // scripts/bootstrap installs jq: without it this is a failure, not a skip
+  // (a fresh machine once skipped it here and looked green).
+  INFO("jq is not installed (scripts/bootstrap installs it)");
+  REQUIRE(::system("command -v jq >/dev/null 2>&1") == 0);
   audit_world world;
   const auto token = token_for(world);
   request_as_nobody(world.socket(), "GET", "/v1/token?org=acme");
