@@ -180,7 +180,9 @@ TEST_CASE("every code block of docs/use-with.md is tested here or says why not")
   for (const auto* name : {"appcircle-cli", "curl-token", "curl-api", "python", "ruby", "cron"}) {
     CHECK_MESSAGE(snippets.tested.count(name) == 1, name);
   }
-  for (const auto& [name, block] : snippets.tested) {
+  for (const auto& entry : snippets.tested) {
+    const auto& name = entry.first;
+    const auto& block = entry.second;
     CHECK_MESSAGE(
         (block.language == "sh" || block.language == "python" || block.language == "ruby"),
         name << " is marked tested, in " << block.language);
