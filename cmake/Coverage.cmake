@@ -17,9 +17,16 @@ if(ACTOKEN_ENABLE_COVERAGE)
     message(FATAL_ERROR "ACTOKEN_ENABLE_COVERAGE is a build of its own: leave the sanitizer "
                         "and fuzzer options off")
   endif()
+  # The profile's default path is built in, so processes started with a
+  # cleaned environment (systemd-socket-activate, env -i, runuser) still write
+  # theirs where scripts/coverage merges them; LLVM_PROFILE_FILE, when set,
+  # wins. %p: one file per process; %c: continuous mode.
+  set(ACTOKEN_COVERAGE_PROFILES "${CMAKE_BINARY_DIR}/profiles/%p%c.profraw")
   target_compile_options(actoken_coverage INTERFACE
-    -fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation)
-  target_link_options(actoken_coverage INTERFACE -fprofile-instr-generate)
+    -fprofile-instr-generate=${ACTOKEN_COVERAGE_PROFILES} -fcoverage-mapping
+    -mllvm -runtime-counter-relocation)
+  target_link_options(actoken_coverage INTERFACE
+    -fprofile-instr-generate=${ACTOKEN_COVERAGE_PROFILES})
   # Every first-party target links actoken_sanitizers (through
   # actoken_project_options or actoken_asio): it carries the instrumentation.
   target_link_libraries(actoken_sanitizers INTERFACE actoken_coverage)
