@@ -161,3 +161,37 @@ TEST_CASE("half an answer, then a close: protocol, never the half taken as the a
   CHECK(result.error == transport_error::protocol);
   CHECK_FALSE(result.answered());
 }
+
+TEST_CASE("before connecting: an empty path, a path too long for sockaddr_un, nothing there") {
+  const auto empty = socket_client("", 300ms).call("GET", "/v1/health");
+  CHECK(empty.error == transport_error::no_socket);
+  CHECK(empty.detail == "empty socket path");
+
+  // sun_path holds 108 bytes with the NUL: 107 is the longest path.
+  const fs::path too_long = "/tmp/" + std::string(103, 'x');
+  REQUIRE(too_long.native().size() == 108);
+  const auto long_result = socket_client(too_long, 300ms).call("GET", "/v1/health");
+  CHECK(long_result.error == transport_error::path_too_long);
+  CHECK(long_result.detail == "socket path is longer than 107 bytes");
+
+  char pattern[] = "/tmp/actoken-socket-client-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  const fs::path folder = pattern;
+  const auto missing = socket_client(folder / "actokend.sock", 300ms).call("GET", "/v1/health");
+  CHECK(missing.error == transport_error::no_socket);
+
+  // A socket file nobody listens on any more: refused, not a timeout.
+  {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const auto path = (folder / "dead.sock").string();
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    ::close(fd);
+  }
+  const auto dead = socket_client(folder / "dead.sock", 300ms).call("GET", "/v1/health");
+  CHECK(dead.error == transport_error::refused);
+  fs::remove_all(folder);
+}
