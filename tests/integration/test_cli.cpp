@@ -91,6 +91,31 @@ TEST_CASE("token and header print the token; --json prints the daemon's object")
   CHECK(w.upstream.exchanges() == 1);
 }
 
+TEST_CASE("--json: header, ping, key add and key remove print the daemon's object") {
+  cli_world w;
+  const auto header = w.cli({"header", "acme", "--json"});
+  REQUIRE(header.exit_code == 0);
+  CHECK(json::parse(header.out)["access_token"] == w.token());
+
+  const auto ping = w.cli({"ping", "--json"});
+  REQUIRE(ping.exit_code == 0);
+  CHECK(json::parse(ping.out)["status"] == "ok");
+
+  const auto added =
+      w.cli({"key", "add", "beta", "--ephemeral", "--no-verify", "--json"}, "beta-key\n");
+  REQUIRE(added.exit_code == 0);
+  const auto added_body = json::parse(added.out);
+  CHECK(added_body["org"] == "beta");
+  CHECK(added_body["persisted"] == false);
+  CHECK(added_body["verified"] == false);
+  CHECK(added.out.find("beta-key") == std::string::npos);
+
+  const auto removed = w.cli({"key", "remove", "beta", "--json"});
+  REQUIRE(removed.exit_code == 0);
+  CHECK(json::parse(removed.out)["org"] == "beta");
+  CHECK(w.org_view("beta").is_null());
+}
+
 TEST_CASE("token options reach the daemon: min_ttl it cannot meet is exit 1") {
   cli_world w;
   auto short_lived = w.upstream.get_behaviour();
