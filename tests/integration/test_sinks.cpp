@@ -484,3 +484,42 @@ TEST_CASE("serving never writes a sink: only a new token does") {
   CHECK(w.sinks()[0]["written_at"] == written_at);
   CHECK(w.upstream.successful_exchanges() == 1);
 }
+
+TEST_CASE("~/ is the daemon's home folder; a reload that keeps a sink does not rewrite it") {
+  sink_world w;
+  const auto home = w.dir.path() / "home";
+  std::filesystem::create_directory(home);
+  ::chmod(home.c_str(), 0755);
+  // The daemon inherits this process's environment: HOME names its home.
+  const char* const saved = ::getenv("HOME");
+  const std::string previous = saved != nullptr ? saved : "";
+  REQUIRE(::setenv("HOME", home.c_str(), 1) == 0);
+  struct restore_home {
+    const std::string& value;
+    bool had;
+    ~restore_home() {
+      if (had) {
+        ::setenv("HOME", value.c_str(), 1);
+      } else {
+        ::unsetenv("HOME");
+      }
+    }
+  } restore{previous, saved != nullptr};
+
+  // An hour's token: no refresh rewrites the file while the test looks.
+  w.tune([](stand_in::behaviour& b) { b.token_lifetime = std::chrono::hours{1}; });
+  w.add_sink({{"path", "~/acme.token"}, {"format", "token"}});
+  w.start();
+  REQUIRE(w.all_sinks("ok"));
+  CHECK(w.sinks()[0]["path"] == "~/acme.token");  // as configured
+  const auto token = w.daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
+  CHECK(read_text(home / "acme.token") == token + "\n");
+
+  const auto before = stat_of(home / "acme.token");
+  w.reload_with_config();  // the same config: the sink is kept as it is
+  CHECK(w.sinks()[0]["state"] == "ok");
+  const auto after = stat_of(home / "acme.token");
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+}
