@@ -523,3 +523,23 @@ TEST_CASE("~/ is the daemon's home folder; a reload that keeps a sink does not r
   CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
   CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
 }
+
+TEST_CASE(
+    "a sub-organization's sink on API v1 (no sub-organizations there) is an error, not a wait") {
+  sink_world w;
+  w.config["organizations"]["acme"]["api_version"] = "v1";
+  w.add_sink({{"path", (w.folder() / "mobile.token").string()},
+              {"format", "token"},
+              {"sub_org", "mobile"}});
+  w.add_sink({{"path", (w.folder() / "root.token").string()}, {"format", "token"}});
+  w.start();
+  REQUIRE(eventually(
+      [&] {
+        const auto list = w.sinks();
+        return list.size() == 2 && list[0]["state"] == "error" && list[1]["state"] == "ok";
+      },
+      generous));
+  CHECK(w.sinks()[0]["message"] == "organization acme uses API v1, which has no sub-organizations");
+  CHECK_FALSE(entry_exists(w.folder() / "mobile.token"));
+  CHECK(entry_exists(w.folder() / "root.token"));  // the organization's own token is written
+}
