@@ -164,7 +164,8 @@ TEST_CASE("bytes that are not UTF-8 in a path come back as valid JSON") {
 }
 
 TEST_CASE(
-    "an upstream that floods, never ends, truncates or resets: a clear error, bounded memory") {
+    "an upstream that floods, never ends, truncates, resets, sends a 32 KiB header or is not HTTP: "
+    "a clear error, bounded memory") {
   abuse_world w(json{{"upstream_timeout", 3}});
   const auto rss_kib = [&] {
     std::ifstream status("/proc/" + std::to_string(w.daemon->pid()) + "/status");
@@ -175,7 +176,7 @@ TEST_CASE(
     return -1L;
   };
   // One organization per fault, so that no case waits out another's backoff.
-  for (const auto* org : {"flood", "endless", "truncated", "reset"}) {
+  for (const auto* org : {"flood", "endless", "truncated", "reset", "header", "ssh"}) {
     w.dir.write(std::string("keys/") + org + ".key", w.key + "\n");
   }
   w.daemon->reload();
@@ -185,7 +186,9 @@ TEST_CASE(
       {"flood", stand_in::fault::huge_body, "bad_upstream_response"},
       {"endless", stand_in::fault::endless_body, "upstream_timeout"},
       {"truncated", stand_in::fault::truncated_tls, "upstream_unavailable"},
-      {"reset", stand_in::fault::reset, "upstream_unavailable"}};
+      {"reset", stand_in::fault::reset, "upstream_unavailable"},
+      {"header", stand_in::fault::huge_header, "bad_upstream_response"},
+      {"ssh", stand_in::fault::not_http, "bad_upstream_response"}};
   for (const auto& [org, fault, code] : cases) {
     stand_in::behaviour b;
     b.fault_mode = fault;

@@ -11,13 +11,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<fault, std::string_view>, 6> fault_names{{
+constexpr std::array<std::pair<fault, std::string_view>, 8> fault_names{{
     {fault::none, "none"},
     {fault::endless_body, "endless_body"},
     {fault::huge_body, "huge_body"},
     {fault::truncated_tls, "truncated_tls"},
     {fault::reset, "reset"},
     {fault::hang, "hang"},
+    {fault::huge_header, "huge_header"},
+    {fault::not_http, "not_http"},
 }};
 
 [[noreturn]] void bad_field(const std::string& name, const char* reason) {

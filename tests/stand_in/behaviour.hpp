@@ -23,6 +23,8 @@ enum class fault {
   truncated_tls,  ///< the head and half the body, then a TCP close without close_notify
   reset,          ///< the head and half the body, then a TCP RST (SO_LINGER 0)
   hang,           ///< read the request and never answer
+  huge_header,    ///< 200 whose head carries a 32 KiB header (Beast allows at most 64 KiB)
+  not_http,       ///< answer with a line that is not HTTP (an SSH banner), then close
 };
 
 /// Everything about the answers that tests may change at any time.

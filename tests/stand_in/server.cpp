@@ -148,6 +148,14 @@ net::awaitable<void> send_huge_body(tls_stream& stream, const outgoing_response&
   }
 }
 
+// fault::not_http: bytes that are no HTTP status line, then a clean close.
+net::awaitable<void> send_not_http(tls_stream& stream) {
+  static constexpr std::string_view banner = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
+  co_await net::async_write(stream, net::buffer(banner), use_tuple);
+  beast::get_lowest_layer(stream).expires_after(1s);
+  co_await stream.async_shutdown(use_tuple);
+}
+
 // fault::hang: keep reading (and ignoring) until the client gives up.
 net::awaitable<void> hang(tls_stream& stream) {
   beast::get_lowest_layer(stream).expires_never();
@@ -222,6 +230,12 @@ net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls, aut
       case fault::truncated_tls:
       case fault::reset:
         co_await send_cut_off(stream, std::move(response), answer.fault_mode);
+        co_return;
+      case fault::huge_header:
+        response.set("X-Padding", std::string(32 * 1024, 'a'));
+        break;
+      case fault::not_http:
+        co_await send_not_http(stream);
         co_return;
     }
     const auto [write_error, write_size] = co_await http::async_write(stream, response, use_tuple);
