@@ -16,6 +16,7 @@
 #include <functional>
 #include <iomanip>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -486,25 +487,28 @@ TEST_CASE("serving never writes a sink: only a new token does") {
 }
 
 TEST_CASE("~/ is the daemon's home folder; a reload that keeps a sink does not rewrite it") {
-  sink_world w;
-  const auto home = w.dir.path() / "home";
-  std::filesystem::create_directory(home);
-  ::chmod(home.c_str(), 0755);
-  // The daemon inherits this process's environment: HOME names its home.
-  const char* const saved = ::getenv("HOME");
-  const std::string previous = saved != nullptr ? saved : "";
-  REQUIRE(::setenv("HOME", home.c_str(), 1) == 0);
-  struct restore_home {
-    const std::string& value;
-    bool had;
-    ~restore_home() {
-      if (had) {
-        ::setenv("HOME", value.c_str(), 1);
+  // The daemon inherits this process's environment: HOME names its home. Set
+  // before the world starts its threads and restored after they are gone
+  // (setenv is not safe beside a getenv on another thread).
+  const temp_dir home_dir;
+  struct scoped_home {
+    std::optional<std::string> previous;
+    explicit scoped_home(const std::filesystem::path& home) {
+      if (const char* value = ::getenv("HOME")) previous = value;
+      REQUIRE(::setenv("HOME", home.c_str(), 1) == 0);
+    }
+    ~scoped_home() {
+      if (previous) {
+        ::setenv("HOME", previous->c_str(), 1);
       } else {
         ::unsetenv("HOME");
       }
     }
-  } restore{previous, saved != nullptr};
+    scoped_home(const scoped_home&) = delete;
+    scoped_home& operator=(const scoped_home&) = delete;
+  } const scoped(home_dir.path());
+  const auto& home = home_dir.path();
+  sink_world w;
 
   // An hour's token: no refresh rewrites the file while the test looks.
   w.tune([](stand_in::behaviour& b) { b.token_lifetime = std::chrono::hours{1}; });
