@@ -599,6 +599,26 @@ TEST_CASE_FIXTURE(fixture, "transport faults break the answer") {
   CHECK(server.successful_exchanges() == 0);
 }
 
+TEST_CASE_FIXTURE(fixture, "a 32 KiB header line, or an answer that is not HTTP") {
+  const std::string body = "personalAccessKey=" + root_key_encoded;
+  stand_in::behaviour b;
+  https_connection connection(server.pki().ca_cert_pem);
+  REQUIRE_FALSE(connection.connect(server.port()));
+  SUBCASE("huge header") {
+    b.fault_mode = stand_in::fault::huge_header;
+    server.set_behaviour(b);
+    // Beast's default limit on a response head is 8 KiB.
+    CHECK(connection.send_and_fail("/auth/v3/token", body, 64 * 1024) == http::error::header_limit);
+  }
+  SUBCASE("not HTTP") {
+    b.fault_mode = stand_in::fault::not_http;
+    server.set_behaviour(b);
+    const auto error = connection.send_and_fail("/auth/v3/token", body, 64 * 1024);
+    CHECK(error.category() == http::make_error_code(http::error::bad_version).category());
+  }
+  CHECK(server.exchanges() == 1);
+}
+
 TEST_CASE_FIXTURE(fixture, "stop() closes the connections still open") {
   https_connection connection(server.pki().ca_cert_pem);
   REQUIRE_FALSE(connection.connect(server.port()));
