@@ -266,6 +266,17 @@ TEST_CASE("a folder others may write, a link, a foreign or shared file are refus
     { std::ofstream(foreign) << ""; }
     REQUIRE(::chown(foreign.c_str(), 65534, 65534) == 0);
     CHECK(refused(foreign).find("belongs to uid 65534") != std::string::npos);
+
+    // A folder of another user's (0755: no one else may write it) is theirs to
+    // swap the file in: refused, and nothing is created there.
+    const auto theirs = dir.path / "theirs";
+    std::filesystem::create_directory(theirs);
+    ::chmod(theirs.c_str(), 0755);
+    REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+    CHECK(refused(theirs / "audit.log")
+              .find("the folder " + theirs.string() + " belongs to uid 65534") !=
+          std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(theirs / "audit.log"));
   }
 }
 
