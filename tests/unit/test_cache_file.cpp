@@ -1,4 +1,5 @@
 #include "daemon/persist/cache_file.hpp"
+#include "tests/fault/fault.hpp"
 #include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
@@ -485,4 +486,67 @@ TEST_CASE("write then read then decode: the whole path") {
   const auto result = decode_cache(*bytes, store.lookup(), now);
   CHECK(result.tokens.size() == 3);
   CHECK(result.problems.empty());
+}
+
+TEST_CASE("an authenticated entry whose payload has an empty token is dropped as unreadable") {
+  const key_store store;
+  const persisted_token empty{"acme", "", "", now - 1s, now + 100s};
+  const auto result = decode_cache(encode_cache({empty}, store.lookup(), now), store.lookup(), now);
+  CHECK(result.tokens.empty());
+  REQUIRE(result.problems.size() == 1);
+  CHECK(result.problems[0] ==
+        "cache file entry 0 (organization acme) has an unreadable payload; dropped");
+}
+
+// OpenSSL failing (tests/fault): sealing is not done half-way, it throws and
+// the caller keeps the old file; opening an entry that OpenSSL cannot take
+// apart drops that entry as not authentic, never hands out its bytes.
+TEST_CASE("OpenSSL failing while sealing throws, naming the step; never a half-sealed entry") {
+  const key_store store;
+  const auto sealing_fails = [&](const char* call, int skip, const std::string& step) {
+    CAPTURE(call);
+    CAPTURE(skip);
+    const fault_scope f({.call = call, .skip = skip});
+    CHECK_THROWS_WITH_AS(encode_cache(sample_tokens(), store.lookup(), now),
+                         ("cache file: OpenSSL " + step + " failed").c_str(), std::runtime_error);
+    CHECK(f.hits() == 1);
+  };
+  sealing_fails("RAND_bytes", 0, "RAND_bytes");
+  sealing_fails("EVP_KDF_fetch", 0, "EVP_KDF_fetch(HKDF)");
+  sealing_fails("EVP_KDF_CTX_new", 0, "EVP_KDF_CTX_new");
+  sealing_fails("EVP_KDF_derive", 0, "HKDF");
+  sealing_fails("EVP_CIPHER_CTX_new", 0, "EVP_CIPHER_CTX_new");
+  for (const int skip : {0, 1}) {
+    sealing_fails("EVP_EncryptInit_ex", skip, "AES-256-GCM encryption");
+    sealing_fails("EVP_EncryptUpdate", skip, "AES-256-GCM encryption");
+    sealing_fails("EVP_CIPHER_CTX_ctrl", skip, "AES-256-GCM encryption");  // IV length, tag
+  }
+  sealing_fails("EVP_EncryptFinal_ex", 0, "AES-256-GCM encryption");
+}
+
+TEST_CASE("OpenSSL failing while opening an entry drops it as not authentic") {
+  const key_store store;
+  const auto file = encode_cache({sample_tokens()[0]}, store.lookup(), now);
+  const auto opening_fails = [&](const char* call, int skip) {
+    CAPTURE(call);
+    CAPTURE(skip);
+    const fault_scope f({.call = call, .skip = skip});
+    const auto result = decode_cache(file, store.lookup(), now);
+    CHECK(f.hits() == 1);
+    CHECK(result.tokens.empty());
+    REQUIRE(result.problems.size() == 1);
+    CHECK(result.problems[0].find("does not authenticate") != std::string::npos);
+  };
+  for (const int skip : {0, 1}) {
+    opening_fails("EVP_DecryptInit_ex", skip);
+    opening_fails("EVP_DecryptUpdate", skip);
+    opening_fails("EVP_CIPHER_CTX_ctrl", skip);  // IV length, tag
+  }
+  {
+    const fault_scope f({.call = "EVP_CIPHER_CTX_new"});
+    CHECK_THROWS_WITH_AS(decode_cache(file, store.lookup(), now),
+                         "cache file: OpenSSL EVP_CIPHER_CTX_new failed", std::runtime_error);
+  }
+  // Nothing armed: the same file opens.
+  CHECK(decode_cache(file, store.lookup(), now).tokens.size() == 1);
 }

@@ -1,4 +1,5 @@
 #include "client/key_input.hpp"
+#include "tests/fault/fault.hpp"
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
@@ -21,6 +22,7 @@ using actoken::client::key_settings;
 using actoken::client::max_key_size;
 using actoken::client::read_key;
 using actoken::client::secret_buffer;
+using actoken::testing::fault_scope;
 
 namespace {
 
@@ -191,4 +193,81 @@ TEST_CASE("on a terminal: prompt on the prompt stream, echo off while reading, t
   CHECK(shown.find("typed-secret-key") == std::string::npos);
   ::close(slave);
   ::close(master);
+}
+
+// The terminal and stdin failing (tests/fault): echo that cannot be turned
+// off still reads the key (and says nothing of it), a read error is an error
+// without the key, an empty line on a terminal is "no key entered".
+TEST_CASE("on a terminal whose settings cannot be read or changed, and stdin that fails") {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) {
+    actoken::testing::skip_case("no pseudo-terminal available");
+    if (master >= 0) ::close(master);
+    return;
+  }
+  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(slave >= 0);
+  const auto type = [&](const std::string& line) {
+    REQUIRE(::write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  };
+  secret_buffer key(max_key_size + 1);
+  std::ostringstream prompt;
+
+  SUBCASE("tcgetattr fails: read as it comes, a new line after it") {
+    const fault_scope f({.call = "tcgetattr", .error = EIO});
+    type("key-one\n");
+    CHECK_FALSE(read_key(slave, prompt, "acme", key).has_value());
+    CHECK(key.view() == "key-one");
+    CHECK(prompt.str() == "Access key for acme (input hidden): \n");
+  }
+  SUBCASE("tcsetattr fails: echo stayed on, so a new line is printed") {
+    const fault_scope f({.call = "tcsetattr", .error = EIO});
+    type("key-two\n");
+    CHECK_FALSE(read_key(slave, prompt, "acme", key).has_value());
+    CHECK(key.view() == "key-two");
+    CHECK(prompt.str().ends_with("\n"));
+  }
+  // tcsetattr(TCSAFLUSH) drops what was typed before it: the cases below
+  // that type first fail that one call (the restore after still runs).
+  SUBCASE("an empty line: no key entered") {
+    const fault_scope no_flush({.call = "tcsetattr", .error = EIO});
+    type("\n");
+    CHECK(read_key(slave, prompt, "acme", key) == std::optional<std::string>("no key entered"));
+  }
+  SUBCASE("a read that fails is an error; an interrupted one is retried") {
+    {
+      const fault_scope no_flush({.call = "tcsetattr", .error = EIO});
+      const fault_scope interrupted({.call = "read", .error = EINTR});
+      type("key-three\n");
+      CHECK_FALSE(read_key(slave, prompt, "acme", key).has_value());
+      CHECK(interrupted.hits() == 1);
+      CHECK(key.view() == "key-three");
+    }
+    const fault_scope f({.call = "read", .error = EIO});
+    CHECK(read_key(slave, prompt, "acme", key) ==
+          std::optional<std::string>("cannot read the key from stdin: Input/output error"));
+    CHECK(key.empty());
+  }
+  ::close(slave);
+  ::close(master);
+}
+
+TEST_CASE("a body that does not fit is refused whole, whichever field overflows") {
+  key_settings settings;
+  settings.auth_url = "https://auth.example.com";
+  settings.api_version = "v2";
+  settings.persist = false;
+  settings.verify = true;
+  secret_buffer full(512);
+  REQUIRE(build_key_body("k\x01\"", settings, full));
+  const auto whole = std::string(full.view());
+  CHECK(whole == R"({"key":"k\u0001\"","auth_url":"https://auth.example.com",)"
+                 R"("api_version":"v2","persist":false,"verify":true})");
+  // Every capacity short of the whole: refused, nothing kept.
+  for (std::size_t capacity = 1; capacity < whole.size(); ++capacity) {
+    CAPTURE(capacity);
+    secret_buffer small(capacity);
+    CHECK_FALSE(build_key_body("k\x01\"", settings, small));
+    CHECK(small.empty());
+  }
 }

@@ -5,6 +5,7 @@
 // these run the same code with a deadline of a fraction of a second.
 #include "client/commands.hpp"
 #include "client/socket_client.hpp"
+#include "tests/fault/fault.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,6 +24,7 @@
 
 using actoken::client::socket_client;
 using actoken::client::transport_error;
+using actoken::testing::fault_scope;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -194,4 +196,128 @@ TEST_CASE("before connecting: an empty path, a path too long for sockaddr_un, no
   const auto dead = socket_client(folder / "dead.sock", 300ms).call("GET", "/v1/health");
   CHECK(dead.error == transport_error::refused);
   fs::remove_all(folder);
+}
+
+// The answers of the system calls no daemon can provoke, through tests/fault
+// (faults hit this thread only, never the daemon's).
+namespace {
+
+void answer_ok(int fd) {
+  read_head(fd);
+  const std::string answer =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+      "{\"status\":\"ok\"}";
+  // The client may be gone already (a fault ended its call): no SIGPIPE.
+  (void)!::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+  ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("socket, connect and SO_PEERCRED failing: each is its own error, nothing is sent") {
+  const odd_daemon daemon(answer_ok);
+  const socket_client client(daemon.socket(), 5s);
+  {
+    const fault_scope f({.call = "socket", .error = EMFILE});
+    const auto result = client.call("GET", "/v1/health");
+    CHECK(result.error == transport_error::io);
+    CHECK(result.detail == "Too many open files");
+  }
+  {
+    const fault_scope f({.call = "connect", .error = EAGAIN});
+    CHECK(client.call("GET", "/v1/health").error == transport_error::timeout);
+  }
+  {
+    const fault_scope f({.call = "connect", .error = EACCES});
+    CHECK(client.call("GET", "/v1/health").error == transport_error::permission);
+  }
+  {
+    const fault_scope f({.call = "connect", .error = ENETDOWN});
+    CHECK(client.call("GET", "/v1/health").error == transport_error::io);
+  }
+  {
+    const fault_scope f({.call = "getsockopt", .error = EBADF});
+    const auto result = client.call("GET", "/v1/health");
+    CHECK(result.error == transport_error::untrusted);
+    CHECK(result.detail ==
+          "cannot tell who runs the daemon there (SO_PEERCRED: Bad file descriptor)");
+  }
+  {
+    const fault_scope f({.call = "lstat", .error = EACCES});
+    CHECK(client.check().error == transport_error::permission);
+  }
+  {
+    const fault_scope f({.call = "fcntl", .error = EBADF});
+    CHECK(client.call("GET", "/v1/health").error == transport_error::io);
+  }
+}
+
+TEST_CASE("sending: EINTR and EAGAIN carry on, short sends add up, EPIPE is closed, others io") {
+  SUBCASE("interrupted, would block, short: the answer still comes") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope interrupted({.call = "send", .error = EINTR});
+    const fault_scope would_block({.call = "send", .error = EAGAIN});
+    const fault_scope short_sends({.call = "send", .times = -1, .short_count = 7});
+    const auto result = socket_client(daemon.socket(), 5s).call("GET", "/v1/health");
+    CHECK(result.answered());
+    CHECK(interrupted.hits() == 1);
+    CHECK(would_block.hits() == 1);
+    CHECK(short_sends.hits() > 3);
+  }
+  SUBCASE("a wait for room that fails is io") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope would_block({.call = "send", .error = EAGAIN});
+    const fault_scope poll_fails({.call = "poll", .error = ENOMEM});
+    const auto result = socket_client(daemon.socket(), 5s).call("GET", "/v1/health");
+    CHECK(result.error == transport_error::io);
+    CHECK(result.detail == "Cannot allocate memory");
+  }
+  SUBCASE("EPIPE") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope f({.call = "send", .error = EPIPE});
+    CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
+          transport_error::closed);
+  }
+  SUBCASE("EIO") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope f({.call = "send", .error = EIO});
+    CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
+          transport_error::io);
+  }
+}
+
+TEST_CASE("receiving: EINTR and EAGAIN carry on, byte-by-byte answers add up, resets are closed") {
+  SUBCASE("interrupted, would block with an interrupted wait, one byte at a time") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope interrupted({.call = "recv", .error = EINTR});
+    const fault_scope would_block({.call = "recv", .error = EAGAIN});
+    const fault_scope poll_interrupted({.call = "poll", .error = EINTR});
+    const fault_scope bytes({.call = "recv", .times = -1, .short_count = 1});
+    const auto result = socket_client(daemon.socket(), 5s).call("GET", "/v1/health");
+    REQUIRE(result.answered());
+    CHECK(result.response.body == "{\"status\":\"ok\"}");
+    CHECK(interrupted.hits() == 1);
+    CHECK(would_block.hits() == 1);
+    CHECK(poll_interrupted.hits() == 1);
+    CHECK(bytes.hits() > 80);
+  }
+  SUBCASE("ECONNRESET") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope f({.call = "recv", .error = ECONNRESET});
+    CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
+          transport_error::closed);
+  }
+  SUBCASE("EIO") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope f({.call = "recv", .error = EIO});
+    CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
+          transport_error::io);
+  }
+  SUBCASE("a wait for the answer that fails is io") {
+    const odd_daemon daemon(answer_ok);
+    const fault_scope would_block({.call = "recv", .error = EAGAIN});
+    const fault_scope poll_fails({.call = "poll", .error = EBADF});
+    CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
+          transport_error::io);
+  }
 }

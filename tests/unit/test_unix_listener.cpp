@@ -3,15 +3,23 @@
 // is refused with the advice to use a folder of its own below it. (The socket
 // itself is created by the integration tests, test_transport.)
 #include "daemon/transport/unix_listener.hpp"
+#include "tests/fault/fault.hpp"
 
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+using actoken::testing::fault;
+using actoken::testing::fault_scope;
 using actoken::transport::socket_folder_problem;
 
 TEST_CASE("the daemon's own or root's folder that no one else can write is accepted") {
@@ -82,5 +90,78 @@ TEST_CASE(
   // And a good path opens (the socket and its lock go when the listener does).
   CHECK(open_problem(folder / "actokend.sock") == "");
   CHECK_FALSE(std::filesystem::exists(folder / "actokend.sock"));
+  std::filesystem::remove_all(folder);
+}
+
+// Each system call of unix_listener::open failing (tests/fault): a refusal
+// naming the path and the step, and no socket left at the path.
+TEST_CASE("every step of making the socket can fail, and says which") {
+  char pattern[] = "/tmp/actoken-listener-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  const std::filesystem::path folder = pattern;
+  const auto socket = folder / "run" / "actokend.sock";
+  const auto run = folder / "run";
+  const auto fails = [&](const fault& planned) {
+    const fault_scope f(planned);
+    auto problem = open_problem(socket);
+    CHECK(f.hits() == 1);
+    CHECK_FALSE(std::filesystem::exists(socket));
+    return problem;
+  };
+
+  CHECK(fails({.call = "mkdir", .error = EACCES}) ==
+        "cannot create the socket's folder " + run.string() + ": Permission denied");
+  CHECK(fails({.call = "open", .error = EMFILE, .path_contains = run.string()}) ==
+        "cannot use " + run.string() + " as the socket's folder: Too many open files");
+  CHECK(fails({.call = "fstat", .error = EIO}) ==
+        "cannot use " + run.string() + " as the socket's folder: Input/output error");
+  CHECK(fails({.call = "access", .error = ENOENT}) ==
+        "cannot reach the socket's folder " + run.string() +
+            " through /proc/self/fd: is /proc mounted?");
+  CHECK(fails({.call = "openat", .error = EACCES, .path_contains = ".lock"}) ==
+        "cannot open lock file " + socket.string() + ".lock: Permission denied");
+  CHECK(fails({.call = "socket", .error = EMFILE}) ==
+        "cannot create a socket: Too many open files");
+  CHECK(fails({.call = "bind", .error = EADDRINUSE}) ==
+        "cannot bind " + socket.string() + ": Address already in use");
+  // The second look, after bind, is the one that checks the socket's mode.
+  CHECK(fails({.call = "fstatat", .error = EIO, .skip = 1}) ==
+        socket.string() + " was not created with mode 0600 (does its folder carry a default ACL?)");
+  CHECK(fails({.call = "listen", .error = EADDRINUSE}) ==
+        "cannot listen on " + socket.string() + ": Address already in use");
+  {
+    actoken::transport::listen_options options;
+    options.path = socket;
+    options.group = ::getegid();
+    const fault_scope f({.call = "fchownat", .error = EPERM});
+    CHECK_THROWS_WITH(actoken::transport::unix_listener::open(options, std::nullopt),
+                      ("cannot give " + socket.string() + " to group " +
+                       std::to_string(::getegid()) + ": Operation not permitted")
+                          .c_str());
+    CHECK_FALSE(std::filesystem::exists(socket));
+  }
+
+  SUBCASE("a stale socket is replaced when the probe cannot even make a socket") {
+    const int stale = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+    REQUIRE(::bind(stale, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+    ::close(stale);
+    const fault_scope f({.call = "socket", .error = EMFILE});
+    actoken::transport::listen_options options;
+    options.path = socket;
+    const auto listener = actoken::transport::unix_listener::open(options, std::nullopt);
+    CHECK(f.hits() == 1);
+    struct stat st {};
+    REQUIRE(::lstat(socket.c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+  }
+  SUBCASE("an adopted socket whose name cannot be read has no path") {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const fault_scope f({.call = "getsockname", .error = ENOBUFS});
+    const auto listener = actoken::transport::unix_listener::open({}, fd);
+    CHECK(listener.path().empty());
+  }
   std::filesystem::remove_all(folder);
 }

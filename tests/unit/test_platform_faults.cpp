@@ -1,0 +1,515 @@
+// daemon/platform/ when the system says no: each call that can fail for a
+// reason no test provokes from outside (EIO on a read, ENOSPC on a write,
+// fstat failing on a descriptor just opened, EINTR, a short write, a lookup
+// that needs a larger buffer) is failed with tests/fault, and the answer is
+// checked: a refusal that names the path and the step, nothing half-written
+// left behind, a retry where the call was only interrupted.
+#include "daemon/platform/append_file.hpp"
+#include "daemon/platform/child_process.hpp"
+#include "daemon/platform/files.hpp"
+#include "daemon/platform/peer.hpp"
+#include "daemon/platform/private_file.hpp"
+#include "daemon/platform/process.hpp"
+#include "daemon/platform/secure_memory.hpp"
+#include "daemon/platform/sink_files.hpp"
+#include "tests/fault/fault.hpp"
+#include "tests/test_files.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+using namespace actoken::platform;
+using actoken::testing::fault;
+using actoken::testing::fault_scope;
+using actoken::testing::slurp;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A 0700 temporary folder of this process's user, removed with its contents.
+struct scratch {
+  fs::path path;
+
+  scratch() {
+    std::string pattern = "/tmp/actoken-platform-faults-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = pattern;
+  }
+  ~scratch() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+
+  fs::path write(const std::string& name, const std::string& text) const {
+    const auto file = path / name;
+    {
+      std::ofstream out(file, std::ios::binary);
+      out << text;
+    }
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    return file;
+  }
+
+  // Every entry of the folder: nothing left behind means only what the test made.
+  std::size_t entries() const {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
+  }
+};
+
+const uid_t me = ::geteuid();
+
+private_file_rules rules() {
+  private_file_rules r;
+  r.daemon_uid = me;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a private file whose folder, open, fstat or read fails is refused, naming the step") {
+  const scratch dir;
+  const auto key = dir.write("acme.key", "ac_secret_key");
+  std::string out;
+
+  SUBCASE("the folder cannot be opened") {
+    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path.string()});
+    const auto result = read_private_file(key, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem == key.string() + " cannot be opened: Permission denied");
+    CHECK(f.hits() == 1);
+  }
+  SUBCASE("the file cannot be opened (and is a regular file)") {
+    const fault_scope f({.call = "openat", .error = EIO, .path_contains = "acme.key"});
+    const auto result = read_private_file(key, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem == key.string() + " cannot be opened: Input/output error");
+  }
+  SUBCASE("fstat on the opened descriptor fails") {
+    const fault_scope f({.call = "fstat", .error = EIO});
+    const auto result = read_private_file(key, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem == key.string() + " cannot be examined: Input/output error");
+  }
+  SUBCASE("read fails: nothing of the file is kept") {
+    const fault_scope f({.call = "read", .error = EIO, .skip = 1});
+    const auto result = read_private_file(key, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem == key.string() + " cannot be read: Input/output error");
+    CHECK(out.empty());
+  }
+  SUBCASE("read fails into a secure buffer: it is emptied too") {
+    secure_buffer secret;
+    const fault_scope f({.call = "read", .error = EIO, .skip = 1});
+    CHECK(read_private_file(key, rules(), secret).refused());
+    CHECK(secret.empty());
+  }
+  SUBCASE("an interrupted read is retried") {
+    const fault_scope f({.call = "read", .error = EINTR});
+    REQUIRE(read_private_file(key, rules(), out).ok());
+    CHECK(out == "ac_secret_key");
+    CHECK(f.hits() == 1);
+  }
+  SUBCASE("short reads add up to the whole file") {
+    const fault_scope f({.call = "read", .times = -1, .short_count = 5});
+    REQUIRE(read_private_file(key, rules(), out).ok());
+    CHECK(out == "ac_secret_key");
+    CHECK(f.hits() == 4);  // 5 + 5 + 3 bytes, then the end
+  }
+}
+
+TEST_CASE("a followed link whose target cannot be opened, and a folder that cannot be examined") {
+  const scratch dir;
+  const auto key = dir.write("real.key", "ac_secret_key");
+  const auto link = dir.path / "acme.key";
+  fs::create_symlink(key, link);
+  std::string out;
+
+  SUBCASE("the link's target cannot be opened") {
+    // The first openat (O_NOFOLLOW) meets the link; the second, following it, fails.
+    const fault_scope f({.call = "openat", .error = EACCES, .skip = 1, .path_contains = "acme"});
+    const auto result = read_private_file(link, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem ==
+          link.string() + " (a link to " + key.string() + ") cannot be opened: Permission denied");
+  }
+  SUBCASE("the folder of the link cannot be examined") {
+    const fault_scope f({.call = "fstat", .error = EIO});
+    const auto result = read_private_file(link, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem ==
+          link.string() + " is a symbolic link in a folder that cannot be examined");
+  }
+  SUBCASE("key_dir that cannot be examined") {
+    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = dir.path.string()});
+    const auto result = check_private_folder(dir.path, me);
+    CHECK(result.refused());
+    CHECK(result.problem == dir.path.string() + " cannot be examined: Permission denied");
+  }
+}
+
+TEST_CASE("write_file_atomically: a failed step leaves the old file and no temporary file") {
+  const scratch dir;
+  const auto file = dir.write("cache", "old");
+  const auto fails_with = [&](const fault& planned, const std::string& step) {
+    const fault_scope f(planned);
+    try {
+      write_file_atomically(file, "new contents");
+      FAIL("no exception");
+    } catch (const std::system_error& e) {
+      CHECK(std::string(e.what()).find(step + " " + file.string()) != std::string::npos);
+      CHECK(e.code().value() == planned.error);
+    }
+    CHECK(f.hits() == 1);
+    CHECK(slurp(file) == "old");
+    CHECK(dir.entries() == 1);
+  };
+
+  SUBCASE("open") {
+    const fault_scope f({.call = "open", .error = EACCES, .path_contains = ".cache.tmp"});
+    CHECK_THROWS_WITH_AS(write_file_atomically(file, "new"),
+                         doctest::Contains("cannot create a temporary file for"),
+                         std::system_error);
+    CHECK(slurp(file) == "old");
+  }
+  SUBCASE("write") { fails_with({.call = "write", .error = ENOSPC}, "cannot write"); }
+  SUBCASE("fsync") { fails_with({.call = "fsync", .error = EIO}, "cannot fsync"); }
+  SUBCASE("rename") { fails_with({.call = "rename", .error = EXDEV}, "cannot rename into"); }
+  SUBCASE("interrupted and short writes are carried on") {
+    const fault_scope interrupted({.call = "write", .error = EINTR});
+    const fault_scope short_writes({.call = "write", .times = -1, .short_count = 3});
+    write_file_atomically(file, "new contents");
+    CHECK(slurp(file) == "new contents");
+    CHECK(interrupted.hits() == 1);
+    CHECK(short_writes.hits() >= 4);
+    CHECK(dir.entries() == 1);
+  }
+}
+
+TEST_CASE("remove_stale_temporary_files gives up quietly when the folder cannot be listed") {
+  const scratch dir;
+  const auto file = dir.write("cache", "x");
+  dir.write(".cache.tmp123", "left by a crash");
+  SUBCASE("open") {
+    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path.string()});
+    CHECK(remove_stale_temporary_files(file, me) == 0);
+  }
+  SUBCASE("fcntl (the listing's own descriptor)") {
+    const fault_scope f({.call = "fcntl", .error = EMFILE});
+    CHECK(remove_stale_temporary_files(file, me) == 0);
+  }
+  SUBCASE("fstatat of an entry: it is left") {
+    const fault_scope f({.call = "fstatat", .error = EIO, .path_contains = ".cache.tmp"});
+    CHECK(remove_stale_temporary_files(file, me) == 0);
+    CHECK(fs::exists(dir.path / ".cache.tmp123"));
+  }
+  SUBCASE("nothing failing: it is removed") {
+    CHECK(remove_stale_temporary_files(file, me) == 1);
+    CHECK(dir.entries() == 1);
+  }
+}
+
+TEST_CASE("the audit log's file: every failed call is a refusal naming the path and the step") {
+  const scratch dir;
+  const auto log = dir.path / "audit.log";
+  const auto refusal = [&](const fault& planned) {
+    const fault_scope f(planned);
+    auto opened = open_append_file(log, me);
+    REQUIRE(std::holds_alternative<std::string>(opened));
+    CHECK(f.hits() == 1);
+    return std::get<std::string>(opened);
+  };
+  CHECK(refusal({.call = "open", .error = EACCES, .path_contains = dir.path.string()}) ==
+        "cannot open the folder " + dir.path.string() + ": Permission denied");
+  CHECK(refusal({.call = "fstat", .error = EIO}) ==
+        "cannot stat the folder " + dir.path.string() + ": Input/output error");
+  CHECK(refusal({.call = "openat", .error = ENOSPC, .path_contains = "audit.log"}) ==
+        "cannot open " + log.string() + ": No space left on device");
+  CHECK(refusal({.call = "fstat", .error = EIO, .skip = 1}) ==
+        "cannot stat " + log.string() + ": Input/output error");
+  CHECK(check_append_file(log, me).empty());  // nothing there yet is fine
+
+  SUBCASE("append_all: EINTR and short writes carry on; an error or a zero write stops") {
+    auto opened = open_append_file(log, me);
+    REQUIRE(std::holds_alternative<actoken::unique_fd>(opened));
+    const int fd = std::get<actoken::unique_fd>(opened).get();
+    std::size_t written = 0;
+    {
+      const fault_scope interrupted({.call = "write", .error = EINTR});
+      const fault_scope short_writes({.call = "write", .times = -1, .short_count = 2});
+      CHECK(append_all(fd, "line one\n", written) == 0);
+      CHECK(written == 9);
+    }
+    {
+      const fault_scope f({.call = "write", .error = ENOSPC, .skip = 1});
+      const fault_scope short_writes({.call = "write", .times = 1, .short_count = 4});
+      CHECK(append_all(fd, "line two\n", written) == ENOSPC);
+      CHECK(written == 4);
+    }
+    {
+      const fault_scope zero({.call = "write", .short_count = 0});
+      CHECK(append_all(fd, "x", written) == EIO);
+      CHECK(written == 0);
+    }
+    CHECK(slurp(log) == "line one\nline");
+  }
+}
+
+TEST_CASE("sink files: each failed step is named, the temporary file is removed") {
+  const scratch dir;
+  const auto sink = dir.path / "token";
+  const auto fails = [&](const fault& planned, std::optional<gid_t> gid = std::nullopt) {
+    const fault_scope f(planned);
+    auto problem = write_sink_file(sink, "tok", 0600, gid, me);
+    CHECK(f.hits() == 1);
+    CHECK_FALSE(fs::exists(sink));
+    CHECK(dir.entries() == 0);
+    return problem.value_or("");
+  };
+  CHECK(fails({.call = "open", .error = EACCES, .path_contains = dir.path.string()}) ==
+        "cannot open folder " + dir.path.string() + ": Permission denied");
+  CHECK(fails({.call = "open", .error = ENOTDIR, .path_contains = dir.path.string()}) ==
+        dir.path.string() + " is not a folder");
+  CHECK(fails({.call = "fstat", .error = EIO}) ==
+        "cannot inspect folder " + dir.path.string() + ": Input/output error");
+  CHECK(fails({.call = "openat", .error = ENOSPC, .path_contains = ".token.tmp"}) ==
+        "cannot create a temporary file in " + dir.path.string() + ": No space left on device");
+  CHECK(fails({.call = "fchown", .error = EPERM}, gid_t{0}) ==
+        "cannot give " + sink.string() + " group 0: Operation not permitted");
+  CHECK(fails({.call = "fchmod", .error = EPERM}) ==
+        "cannot set the mode of " + sink.string() + ": Operation not permitted");
+  CHECK(fails({.call = "write", .error = ENOSPC}) ==
+        "cannot write " + sink.string() + ": No space left on device");
+  CHECK(fails({.call = "fsync", .error = EIO}) ==
+        "cannot write " + sink.string() + ": Input/output error");
+  CHECK(fails({.call = "renameat", .error = EXDEV}) ==
+        "cannot replace " + sink.string() + ": Invalid cross-device link");
+
+  SUBCASE("interrupted and short writes still write the whole token") {
+    const fault_scope interrupted({.call = "write", .error = EINTR});
+    const fault_scope short_writes({.call = "write", .times = -1, .short_count = 1});
+    CHECK_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
+    CHECK(slurp(sink) == "token");
+  }
+  SUBCASE("reading: open, fstat and read failures; EINTR is retried") {
+    REQUIRE_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
+    {
+      const fault_scope f({.call = "open", .error = EACCES, .path_contains = "token"});
+      CHECK(read_sink_file(sink, 1024).problem ==
+            "cannot read " + sink.string() + ": Permission denied");
+    }
+    {
+      const fault_scope f({.call = "fstat", .error = EIO});
+      CHECK(read_sink_file(sink, 1024).problem == sink.string() + " is not a regular file");
+    }
+    {
+      const fault_scope f({.call = "read", .error = EIO});
+      CHECK(read_sink_file(sink, 1024).problem ==
+            "cannot read " + sink.string() + ": Input/output error");
+    }
+    {
+      const fault_scope f({.call = "read", .error = EINTR});
+      CHECK(read_sink_file(sink, 1024).text == "token");
+    }
+  }
+  SUBCASE("removing: a failure other than ENOENT is named") {
+    REQUIRE_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
+    {
+      const fault_scope f({.call = "unlinkat", .error = EBUSY, .path_contains = "token"});
+      CHECK(remove_sink_file(sink, me).value_or("") ==
+            "cannot remove " + sink.string() + ": Device or resource busy");
+    }
+    CHECK_FALSE(remove_sink_file(sink, me).has_value());
+    CHECK_FALSE(remove_sink_file(sink, me).has_value());  // already gone: fine
+  }
+}
+
+TEST_CASE("home_folder: the password database when HOME is unset or relative") {
+  const char* saved = ::getenv("HOME");
+  const std::string saved_home = saved != nullptr ? saved : "";
+  ::setenv("HOME", "relative/home", 1);
+  SUBCASE("an entry that needs a larger buffer is asked for again") {
+    const fault_scope f({.call = "getpwuid_r", .error = ERANGE, .times = 2});
+    const auto home = home_folder(0);
+    CHECK(f.hits() == 2);
+    REQUIRE(home.has_value());
+    CHECK(home->is_absolute());
+  }
+  SUBCASE("a failing lookup gives no home") {
+    const fault_scope f({.call = "getpwuid_r", .error = EIO});
+    CHECK_FALSE(home_folder(0).has_value());
+  }
+  if (saved != nullptr) {
+    ::setenv("HOME", saved_home.c_str(), 1);
+  } else {
+    ::unsetenv("HOME");
+  }
+}
+
+TEST_CASE("peer credentials and name lookups when the kernel or the database fails") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  const actoken::unique_fd a(pair[0]);
+  const actoken::unique_fd b(pair[1]);
+
+  SUBCASE("SO_PEERCRED fails: no credentials, so no access") {
+    const fault_scope f({.call = "getsockopt", .error = EBADF});
+    CHECK_FALSE(peer_of(a.get()).has_value());
+  }
+  SUBCASE("a kernel without SO_PEERGROUPS: credentials with no groups") {
+    const fault_scope f({.call = "getsockopt", .error = ENOPROTOOPT, .skip = 1});
+    const auto peer = peer_of(a.get());
+    REQUIRE(peer.has_value());
+    CHECK(peer->uid == me);
+    CHECK(peer->groups.empty());
+  }
+  SUBCASE("SO_PEERGROUPS fails otherwise: no credentials") {
+    const fault_scope f({.call = "getsockopt", .error = EIO, .skip = 1});
+    CHECK_FALSE(peer_of(a.get()).has_value());
+  }
+  SUBCASE("a user or group entry that needs a larger buffer is asked for again") {
+    std::string problem;
+    const fault_scope users({.call = "getpwnam_r", .error = ERANGE, .times = 3});
+    const fault_scope groups({.call = "getgrnam_r", .error = ERANGE, .times = 3});
+    CHECK(lookup_user("root", problem) == uid_t{0});
+    CHECK(problem.empty());
+    CHECK(lookup_group("root", problem) == gid_t{0});
+    CHECK(users.hits() == 3);
+    CHECK(groups.hits() == 3);
+  }
+  SUBCASE("an entry over 1 MiB is a problem, not an unknown name") {
+    std::string problem;
+    const fault_scope users({.call = "getpwnam_r", .error = ERANGE, .times = -1});
+    CHECK_FALSE(lookup_user("root", problem).has_value());
+    CHECK(problem == "cannot read the password entry of root: its entry is over 1024 KiB");
+  }
+  SUBCASE("a database that fails is a problem; one that says no such entry is not") {
+    std::string problem;
+    {
+      const fault_scope f({.call = "getgrnam_r", .error = EIO});
+      CHECK_FALSE(lookup_group("root", problem).has_value());
+      CHECK(problem == "cannot read the group entry of root: Input/output error");
+    }
+    {
+      const fault_scope f({.call = "getgrnam_r", .error = ENOENT});
+      CHECK_FALSE(lookup_group("root", problem).has_value());
+      CHECK(problem.empty());
+    }
+    {
+      const fault_scope f({.call = "getpwuid_r", .error = EIO});
+      CHECK_FALSE(user_name_of(0).has_value());
+    }
+    {
+      const fault_scope f({.call = "getgrgid_r", .error = EIO});
+      CHECK_FALSE(group_name_of(0).has_value());
+    }
+    CHECK(user_name_of(0) == "root");
+    CHECK(group_name_of(0) == "root");
+  }
+}
+
+TEST_CASE("a helper program that cannot be started says why") {
+  std::string problem;
+  SUBCASE("no pipe") {
+    const fault_scope f({.call = "pipe2", .error = EMFILE});
+    CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+    CHECK(problem == "cannot make a pipe: Too many open files");
+  }
+  SUBCASE("the second pipe") {
+    const fault_scope f({.call = "pipe2", .error = ENFILE, .skip = 1});
+    CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+    CHECK(problem == "cannot make a pipe: Too many open files in system");
+  }
+  SUBCASE("the pipe cannot be made non-blocking") {
+    const fault_scope f({.call = "fcntl", .error = EBADF});
+    CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+    CHECK(problem == "cannot make a pipe: Bad file descriptor");
+  }
+  SUBCASE("the spawn attributes cannot be made") {
+    const fault_scope f({.call = "posix_spawnattr_init", .error = ENOMEM});
+    CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+    CHECK(problem == "cannot set up the command: Cannot allocate memory");
+  }
+  SUBCASE("standard input cannot be set up") {
+    const fault_scope f({.call = "posix_spawn_file_actions_addopen", .error = ENOMEM});
+    CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+    CHECK(problem == "cannot set up the command: Cannot allocate memory");
+  }
+  SUBCASE("the spawn itself fails: by path, the error; by name, not found on PATH") {
+    {
+      const fault_scope f({.call = "posix_spawnp", .error = EACCES});
+      CHECK_FALSE(start_child({"/bin/true"}, problem).has_value());
+      CHECK(problem == "/bin/true: Permission denied");
+    }
+    {
+      const fault_scope f({.call = "posix_spawnp", .error = ENOENT});
+      CHECK_FALSE(start_child({"true"}, problem).has_value());
+      CHECK(problem == "true: not found on PATH");
+    }
+  }
+  SUBCASE("an interrupted wait is retried; a child not ours any more has ended") {
+    auto child = start_child({"/bin/true"}, problem);
+    REQUIRE(child.has_value());
+    {
+      const fault_scope f({.call = "waitpid", .error = EINTR});
+      reap_now(*child);
+      CHECK(f.hits() == 1);
+    }
+    CHECK(child->pid == -1);
+    child_process gone;
+    gone.pid = ::getpid() + 1000000;  // no child of ours
+    const auto ended = try_reap(gone);
+    REQUIRE(ended.has_value());
+    CHECK_FALSE(ended->exited);
+    CHECK(describe(*ended) == "ended");
+  }
+}
+
+TEST_CASE("the open-file limit: a getrlimit that fails reports 0, a set that fails keeps it") {
+  {
+    const fault_scope f({.call = "getrlimit", .error = EPERM});
+    CHECK(raise_open_file_limit() == 0);
+  }
+  rlimit before{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  rlimit lowered = before;
+  lowered.rlim_cur = before.rlim_max > 256 ? 256 : before.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  {
+    const fault_scope f({.call = "setrlimit", .error = EPERM});
+    CHECK(raise_open_file_limit() == lowered.rlim_cur);
+  }
+  CHECK(raise_open_file_limit() == before.rlim_max);
+}
+
+TEST_CASE("memory that cannot be locked is reported once, and still wiped and usable") {
+  std::string reported;
+  int reports = 0;
+  on_secure_memory_failure([&](const std::string& why) {
+    reported = why;
+    ++reports;
+  });
+  {
+    const fault_scope f({.call = "mlock", .error = ENOMEM, .times = 2});
+    void* first = secure_allocate(100);
+    void* second = secure_allocate(100);
+    CHECK(f.hits() == 2);
+    secure_deallocate(first, 100);
+    secure_deallocate(second, 100);
+  }
+  CHECK_FALSE(secure_memory_locked());
+  CHECK(reports == 1);
+  CHECK(reported == "mlock: Cannot allocate memory");
+  on_secure_memory_failure(nullptr);
+}
