@@ -8,6 +8,7 @@
 
 #include "tests/fault/fault_plan.hpp"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -150,6 +151,10 @@ ACTOKEN_CACHE(posix_spawn_file_actions_addopen);
 ACTOKEN_CACHE(posix_spawnattr_init);
 ACTOKEN_CACHE(waitpid);
 ACTOKEN_CACHE(access);
+ACTOKEN_CACHE(waitid);
+ACTOKEN_CACHE(readlinkat);
+ACTOKEN_CACHE(readlink);
+ACTOKEN_CACHE(fdopendir);
 ACTOKEN_CACHE(fchownat);
 
 // Fails the call: errno set, -1 returned.
@@ -440,6 +445,29 @@ int tcgetattr(int fd, termios* settings) noexcept {
 int tcsetattr(int fd, int when, const termios* settings) noexcept {
   if (const auto v = planned_failure("tcsetattr"); v.fail) return failed(v.error);
   return ACTOKEN_REAL(tcsetattr)(fd, when, settings);
+}
+
+int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
+  if (const auto v = planned_failure("waitid"); v.fail) return failed(v.error);
+  return ACTOKEN_REAL(waitid)(type, id, info, options);
+}
+
+ssize_t readlinkat(int dir, const char* path, char* buffer, size_t size) noexcept {
+  if (const auto v = planned_failure("readlinkat", path); v.fail) return failed(v.error);
+  return ACTOKEN_REAL(readlinkat)(dir, path, buffer, size);
+}
+
+ssize_t readlink(const char* path, char* buffer, size_t size) noexcept {
+  if (const auto v = planned_failure("readlink", path); v.fail) return failed(v.error);
+  return ACTOKEN_REAL(readlink)(path, buffer, size);
+}
+
+DIR* fdopendir(int fd) {
+  if (const auto v = planned_failure("fdopendir"); v.fail) {
+    errno = v.error;
+    return nullptr;
+  }
+  return ACTOKEN_REAL(fdopendir)(fd);
 }
 
 int access(const char* path, int mode) noexcept {

@@ -10,6 +10,7 @@
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
+#include "daemon/platform/process_details.hpp"
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/sink_files.hpp"
 #include "tests/fault/fault.hpp"
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -512,4 +514,201 @@ TEST_CASE("memory that cannot be locked is reported once, and still wiped and us
   CHECK(reports == 1);
   CHECK(reported == "mlock: Cannot allocate memory");
   on_secure_memory_failure(nullptr);
+}
+
+TEST_CASE("a helper program's life: empty commands, waits interrupted or failing, odd signals") {
+  std::string problem;
+  CHECK_FALSE(start_child({}, problem).has_value());
+  CHECK(problem == "the command is empty");
+  {
+    // ENOENT for a path (not a bare name) is the error, not "not found on PATH".
+    const fault_scope f({.call = "posix_spawnp", .error = ENOENT});
+    CHECK_FALSE(start_child({"/opt/none/helper"}, problem).has_value());
+    CHECK(problem == "/opt/none/helper: No such file or directory");
+  }
+  child_process none;  // never started: nothing to kill or reap
+  kill_child_group(none);
+  reap_now(none);
+  CHECK(none.pid == -1);
+
+  auto child = start_child({"/bin/sleep", "30"}, problem);
+  REQUIRE(child.has_value());
+  CHECK_FALSE(try_reap(*child).has_value());  // still running
+  {
+    const fault_scope interrupted({.call = "waitid", .error = EINTR});
+    CHECK_FALSE(has_ended(*child));
+    CHECK(interrupted.hits() == 1);
+  }
+  {
+    // A child the kernel no longer counts as ours has ended: nothing to wait for.
+    const fault_scope gone({.call = "waitid", .error = ECHILD});
+    CHECK(has_ended(*child));
+  }
+  {
+    const fault_scope interrupted({.call = "waitpid", .error = EINTR});
+    CHECK_FALSE(try_reap(*child).has_value());
+    CHECK(interrupted.hits() == 1);
+  }
+  kill_child_group(*child);
+  reap_now(*child);
+  CHECK(child->pid == -1);
+
+  child_process stranger;
+  stranger.pid = 1;  // not our child: waitpid fails with ECHILD, the wait ends
+  reap_now(stranger);
+  CHECK(stranger.pid == -1);
+  CHECK(describe({false, 0, 200}) == "killed by signal 200");
+  CHECK(describe({false, 0, SIGKILL}) == "killed by signal SIGKILL");
+}
+
+TEST_CASE("lookups that find nothing are not problems, whatever errno says no entry with") {
+  for (const int error : {ESRCH, EBADF, EPERM}) {
+    CAPTURE(error);
+    std::string problem = "stale";
+    const fault_scope f({.call = "getpwnam_r", .error = error});
+    CHECK_FALSE(lookup_user("root", problem).has_value());
+    CHECK(problem.empty());
+  }
+  CHECK_FALSE(user_name_of(3999999999U).has_value());
+  CHECK_FALSE(group_name_of(3999999999U).has_value());
+
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  {
+    // ERANGE without a larger size to ask for: no credentials rather than a loop.
+    const fault_scope f({.call = "getsockopt", .error = ERANGE, .skip = 1});
+    CHECK_FALSE(peer_of(pair[0]).has_value());
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
+TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that fails removal") {
+  const scratch dir;
+  const auto sink = dir.path / "token";
+  CHECK(read_sink_file(sink, 1024).missing);
+  fs::create_symlink("/etc/hostname", sink);
+  const auto through_link = read_sink_file(sink, 1024);
+  CHECK(through_link.missing);  // a link is never read through
+  CHECK(through_link.text.empty());
+  const auto grown = read_sink_file("/proc/self/status", 16);  // fstat says 0 bytes
+  CHECK(grown.problem == "/proc/self/status is larger than 0 KiB");
+  CHECK(remove_sink_file(dir.path / "missing" / "token", me).value_or("") ==
+        "folder " + (dir.path / "missing").string() + " does not exist");
+  CHECK(sink_folder_problem(dir.path, me).empty());
+
+  const char* saved = ::getenv("HOME");
+  const std::string saved_home = saved != nullptr ? saved : "";
+  ::unsetenv("HOME");
+  CHECK(home_folder(0) == fs::path("/root"));
+  CHECK_FALSE(home_folder(3999999999U).has_value());  // no such user
+  if (saved != nullptr) ::setenv("HOME", saved_home.c_str(), 1);
+}
+
+TEST_CASE("private files: names that are no file, a link that vanishes while it is judged") {
+  const scratch dir;
+  std::string out;
+  for (const auto& odd : {dir.path / "..", dir.path / ".", fs::path()}) {
+    CAPTURE(odd);
+    const auto result = read_private_file(odd, rules(), out);
+    CHECK(result.refused());
+    CHECK(result.problem.ends_with(" is a folder"));
+  }
+  const auto key = dir.write("real.key", "ac_secret_key");
+  fs::create_symlink(key, dir.path / "acme.key");
+  {
+    const fault_scope f({.call = "fstatat", .error = ENOENT, .path_contains = "acme.key"});
+    const auto result = read_private_file(dir.path / "acme.key", rules(), out);
+    CHECK(result.problem == (dir.path / "acme.key").string() +
+                                " cannot be opened: Too many levels of symbolic links");
+  }
+  {
+    const fault_scope f({.call = "readlinkat", .error = EIO});
+    REQUIRE(read_private_file(dir.path / "acme.key", rules(), out).ok());
+    CHECK(out == "ac_secret_key");
+    CHECK(f.hits() == 1);
+  }
+  // A relative path is read relative to the working folder.
+  const auto cwd = fs::current_path();
+  fs::current_path(dir.path);
+  CHECK(read_private_file("real.key", rules(), out).ok());
+  fs::current_path(cwd);
+}
+
+TEST_CASE("the audit log's file: no file name, not a regular file, any owner for a check") {
+  CHECK(std::get<std::string>(open_append_file("/tmp/..", me)) == "/tmp/.. names no file");
+  CHECK(std::get<std::string>(open_append_file("", me)) == " names no file");
+  // /dev is root's: accepted as a folder for any daemon user; /dev/null is no file.
+  CHECK(std::get<std::string>(open_append_file("/dev/null", 4000)) ==
+        "/dev/null is not a regular file");
+  const scratch dir;
+  fs::permissions(dir.path, fs::perms::owner_all);
+  CHECK(check_append_file(dir.path / "audit.log", any_owner).empty());
+}
+
+TEST_CASE("secure memory: zero bytes, madvise refusing, a report registered after the failure") {
+  void* none = secure_allocate(0);
+  CHECK(none != nullptr);
+  secure_deallocate(none, 0);
+  secure_deallocate(nullptr, 100);
+  on_secure_memory_failure(nullptr);
+  {
+    const fault_scope f({.call = "madvise", .error = EINVAL});
+    void* page = secure_allocate(10);
+    CHECK(f.hits() == 1);
+    secure_deallocate(page, 10);
+  }
+  CHECK_FALSE(secure_memory_locked());
+  // Registered after the first failure: told at once.
+  std::string told;
+  on_secure_memory_failure([&told](const std::string& why) { told = why; });
+  CHECK_FALSE(told.empty());
+  on_secure_memory_failure(nullptr);
+}
+
+TEST_CASE("stale temporary files: odd names are left; one that will not go is not counted") {
+  const scratch dir;
+  const auto file = dir.write("cache", "x");
+  dir.write(".tmp1", "too short a name");
+  dir.write(".cache.tmpabc", "not digits");
+  dir.write(".cache.tmp42", "ours");
+  {
+    const fault_scope f({.call = "fdopendir", .error = ENOMEM});
+    CHECK(remove_stale_temporary_files(file, me) == 0);
+  }
+  {
+    const fault_scope f({.call = "unlinkat", .error = EBUSY});
+    CHECK(remove_stale_temporary_files(file, me) == 0);
+  }
+  CHECK(remove_stale_temporary_files(file, me) == 1);
+  CHECK(dir.entries() == 3);
+  // A bare name: the working folder.
+  const auto cwd = fs::current_path();
+  fs::current_path(dir.path);
+  write_file_atomically("cache", "y");
+  CHECK(remove_stale_temporary_files("cache", me) == 0);
+  fs::current_path(cwd);
+  CHECK(slurp(file) == "y");
+}
+
+TEST_CASE("process details: cgroup lines of every shape; a read that fails says nothing") {
+  CHECK(systemd_unit_of_cgroup("no colon\n1:only-one\n0::/system.slice/ci.service\n") ==
+        "ci.service");
+  CHECK(systemd_unit_of_cgroup("0:cpu:/system.slice/x.service\n") == std::nullopt);
+  CHECK(systemd_unit_of_cgroup("1:name=systemd:/user.slice/session-3.scope") == "session-3.scope");
+  {
+    const fault_scope interrupted({.call = "read", .error = EINTR});
+    const auto details = process_details_of(::getpid());
+    CHECK(interrupted.hits() == 1);
+    CHECK(details.exe.has_value());
+  }
+  {
+    const fault_scope f({.call = "read", .error = EIO});
+    CHECK_FALSE(process_details_of(::getpid()).unit.has_value());
+  }
+  {
+    const fault_scope f({.call = "readlink", .error = EACCES});
+    CHECK_FALSE(process_details_of(::getpid()).exe.has_value());
+  }
+  CHECK_FALSE(process_details_of(0).exe.has_value());
 }

@@ -2,12 +2,14 @@
 // (path and abstract), WATCHDOG_USEC/WATCHDOG_PID and LISTEN_PID/LISTEN_FDS.
 // tests/integration/test_systemd runs the daemon under systemd's own tools.
 #include "daemon/platform/service_manager.hpp"
+#include "tests/fault/fault.hpp"
 #include "tests/test_env.hpp"
 
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -194,6 +196,45 @@ TEST_CASE("activated_socket: only for this LISTEN_PID, only a listening Unix str
     const scoped_env fds("LISTEN_FDS", "1");
     CHECK_FALSE(platform::activated_socket().has_value());
   }
+  SUBCASE("a listening socket the system will not describe: refused, at each look") {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const auto name = unique_name("actoken-activated-faults");
+    std::memcpy(address.sun_path + 1, name.data(), name.size());
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    at_fd3(fd);
+    for (const actoken::testing::fault& planned :
+         {actoken::testing::fault{.call = "fstat", .error = EIO},
+          actoken::testing::fault{.call = "getsockopt", .error = EIO},
+          actoken::testing::fault{.call = "getsockopt", .error = EIO, .skip = 1},
+          actoken::testing::fault{.call = "getsockname", .error = ENOBUFS}}) {
+      CAPTURE(planned.call);
+      CAPTURE(planned.skip);
+      const scoped_env pid("LISTEN_PID", self.c_str());
+      const scoped_env fds("LISTEN_FDS", "1");
+      const actoken::testing::fault_scope f(planned);
+      CHECK_FALSE(platform::activated_socket().has_value());
+      CHECK(f.hits() == 1);
+    }
+    // A descriptor whose flags cannot be read is left as it is; the socket is still served.
+    const scoped_env pid("LISTEN_PID", self.c_str());
+    const scoped_env fds("LISTEN_FDS", "1");
+    const actoken::testing::fault_scope flags({.call = "fcntl", .error = EBADF});
+    CHECK(platform::activated_socket() == 3);
+    CHECK(flags.hits() == 1);
+  }
+  SUBCASE("LISTEN_FDS empty, or more than 1024: not taken") {
+    for (const char* count : {"", "1025"}) {
+      CAPTURE(count);
+      const scoped_env pid("LISTEN_PID", self.c_str());
+      const scoped_env fds("LISTEN_FDS", count);
+      CHECK_FALSE(platform::activated_socket().has_value());
+      CHECK(consumed());
+    }
+  }
   SUBCASE("no descriptors passed") {
     const scoped_env pid("LISTEN_PID", self.c_str());
     const scoped_env fds("LISTEN_FDS", "0");
@@ -206,4 +247,31 @@ TEST_CASE("activated_socket: only for this LISTEN_PID, only a listening Unix str
   } else {
     ::close(3);
   }
+}
+
+TEST_CASE("JOURNAL_STREAM: only the very stream stderr is; garbage or a failing fstat is not") {
+  struct stat err {};
+  REQUIRE(::fstat(2, &err) == 0);
+  const auto ours = std::to_string(err.st_dev) + ":" + std::to_string(err.st_ino);
+  const auto other_inode = std::to_string(err.st_dev) + ":" + std::to_string(err.st_ino + 1);
+  {
+    const scoped_env stream("JOURNAL_STREAM", ours.c_str());
+    CHECK(platform::stderr_is_journal());
+    const actoken::testing::fault_scope f({.call = "fstat", .error = EBADF});
+    CHECK_FALSE(platform::stderr_is_journal());
+  }
+  for (const char* odd : {"", "journal", "12", other_inode.c_str()}) {
+    CAPTURE(odd);
+    const scoped_env stream("JOURNAL_STREAM", odd);
+    CHECK_FALSE(platform::stderr_is_journal());
+  }
+}
+
+TEST_CASE("notify: a socket that cannot be made sends nothing and leaves nothing open") {
+  const scoped_env socket("NOTIFY_SOCKET", "/run/actoken-no-such-notify-socket");
+  const auto before = open_descriptors();
+  const actoken::testing::fault_scope f({.call = "socket", .error = EMFILE});
+  platform::notify("READY=1");
+  CHECK(f.hits() == 1);
+  CHECK(open_descriptors() == before);
 }
