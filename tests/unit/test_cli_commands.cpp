@@ -1009,3 +1009,55 @@ TEST_CASE("the binary: token end to end, and exec passes the command's status th
   CHECK(exec.out == "args: zero one\n");
 }
 #endif
+
+TEST_CASE("errors of orgs, status and whoami: the SPEC exit code and nothing on stdout") {
+  fake_daemon daemon({error_answer(403, "forbidden", "uid 1002 may not see this"),
+                      error_answer(500, "internal", "broken"),
+                      error_answer(403, "forbidden", "uid 1002 may not see this")});
+  for (const auto kind : {command_kind::orgs, command_kind::status, command_kind::whoami}) {
+    harness h(daemon.socket());
+    const int code = run_command(make(kind), h.ctx);
+    CHECK((code == 4 || code == 1));
+    CHECK(h.out.str().empty());
+    CHECK_FALSE(h.err.str().empty());
+  }
+  CHECK(daemon.requests().size() == 3);
+}
+
+TEST_CASE("--json with pretty printing indents the daemon's object; exec without a command") {
+  fake_daemon daemon({json_answer(200, R"({"orgs":[]})")});
+  harness h(daemon.socket());
+  h.ctx.json = true;
+  h.ctx.pretty_json = true;
+  CHECK(run_command(make(command_kind::orgs), h.ctx) == 0);
+  CHECK(h.out.str() == "{\n  \"orgs\": []\n}\n");
+
+  harness none(daemon.socket());
+  CHECK(run_command(make(command_kind::exec), none.ctx) == 2);
+  CHECK(none.err.str() == "actoken: exec: no command given\n");
+}
+
+TEST_CASE("exec: a path through a file is not found (ENOTDIR), 127") {
+  fake_daemon daemon({json_answer(200, token_body)});
+  harness h(daemon.socket());
+  auto command = make(command_kind::exec);
+  command.exec_argv = {"/etc/hostname/deploy.sh"};
+  CHECK(run_command(command, h.ctx) == 127);
+  CHECK(h.err.str() == "actoken: /etc/hostname/deploy.sh: command not found\n");
+}
+
+TEST_CASE("key add: an answer without persisted or verified says in memory, not verified") {
+  fake_daemon daemon({json_answer(200, R"({"org":"acme","persisted":"yes"})")});
+  harness h(daemon.socket());
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const std::string input = "c2VjcmV0\n";
+  REQUIRE(::write(fds[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  ::close(fds[1]);
+  h.ctx.input_fd = fds[0];
+  auto command = make(command_kind::key_add);
+  command.org = "acme";
+  CHECK(run_command(command, h.ctx) == 0);
+  ::close(fds[0]);
+  CHECK(h.out.str() == "added the key for acme (in memory only, not verified)\n");
+}

@@ -158,3 +158,49 @@ TEST_CASE("the status summary lists the daemon's counters") {
   CHECK(minimal.find("  organizations:  -\n") != std::string::npos);
   CHECK(minimal.find("  last reload:    none since start\n") != std::string::npos);
 }
+
+// A daemon of another version (or a broken one) may answer fields missing or
+// of other types: every renderer takes what it can and shows "-" or "?" for
+// the rest, never throws, never drops a row it can read.
+TEST_CASE("odd answers: fields missing or of the wrong type still render") {
+  using json = nlohmann::ordered_json;
+  const auto orgs = json::parse(R"({"orgs":[
+    {"name":"acme","state":"ok","tokens":"none"},
+    {"name":"beta","state":"backoff","last_error":"not an object",
+     "tokens":[5,{"sub_org":"9b2f6d1e-0000-4000-8000-000000000001","expires_in":100},
+               {"expires_in":"soon"},{"sub_org":null,"expires_in":90}]},
+    7,
+    {"name":"gamma","state":"error","sinks":[{"state":"ok"},
+      {"state":"error","path":"/s","message":"bad"},{"state":"error","path":"/t","message":"worse"}]}
+  ]})");
+  CHECK(actoken::client::render_orgs(orgs, false) ==
+        "ORG    STATE    TOKEN EXPIRES IN  LAST ERROR\n"
+        "acme   ok       -                 -\n"
+        "beta   backoff  in 1m             -\n"
+        "gamma  error    -                 -\n"
+        "sinks of gamma: 2 error, 1 ok (/s: bad)\n");
+  for (const char* odd : {R"([1,2])", R"({})", R"({"orgs":5})", R"({"orgs":[]})"}) {
+    CAPTURE(odd);
+    CHECK(actoken::client::render_orgs(json::parse(odd), false) ==
+          "no organizations; add one with `actoken key add ORG`\n");
+  }
+
+  const auto whoami = json::parse(R"({"groups":[{"name":"wheel"},{"gid":3}],"admin":true,
+    "orgs":[5,{"name":"a","via":"users: x","root":"yes","sub_orgs":"none","any_sub_org":"yes"}]})");
+  CHECK(actoken::client::render_whoami(whoami) ==
+        "uid ?, gid ?\n"
+        "groups: wheel (?), 3\n"
+        "admin: yes\n"
+        "ORG  VIA       SUB-ORGANIZATIONS\n"
+        "a    users: x  -\n");
+  CHECK(actoken::client::render_whoami(json::parse(R"({"groups":"x","admin":"yes","orgs":{}})")) ==
+        "uid ?, gid ?\ngroups: -\nadmin: no\nno organizations you may use\n");
+
+  const auto status = json::parse(
+      R"({"version":"9","last_reload":{"at":"2030-01-01T00:00:00Z","ok":"yes","message":""}})");
+  CHECK(actoken::client::render_status(status, "/s")
+            .find("  last reload:    failed at "
+                  "2030-01-01T00:00:00Z\n") != std::string::npos);
+  CHECK(actoken::client::render_status(json::parse(R"({"last_reload":5})"), "/s")
+            .find("  last reload:    none since start\n") != std::string::npos);
+}

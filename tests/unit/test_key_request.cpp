@@ -113,3 +113,38 @@ TEST_CASE("an unexpected field's name is quoted only when it is a plain short wo
   CHECK(parse_bad(R"({"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": "x"})") ==
         "unexpected field: (a field name not shown)");
 }
+
+TEST_CASE("every JSON escape and white space, and each way a string or escape can be malformed") {
+  // \b and \f decode to control characters, which are not white space to
+  // trim: the key is refused.
+  CHECK(parse_bad(R"({"key": "a\bc"})").find("white space or a control character") !=
+        std::string::npos);
+  CHECK(parse_bad(R"({"key": "a\fc"})").find("white space or a control character") !=
+        std::string::npos);
+  // Upper-case hex, a three-byte code point, a name (not the key) with escapes.
+  CHECK(parse_ok(R"({"key": "\u00C9\u20AC"})").key.view() == "\xC3\x89\xE2\x82\xAC");
+  CHECK(parse_ok("{\r\n\t\"key\"\r\n:\t\"k\"\n}\r\n").key.view() == "k");
+  // C1 controls (U+0080..U+009F) are refused; U+00A0 and above are not controls.
+  CHECK(parse_bad(R"({"key": "a\u0085b"})").find("control character") != std::string::npos);
+  CHECK(parse_ok(R"({"key": "a\u00a0b"})").key.view() ==
+        "a\xC2\xA0"
+        "b");
+  for (const auto* malformed :
+       {R"({"key": "\u12"})", R"({"key": "\u12G4"})", R"({"key": "\udc00"})",
+        R"({"key": "\ud83d"})", R"({"key": "\ud83d\u0041"})", R"({"key": "\ud83dx"})",
+        R"({"key": "\ud83d\uDBFF"})", R"({"key": "\q"})", R"({"key": "abc)", R"({"key": "\)",
+        "{\"key\": \"a\xFF\"}", R"({"key" "k"})", R"({"key": "k" "x"})", R"({"key": "k"} x)",
+        R"({5: "k"})"}) {
+    CAPTURE(malformed);
+    CHECK(parse_bad(malformed) == "the body is not valid JSON");
+  }
+  CHECK(parse_bad(R"({"auth_url": "https://a\u12"})") == "the body is not valid JSON");
+  CHECK(parse_bad(R"({"auth_url": 5})") == "auth_url must be a string");
+  CHECK(parse_bad(R"({"api_version": "v\u0034"})") ==
+        R"(api_version must be "v1", "v2", "v3" or "auto")");
+  CHECK(parse_bad(R"({"a_very_long_field_name_that_goes_on_and_on": 1})") ==
+        "unexpected field: (a field name not shown)");
+  CHECK(parse_bad(R"({"": 1})") == "unexpected field: (a field name not shown)");
+  CHECK(parse_bad(R"({})") == "the body has no key");
+  CHECK(parse_bad(R"( [ ] )") == "the body must be a JSON object with a key");
+}
