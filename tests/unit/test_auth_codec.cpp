@@ -384,3 +384,42 @@ TEST_CASE("a Date more than 24 h off is ignored, and no token is kept past 24 h"
               .expires_at == now + 24h);
   }
 }
+
+TEST_CASE("edges of the codec: 408, 6xx, odd expires_in, odd dates, empty and odd error fields") {
+  CHECK(classify_status(408) == errc::upstream_timeout);
+  CHECK(classify_status(600) == errc::bad_upstream_response);
+  CHECK(classify_status(199) == errc::bad_upstream_response);
+  CHECK(expect_error(interpret_response({101, "", "", ""}, now, 600s, "")).code ==
+        errc::bad_upstream_response);
+
+  // expires_in the codec cannot read as seconds is ignored: the default applies.
+  for (const char* odd : {R"("12a")", R"("")", R"("1234567890123456")", "1e300", "true"}) {
+    CAPTURE(odd);
+    const auto grant = expect_grant(interpret_response(
+        {200, std::string(R"({"access_token":"opaque","expires_in":)") + odd + "}", "", ""}, now,
+        42s, ""));
+    CHECK(grant.expires_at == now + 42s);
+  }
+  // A float and a string of digits are read; one over 24 h is capped.
+  CHECK(expect_grant(interpret_response({200, R"({"access_token":"o","expires_in":60.9})", "", ""},
+                                        now, 42s, ""))
+            .expires_at == now + 60s);
+  CHECK(expect_grant(interpret_response({200, R"({"access_token":"o","expires_in":"61"})", "", ""},
+                                        now, 42s, ""))
+            .expires_at == now + 61s);
+
+  CHECK_FALSE(parse_http_date("").has_value());
+  CHECK_FALSE(parse_http_date(std::string(65, 'x')).has_value());
+  CHECK_FALSE(parse_http_date("Sun, 06 Nov 1960 08:49:37 GMT").has_value());
+
+  // Empty or non-text error fields are skipped; the others joined; control
+  // characters shown as spaces.
+  const auto error = expect_error(interpret_response(
+      {401, R"({"error":"","error_description":5,"message":"bad\u0001key\u007f!"})", "", ""}, now,
+      600s, "zz"));
+  CHECK(error.message.find("bad key !") != std::string::npos);
+  const auto raw =
+      expect_error(interpret_response({500, "\x01\x02 down \x7f", "", ""}, now, 600s, "zz"));
+  CHECK(raw.message.find("down") != std::string::npos);
+  CHECK(raw.message.find('\x01') == std::string::npos);
+}

@@ -116,3 +116,22 @@ TEST_CASE("unescape passes what is not a whole escape through") {
     CHECK(out->size() <= garbage.size());
   }
 }
+
+TEST_CASE("every JSON escape and the edges of surrogates and references") {
+  CHECK(unescape(R"(\b\f\r\t)", escape_kind::json) == "\b\f\r\t");
+  CHECK_FALSE(unescape("ends with \\", escape_kind::json).has_value());
+  // A high surrogate followed by an escape that is not a low surrogate: kept apart.
+  CHECK(unescape(R"(\uD83D\u0041)", escape_kind::json) ==
+        "\xED\xA0\xBD"
+        "A");
+  CHECK(unescape(R"(\uD83D\uZZZZ)", escape_kind::json) == "\xED\xA0\xBD\\uZZZZ");
+  CHECK(unescape(R"(\uD83D\n)", escape_kind::json) == "\xED\xA0\xBD\n");
+  // References: no digits after "&#x", a name too long to be one, a name
+  // without its ';' (a legacy one is still read), a number without ';'.
+  CHECK(unescape("&#xZ;&#65", escape_kind::html) == "&#xZ;A");
+  CHECK_FALSE(unescape("&abcdefghijklmnopqrstuvwxyzabcdefgh;", escape_kind::html).has_value());
+  CHECK(unescape("&AMP;&amp", escape_kind::html) == "&&");
+  CHECK(unescape("&#0000000000065;", escape_kind::html) == std::nullopt);  // too many digits
+  CHECK(found("\\u0041B12+cd/EFgh=ij+KLmn/op=="));                         // upper-case A via \u
+  CHECK(found("%2541B12%2Bcd%2FEFgh%3Dij%2BKLmn%2Fop%3D%3D"));  // percent twice (all, deep)
+}

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
 using actoken::upstream::no_proxy_matches;
 
 TEST_CASE("no_proxy: an empty list matches nothing") {
@@ -80,4 +82,33 @@ TEST_CASE("no_proxy: CIDR ranges") {
   CHECK_FALSE(no_proxy_matches("10.0.0.0/33", "10.0.0.1", 443));
   CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "::ffff:10.0.0.1", 443));
   CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "ten.example.com", 443));
+}
+
+TEST_CASE("no_proxy: malformed entries match nothing, and spoil nothing after them") {
+  // Each malformed entry is skipped; the good one after it still matches.
+  for (const char* bad : {"[::1", "[::1]x", "[::1]:0", "[::1]:99999", "[::1]:", "host:0",
+                          "host:abc", "host:123456", ".", "..", "*.", ":443", "10.0.0.0/33",
+                          "10.0.0.0/x", "300.1.1.1/8", "::1/129", "10.0.0.1:0"}) {
+    CAPTURE(bad);
+    const std::string list = std::string(bad) + ",good.example";
+    CHECK_FALSE(no_proxy_matches(bad, "10.0.0.1", 443));
+    CHECK_FALSE(no_proxy_matches(bad, "host", 443));
+    CHECK(no_proxy_matches(list, "good.example", 443));
+  }
+}
+
+TEST_CASE("no_proxy: a bracketed IPv6 host, an IPv4 host against IPv6 entries, long names") {
+  CHECK(no_proxy_matches("::1", "[::1]", 443));
+  CHECK(no_proxy_matches("[::1]:443", "[::1]", 443));
+  CHECK_FALSE(no_proxy_matches("[::1]:8443", "[::1]", 443));
+  CHECK(no_proxy_matches("[fd00::]/8", "fd12::1", 443));
+  CHECK_FALSE(no_proxy_matches("::1", "127.0.0.1", 443));      // other family
+  CHECK_FALSE(no_proxy_matches("fd00::/8", "10.0.0.1", 443));  // other family
+  CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "[::ffff:a00:1", 443));
+  const std::string long_name(80, 'a');
+  CHECK_FALSE(no_proxy_matches("10.0.0.1", long_name, 443));
+  CHECK_FALSE(no_proxy_matches(long_name, "10.0.0.1", 443));
+  CHECK_FALSE(no_proxy_matches("example.com", "com", 443));  // shorter than the domain
+  CHECK(no_proxy_matches("auth.example.com:443", "auth.example.com", 443));
+  CHECK_FALSE(no_proxy_matches("auth.example.com:443", "auth.example.com", 8443));
 }
