@@ -3,6 +3,7 @@
 // resolution, and how broken text is reported. Pure: text in, config out
 // (load_config alone reads a file).
 #include "daemon/config.hpp"
+#include "tests/fault/fault.hpp"
 
 #include <doctest/doctest.h>
 
@@ -605,4 +606,77 @@ TEST_CASE("audit_log: a path resolved like the others, or \"-\" for the daemon's
         std::filesystem::path("/var/log/actoken/audit.log"));
   // "-" is not a file named "-" beside the config.
   CHECK(parse_ok(R"({"audit_log": "-"})").audit_log == std::filesystem::path("-"));
+}
+
+// Reading the file when the system fails (tests/fault), and what it holds at its limits.
+TEST_CASE("load_config: a failing fstat or read is a problem; EINTR is retried; too large") {
+  char pattern[] = "/tmp/actoken-config-test-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  const std::filesystem::path dir = pattern;
+  const auto file = dir / "actokend.json";
+  auto context = system_context();
+  context.file = file;
+  { std::ofstream(file) << R"({"min_ttl": 7})"; }
+  const auto reason = [&](const actoken::testing::fault& planned) {
+    const actoken::testing::fault_scope f(planned);
+    const auto result = load_config(file, /*must_exist=*/true, context);
+    CHECK(f.hits() == 1);
+    const auto* problems = std::get_if<std::vector<config_problem>>(&result);
+    REQUIRE(problems != nullptr);
+    return problems->at(0).reason;
+  };
+  CHECK(reason({.call = "fstat", .error = EIO}) == "cannot read: Input/output error");
+  CHECK(reason({.call = "read", .error = EIO}) == "cannot read: Input/output error");
+  {
+    const actoken::testing::fault_scope f({.call = "read", .error = EINTR});
+    const auto result = load_config(file, /*must_exist=*/true, context);
+    REQUIRE(std::holds_alternative<config>(result));
+    CHECK(std::get<config>(result).min_ttl == std::chrono::seconds{7});
+  }
+  {
+    // Shrank while read: what was there is parsed (here: nothing, all defaults).
+    const actoken::testing::fault_scope f({.call = "read", .short_count = 0});
+    CHECK(std::holds_alternative<config>(load_config(file, /*must_exist=*/true, context)));
+  }
+  // Under a file: ENOTDIR is "not there" for the default path, a problem for an explicit one.
+  CHECK(std::holds_alternative<config>(load_config(file / "x.json", false, context)));
+  CHECK(std::holds_alternative<std::vector<config_problem>>(
+      load_config(file / "x.json", true, context)));
+  std::filesystem::resize_file(file, 2 * 1024 * 1024);
+  const auto big = load_config(file, /*must_exist=*/true, context);
+  REQUIRE(std::holds_alternative<std::vector<config_problem>>(big));
+  CHECK(std::get<std::vector<config_problem>>(big).at(0).reason.starts_with("is larger than"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("limits and shapes: numbers out of range, key_command lists, sink paths and groups") {
+  const auto problems = parse_bad(R"({"max_connections": 100000000,
+    "allow": {"users": [""], "groups": [-1, 3000000000]},
+    "organizations": {
+      "a": {"key_command": []},
+      "b": {"key_command": ["/bin/x", 5]},
+      "c": {"key_command": "pass show"},
+      "d": {"sinks": [5, {"path": 7, "format": 8}, {"path": "/run/s/..", "format": "token"},
+                      {"path": "/run/s/g", "format": "token", "group": ""},
+                      {"path": "/run/s/h", "format": "token", "mode": ""},
+                      {"path": "/run/s/i", "format": "token", "mode": 600}]}}})");
+  std::map<std::string, std::string> by_key;
+  for (const auto& p : problems) by_key[p.key] = p.reason;
+  CHECK(by_key["max_connections"].starts_with("must be between"));
+  CHECK(by_key["allow.users"] == "entries must be names or non-negative numbers");
+  CHECK(by_key["allow.groups"] == "entries must be names or non-negative numbers");
+  CHECK(by_key["organizations.a.key_command"].starts_with("must be a list of 1 to 64 strings"));
+  CHECK(by_key["organizations.b.key_command"] ==
+        "entries must be strings of at most 4096 bytes, without NUL");
+  CHECK(by_key["organizations.c.key_command"].starts_with("must be a list of 1 to 64 strings"));
+  CHECK(by_key["organizations.d.sinks[0]"].starts_with("must be an object like"));
+  CHECK(by_key.contains("organizations.d.sinks[1].path"));
+  CHECK(by_key.contains("organizations.d.sinks[1].format"));
+  CHECK(by_key["organizations.d.sinks[2].path"] ==
+        "must be an absolute path or start with ~/, and name a file");
+  CHECK(by_key["organizations.d.sinks[3].group"] ==
+        "must be a group name or a non-negative number");
+  CHECK(by_key["organizations.d.sinks[4].mode"] ==
+        R"(must be an octal string such as "0600" or "0640")");
+  CHECK(by_key.contains("organizations.d.sinks[5].mode"));
 }
