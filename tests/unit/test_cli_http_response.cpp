@@ -140,3 +140,34 @@ TEST_CASE("limits on head and body are enforced") {
     CHECK(result.state == parse_state::complete);
   }
 }
+
+TEST_CASE("status lines, header white space, bodiless statuses and an unbounded body's limit") {
+  for (const char* bad : {"HTTP/1.x 200 OK\r\n\r\n", "HTTP/1.12200 OK\r\n\r\n",
+                          "HTTP/1.1 2x0 OK\r\n\r\n", "HTTP/1.1 200OK\r\n\r\n"}) {
+    CAPTURE(bad);
+    CHECK(parse_http_response(bad, true).state == parse_state::invalid);
+  }
+  // Tabs and spaces around a value are not part of it.
+  const auto spaced = parse_http_response(
+      "HTTP/1.1 200 OK\r\nRetry-After: \t 3 \t\r\nContent-Length: 0\r\n\r\n", false);
+  REQUIRE(spaced.state == parse_state::complete);
+  CHECK(spaced.response.header("retry-after").value_or("") == "3");
+  // 1xx, 204 and 304 have no body, whatever Content-Length says.
+  for (const char* status : {"100 Continue", "204 No Content", "304 Not Modified"}) {
+    CAPTURE(status);
+    const auto result = parse_http_response(
+        std::string("HTTP/1.1 ") + status + "\r\nContent-Length: 5\r\n\r\n", false);
+    REQUIRE(result.state == parse_state::complete);
+    CHECK(result.response.body.empty());
+  }
+  parse_limits limits;
+  limits.max_body = 8;
+  const auto unbounded = parse_http_response("HTTP/1.1 200 OK\r\n\r\n123456789", false, limits);
+  CHECK(unbounded.state == parse_state::invalid);
+  CHECK(unbounded.error == "response body is larger than 8 bytes");
+  // A complete head over the limit.
+  limits.max_head = 20;
+  const auto long_head =
+      parse_http_response("HTTP/1.1 200 OK\r\nX-A: bbbbbbbbbb\r\n\r\n", false, limits);
+  CHECK(long_head.state == parse_state::invalid);
+}

@@ -530,3 +530,20 @@ TEST_CASE("POST /v1/reload: admins only; the outcome is answered with 200 either
   CHECK(error_of(ask(w, "GET", "/v1/reload")) == "method_not_allowed");
   CHECK(w.control.reloads == 2);
 }
+
+TEST_CASE("GET /v1/token: query edges: empty pairs, flags without a value, every flag spelling") {
+  router_world w;
+  for (const std::string_view target :
+       {"/v1/token?&org=acme&&", "/v1/token?org=acme&fresh",
+        "/v1/token?org=acme&fresh=", "/v1/token?org=acme&fresh=1", "/v1/token?org=acme&fresh=true",
+        "/v1/token?org=acme&fresh=0", "/v1/token?org=acme&fresh=false", "/v1/token?org=acme&"}) {
+    CAPTURE(target);
+    CHECK(ask(w, "GET", target).status == 200);
+  }
+  for (const std::string_view target :
+       {"/v1/token?org=acme&min_ttl=", "/v1/token?org=acme&min_ttl=5s", "/v1/token?=acme",
+        "/v1/token?org=acme&=1", "/v1/token?org=acme&fresh=%zz"}) {
+    CAPTURE(target);
+    CHECK(error_of(ask(w, "GET", target)) == "bad_request");
+  }
+}
