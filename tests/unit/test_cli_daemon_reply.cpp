@@ -1,7 +1,9 @@
 #include "client/daemon_reply.hpp"
+#include "common/paths.hpp"
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 
 using actoken::client::call_result;
@@ -194,4 +196,34 @@ TEST_CASE("a daemon that is not genuine: exit 3, `refusing PATH: why`") {
   CHECK(report.message ==
         "refusing /tmp/actoken-0/actokend.sock: its folder belongs to uid 65534, not to you, root "
         "or the actoken user");
+}
+
+TEST_CASE("odd error bodies: fields of the wrong type, no reason; 1xx and 3xx are errors") {
+  const auto typed = interpret_reply(answer(500, R"({"error":5,"message":["x"]})"));
+  CHECK(typed.exit_code == 1);
+  CHECK(typed.message == "actokend answered HTTP 500");
+  const auto redirect = interpret_reply(answer(302, "{}"));
+  CHECK(redirect.exit_code == 1);
+  CHECK(redirect.message == "actokend answered HTTP 302");
+  CHECK(interpret_reply(answer(101, R"({"status":"ok"})")).exit_code == 1);
+  // Control characters and DEL in a message are shown as spaces.
+  CHECK(interpret_reply(error_answer(500, "internal", "a\\u0007b\\u007fc")).message == "a b c");
+}
+
+TEST_CASE("transport failures: every kind has its exit code and sentence") {
+  const std::filesystem::path socket = "/run/user/1000/actoken/actokend.sock";
+  const auto describe = [&](transport_error error, std::string detail = "why") {
+    call_result result;
+    result.error = error;
+    result.detail = std::move(detail);
+    return describe_transport_error(result, socket, actoken::client::socket_owner::user);
+  };
+  CHECK(describe(transport_error::none).exit_code == 0);
+  CHECK(describe(transport_error::path_too_long, "socket path is longer than 107 bytes").message ==
+        "cannot reach actokend at " + socket.string() + ": socket path is longer than 107 bytes");
+  CHECK(describe(transport_error::io, "Input/output error").message ==
+        "cannot talk to actokend at " + socket.string() + ": Input/output error");
+  CHECK(describe(transport_error::io).exit_code == 3);
+  CHECK(actoken::client::owner_of_socket(actoken::system_socket_path(), nullptr) ==
+        actoken::client::socket_owner::system_not_installed);
 }

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 using actoken::upstream::authority;
 using actoken::upstream::host_header;
 using actoken::upstream::is_ip_literal;
@@ -163,4 +166,38 @@ TEST_CASE("parse_auth_url: the parse, and the text without white space or traili
   CHECK_FALSE(parse_auth_url("http://auth.example.com"));
   CHECK_FALSE(parse_auth_url("https://user@auth.example.com"));
   CHECK_FALSE(parse_auth_url("https://auth.example.com/?q"));
+}
+
+TEST_CASE("host names and addresses at their edges") {
+  CHECK(is_ip_literal("10.0.0.1"));
+  CHECK(is_ip_literal("fd00::1"));
+  CHECK_FALSE(is_ip_literal(std::string("1.2.3.4\0junk", 12)));
+  CHECK_FALSE(is_ip_literal(std::string("::1\0", 4)));
+  CHECK_FALSE(is_ip_literal("255.255.255.255.255.255"));
+  CHECK_FALSE(is_ip_literal(std::string(50, ':')));
+  CHECK(parse_url("https://Auth.Example.COM")->host == "auth.example.com");  // lower-cased
+  CHECK(parse_url("https://a_b-c.example")->host == "a_b-c.example");
+  const std::vector<std::string> bads{"https://.example.com",
+                                      "https://-example.com",
+                                      "https://" + std::string(254, 'a'),
+                                      "https://ex ample.com",
+                                      "https://exa*mple.com",
+                                      "https://a..b",
+                                      "https://127.1",
+                                      "https://example.com:",
+                                      "https://example.com:+1",
+                                      "https://example.com:65536",
+                                      "https://example.com/a b",
+                                      "https://example.com/\x01"};
+  for (const auto& bad : bads) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_url(bad).has_value());
+  }
+  // The Host header leaves out the scheme's own default port only.
+  const auto proxy = parse_proxy_url("http://proxy.example:80");
+  REQUIRE(proxy);
+  CHECK(host_header(*proxy) == "proxy.example");
+  const auto other = parse_proxy_url("http://proxy.example:443");
+  REQUIRE(other);
+  CHECK(host_header(*other) == "proxy.example:443");
 }
