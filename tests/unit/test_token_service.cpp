@@ -1024,3 +1024,57 @@ TEST_CASE("render_token_object writes the /v1/token object") {
   CHECK(render_token_object("acme", "mobile", token, 0, true).find(R"("sub_org":"mobile")") !=
         std::string::npos);
 }
+
+TEST_CASE("restore keeps what is cached, and ignores unknown organizations and expired tokens") {
+  fixture f;
+  const auto now = f.clock.wall_now();
+  const auto token = [&](std::string text, wall_time expires_at) {
+    return cached_token{std::move(text), now - 60s, expires_at, {}, "00000000", {}, {}};
+  };
+  f.service.restore("nobody", "", token("stray", now + 1h));
+  CHECK(f.service.cached("nobody", "") == nullptr);
+  f.service.restore("acme", "", token("expired", now));
+  CHECK(f.service.cached("acme", "") == nullptr);
+  f.service.restore("acme", "", token("first", now + 1h));
+  f.service.restore("acme", "", token("second", now + 2h));
+  REQUIRE(f.service.cached("acme", "") != nullptr);
+  CHECK(f.service.cached("acme", "")->access_token == "first");
+  CHECK(f.service.cached("acme", "9b2f6d1e-0000-4000-8000-000000000001") == nullptr);
+  // Served from the cache, as restored: no exchange.
+  CHECK(answer_of(*f.try_get(req())).token->access_token == "first");
+  CHECK(f.upstream->calls == 0);
+}
+
+TEST_CASE("adopt caches a verified token only for the same settings, unexpired, over nothing") {
+  fixture f;
+  const auto now = f.clock.wall_now();
+  const auto tried = *one_org().at("acme");
+  const auto token = [&](std::string text, wall_time expires_at) {
+    return std::make_shared<const cached_token>(
+        cached_token{std::move(text), now, expires_at, now + 30min, "00000000", {}, {}});
+  };
+  f.service.adopt("nobody", tried, token("stray", now + 1h));
+  auto other = tried;
+  other.scope = "openid,profile";
+  f.service.adopt("acme", other, token("other settings", now + 1h));
+  f.service.adopt("acme", tried, token("expired", now));
+  CHECK(f.service.cached("acme", "") == nullptr);
+  f.service.adopt("acme", tried, token("verified", now + 1h));
+  f.service.adopt("acme", tried, token("later", now + 1h));
+  REQUIRE(f.service.cached("acme", "") != nullptr);
+  CHECK(f.service.cached("acme", "")->access_token == "verified");
+}
+
+TEST_CASE("keep_warm has nothing to do for a v1 sub-organization or an organization without key") {
+  fixture f;
+  auto orgs = one_org("key-1", upstream::api_version::v1);
+  f.service.set_orgs(orgs);
+  CHECK(f.service.keep_warm("acme", "9b2f6d1e-0000-4000-8000-000000000001") == 60s);
+  auto keyless = one_org();
+  auto settings = std::make_shared<org_settings>(*keyless.at("acme"));
+  settings->key = nullptr;
+  f.service.set_orgs({{"acme", settings}});
+  CHECK(f.service.keep_warm("acme", "") == 60s);
+  f.pump();
+  CHECK(f.upstream->calls == 0);
+}
