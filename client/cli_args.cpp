@@ -439,10 +439,6 @@ std::string unexpected_argument(std::string_view argument) {
 // for the name of one of our options, never printed: it may hold the value given.
 parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const subcommands& subs) {
   parse_outcome outcome;
-  if (dynamic_cast<const CLI::CallForAllHelp*>(&error) != nullptr) {
-    outcome.out = app.help("", CLI::AppFormatMode::All);
-    return outcome;
-  }
   if (dynamic_cast<const CLI::CallForHelp*>(&error) != nullptr) {
     outcome.out = app.help();
     return outcome;

@@ -455,3 +455,11 @@ TEST_CASE("socket discovery without XDG_RUNTIME_DIR: /run/user/<uid>, then /tmp,
   CHECK(asked == std::vector<std::filesystem::path>{"/xdg/actoken/actokend.sock",
                                                     "/tmp/actoken-7/actokend.sock"});
 }
+
+TEST_CASE("--help-all (not an option), key without a subcommand, odd env names, no command") {
+  usage({"--help-all"});
+  usage({"key"}, "key needs a subcommand: add or remove");
+  usage({"exec", "acme", "--env", "1TOKEN", "--", "true"});
+  usage({"exec", "acme", "--env", "", "--", "true"});
+  usage({"--json"}, "a command is required");
+}
