@@ -1061,3 +1061,41 @@ TEST_CASE("key add: an answer without persisted or verified says in memory, not 
   ::close(fds[0]);
   CHECK(h.out.str() == "added the key for acme (in memory only, not verified)\n");
 }
+
+TEST_CASE("appcircle-config: a FIFO or an oversized file is refused; --json; an odd orgs answer") {
+  temp_dir dir;
+  {
+    const auto fifo = dir.path() / "fifo.json";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    harness h(dir.path() / "no.sock");
+    auto command = make(command_kind::appcircle_config);
+    command.token.org = "acme";
+    command.file = fifo.string();
+    CHECK(run_command(command, h.ctx) == 1);
+    CHECK(h.err.str() == "actoken: cannot read " + fifo.string() +
+                             ": it is not a regular file; it was left unchanged\n");
+  }
+  {
+    const auto big = dir.path() / "big.json";
+    std::ofstream(big) << std::string(2 * 1024 * 1024, ' ');
+    harness h(dir.path() / "no.sock");
+    auto command = make(command_kind::appcircle_config);
+    command.token.org = "acme";
+    command.file = big.string();
+    CHECK(run_command(command, h.ctx) == 1);
+    CHECK(h.err.str().find(": it is larger than ") != std::string::npos);
+  }
+  // The orgs answer is not what it should be: no host warning can be judged, the file is written.
+  fake_daemon daemon({json_answer(200, token_body), json_answer(200, R"({"orgs":"none"})")});
+  harness h(daemon.socket());
+  h.ctx.json = true;
+  h.ctx.pretty_json = true;
+  auto command = make(command_kind::appcircle_config);
+  command.token.org = "acme";
+  command.file = (dir.path() / "config.json").string();
+  CHECK(run_command(command, h.ctx) == 0);
+  const auto summary = nlohmann::json::parse(h.out.str());
+  CHECK(summary["path"] == command.file.value());
+  CHECK(summary["created"] == true);
+  CHECK(h.out.str().find("\n  \"path\"") != std::string::npos);
+}
