@@ -84,20 +84,7 @@ verdict planned_failure(const char* call, const char* path) {
 
 namespace {
 
-// The next definition of `name` after this executable's: libc's (or a
-// sanitizer's interceptor).
-template <typename F>
-F real(const char* name, std::atomic<void*>& cache) {
-  void* found = cache.load(std::memory_order_acquire);
-  if (found == nullptr) {
-    found = ::dlsym(RTLD_NEXT, name);
-    if (found == nullptr) ::abort();
-    cache.store(found, std::memory_order_release);
-  }
-  return reinterpret_cast<F>(found);
-}
-
-#define ACTOKEN_REAL(name) real<decltype(&::name)>(#name, name##_cache)
+#define ACTOKEN_REAL(name) next_definition<decltype(&::name)>(#name, name##_cache)
 #define ACTOKEN_CACHE(name) \
   std::atomic<void*> name##_cache { nullptr }
 
@@ -203,7 +190,6 @@ int fault_scope::hits() const { return slots[slot_].hits; }
 using actoken::testing::cut;
 using actoken::testing::failed;
 using actoken::testing::planned_failure;
-using actoken::testing::real;
 using namespace actoken::testing;
 
 // Each function: the fault's verdict first, then libc. Declarations in

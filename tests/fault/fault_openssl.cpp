@@ -17,17 +17,6 @@
 
 namespace {
 
-template <typename F>
-F real(const char* name, std::atomic<void*>& cache) {
-  void* found = cache.load(std::memory_order_acquire);
-  if (found == nullptr) {
-    found = ::dlsym(RTLD_NEXT, name);
-    if (found == nullptr) std::abort();
-    cache.store(found, std::memory_order_release);
-  }
-  return reinterpret_cast<F>(found);
-}
-
 // The load address of the test program (where the product's code is linked).
 const char marker = 0;
 
@@ -52,7 +41,7 @@ bool from_program(const void* caller) {
 
 #define ACTOKEN_PASS_THROUGH(name, ...)     \
   static std::atomic<void*> cache{nullptr}; \
-  return real<decltype(&::name)>(#name, cache)(__VA_ARGS__)
+  return actoken::testing::next_definition<decltype(&::name)>(#name, cache)(__VA_ARGS__)
 
 extern "C" {
 

@@ -3,6 +3,11 @@
 // tests use fault.hpp.
 #pragma once
 
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdlib>
+
 namespace actoken::testing {
 
 /// What a matching armed fault says about one call.
@@ -15,5 +20,18 @@ struct verdict {
 /// Counts the call against the faults armed on this thread and returns the
 /// verdict of the first that matches (`path`: the call's path, if it takes one).
 verdict planned_failure(const char* call, const char* path = nullptr);
+
+/// The next definition of `name` after the test program's own: libc's,
+/// libcrypto's or a sanitizer's interceptor; looked up once into `cache`.
+template <typename Function>
+Function next_definition(const char* name, std::atomic<void*>& cache) {
+  void* found = cache.load(std::memory_order_acquire);
+  if (found == nullptr) {
+    found = ::dlsym(RTLD_NEXT, name);
+    if (found == nullptr) std::abort();
+    cache.store(found, std::memory_order_release);
+  }
+  return reinterpret_cast<Function>(found);
+}
 
 }  // namespace actoken::testing

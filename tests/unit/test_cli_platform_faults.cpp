@@ -28,29 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct scratch {
-  fs::path path;
-
-  scratch() {
-    std::string pattern = "/tmp/actoken-cli-faults-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = pattern;
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    const auto file = path / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-  std::size_t entries() const {
-    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
-  }
+// A 0700 temporary folder of this process's user, removed with its contents.
+struct scratch : actoken::testing::scratch_dir {
+  scratch() : scratch_dir("actoken-cli-faults") {}
 };
 
 }  // namespace
@@ -106,7 +86,7 @@ TEST_CASE("replace_file: each failing step is named; the old file stays, no temp
     return problem.value_or("");
   };
   CHECK(replace_with({.call = "mkostemp", .error = EACCES}) ==
-        "cannot create a temporary file in " + dir.path.string() + ": Permission denied");
+        "cannot create a temporary file in " + dir.path().string() + ": Permission denied");
   CHECK(replace_with({.call = "fchmod", .error = EPERM}) ==
         "cannot write " + file.string() + ": Operation not permitted");
   CHECK(replace_with({.call = "write", .error = ENOSPC}) ==
@@ -125,30 +105,31 @@ TEST_CASE("replace_file: each failing step is named; the old file stays, no temp
     CHECK(pieces.hits() == 12);
   }
   SUBCASE("missing folders: one that cannot be looked at, one that cannot be made") {
-    const auto deep = dir.path / "a" / "b" / "config.json";
+    const auto deep = dir.path() / "a" / "b" / "config.json";
     {
       const fault_scope f({.call = "stat", .error = EACCES, .path_contains = "/a/b"});
       CHECK(replace_file(deep, "x").value_or("") ==
-            "cannot look at folder " + (dir.path / "a" / "b").string() + ": Permission denied");
+            "cannot look at folder " + (dir.path() / "a" / "b").string() + ": Permission denied");
     }
     {
       const fault_scope f({.call = "mkdir", .error = EROFS, .path_contains = "/a/b"});
-      CHECK(replace_file(deep, "x").value_or("") ==
-            "cannot create folder " + (dir.path / "a" / "b").string() + ": Read-only file system");
+      CHECK(replace_file(deep, "x").value_or("") == "cannot create folder " +
+                                                        (dir.path() / "a" / "b").string() +
+                                                        ": Read-only file system");
     }
     CHECK_FALSE(fs::exists(deep));
     CHECK_FALSE(replace_file(deep, "x").has_value());
-    CHECK(actoken::testing::mode_of(dir.path / "a") == 0700);
+    CHECK(actoken::testing::mode_of(dir.path() / "a") == 0700);
     CHECK(slurp(deep) == "x");
   }
 }
 
 TEST_CASE("folder_mode and system_daemon_installed answer from what the system says") {
   const scratch dir;
-  CHECK(folder_mode(dir.path) == 0700U);
+  CHECK(folder_mode(dir.path()) == 0700U);
   {
-    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = dir.path.string()});
-    CHECK_FALSE(folder_mode(dir.path).has_value());
+    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = dir.path().string()});
+    CHECK_FALSE(folder_mode(dir.path()).has_value());
   }
   CHECK_FALSE(folder_mode(dir.write("file", "x")).has_value());
   {
@@ -160,9 +141,9 @@ TEST_CASE("folder_mode and system_daemon_installed answer from what the system s
 
 TEST_CASE("the socket folder's facts: lstat and a link's target failing are errors") {
   const scratch dir;
-  const auto folder = dir.path / "run";
+  const auto folder = dir.path() / "run";
   fs::create_directory(folder);
-  const auto link = dir.path / "link";
+  const auto link = dir.path() / "link";
   fs::create_directory_symlink(folder, link);
 
   {

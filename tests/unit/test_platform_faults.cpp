@@ -40,35 +40,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A 0700 temporary folder of this process's user, removed with its contents.
-struct scratch {
-  fs::path path;
-
-  scratch() {
-    std::string pattern = "/tmp/actoken-platform-faults-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = pattern;
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    const auto file = path / name;
-    {
-      std::ofstream out(file, std::ios::binary);
-      out << text;
-    }
-    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
-    return file;
-  }
-
-  // Every entry of the folder: nothing left behind means only what the test made.
-  std::size_t entries() const {
-    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
-  }
+struct scratch : actoken::testing::scratch_dir {
+  scratch() : scratch_dir("actoken-platform-faults") {}
 };
 
 const uid_t me = ::geteuid();
@@ -87,7 +60,7 @@ TEST_CASE("a private file whose folder, open, fstat or read fails is refused, na
   std::string out;
 
   SUBCASE("the folder cannot be opened") {
-    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path.string()});
+    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path().string()});
     const auto result = read_private_file(key, rules(), out);
     CHECK(result.refused());
     CHECK(result.problem == key.string() + " cannot be opened: Permission denied");
@@ -135,7 +108,7 @@ TEST_CASE("a private file whose folder, open, fstat or read fails is refused, na
 TEST_CASE("a followed link whose target cannot be opened, and a folder that cannot be examined") {
   const scratch dir;
   const auto key = dir.write("real.key", "ac_secret_key");
-  const auto link = dir.path / "acme.key";
+  const auto link = dir.path() / "acme.key";
   fs::create_symlink(key, link);
   std::string out;
 
@@ -155,10 +128,10 @@ TEST_CASE("a followed link whose target cannot be opened, and a folder that cann
           link.string() + " is a symbolic link in a folder that cannot be examined");
   }
   SUBCASE("key_dir that cannot be examined") {
-    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = dir.path.string()});
-    const auto result = check_private_folder(dir.path, me);
+    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = dir.path().string()});
+    const auto result = check_private_folder(dir.path(), me);
     CHECK(result.refused());
-    CHECK(result.problem == dir.path.string() + " cannot be examined: Permission denied");
+    CHECK(result.problem == dir.path().string() + " cannot be examined: Permission denied");
   }
 }
 
@@ -205,7 +178,7 @@ TEST_CASE("remove_stale_temporary_files gives up quietly when the folder cannot 
   const auto file = dir.write("cache", "x");
   dir.write(".cache.tmp123", "left by a crash");
   SUBCASE("open") {
-    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path.string()});
+    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path().string()});
     CHECK(remove_stale_temporary_files(file, me) == 0);
   }
   SUBCASE("fcntl (the listing's own descriptor)") {
@@ -215,7 +188,7 @@ TEST_CASE("remove_stale_temporary_files gives up quietly when the folder cannot 
   SUBCASE("fstatat of an entry: it is left") {
     const fault_scope f({.call = "fstatat", .error = EIO, .path_contains = ".cache.tmp"});
     CHECK(remove_stale_temporary_files(file, me) == 0);
-    CHECK(fs::exists(dir.path / ".cache.tmp123"));
+    CHECK(fs::exists(dir.path() / ".cache.tmp123"));
   }
   SUBCASE("nothing failing: it is removed") {
     CHECK(remove_stale_temporary_files(file, me) == 1);
@@ -225,7 +198,7 @@ TEST_CASE("remove_stale_temporary_files gives up quietly when the folder cannot 
 
 TEST_CASE("the audit log's file: every failed call is a refusal naming the path and the step") {
   const scratch dir;
-  const auto log = dir.path / "audit.log";
+  const auto log = dir.path() / "audit.log";
   const auto refusal = [&](const fault& planned) {
     const fault_scope f(planned);
     auto opened = open_append_file(log, me);
@@ -233,10 +206,10 @@ TEST_CASE("the audit log's file: every failed call is a refusal naming the path 
     CHECK(f.hits() == 1);
     return std::get<std::string>(opened);
   };
-  CHECK(refusal({.call = "open", .error = EACCES, .path_contains = dir.path.string()}) ==
-        "cannot open the folder " + dir.path.string() + ": Permission denied");
+  CHECK(refusal({.call = "open", .error = EACCES, .path_contains = dir.path().string()}) ==
+        "cannot open the folder " + dir.path().string() + ": Permission denied");
   CHECK(refusal({.call = "fstat", .error = EIO}) ==
-        "cannot stat the folder " + dir.path.string() + ": Input/output error");
+        "cannot stat the folder " + dir.path().string() + ": Input/output error");
   CHECK(refusal({.call = "openat", .error = ENOSPC, .path_contains = "audit.log"}) ==
         "cannot open " + log.string() + ": No space left on device");
   CHECK(refusal({.call = "fstat", .error = EIO, .skip = 1}) ==
@@ -271,7 +244,7 @@ TEST_CASE("the audit log's file: every failed call is a refusal naming the path 
 
 TEST_CASE("sink files: each failed step is named, the temporary file is removed") {
   const scratch dir;
-  const auto sink = dir.path / "token";
+  const auto sink = dir.path() / "token";
   const auto fails = [&](const fault& planned, std::optional<gid_t> gid = std::nullopt) {
     const fault_scope f(planned);
     auto problem = write_sink_file(sink, "tok", 0600, gid, me);
@@ -280,14 +253,14 @@ TEST_CASE("sink files: each failed step is named, the temporary file is removed"
     CHECK(dir.entries() == 0);
     return problem.value_or("");
   };
-  CHECK(fails({.call = "open", .error = EACCES, .path_contains = dir.path.string()}) ==
-        "cannot open folder " + dir.path.string() + ": Permission denied");
-  CHECK(fails({.call = "open", .error = ENOTDIR, .path_contains = dir.path.string()}) ==
-        dir.path.string() + " is not a folder");
+  CHECK(fails({.call = "open", .error = EACCES, .path_contains = dir.path().string()}) ==
+        "cannot open folder " + dir.path().string() + ": Permission denied");
+  CHECK(fails({.call = "open", .error = ENOTDIR, .path_contains = dir.path().string()}) ==
+        dir.path().string() + " is not a folder");
   CHECK(fails({.call = "fstat", .error = EIO}) ==
-        "cannot inspect folder " + dir.path.string() + ": Input/output error");
+        "cannot inspect folder " + dir.path().string() + ": Input/output error");
   CHECK(fails({.call = "openat", .error = ENOSPC, .path_contains = ".token.tmp"}) ==
-        "cannot create a temporary file in " + dir.path.string() + ": No space left on device");
+        "cannot create a temporary file in " + dir.path().string() + ": No space left on device");
   CHECK(fails({.call = "fchown", .error = EPERM}, gid_t{0}) ==
         "cannot give " + sink.string() + " group 0: Operation not permitted");
   CHECK(fails({.call = "fchmod", .error = EPERM}) ==
@@ -592,7 +565,7 @@ TEST_CASE("lookups that find nothing are not problems, whatever errno says no en
 
 TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that fails removal") {
   const scratch dir;
-  const auto sink = dir.path / "token";
+  const auto sink = dir.path() / "token";
   CHECK(read_sink_file(sink, 1024).missing);
   fs::create_symlink("/etc/hostname", sink);
   const auto through_link = read_sink_file(sink, 1024);
@@ -600,9 +573,9 @@ TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that f
   CHECK(through_link.text.empty());
   const auto grown = read_sink_file("/proc/self/status", 16);  // fstat says 0 bytes
   CHECK(grown.problem == "/proc/self/status is larger than 0 KiB");
-  CHECK(remove_sink_file(dir.path / "missing" / "token", me).value_or("") ==
-        "folder " + (dir.path / "missing").string() + " does not exist");
-  CHECK(sink_folder_problem(dir.path, me).empty());
+  CHECK(remove_sink_file(dir.path() / "missing" / "token", me).value_or("") ==
+        "folder " + (dir.path() / "missing").string() + " does not exist");
+  CHECK(sink_folder_problem(dir.path(), me).empty());
 
   const char* saved = ::getenv("HOME");
   const std::string saved_home = saved != nullptr ? saved : "";
@@ -615,29 +588,29 @@ TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that f
 TEST_CASE("private files: names that are no file, a link that vanishes while it is judged") {
   const scratch dir;
   std::string out;
-  for (const auto& odd : {dir.path / "..", dir.path / ".", fs::path()}) {
+  for (const auto& odd : {dir.path() / "..", dir.path() / ".", fs::path()}) {
     CAPTURE(odd);
     const auto result = read_private_file(odd, rules(), out);
     CHECK(result.refused());
     CHECK(result.problem.ends_with(" is a folder"));
   }
   const auto key = dir.write("real.key", "ac_secret_key");
-  fs::create_symlink(key, dir.path / "acme.key");
+  fs::create_symlink(key, dir.path() / "acme.key");
   {
     const fault_scope f({.call = "fstatat", .error = ENOENT, .path_contains = "acme.key"});
-    const auto result = read_private_file(dir.path / "acme.key", rules(), out);
-    CHECK(result.problem == (dir.path / "acme.key").string() +
+    const auto result = read_private_file(dir.path() / "acme.key", rules(), out);
+    CHECK(result.problem == (dir.path() / "acme.key").string() +
                                 " cannot be opened: Too many levels of symbolic links");
   }
   {
     const fault_scope f({.call = "readlinkat", .error = EIO});
-    REQUIRE(read_private_file(dir.path / "acme.key", rules(), out).ok());
+    REQUIRE(read_private_file(dir.path() / "acme.key", rules(), out).ok());
     CHECK(out == "ac_secret_key");
     CHECK(f.hits() == 1);
   }
   // A relative path is read relative to the working folder.
   const auto cwd = fs::current_path();
-  fs::current_path(dir.path);
+  fs::current_path(dir.path());
   CHECK(read_private_file("real.key", rules(), out).ok());
   fs::current_path(cwd);
 }
@@ -649,8 +622,8 @@ TEST_CASE("the audit log's file: no file name, not a regular file, any owner for
   CHECK(std::get<std::string>(open_append_file("/dev/null", 4000)) ==
         "/dev/null is not a regular file");
   const scratch dir;
-  fs::permissions(dir.path, fs::perms::owner_all);
-  CHECK(check_append_file(dir.path / "audit.log", any_owner).empty());
+  fs::permissions(dir.path(), fs::perms::owner_all);
+  CHECK(check_append_file(dir.path() / "audit.log", any_owner).empty());
 }
 
 TEST_CASE("secure memory: zero bytes, madvise refusing, a report registered after the failure") {
@@ -691,7 +664,7 @@ TEST_CASE("stale temporary files: odd names are left; one that will not go is no
   CHECK(dir.entries() == 3);
   // A bare name: the working folder.
   const auto cwd = fs::current_path();
-  fs::current_path(dir.path);
+  fs::current_path(dir.path());
   write_file_atomically("cache", "y");
   CHECK(remove_stale_temporary_files("cache", me) == 0);
   fs::current_path(cwd);
