@@ -25,7 +25,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -61,6 +60,16 @@ thread_local slot slots[slot_count];
 
 }  // namespace
 
+void* next_definition(const char* name, void** cache) {
+  void* found = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+  if (found == nullptr) {
+    found = ::dlsym(RTLD_NEXT, name);
+    if (found == nullptr) ::abort();
+    __atomic_store_n(cache, found, __ATOMIC_RELEASE);
+  }
+  return found;
+}
+
 verdict planned_failure(const char* call, const char* path) {
   verdict result;
   for (auto& s : slots) {
@@ -84,9 +93,9 @@ verdict planned_failure(const char* call, const char* path) {
 
 namespace {
 
-#define ACTOKEN_REAL(name) next_definition<decltype(&::name)>(#name, name##_cache)
-#define ACTOKEN_CACHE(name) \
-  std::atomic<void*> name##_cache { nullptr }
+#define ACTOKEN_REAL(name) \
+  reinterpret_cast<decltype(&::name)>(next_definition(#name, &name##_cache))
+#define ACTOKEN_CACHE(name) void* name##_cache = nullptr
 
 ACTOKEN_CACHE(open);
 ACTOKEN_CACHE(openat);

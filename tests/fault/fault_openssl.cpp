@@ -12,7 +12,6 @@
 
 #include <dlfcn.h>
 
-#include <atomic>
 #include <cstdlib>
 
 namespace {
@@ -39,9 +38,10 @@ bool from_program(const void* caller) {
 #define ACTOKEN_FAILS(call) \
   (from_program(__builtin_return_address(0)) && actoken::testing::planned_failure(call).fail)
 
-#define ACTOKEN_PASS_THROUGH(name, ...)     \
-  static std::atomic<void*> cache{nullptr}; \
-  return actoken::testing::next_definition<decltype(&::name)>(#name, cache)(__VA_ARGS__)
+#define ACTOKEN_PASS_THROUGH(name, ...)                                                         \
+  static void* cache = nullptr;                                                                 \
+  return reinterpret_cast<decltype(&::name)>(actoken::testing::next_definition(#name, &cache))( \
+      __VA_ARGS__)
 
 extern "C" {
 

@@ -3,11 +3,6 @@
 // tests use fault.hpp.
 #pragma once
 
-#include <dlfcn.h>
-
-#include <atomic>
-#include <cstdlib>
-
 namespace actoken::testing {
 
 /// What a matching armed fault says about one call.
@@ -22,16 +17,10 @@ struct verdict {
 verdict planned_failure(const char* call, const char* path = nullptr);
 
 /// The next definition of `name` after the test program's own: libc's,
-/// libcrypto's or a sanitizer's interceptor; looked up once into `cache`.
-template <typename Function>
-Function next_definition(const char* name, std::atomic<void*>& cache) {
-  void* found = cache.load(std::memory_order_acquire);
-  if (found == nullptr) {
-    found = ::dlsym(RTLD_NEXT, name);
-    if (found == nullptr) std::abort();
-    cache.store(found, std::memory_order_release);
-  }
-  return reinterpret_cast<Function>(found);
-}
+/// libcrypto's or a sanitizer's interceptor; looked up once into `*cache`.
+/// Out of line and free of inline library code: a sanitizer's runtime calls
+/// some interposed functions before its shadow memory exists, and an inline
+/// function's instrumented copy from another file could be the one linked.
+void* next_definition(const char* name, void** cache);
 
 }  // namespace actoken::testing
