@@ -133,9 +133,12 @@ TEST_CASE("folder_mode and system_daemon_installed answer from what the system s
   }
   CHECK_FALSE(folder_mode(dir.write("file", "x")).has_value());
   {
-    // No unit file anywhere and no `actoken` user: not installed.
+    // No unit file in any of the four folders and no `actoken` user: not installed.
+    const fault_scope units({.call = "access", .error = ENOENT, .times = -1});
     const fault_scope users({.call = "getpwnam_r", .error = ENOENT});
-    if (!system_daemon_installed()) CHECK(users.hits() == 1);
+    CHECK_FALSE(system_daemon_installed());
+    CHECK(units.hits() == 4);
+    CHECK(users.hits() == 1);
   }
 }
 

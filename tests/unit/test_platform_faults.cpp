@@ -14,6 +14,7 @@
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/sink_files.hpp"
 #include "tests/fault/fault.hpp"
+#include "tests/test_env.hpp"
 #include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
 
@@ -312,9 +313,7 @@ TEST_CASE("sink files: each failed step is named, the temporary file is removed"
 }
 
 TEST_CASE("home_folder: the password database when HOME is unset or relative") {
-  const char* saved = ::getenv("HOME");
-  const std::string saved_home = saved != nullptr ? saved : "";
-  ::setenv("HOME", "relative/home", 1);
+  const actoken::testing::scoped_env relative_home("HOME", "relative/home");
   SUBCASE("an entry that needs a larger buffer is asked for again") {
     const fault_scope f({.call = "getpwuid_r", .error = ERANGE, .times = 2});
     const auto home = home_folder(0);
@@ -325,11 +324,6 @@ TEST_CASE("home_folder: the password database when HOME is unset or relative") {
   SUBCASE("a failing lookup gives no home") {
     const fault_scope f({.call = "getpwuid_r", .error = EIO});
     CHECK_FALSE(home_folder(0).has_value());
-  }
-  if (saved != nullptr) {
-    ::setenv("HOME", saved_home.c_str(), 1);
-  } else {
-    ::unsetenv("HOME");
   }
 }
 
@@ -577,12 +571,9 @@ TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that f
         "folder " + (dir.path() / "missing").string() + " does not exist");
   CHECK(sink_folder_problem(dir.path(), me).empty());
 
-  const char* saved = ::getenv("HOME");
-  const std::string saved_home = saved != nullptr ? saved : "";
-  ::unsetenv("HOME");
+  const actoken::testing::scoped_env no_home("HOME", nullptr);
   CHECK(home_folder(0) == fs::path("/root"));
   CHECK_FALSE(home_folder(3999999999U).has_value());  // no such user
-  if (saved != nullptr) ::setenv("HOME", saved_home.c_str(), 1);
 }
 
 TEST_CASE("private files: names that are no file, a link that vanishes while it is judged") {
