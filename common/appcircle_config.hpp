@@ -7,7 +7,7 @@
 /// Pure: the file's text in, its new text (or why it is refused) out. One
 /// implementation for both writers of that file: `actoken appcircle-config`
 /// (client/appcircle_config_command.cpp) and the daemon's `appcircle-cli` sinks
-/// (daemon/sinks.cpp).
+/// (daemon/outputs/sinks.cpp).
 
 #include "common/paths.hpp"
 

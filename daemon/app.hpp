@@ -6,7 +6,7 @@
 /// router asks of it (key changes, status, reload).
 
 #include "daemon/api/router.hpp"
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 
 #include <filesystem>
 #include <map>

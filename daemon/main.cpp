@@ -3,12 +3,12 @@
 #include "common/paths.hpp"
 #include "common/version.hpp"
 #include "daemon/app.hpp"
-#include "daemon/config_check.hpp"
-#include "daemon/daemon_args.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/platform/service_manager.hpp"
+#include "daemon/startup/config_check.hpp"
+#include "daemon/startup/daemon_args.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>

@@ -7,7 +7,7 @@
 
 #include "daemon/api/access_policy.hpp"
 #include "daemon/api/router.hpp"
-#include "daemon/clock.hpp"
+#include "daemon/runtime/clock.hpp"
 #include "daemon/tokens/token_service.hpp"
 
 #include <boost/asio/co_spawn.hpp>

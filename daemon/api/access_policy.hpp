@@ -4,15 +4,15 @@
 /// Who may do what (SPEC §4 "Access control"), from the peer's kernel
 /// credentials only: uid, gid and the connecting process's supplementary
 /// groups, compared with numbers. The configuration's user and group names
-/// were resolved to numbers when it was loaded (daemon/name_resolution.hpp),
+/// were resolved to numbers when it was loaded (daemon/settings/name_resolution.hpp),
 /// so nothing here asks the name service. Root and the daemon's own uid are
 /// always admin. Besides yes or no, it says which rule let a peer in (for
 /// `/v1/whoami`) and words a refusal with the peer's name and the fix, using
 /// only the names learnt at load (`name_book`).
 
-#include "daemon/config.hpp"
-#include "daemon/keys.hpp"
+#include "daemon/keys/org_table.hpp"
 #include "daemon/platform/peer.hpp"
+#include "daemon/settings/config.hpp"
 
 #include <sys/types.h>
 

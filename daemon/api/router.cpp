@@ -5,8 +5,8 @@
 #include "common/percent_encoding.hpp"
 #include "common/version.hpp"
 #include "daemon/api/key_request.hpp"
-#include "daemon/audit_log.hpp"
-#include "daemon/config.hpp"
+#include "daemon/outputs/audit_log.hpp"
+#include "daemon/settings/config.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -12,7 +12,7 @@
 #include "common/error.hpp"
 #include "daemon/api/access_policy.hpp"
 #include "daemon/api/key_request.hpp"
-#include "daemon/api/status_info.hpp"
+#include "daemon/outputs/status_info.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/tokens/token_service.hpp"
 

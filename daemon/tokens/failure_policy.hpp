@@ -7,7 +7,7 @@
 /// per failure class without clocks or sleeps.
 
 #include "common/error.hpp"
-#include "daemon/clock.hpp"
+#include "daemon/runtime/clock.hpp"
 
 #include <optional>
 

@@ -4,7 +4,7 @@
 /// When to refresh and how long to back off (SPEC §3), as pure functions of
 /// time and a random draw, so tests pin them without clocks or sleeps.
 
-#include "daemon/clock.hpp"
+#include "daemon/runtime/clock.hpp"
 
 #include <chrono>
 

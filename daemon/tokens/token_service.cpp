@@ -1,8 +1,8 @@
 #include "daemon/tokens/token_service.hpp"
 
 #include "common/json_text.hpp"
-#include "daemon/key_command.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/keys/key_command.hpp"
+#include "daemon/runtime/spawn.hpp"
 #include "daemon/tokens/failure_policy.hpp"
 #include "daemon/tokens/refresh_policy.hpp"
 

@@ -8,8 +8,8 @@
 /// here locks.
 
 #include "common/error.hpp"
-#include "daemon/clock.hpp"
-#include "daemon/keys.hpp"
+#include "daemon/keys/org_table.hpp"
+#include "daemon/runtime/clock.hpp"
 #include "daemon/upstream/auth_codec.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

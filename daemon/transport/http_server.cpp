@@ -2,7 +2,7 @@
 
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 #include "daemon/transport/request_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>

@@ -6,10 +6,10 @@
 /// and classifying failures into the socket API's error codes.
 
 #include "common/error.hpp"
-#include "daemon/clock.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/token_lifetime.hpp"
+#include "daemon/runtime/clock.hpp"
 #include "daemon/upstream/api_version.hpp"
+#include "daemon/upstream/token_lifetime.hpp"
 
 #include <cstdint>
 #include <optional>

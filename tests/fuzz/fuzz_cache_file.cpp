@@ -1,4 +1,4 @@
-// The encrypted cache file (daemon/persist/cache_file.hpp), two ways per input:
+// The encrypted cache file (daemon/outputs/cache_file.hpp), two ways per input:
 //
 // 1. the bytes as a cache file -> decode_cache. Properties: nothing crashes or
 //    throws; a document that is not JSON gives one problem and no token; every
@@ -15,7 +15,7 @@
 // `ACTOKEN_FUZZ_WRITE_SEED=PATH fuzz_cache_file` writes a real cache file made
 // with this target's keys to PATH and exits (how corpus/fuzz_cache_file/ was made).
 #include "common/bearer_token.hpp"
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// Config file text -> parse_config (daemon/config.hpp), in system mode and in
+// Config file text -> parse_config (daemon/settings/config.hpp), in system mode and in
 // user mode with $CREDENTIALS_DIRECTORY set.
 //
 // Properties: nothing crashes or throws; the answer is a config or a non-empty
@@ -6,7 +6,7 @@
 // config honours what SPEC §2 promises of it (valid organization names, GUIDs
 // in lower case, absolute key files, the 0600 socket bits, bounded durations).
 #include "common/names.hpp"
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 #include <cctype>

@@ -2,7 +2,7 @@
 // under, and restored tokens obey the 24 h cap (SPEC §3, §6; issue 17): the
 // real daemon against the stand-in, restarted over one cache file.
 
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>

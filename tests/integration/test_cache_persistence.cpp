@@ -5,8 +5,8 @@
 // daemon against the stand-in; entries are forged with the daemon's own
 // persist library, as someone holding the key could.
 
-#include "daemon/keys.hpp"
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/keys/org_table.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 

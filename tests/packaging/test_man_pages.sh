@@ -3,7 +3,7 @@
 # lintian runs it), and complete: every command and option of SPEC §5 and of
 # the built actoken's --help in actoken(1), every flag of SPEC §2 and of
 # actokend --help in actokend(8), every config key of SPEC §2/§6 and of
-# daemon/config.cpp in actokend.json(5).
+# daemon/settings/config.cpp in actokend.json(5).
 #   test_man_pages.sh MAN_DIR ACTOKEN ACTOKEND SOURCE_DIR
 set -euo pipefail
 
@@ -125,7 +125,7 @@ for flag in $(printf "%s\n" "${spec_daemon_flags[@]}" $daemon_help_flags | sort 
 done
 
 # actokend.json(5): SPEC's keys, section by section, and every key the daemon's
-# config reader accepts (its only_keys lists in daemon/config.cpp).
+# config reader accepts (its only_keys lists in daemon/settings/config.cpp).
 page=$man_dir/man5/actokend.json.5
 check_keys() {
   local section=$1
@@ -143,11 +143,11 @@ check_keys SINKS "${spec_sink_keys[@]}"
 check_keys PRINCIPALS "${spec_principal_keys[@]}"
 all_names=$(entry_names "" "$page")
 code_keys=$(awk '/only_keys\(/ { on = 1 } on { print } on && /\);/ { on = 0 }' \
-  "$source_dir/daemon/config.cpp" | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
-[ -n "$code_keys" ] || fail "could not read the config keys from daemon/config.cpp"
+  "$source_dir/daemon/settings/config.cpp" | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u)
+[ -n "$code_keys" ] || fail "could not read the config keys from daemon/settings/config.cpp"
 for key in $code_keys; do
   grep -qx -- "$key" <<<"$all_names" ||
-    fail "actokend.json(5) has no entry for $key, which daemon/config.cpp accepts"
+    fail "actokend.json(5) has no entry for $key, which daemon/settings/config.cpp accepts"
 done
 
 if [ "$failures" -ne 0 ]; then

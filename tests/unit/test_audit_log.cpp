@@ -1,8 +1,8 @@
-// The audit log (daemon/audit_log.hpp, SPEC §6 "Audit"): the line's exact
+// The audit log (daemon/outputs/audit_log.hpp, SPEC §6 "Audit"): the line's exact
 // members and escaping, the cgroup parser that names a peer's systemd unit,
 // the peer details read from /proc, and the writer: batching, 0600 files,
 // refused folders and files, reopening after a rename, lost lines counted.
-#include "daemon/audit_log.hpp"
+#include "daemon/outputs/audit_log.hpp"
 #include "daemon/platform/append_file.hpp"
 #include "daemon/platform/process_details.hpp"
 #include "tests/test_files.hpp"

@@ -1,4 +1,4 @@
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "tests/fault/fault.hpp"
 #include "tests/test_files.hpp"
 

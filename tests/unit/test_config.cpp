@@ -2,7 +2,7 @@
 // key, unknown keys, comments, socket_mode, sub-organizations, key_file
 // resolution, and how broken text is reported. Pure: text in, config out
 // (load_config alone reads a file).
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 #include "tests/fault/fault.hpp"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // actokend's command line (SPEC §2).
-#include "daemon/daemon_args.hpp"
+#include "daemon/startup/daemon_args.hpp"
 
 #include <doctest/doctest.h>
 

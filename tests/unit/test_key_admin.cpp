@@ -2,8 +2,8 @@
 // key_file), one order for every change (evict, then rebuild), runtime and
 // persisted keys. A real token service on a manual clock; key_dir is a
 // temporary folder.
-#include "daemon/key_admin.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/admin/key_admin.hpp"
+#include "daemon/runtime/spawn.hpp"
 #include "tests/test_files.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -1,8 +1,8 @@
 // key_command (SPEC §2): the pure reading of what a command wrote, and real
 // runs of small commands on an io_context (no sleeps: a short timeout is
 // given to the run under test instead of the 10 s).
-#include "daemon/key_command.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/keys/key_command.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

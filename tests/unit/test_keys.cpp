@@ -1,7 +1,7 @@
 // The key store (SPEC §2 "Organizations and keys"): key files read as ssh
 // reads a private key, where each organization's key comes from, and keys
 // written at runtime. Works on a temporary folder; chown needs root (CI).
-#include "daemon/keys.hpp"
+#include "daemon/keys/org_table.hpp"
 #include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // The configuration's user and group names become numbers at load (SPEC §4),
 // against an injected name service: nothing here depends on the machine.
-#include "daemon/name_resolution.hpp"
+#include "daemon/settings/name_resolution.hpp"
 
 #include <doctest/doctest.h>
 

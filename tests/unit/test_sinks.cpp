@@ -1,5 +1,5 @@
 // What each sink format writes (SPEC §6 "Sinks"): pure, no files.
-#include "daemon/sinks.hpp"
+#include "daemon/outputs/sinks.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
 // A detached coroutine's exception is logged, never silently dropped (STYLE 21).
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>

@@ -5,8 +5,8 @@
 /// exist, where each one's key comes from, and whether it is usable. Keys
 /// live only in locked, wiped memory (`platform::secure_buffer`).
 
-#include "daemon/config.hpp"
 #include "daemon/platform/secure_memory.hpp"
+#include "daemon/settings/config.hpp"
 #include "daemon/upstream/url.hpp"
 
 #include <sys/types.h>

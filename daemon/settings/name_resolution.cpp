@@ -1,4 +1,4 @@
-#include "daemon/name_resolution.hpp"
+#include "daemon/settings/name_resolution.hpp"
 
 #include "daemon/platform/peer.hpp"
 

@@ -1,7 +1,7 @@
-#include "daemon/key_command.hpp"
+#include "daemon/keys/key_command.hpp"
 
 #include "common/text.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 #include "daemon/upstream/key_echo.hpp"
 
 #include <boost/asio/as_tuple.hpp>

@@ -8,9 +8,9 @@
 /// (coalesced), and at once when asked (a key change, shutdown). Its state
 /// is `/v1/status`'s `cache_file`. The encoding is persist/cache_file's.
 
-#include "daemon/api/status_info.hpp"
-#include "daemon/clock.hpp"
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
+#include "daemon/outputs/status_info.hpp"
+#include "daemon/runtime/clock.hpp"
 #include "daemon/tokens/token_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

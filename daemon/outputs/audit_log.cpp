@@ -1,4 +1,4 @@
-#include "daemon/audit_log.hpp"
+#include "daemon/outputs/audit_log.hpp"
 
 #include "common/json_text.hpp"
 #include "daemon/platform/append_file.hpp"

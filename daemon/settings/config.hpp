@@ -105,7 +105,7 @@ enum class sink_format { token, json, env, appcircle_cli };
 std::string_view to_string(sink_format format) noexcept;
 
 /// One entry of an organization's `sinks`: a file the daemon keeps holding a
-/// valid token (daemon/sinks.hpp).
+/// valid token (daemon/outputs/sinks.hpp).
 struct sink_config {
   std::string
       path;  ///< as written: absolute, or `~/...` (the daemon user's home, expanded when used)

@@ -1,4 +1,4 @@
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
 
 #include "common/base64.hpp"
 #include "common/bearer_token.hpp"

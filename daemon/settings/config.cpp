@@ -1,4 +1,4 @@
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 
 #include "common/json_text.hpp"
 #include "common/names.hpp"

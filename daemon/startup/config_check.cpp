@@ -1,7 +1,7 @@
-#include "daemon/config_check.hpp"
+#include "daemon/startup/config_check.hpp"
 
-#include "daemon/keys.hpp"
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/keys/org_table.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "daemon/platform/append_file.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/upstream/tls_context.hpp"

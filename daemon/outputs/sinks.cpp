@@ -1,9 +1,9 @@
-#include "daemon/sinks.hpp"
+#include "daemon/outputs/sinks.hpp"
 
 #include "common/appcircle_config.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/sink_files.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

@@ -1,8 +1,8 @@
-#include "daemon/cache_keeper.hpp"
+#include "daemon/outputs/cache_keeper.hpp"
 
-#include "daemon/persist/cache_file.hpp"
+#include "daemon/outputs/cache_file.hpp"
 #include "daemon/platform/files.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -1,7 +1,7 @@
-#include "daemon/key_admin.hpp"
+#include "daemon/admin/key_admin.hpp"
 
-#include "daemon/key_command.hpp"
-#include "daemon/spawn.hpp"
+#include "daemon/keys/key_command.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>

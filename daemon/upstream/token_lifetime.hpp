@@ -4,7 +4,7 @@
 /// The longest any token is kept (SPEC §3): the auth codec caps a new token's
 /// expiry with it, the cache file a restored one's.
 
-#include "daemon/clock.hpp"
+#include "daemon/runtime/clock.hpp"
 
 namespace actoken {
 

@@ -4,7 +4,7 @@
 /// The daemon's state that `/v1/status` reports besides the token service's:
 /// the last start or reload, and the cache file (SPEC §4, §6).
 
-#include "daemon/clock.hpp"
+#include "daemon/runtime/clock.hpp"
 
 #include <optional>
 #include <string>

@@ -10,9 +10,9 @@
 /// `appcircle-cli` sink loses only its token: the rest of that file is the
 /// user's). Writes happen only when a token changes, never while serving.
 
-#include "daemon/api/status_info.hpp"
-#include "daemon/clock.hpp"
-#include "daemon/config.hpp"
+#include "daemon/outputs/status_info.hpp"
+#include "daemon/runtime/clock.hpp"
+#include "daemon/settings/config.hpp"
 #include "daemon/tokens/token_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

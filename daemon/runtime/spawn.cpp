@@ -1,4 +1,4 @@
-#include "daemon/spawn.hpp"
+#include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>

@@ -6,7 +6,7 @@
 /// refuse or could not use, names that match nobody — each as a
 /// `file: key: reason` problem.
 
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 
 #include <sys/types.h>
 

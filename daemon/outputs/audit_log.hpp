@@ -11,8 +11,8 @@
 /// once a minute.
 
 #include "common/unique_fd.hpp"
-#include "daemon/clock.hpp"
 #include "daemon/platform/peer.hpp"
+#include "daemon/runtime/clock.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -9,7 +9,7 @@
 /// `last_reload` show it; a changed group database takes effect at the next
 /// reload.
 
-#include "daemon/config.hpp"
+#include "daemon/settings/config.hpp"
 
 #include <sys/types.h>
 

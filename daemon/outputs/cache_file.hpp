@@ -17,10 +17,10 @@
 /// Encoding and decoding are pure (bytes in, bytes out); only
 /// `write_cache_file` and `read_cache_file` touch the file system.
 
-#include "daemon/clock.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/token_lifetime.hpp"
+#include "daemon/runtime/clock.hpp"
 #include "daemon/upstream/api_version.hpp"
+#include "daemon/upstream/token_lifetime.hpp"
 
 #include <filesystem>
 #include <functional>

@@ -1,4 +1,4 @@
-#include "daemon/daemon_args.hpp"
+#include "daemon/startup/daemon_args.hpp"
 
 #include "common/option_name.hpp"
 

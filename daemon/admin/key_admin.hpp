@@ -13,8 +13,8 @@
 /// ends (the app owns it and outlives this).
 
 #include "common/error.hpp"
-#include "daemon/config.hpp"
-#include "daemon/keys.hpp"
+#include "daemon/keys/org_table.hpp"
+#include "daemon/settings/config.hpp"
 #include "daemon/tokens/token_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

@@ -1,4 +1,4 @@
-#include "daemon/keys.hpp"
+#include "daemon/keys/org_table.hpp"
 
 #include "common/names.hpp"
 #include "common/text.hpp"
