@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -298,6 +300,36 @@ std::string awkward_key() {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (int i = 0; i < 40; ++i) key.push_back(alphabet[random() % 64]);
   return key + "==";
+}
+
+bool enter_private_stage(const std::vector<fresh_folder>& fresh,
+                         const std::vector<std::filesystem::path>& keep) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return false;
+  }
+  std::vector<std::filesystem::path> kept{std::filesystem::path(actokend_path()).parent_path(),
+                                          std::filesystem::path(actoken_path()).parent_path()};
+  kept.insert(kept.end(), keep.begin(), keep.end());
+  for (const auto& folder : fresh) {
+    if (!std::filesystem::is_directory(folder.path)) continue;
+    // The old folder stays reachable through this descriptor once the tmpfs covers its path.
+    const int old = ::open(folder.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (old < 0) return false;
+    bool ok = ::mount("tmpfs", folder.path.c_str(), "tmpfs", 0, folder.mode) == 0;
+    for (const auto& path : kept) {
+      const auto inside = path.lexically_relative(folder.path);
+      if (!ok || inside.empty() || *inside.begin() == ".." || inside == ".") continue;
+      const auto target = folder.path / inside;
+      const auto source = "/proc/self/fd/" + std::to_string(old) + "/" + inside.string();
+      std::error_code ec;
+      std::filesystem::create_directories(target, ec);
+      ok = !ec && ::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0;
+    }
+    ::close(old);
+    if (!ok) return false;
+  }
+  return true;
 }
 
 }  // namespace actoken::testing

@@ -114,6 +114,21 @@ std::string built_actokend_path();
 /// binary itself, as it need not be built like the test.
 bool daemon_under_asan();
 
+/// A folder a private stage replaces with an empty tmpfs (see `enter_private_stage`).
+struct fresh_folder {
+  std::filesystem::path path;  ///< e.g. "/tmp"
+  const char* mode;            ///< the tmpfs's mode option, e.g. "mode=1777"
+};
+
+/// Moves the calling process (a forked child) into a mount namespace of its own in which each
+/// of `fresh` is an empty tmpfs, so a test can play with /tmp or /run without touching the
+/// host's. What the stage runs stays reachable at its own path even when it lies under one of
+/// those folders (a checkout cloned into /tmp): the folders of `actokend_path()` and
+/// `actoken_path()`, and every path of `keep`, are bound back from the old folder. A `fresh`
+/// folder that does not exist is left alone. False when no such namespace can be made here.
+bool enter_private_stage(const std::vector<fresh_folder>& fresh,
+                         const std::vector<std::filesystem::path>& keep = {});
+
 /// A random-looking key with the characters a form body must escape.
 std::string awkward_key();
 

@@ -12,9 +12,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -314,15 +312,7 @@ TEST_CASE("as root without XDG_RUNTIME_DIR: a planted /tmp/actoken-0 gets no key
     REQUIRE(stage >= 0);
     if (stage == 0) {
       // The stage: a mount namespace of its own with empty /tmp and /run/user.
-      if (::unshare(CLONE_NEWNS) != 0 ||
-          ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-          ::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0) {
-        ::_exit(77);
-      }
-      if (std::filesystem::is_directory("/run/user") &&
-          ::mount("tmpfs", "/run/user", "tmpfs", 0, "mode=0755") != 0) {
-        ::_exit(77);
-      }
+      if (!enter_private_stage({{"/tmp", "mode=1777"}, {"/run/user", "mode=0755"}})) ::_exit(77);
       // Another user makes /tmp/actoken-0 and listens there.
       int ready[2];
       if (::pipe(ready) != 0) ::_exit(1);

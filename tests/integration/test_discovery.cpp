@@ -17,9 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,12 +72,7 @@ std::optional<report> on_a_private_stage(const std::function<void(const stage&)>
   REQUIRE(child >= 0);
   if (child == 0) {
     ::close(pipe_fds[0]);
-    if (::unshare(CLONE_NEWNS) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0 ||
-        ::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") != 0) {
-      ::_exit(77);
-    }
+    if (!enter_private_stage({{"/tmp", "mode=1777"}, {"/run", "mode=0755"}})) ::_exit(77);
     try {
       play(stage(pipe_fds[1]));
     } catch (const std::exception& e) {
