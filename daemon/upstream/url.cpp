@@ -79,9 +79,9 @@ bool is_path_char(char c) {
 
 enum class url_kind { server, proxy };
 
-std::optional<url> parse(std::string_view text, url_kind kind) {
-  text = trim(text);
-  url out;
+// The scheme, into `out`, and what follows "://": `https` for a server; `http`
+// for a proxy, which may leave it out.
+std::optional<std::string_view> take_scheme(std::string_view text, url_kind kind, url& out) {
   std::string_view rest;
   if (auto sep = text.find("://"); sep != std::string_view::npos) {
     out.scheme = lower(text.substr(0, sep));
@@ -92,13 +92,50 @@ std::optional<url> parse(std::string_view text, url_kind kind) {
   } else {
     return std::nullopt;
   }
-  if (kind == url_kind::server && out.scheme != "https") return std::nullopt;
-  if (kind == url_kind::proxy && out.scheme != "http") return std::nullopt;
+  if (out.scheme != (kind == url_kind::server ? "https" : "http")) return std::nullopt;
+  return rest;
+}
 
-  const auto authority_end = rest.find_first_of("/?#");
-  std::string_view authority_part = rest.substr(0, authority_end);
+// "host", "host:port", "[v6]" or "[v6]:port" into `out.host` and `out.port`
+// (the scheme's port when none is given).
+bool take_host_and_port(std::string_view authority_part, url& out) {
+  std::string_view host;
+  std::optional<std::string_view> port_text;
+  if (!authority_part.empty() && authority_part.front() == '[') {
+    const auto close = authority_part.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority_part.substr(1, close - 1);
+    if (!is_ipv6(host)) return false;
+    std::string_view after = authority_part.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port_text = after.substr(1);
+    }
+  } else {
+    const auto colon = authority_part.find(':');
+    host = authority_part.substr(0, colon);
+    if (colon != std::string_view::npos) port_text = authority_part.substr(colon + 1);
+    if (!is_ipv4(host) && !is_host_name(host)) return false;
+  }
+  out.host = lower(host);
+  if (!port_text) {
+    out.port = out.scheme == "https" ? https_port : http_port;
+    return true;
+  }
+  auto port = parse_port(*port_text);
+  if (port) out.port = *port;
+  return port.has_value();
+}
+
+std::optional<url> parse(std::string_view text, url_kind kind) {
+  url out;
+  const auto rest = take_scheme(trim(text), kind, out);
+  if (!rest) return std::nullopt;
+
+  const auto authority_end = rest->find_first_of("/?#");
+  std::string_view authority_part = rest->substr(0, authority_end);
   std::string_view path =
-      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+      authority_end == std::string_view::npos ? std::string_view{} : rest->substr(authority_end);
 
   if (auto at = authority_part.rfind('@'); at != std::string_view::npos) {
     if (kind != url_kind::proxy || at == 0) return std::nullopt;
@@ -106,39 +143,7 @@ std::optional<url> parse(std::string_view text, url_kind kind) {
     if (!percent_decode_secret(out.userinfo.view())) return std::nullopt;
     authority_part = authority_part.substr(at + 1);
   }
-
-  std::string_view host;
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority_part.empty() && authority_part.front() == '[') {
-    const auto close = authority_part.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = authority_part.substr(1, close - 1);
-    if (!is_ipv6(host)) return std::nullopt;
-    std::string_view after = authority_part.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port_text = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    const auto colon = authority_part.find(':');
-    host = authority_part.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port_text = authority_part.substr(colon + 1);
-      has_port = true;
-    }
-    if (!is_ipv4(host) && !is_host_name(host)) return std::nullopt;
-  }
-  out.host = lower(host);
-
-  if (has_port) {
-    auto port = parse_port(port_text);
-    if (!port) return std::nullopt;
-    out.port = *port;
-  } else {
-    out.port = out.scheme == "https" ? https_port : http_port;
-  }
+  if (!take_host_and_port(authority_part, out)) return std::nullopt;
 
   if (!std::all_of(path.begin(), path.end(), is_path_char)) return std::nullopt;
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
