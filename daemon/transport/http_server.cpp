@@ -86,6 +86,17 @@ std::pair<boost::system::error_code, std::size_t> write_at_once(
   return {ec, sent};
 }
 
+// Writes what `write_at_once` left of `buffers` after `sent` bytes: the rare
+// answer larger than what the socket takes at once.
+net::awaitable<boost::system::error_code> write_rest(
+    stream::socket& socket, const std::array<net::const_buffer, 2>& buffers, std::size_t sent) {
+  beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+  rest.consume(sent);
+  auto [ec, n] = co_await net::async_write(socket, rest, use_tuple);
+  (void)n;
+  co_return ec;
+}
+
 }  // namespace
 
 /// One connection.
@@ -316,6 +327,14 @@ net::awaitable<void> http_server::watchdog(std::shared_ptr<session> s) {
   }
 }
 
+// A token that needs an exchange, or a new key's trial exchange.
+net::awaitable<api::api_response> http_server::finish(api::route_result routed) {
+  if (auto* token = std::get_if<api::pending_token>(&routed)) {
+    co_return co_await router_.finish(std::move(*token));
+  }
+  co_return co_await router_.finish(std::get<api::pending_key>(std::move(routed)));
+}
+
 // One request after another on a connection: wait for it, parse it, answer
 // it (awaiting the router at most once, for a token exchange), write.
 net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
@@ -354,21 +373,14 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
       auto routed = router_.handle(api_request_of(parser, s->peer));
       if (auto* answer = std::get_if<api::api_response>(&routed)) {
         response = std::move(*answer);
-      } else if (auto* token = std::get_if<api::pending_token>(&routed)) {
-        // A token that needs an exchange: its own deadline covers the wait.
-        s->set_deadline(mono_clock::time_point::max());
-        response = co_await router_.finish(std::move(*token));
       } else {
-        // A new key's trial exchange, likewise.
+        // An exchange to wait for: its own deadline covers the wait.
         s->set_deadline(mono_clock::time_point::max());
-        response = co_await router_.finish(std::get<api::pending_key>(std::move(routed)));
+        response = co_await finish(std::move(routed));
       }
     }
     // Answered: a request that may have held a key leaves none of it behind.
-    if (may_hold_a_secret(parser)) {
-      wipe_body(parser);
-      wipe_read_buffer(buffer);
-    }
+    if (may_hold_a_secret(parser)) wipe_body_and_buffer(parser, buffer);
 
     keep_alive = keep_alive && !stopping_;
     head = response_head(response, keep_alive);
@@ -379,9 +391,7 @@ net::awaitable<void> http_server::serve(std::shared_ptr<session> s) {
     const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
     auto [write_ec, sent] = write_at_once(s->socket, buffers);
     if (!write_ec && sent < head.size() + response.body.size()) {
-      beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
-      rest.consume(sent);
-      std::tie(write_ec, std::ignore) = co_await net::async_write(s->socket, rest, use_tuple);
+      write_ec = co_await write_rest(s->socket, buffers, sent);
     }
     if (write_ec || !keep_alive) co_return;
   }

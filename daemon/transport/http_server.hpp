@@ -65,6 +65,8 @@ class http_server {
   bool admit(boost::system::error_code ec, net::local::stream_protocol::socket socket);
   net::awaitable<void> run(std::shared_ptr<session> s);
   net::awaitable<void> serve(std::shared_ptr<session> s);
+  /// Awaits the router for a request it could not answer at once.
+  net::awaitable<api::api_response> finish(api::route_result routed);
   net::awaitable<void> watchdog(std::shared_ptr<session> s);
   bool make_room();
   /// The connections allowed now: max_connections, or fewer while the

@@ -75,4 +75,9 @@ void wipe_read_buffer(read_buffer& buffer) {
   }
 }
 
+void wipe_body_and_buffer(request_parser& parser, read_buffer& buffer) {
+  wipe_body(parser);
+  wipe_read_buffer(buffer);
+}
+
 }  // namespace actoken::transport

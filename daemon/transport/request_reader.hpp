@@ -86,4 +86,7 @@ void wipe_body(request_parser& parser) noexcept;
 /// keeping only the bytes of a pipelined next request.
 void wipe_read_buffer(read_buffer& buffer);
 
+/// Both of the above, for a request that may have held a key once it is answered.
+void wipe_body_and_buffer(request_parser& parser, read_buffer& buffer);
+
 }  // namespace actoken::transport
