@@ -1,0 +1,114 @@
+#pragma once
+
+/// @file
+/// A private stage for tests that play the machine's shared places: a forked
+/// child in a mount namespace of its own, whose /tmp and /run are fresh tmpfs
+/// (so /tmp/actoken-<uid>, /run/user/<uid> and /run/actoken are the test's
+/// alone, and the host's are never touched) and, when asked, whose /etc is a
+/// copy-on-write overlay of the host's (so users and groups the test makes
+/// with useradd and groupadd exist on the stage only and vanish with it).
+///
+/// What the stage saw comes back as JSON through a pipe. The play runs in the
+/// child, where doctest's assertions would go unseen: it reports, and the test
+/// checks what it reported.
+
+#include "tests/integration/harness.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace actoken::testing {
+
+/// What a stage makes private besides /tmp and /run.
+enum class stage_etc {
+  shared,        ///< the host's /etc, read as is
+  copy_on_write  ///< an overlay: writes (useradd, groupadd) stay on the stage
+};
+
+/// The exit code of a stage that could not be set up (no CAP_SYS_ADMIN here).
+inline constexpr int stage_unavailable = 77;
+
+namespace detail {
+
+/// Sets up the namespace and its mounts; false when the system refuses.
+inline bool enter_private_stage(stage_etc etc) {
+  if (::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0 ||
+      ::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") != 0) {
+    return false;
+  }
+  if (etc == stage_etc::shared) return true;
+  // The overlay's writable layer lives in the stage's own /run.
+  if (::mkdir("/run/stage-etc", 0700) != 0 || ::mkdir("/run/stage-etc/upper", 0755) != 0 ||
+      ::mkdir("/run/stage-etc/work", 0700) != 0) {
+    return false;
+  }
+  return ::mount("overlay", "/etc", "overlay", 0,
+                 "lowerdir=/etc,upperdir=/run/stage-etc/upper,workdir=/run/stage-etc/work") == 0;
+}
+
+inline void write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const auto n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace detail
+
+/// Runs `play` in a child on a private stage and returns what it returned (or
+/// `{"exception": what}` when it threw); nullopt when no private stage can be
+/// made here, which the caller reports as a skip. Whatever `play` starts
+/// (daemons, children) it must also end before it returns.
+inline std::optional<nlohmann::json> on_a_private_stage(
+    stage_etc etc, const std::function<nlohmann::json()>& play) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  const pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error("fork failed");
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    if (!detail::enter_private_stage(etc)) ::_exit(stage_unavailable);
+    nlohmann::json said;
+    try {
+      said = play();
+    } catch (const std::exception& e) {
+      said = {{"exception", e.what()}};
+    } catch (...) {
+      said = {{"exception", "something that is not a std::exception"}};
+    }
+    detail::write_all(pipe_fds[1], said.dump());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) {
+    throw std::runtime_error("the private stage did not exit normally");
+  }
+  if (WEXITSTATUS(status) == stage_unavailable) return std::nullopt;
+  if (WEXITSTATUS(status) != 0) throw std::runtime_error("the private stage failed");
+  return nlohmann::json::parse(text);
+}
+
+}  // namespace actoken::testing
