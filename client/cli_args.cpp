@@ -1,6 +1,7 @@
 #include "client/cli_args.hpp"
 
 #include "common/names.hpp"
+#include "common/nearest_name.hpp"
 #include "common/option_name.hpp"
 #include "common/version.hpp"
 
@@ -35,7 +36,11 @@ Exit codes: 0 ok, 1 other failure, 2 usage, 3 daemon not reachable or refused, 4
 denied, 5 unknown organization or no key, 6 key rejected, 7 auth server unavailable,
 timed out or rate limited. `exec` exits with the command's status (127: not found).
 
-Run `actoken COMMAND --help` for a command's options and examples.)txt";
+With --json, a failure is a JSON object on stdout too ({"error","message"}), with
+the same exit code.
+
+Run `actoken help COMMAND` (or `actoken COMMAND --help`) for a command's options
+and examples.)txt";
 
 constexpr std::string_view token_footer = R"txt(Examples:
   actoken token                           the default organization's token
@@ -92,9 +97,13 @@ constexpr std::string_view key_remove_footer = R"txt(Examples:
   actoken key remove acme)txt";
 
 constexpr std::string_view env_footer =
-    R"txt(Prints the line that sets ACTOKEN_SOCKET to the socket this actoken would use,
-like `ssh-agent -s`. The shell is --shell, else the one $SHELL names (csh and tcsh:
-csh; fish: fish; anything else: sh).
+    R"txt(Prints the line that sets ACTOKEN_SOCKET to the socket where a daemon answers
+now, like `ssh-agent -s`: --socket or $ACTOKEN_SOCKET if given, else the first
+that answers of the user sockets and the system socket. When none answers it
+prints nothing on stdout and exits 3, so `eval "$(actoken env)"` never pins a
+socket nobody serves; start one with `eval "$(actokend --detach)"`. The shell is
+--shell, else the one $SHELL names (csh and tcsh: csh; fish: fish; anything
+else: sh).
 
 Examples:
   eval "$(actoken env)"                   in a crontab line or a script run by sudo
@@ -132,6 +141,14 @@ when the new config is refused: the daemon keeps the previous one.
 Examples:
   actoken reload
   sudo actoken reload --socket /run/actoken/actokend.sock)txt";
+
+constexpr std::string_view help_footer =
+    R"txt(`actoken help COMMAND` is `actoken COMMAND --help`: its options and examples.
+
+Examples:
+  actoken help                            the commands and the global options
+  actoken help token
+  actoken help key add)txt";
 
 constexpr std::string_view flush_footer = R"txt(Examples:
   actoken flush acme                      forget acme's cached tokens
@@ -207,6 +224,7 @@ struct subcommands {
   CLI::App* appcircle_config = nullptr;
   CLI::App* whoami = nullptr;
   CLI::App* reload = nullptr;
+  CLI::App* help = nullptr;  // listed in the usage; parse_command_line answers it before CLI11
 };
 
 // Where CLI11 writes what it parsed; turned into a `command_line` afterwards.
@@ -378,6 +396,8 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
 
   add_env_command(*app, raw, subs);
   add_appcircle_config_command(*app, raw, subs);
+  subs.help = app->add_subcommand("help", "Print this usage, or a command's: help COMMAND");
+  subs.help->footer(std::string(help_footer));
   return app;
 }
 
@@ -412,8 +432,47 @@ parse_outcome usage_error(std::string_view message, std::string_view path) {
   outcome.exit_code = 2;
   std::string line(message);
   std::replace(line.begin(), line.end(), '\n', ' ');
-  outcome.err = "actoken: " + line + " (see `" + std::string(path) + " --help`)\n";
+  outcome.message = line + " (see `" + std::string(path) + " --help`)";
+  outcome.err = "actoken: " + outcome.message + "\n";
   return outcome;
+}
+
+// The commands at the top level, and those under `key`, as typed.
+constexpr std::array<std::string_view, 13> top_commands{
+    "token", "header", "exec",   "orgs", "status",           "ping", "key",
+    "flush", "whoami", "reload", "env",  "appcircle-config", "help"};
+constexpr std::array<std::string_view, 2> key_commands{"add", "remove"};
+
+template <std::size_t N>
+std::vector<std::string> as_strings(const std::array<std::string_view, N>& names) {
+  return {names.begin(), names.end()};
+}
+
+// `word` is not a command (of `key` when `parent` is "key "): the nearest one, or the
+// list. The word is repeated only when it looks like a mistyped command, never like
+// a key pasted in the wrong place (common/option_name).
+template <std::size_t N>
+parse_outcome unknown_command(std::string_view word, std::string_view parent,
+                              const std::array<std::string_view, N>& known) {
+  const auto printable = actoken::printable_command_name(word);
+  const auto names = as_strings(known);
+  if (printable) {
+    if (const auto nearest = actoken::nearest_name(*printable, names)) {
+      parse_outcome outcome;
+      outcome.exit_code = 2;
+      outcome.message = "no command " + std::string(parent) + std::string(*printable) +
+                        "; did you mean " + std::string(parent) + *nearest + "?";
+      outcome.err = "actoken: " + outcome.message + "\n";
+      return outcome;
+    }
+  }
+  std::string list;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  const auto what = printable ? "no command " + std::string(parent) + std::string(*printable)
+                              : std::string("unknown command");
+  return usage_error(what + "; expected " + list, parent.empty() ? "actoken" : "actoken key");
 }
 
 struct parse_attempt {
@@ -465,14 +524,19 @@ parse_outcome outcome_of(const CLI::Error& error, const CLI::App& app, const sub
       if (left.front().starts_with("-")) {
         return usage_error(unexpected_argument(left.front()), path);
       }
-      return usage_error(
-          "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env, "
-          "appcircle-config, whoami or reload",
-          path);
+      return unknown_command(left.front(), "", top_commands);
     }
-    return usage_error("a command is required", path);
+    // SPEC §5: no command at all prints the usage, to stderr, and exits 2.
+    parse_outcome usage;
+    usage.exit_code = 2;
+    usage.message = "a command is required (see `actoken help`)";
+    usage.err = app.help();
+    return usage;
   }
   if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr && path == "actoken key") {
+    if (!left.empty() && !left.front().starts_with("-")) {
+      return unknown_command(left.front(), "key ", key_commands);
+    }
     return usage_error("key needs a subcommand: add or remove", path);
   }
   const auto* option = option_named_in(error.what());
@@ -648,37 +712,83 @@ parse_attempt run_parser(const std::vector<std::string>& args) {
   return attempt;
 }
 
-}  // namespace
+// `actoken [--json] [--socket PATH] help [COMMAND...]`: the words after `help`, or
+// nullopt when the command is not `help`. The global options may come anywhere.
+std::optional<std::vector<std::string>> help_words(const std::vector<std::string>& args) {
+  std::optional<std::vector<std::string>> words;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--json" || arg.starts_with("--socket=")) {
+      continue;
+    }
+    if (arg == "--socket") {
+      ++i;
+      continue;
+    }
+    if (!words) {
+      if (arg != "help") {
+        return std::nullopt;
+      }
+      words.emplace();
+      continue;
+    }
+    words->push_back(arg);
+  }
+  return words;
+}
 
-bool valid_org_name(std::string_view name) { return is_valid_org_name(name); }
+template <std::size_t N>
+bool is_one_of(std::string_view word, const std::array<std::string_view, N>& names) {
+  return std::find(names.begin(), names.end(), word) != names.end();
+}
 
-std::string refused_env_name(std::string_view name) {
-  // What a command needs to run: the dynamic linker reads LD_*, exec and shells
-  // PATH, IFS and SHELL, and most programs HOME, USER and LOGNAME. A token there
-  // breaks the command, or puts the token where it was never meant to go.
-  constexpr std::array<std::string_view, 6> needed{"PATH", "HOME",    "SHELL",
-                                                   "USER", "LOGNAME", "IFS"};
-  for (const auto refused : needed) {
-    if (name == refused) {
-      return std::string(refused) + " is needed by the command to run; name another variable";
+// `actoken help COMMAND` is `actoken COMMAND --help` (SPEC §5), `help help` help's
+// own; `actoken help` alone, the usage.
+parse_outcome help_outcome(const std::vector<std::string>& words) {
+  std::vector<std::string> asked;
+  for (const auto& word : words) {
+    if (word == "--help" || word == "-h") {
+      // `help token --help`: token's help all the same; `help --help`: help's own.
+      if (asked.empty()) {
+        asked.emplace_back("help");
+      }
+      continue;
+    }
+    if (word.starts_with("-")) {
+      return usage_error(unexpected_argument(word), "actoken help");
+    }
+    if (asked.empty()) {
+      if (!is_one_of(word, top_commands)) {
+        return unknown_command(word, "", top_commands);
+      }
+      asked.push_back(word);
+    } else if (asked == std::vector<std::string>{"help"} && word == "help") {
+      continue;  // `help help --help`
+    } else if (asked.size() == 1 && asked.front() == "key") {
+      if (!is_one_of(word, key_commands)) {
+        return unknown_command(word, "key ", key_commands);
+      }
+      asked.push_back(word);
+    } else {
+      return usage_error("help takes one command", "actoken help");
     }
   }
-  if (name.starts_with("LD_")) {
-    return "LD_* variables steer the dynamic linker; name another variable";
-  }
-  return {};
+  asked.emplace_back("--help");
+  auto attempt = run_parser(asked);
+  return attempt.done ? std::move(*attempt.done) : usage_error("invalid command line", "actoken");
 }
 
-bool valid_env_name(std::string_view name) {
-  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
+// Whether --json is on the command line (before `exec`'s `--`): a usage error then
+// prints its JSON object too (SPEC §5), even when CLI11 stopped before reading it.
+bool wants_json(const std::vector<std::string>& args) {
+  const auto dash = std::find(args.begin(), args.end(), std::string("--"));
+  return std::find(args.begin(), dash, std::string("--json")) != dash;
 }
 
-parse_outcome parse_command_line(const std::vector<std::string>& args) {
+parse_outcome parse_arguments(const std::vector<std::string>& args) {
+  if (const auto words = help_words(args)) {
+    return help_outcome(*words);
+  }
   // `exec`'s command follows the first `--` and is never parsed as options: split it
   // off first. Other commands get the full argument list back, `--` included.
   const auto dash = std::find(args.begin(), args.end(), std::string("--"));
@@ -710,6 +820,56 @@ parse_outcome parse_command_line(const std::vector<std::string>& args) {
   }
   parse_outcome outcome;
   outcome.command = std::move(attempt.command);
+  return outcome;
+}
+
+}  // namespace
+
+std::vector<std::string> command_names() {
+  std::vector<std::string> names;
+  for (const auto name : top_commands) {
+    if (name == "key") {
+      for (const auto sub : key_commands) {
+        names.push_back("key " + std::string(sub));
+      }
+    } else {
+      names.emplace_back(name);
+    }
+  }
+  return names;
+}
+
+bool valid_org_name(std::string_view name) { return is_valid_org_name(name); }
+
+std::string refused_env_name(std::string_view name) {
+  // What a command needs to run: the dynamic linker reads LD_*, exec and shells
+  // PATH, IFS and SHELL, and most programs HOME, USER and LOGNAME. A token there
+  // breaks the command, or puts the token where it was never meant to go.
+  constexpr std::array<std::string_view, 6> needed{"PATH", "HOME",    "SHELL",
+                                                   "USER", "LOGNAME", "IFS"};
+  for (const auto refused : needed) {
+    if (name == refused) {
+      return std::string(refused) + " is needed by the command to run; name another variable";
+    }
+  }
+  if (name.starts_with("LD_")) {
+    return "LD_* variables steer the dynamic linker; name another variable";
+  }
+  return {};
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+parse_outcome parse_command_line(const std::vector<std::string>& args) {
+  auto outcome = parse_arguments(args);
+  outcome.json = wants_json(args);
   return outcome;
 }
 

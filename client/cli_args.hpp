@@ -61,8 +61,15 @@ struct parse_outcome {
   std::optional<command_line> command;  ///< set when a command should run
   int exit_code = 0;                    ///< without a command: 0 (help, version) or 2 (usage)
   std::string out;                      ///< for stdout: help or version text
-  std::string err;                      ///< for stderr: one `actoken: ...` line for a usage error
+  /// for stderr: one `actoken: ...` line for a usage error, or the whole usage
+  /// when no command was given
+  std::string err;
+  std::string message;  ///< a usage error in one sentence, without "actoken: " (for --json)
+  bool json = false;    ///< --json was on the command line (a usage error is then JSON too)
 };
+
+/// The commands `actoken help` knows, as typed: "token", ..., "key add", "key remove".
+std::vector<std::string> command_names();
 
 /// The variable `exec` sets when no --env is given (Appcircle's convention).
 inline constexpr std::string_view default_token_variable = "AC_ACCESS_TOKEN";
@@ -78,8 +85,10 @@ bool valid_env_name(std::string_view name);
 /// The reason names the variable only when it is one of that fixed list.
 std::string refused_env_name(std::string_view name);
 
-/// Parses `args` (argv without the program name). `--help` and `--version` give
-/// exit code 0 with text in `out`; any usage error gives 2 with one line in `err`.
+/// Parses `args` (argv without the program name). `--help`, `help [COMMAND]` and
+/// `--version` give exit code 0 with text in `out`; any usage error gives 2 with
+/// one line in `err` (an unknown command with the nearest one, "did you mean
+/// token?"), and no command at all gives 2 with the usage in `err`.
 parse_outcome parse_command_line(const std::vector<std::string>& args);
 
 }  // namespace actoken::client

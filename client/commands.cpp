@@ -8,6 +8,7 @@
 #include "client/output.hpp"
 #include "client/platform/files.hpp"
 #include "client/shell_env.hpp"
+#include "client/socket_client.hpp"
 #include "common/error.hpp"
 
 #include <string.h>
@@ -143,6 +144,57 @@ std::vector<table_cell> whoami_row(const json& org) {
   return {{one_line(text_field(org, "name"), 64)},
           {one_line(rule, 160)},
           {one_line(subs.empty() ? "-" : subs, 400)}};
+}
+
+// The first socket `env` tries at which a genuine daemon answers; or, reported
+// already, the exit code: 4 when a socket refused the caller, else 3.
+struct answering {
+  std::optional<std::filesystem::path> socket;
+  int exit_code = exit_code::ok;
+};
+
+// Why none answers, one candidate after another: `A (No such file or directory)`.
+std::string tried_sockets(const std::vector<std::pair<std::filesystem::path, std::string>>& tried) {
+  std::string text;
+  for (std::size_t i = 0; i < tried.size(); ++i) {
+    text += (i == 0                  ? ""
+             : i + 1 == tried.size() ? " or "
+                                     : ", ") +
+            tried[i].first.string() + " (" + one_line(tried[i].second, 200) + ")";
+  }
+  return text;
+}
+
+answering answering_socket(const context& ctx) {
+  const auto candidates =
+      ctx.socket_candidates.empty() ? std::vector{ctx.socket} : ctx.socket_candidates;
+  std::vector<std::pair<std::filesystem::path, std::string>> tried;
+  for (const auto& candidate : candidates) {
+    const auto result = socket_client(candidate, ctx.timeout).check();
+    if (result.answered()) {
+      return {candidate, exit_code::ok};
+    }
+    if (result.error == transport_error::permission) {
+      // A daemon runs there and shuts us out: say how to get in, not how to start one.
+      const auto report = report_of(ctx, result, candidate);
+      report_error(ctx, report.message, report.error);
+      return {std::nullopt, report.exit_code};
+    }
+    tried.emplace_back(candidate, result.error == transport_error::untrusted
+                                      ? "refusing it: " + result.detail
+                                      : result.detail);
+  }
+  std::string hint =
+      "start one with `eval \"$(actokend --detach)\"` (or `systemctl --user start "
+      "actokend.socket`)";
+  const bool system_socket_tried = std::find(candidates.begin(), candidates.end(),
+                                             actoken::system_socket_path()) != candidates.end();
+  if (system_socket_tried && ctx.system_daemon_installed && ctx.system_daemon_installed()) {
+    hint += ", or the system daemon with `systemctl start actokend.socket` (as root)";
+  }
+  report_error(ctx, "no actokend answers at " + tried_sockets(tried) + "; " + hint,
+               "daemon_unreachable");
+  return {std::nullopt, exit_code::unreachable};
 }
 
 }  // namespace
@@ -286,7 +338,7 @@ int run_header(const command_line& command, context& ctx) {
 
 int run_exec(const command_line& command, context& ctx) {
   if (command.exec_argv.empty()) {
-    report_error(ctx, "exec: no command given");
+    report_error(ctx, "exec: no command given", "usage");
     return exit_code::usage;
   }
   std::string token;
@@ -324,10 +376,10 @@ int run_exec(const command_line& command, context& ctx) {
   }
   const auto& name = command.exec_argv.front();
   if (error == ENOENT || error == ENOTDIR) {
-    report_error(ctx, one_line(name, 200) + ": command not found");
+    report_error(ctx, one_line(name, 200) + ": command not found", "command_not_found");
     return exit_code::command_not_found;
   }
-  report_error(ctx, one_line(name, 200) + ": " + std::strerror(error));
+  report_error(ctx, one_line(name, 200) + ": " + std::strerror(error), "command_not_executable");
   return 126;  // found but not executable, as POSIX shells report it
 }
 
@@ -387,8 +439,9 @@ int run_reload(const command_line& /*command*/, context& ctx) {
     ctx.out << "reloaded at " << text_field(got.body, "at") << ": " << message << '\n';
   }
   if (!reloaded) {
-    report_error(ctx,
-                 "the new configuration was refused; actokend keeps the previous one: " + message);
+    // The daemon's answer is already on stdout with --json: the line alone here.
+    report_line(ctx,
+                "the new configuration was refused; actokend keeps the previous one: " + message);
     return exit_code::failure;
   }
   return exit_code::ok;
@@ -413,8 +466,8 @@ int run_ping(const command_line& /*command*/, context& ctx) {
     ctx.out << dump(got.body, ctx.pretty_json) << '\n';
   }
   if (status != "ok") {
-    report_error(ctx, "actokend at " + ctx.socket.string() + " is not healthy (status '" +
-                          one_line(status, 64) + "')");
+    report_line(ctx, "actokend at " + ctx.socket.string() + " is not healthy (status '" +
+                         one_line(status, 64) + "')");
     return exit_code::failure;
   }
   if (!ctx.json) {
@@ -450,8 +503,11 @@ int run_key_add(const command_line& command, context& ctx) {
     return exit_code::failure;
   }
   key.clear();
+  const wait_reason reason{
+      settings.verify ? wait_reason::kind::key_check : wait_reason::kind::other, org, "",
+      settings.auth_url.value_or("")};
   const auto got =
-      ask(ctx, "PUT", "/v1/orgs/" + percent_encode(org) + "/key", org, body.view(), true);
+      ask(ctx, "PUT", "/v1/orgs/" + percent_encode(org) + "/key", org, body.view(), true, reason);
   body.clear();
   if (got.exit_code != exit_code::ok) {
     return got.exit_code;
@@ -507,7 +563,11 @@ int run_flush(const command_line& command, context& ctx) {
 int run_env(const command_line& command, context& ctx) {
   const char* shell = ctx.env("SHELL");
   const auto syntax = command.shell.value_or(shell_from_path(shell == nullptr ? "" : shell));
-  const auto line = socket_env_line(ctx.socket.string(), syntax);
+  const auto found = answering_socket(ctx);
+  if (!found.socket) {
+    return found.exit_code;  // reported
+  }
+  const auto line = socket_env_line(found.socket->string(), syntax);
   if (!line) {
     report_error(ctx,
                  "the socket path has a control character, which a shell line cannot carry "
@@ -515,7 +575,7 @@ int run_env(const command_line& command, context& ctx) {
     return exit_code::failure;
   }
   if (ctx.json) {
-    ctx.out << dump(json{{"ACTOKEN_SOCKET", ctx.socket.string()}}, ctx.pretty_json) << '\n';
+    print_json(ctx, json{{"ACTOKEN_SOCKET", found.socket->string()}});
   } else {
     ctx.out << *line;
   }

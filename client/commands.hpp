@@ -52,6 +52,12 @@ struct context {
   uid_t uid = 0;  ///< the caller, whose home holds the Appcircle CLI's config
   /// Whether this host has the system daemon, for the hint when no daemon answers.
   std::function<bool()> system_daemon_installed = system_daemon_is_installed;
+  /// Whether stderr is a terminal, for the line that says what a slow command waits
+  /// for (SPEC §5); asked only once a command has waited 0.5 s.
+  std::function<bool()> stderr_is_terminal = [] { return false; };
+  /// The sockets `env` tries, in order, for the first that answers: the one given
+  /// (--socket, $ACTOKEN_SOCKET), else every discovery candidate. Empty: `socket`.
+  std::vector<std::filesystem::path> socket_candidates;
 };
 
 /// Runs `command` and returns the process exit code.
@@ -77,8 +83,10 @@ int run_key_add(const command_line& command, context& ctx);
 int run_key_remove(const command_line& command, context& ctx);
 /// `actoken flush [ORG]`: evicts cached tokens.
 int run_flush(const command_line& command, context& ctx);
-/// `actoken env`: prints the line that sets ACTOKEN_SOCKET to `ctx.socket`, in the
-/// syntax of --shell or of $SHELL. Talks to no daemon.
+/// `actoken env`: prints the line that sets ACTOKEN_SOCKET to the first socket of
+/// `ctx.socket_candidates` where a genuine daemon answers, in the syntax of
+/// --shell or of $SHELL. When none answers: nothing on stdout, exit 3, and how to
+/// start one (SPEC §5); a socket that refuses the caller: exit 4 and the fix.
 int run_env(const command_line& command, context& ctx);
 /// `actoken appcircle-config [ORG]`: writes a token into the Appcircle CLI's config
 /// store (client/appcircle_config.hpp), replacing the file atomically; prints its

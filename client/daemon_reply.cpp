@@ -1,5 +1,6 @@
 #include "client/daemon_reply.hpp"
 
+#include "client/daemon_trust.hpp"
 #include "common/paths.hpp"
 
 #include <utility>
@@ -37,7 +38,75 @@ std::string start_hint(socket_owner owner) {
          std::string(elsewhere);
 }
 
+// `Retry-After` as whole seconds (the daemon sends nothing else); nullopt otherwise.
+std::optional<std::int64_t> retry_after_of(const http_response& response) {
+  const auto value = response.header("Retry-After");
+  if (!value || value->empty() || value->size() > 9) {
+    return std::nullopt;
+  }
+  std::int64_t seconds = 0;
+  for (const char c : *value) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    seconds = seconds * 10 + (c - '0');
+  }
+  return seconds;
+}
+
+// A mode as people write it: "0660".
+std::string octal_mode(mode_t mode) {
+  std::string text = "0000";
+  for (std::size_t i = 4; i-- > 1;) {
+    text[i] = static_cast<char>('0' + (mode & 07));
+    mode >>= 3;
+  }
+  return text;
+}
+
 }  // namespace
+
+std::string with_next_try(std::string message, std::optional<std::int64_t> retry_after) {
+  if (retry_after) {
+    message += "; next try in " + std::to_string(*retry_after) + " s";
+  }
+  return message;
+}
+
+std::string denial_message(const std::filesystem::path& socket,
+                           const platform::access_facts& access) {
+  const std::string denied = "permission denied connecting to actokend at " + socket.string();
+  if (!access.known) {
+    return denied + ": ask its administrator for access to the socket (its group)";
+  }
+  const std::string what =
+      access.folder ? "its folder " + socket_folder(socket).string() : "the socket";
+  // Connecting needs write permission on the socket and search permission on its folder.
+  const mode_t group_bit = access.folder ? 0010 : 0020;
+  const auto group = one_line(access.group_name.value_or(std::to_string(access.gid)), 64);
+  if ((access.mode & group_bit) == 0) {
+    return denied + ": " + what + " is open to its owner only (mode " + octal_mode(access.mode) +
+           "); run a daemon of your own (`eval \"$(actokend --detach)\"`) or ask its "
+           "administrator";
+  }
+  if (access.carried) {
+    // The group would let us in and we have it: an ACL or a security module says no.
+    return denied + ": " + what + " refuses you although you are in its group " + group +
+           " (mode " + octal_mode(access.mode) + "); ask its administrator";
+  }
+  if (access.listed) {
+    return denied + ": you are in group " + group +
+           ", but this session started before you were added; log in again (or run `newgrp " +
+           group + "`)";
+  }
+  const std::string only = denied + ": only members of group " + group + " may connect; ";
+  if (!access.user_name) {
+    return only + "ask an administrator to add your user (uid " + std::to_string(access.uid) +
+           ") to group " + group + ", then log in again";
+  }
+  return only + "ask an administrator to run: usermod -aG " + group + " " +
+         one_line(*access.user_name, 64) + ", then log in again";
+}
 
 std::string one_line(std::string_view text, std::size_t max_size) {
   std::string line;
@@ -67,8 +136,10 @@ daemon_reply interpret_reply(const http_response& response, std::string_view org
     reply.exit_code = exit_code::failure;
     reply.message = "unexpected answer from actokend (HTTP " + std::to_string(response.status) +
                     " without a JSON object)";
+    reply.error_object = {{"error", "unexpected_answer"}, {"message", reply.message}};
     return reply;
   }
+  reply.retry_after = retry_after_of(response);
 
   std::string name;
   std::string message;
@@ -93,6 +164,12 @@ daemon_reply interpret_reply(const http_response& response, std::string_view org
     }
   }
   reply.message = one_line(message);
+  if (is_object && !name.empty()) {
+    reply.error_object = std::move(body);
+  } else {
+    reply.error_object = {{"error", name.empty() ? std::string("unexpected_answer") : name},
+                          {"message", reply.message}};
+  }
   if (reply.code == actoken::errc::no_key &&
       reply.message.find("actoken key add") == std::string::npos) {
     reply.message += "; add a key with `actoken key add " +
@@ -110,36 +187,40 @@ socket_owner owner_of_socket(const std::filesystem::path& socket,
 }
 
 transport_report describe_transport_error(const call_result& result,
-                                          const std::filesystem::path& socket, socket_owner owner) {
+                                          const std::filesystem::path& socket, socket_owner owner,
+                                          const platform::access_facts* access) {
   const std::string where = "actokend at " + socket.string();
+  const auto unreachable = [](std::string message) -> transport_report {
+    return {exit_code::unreachable, std::move(message), "daemon_unreachable"};
+  };
   switch (result.error) {
     case transport_error::none:
-      return {exit_code::ok, ""};
+      return {exit_code::ok, "", ""};
     case transport_error::permission:
       return {exit_code::permission,
-              "permission denied connecting to " + where +
-                  ": ask its administrator for access to the socket (its group)"};
+              denial_message(socket, access != nullptr ? *access : platform::access_facts{}),
+              "forbidden"};
     case transport_error::no_socket:
     case transport_error::refused:
-      return {exit_code::unreachable,
-              "cannot reach " + where + ": " + result.detail + "; " + start_hint(owner)};
+      return unreachable("cannot reach " + where + ": " + result.detail + "; " + start_hint(owner));
     case transport_error::path_too_long:
-      return {exit_code::unreachable, "cannot reach " + where + ": " + result.detail};
+      return unreachable("cannot reach " + where + ": " + result.detail);
     case transport_error::timeout:
-      return {exit_code::unreachable, where + " did not answer in time"};
+      return unreachable(where + " did not answer in time");
     case transport_error::closed:
-      return {exit_code::unreachable,
-              where + " closed the connection without answering (" + one_line(result.detail) + ")"};
+      return unreachable(where + " closed the connection without answering (" +
+                         one_line(result.detail) + ")");
     case transport_error::protocol:
       return {exit_code::failure,
-              "unexpected answer from " + where + ": " + one_line(result.detail)};
+              "unexpected answer from " + where + ": " + one_line(result.detail),
+              "unexpected_answer"};
     case transport_error::untrusted:
       // Not "cannot reach": something answers there, and it is not to be trusted.
-      return {exit_code::unreachable, "refusing " + socket.string() + ": " + result.detail};
+      return unreachable("refusing " + socket.string() + ": " + result.detail);
     case transport_error::io:
       break;
   }
-  return {exit_code::unreachable, "cannot talk to " + where + ": " + one_line(result.detail)};
+  return unreachable("cannot talk to " + where + ": " + one_line(result.detail));
 }
 
 }  // namespace actoken::client

@@ -6,11 +6,13 @@
 /// Pure functions: an answer (or a transport failure) in, a verdict out.
 
 #include "client/http_response.hpp"
+#include "client/platform/access_facts.hpp"
 #include "client/socket_client.hpp"
 #include "common/error.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -26,6 +28,12 @@ struct daemon_reply {
   int exit_code = 0;                  ///< 0 when `ok`, else the SPEC §5 exit code
   std::optional<actoken::errc> code;  ///< the daemon's `error`, when it is one we know
   std::string message;                ///< one line for stderr when not `ok` (without "actoken: ")
+  /// When not `ok`, what `--json` prints: the daemon's error object as it sent it,
+  /// or `{"error","message"}` made from the status when it sent none.
+  nlohmann::ordered_json error_object;
+  /// The answer's `Retry-After` in whole seconds: when the daemon, backing off or
+  /// resting, will try that exchange again (docs/api.md).
+  std::optional<std::int64_t> retry_after;
 };
 
 /// Judges an HTTP answer. `org` names the organization the request was about
@@ -42,6 +50,9 @@ struct transport_report {
   int exit_code = 0;    ///< SPEC §5: 3 unreachable, 4 permission, 1 a garbled answer
   std::string message;  ///< names the socket path and says how to start the daemon, or why
                         ///< it is refused (`refusing PATH: its folder belongs to uid N, ...`)
+  /// The `error` of `--json`'s object: `daemon_unreachable` (3), `forbidden` (4: the
+  /// socket refused us), `unexpected_answer` (1).
+  std::string error;
 };
 
 /// Whose daemon a socket is, for the hint when none answers there (SPEC §5).
@@ -59,10 +70,23 @@ socket_owner owner_of_socket(const std::filesystem::path& socket,
 /// Builds the report for a call that got no answer from `socket`. An unreachable
 /// daemon's hint fits `owner`: the user unit (or `actokend &`) for a user socket,
 /// the system unit for the system socket, and never `sudo` on a host that has no
-/// system daemon (the user's own daemon is what is missing there).
+/// system daemon (the user's own daemon is what is missing there). A refused
+/// connection is worded from `access` when given (see denial_message).
 transport_report describe_transport_error(const call_result& result,
                                           const std::filesystem::path& socket,
-                                          socket_owner owner = socket_owner::user);
+                                          socket_owner owner = socket_owner::user,
+                                          const platform::access_facts* access = nullptr);
+
+/// Why `socket` refused the connection and what fixes it (SPEC §5): the group
+/// that lets its members in and `ask an administrator to run: usermod -aG GROUP
+/// USER, then log in again`; `log in again` alone when the caller is in the group
+/// but this session started before; the owner-only mode when no group helps.
+std::string denial_message(const std::filesystem::path& socket,
+                           const platform::access_facts& access);
+
+/// `message` and the daemon's next try, when `retry_after` says when:
+/// `...; next try in 37 s` (SPEC §5).
+std::string with_next_try(std::string message, std::optional<std::int64_t> retry_after);
 
 /// `text` made fit for one stderr line: control characters become spaces and
 /// anything past `max_size` bytes is cut with "...".

@@ -8,6 +8,8 @@
 #include "common/error.hpp"
 #include "common/paths.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <iostream>
@@ -20,7 +22,13 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const auto parsed = parse_command_line(args);
   if (!parsed.command) {
-    std::cout << parsed.out << std::flush;
+    std::cout << parsed.out;
+    if (parsed.json && parsed.exit_code != actoken::exit_code::ok) {
+      // SPEC §5: with --json a usage error is also an object on stdout.
+      std::cout << nlohmann::ordered_json{{"error", "usage"}, {"message", parsed.message}}.dump()
+                << '\n';
+    }
+    std::cout << std::flush;
     std::cerr << parsed.err << std::flush;
     return parsed.exit_code;
   }
@@ -29,6 +37,10 @@ int main(int argc, char** argv) {
   const auto env = actoken::process_env();
   context ctx(std::cout, std::cerr);
   ctx.socket = discover_socket(command.socket, env, ::getuid());
+  if (command.kind == command_kind::env) {
+    ctx.socket_candidates = env_socket_candidates(command.socket, env, ::getuid());
+  }
+  ctx.stderr_is_terminal = [] { return ::isatty(STDERR_FILENO) == 1; };
   ctx.json = command.json;
   ctx.pretty_json = ::isatty(STDOUT_FILENO) == 1;
   ctx.colour = colour_enabled(STDOUT_FILENO, env);

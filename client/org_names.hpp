@@ -6,6 +6,8 @@
 /// lists, and daemon messages without the "organization acme: " that a table row
 /// already says. Pure functions.
 
+#include "common/nearest_name.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -15,16 +17,9 @@
 
 namespace actoken::client {
 
-/// The edit distance between `a` and `b`, letters compared without case: insertions,
-/// deletions, substitutions and swaps of two neighbours each count 1.
-std::size_t name_distance(std::string_view a, std::string_view b);
-
-/// The name of `known` closest to `wanted`, when it is close enough to be a typo:
-/// at most one edit for names up to 5 characters, at most a third of the length
-/// for longer ones. Ties go to the first in `known`. Nullopt when none is close, or
-/// when `wanted` itself is in `known`.
-std::optional<std::string> nearest_name(std::string_view wanted,
-                                        const std::vector<std::string>& known);
+// The nearest name for a typo, shared with the daemon (common/nearest_name.hpp).
+using actoken::name_distance;
+using actoken::nearest_name;
 
 /// The `name` of each organization in a `/v1/orgs` answer, in its order.
 std::vector<std::string> org_names_of(const nlohmann::ordered_json& orgs_answer);

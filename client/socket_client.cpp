@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -159,8 +160,12 @@ call_result socket_client::check() const {
 }
 
 call_result socket_client::call(std::string_view method, std::string_view target,
-                                std::string_view body, bool has_body) const {
-  const auto deadline = steady::now() + timeout_;
+                                std::string_view body, bool has_body,
+                                const slow_answer_hook* slow) const {
+  const auto started = steady::now();
+  const auto deadline = started + timeout_;
+  // When to call the hook; once called (or without one), the deadline alone counts.
+  auto slow_at = slow != nullptr && slow->on_slow ? started + slow->after : deadline;
   auto connected = connect_checked(socket_, timeout_, trusted_uids::of_this_process());
   if (connected.fd.get() < 0) {
     return std::move(connected.result);
@@ -234,11 +239,19 @@ call_result socket_client::call(std::string_view method, std::string_view target
       continue;
     }
     if (error == EAGAIN || error == EWOULDBLOCK) {
-      if (!wait_for(fd.get(), POLLIN, deadline)) {
-        return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
-                              errno);
+      if (wait_for(fd.get(), POLLIN, std::min(slow_at, deadline))) {
+        continue;
       }
-      continue;
+      if (errno == ETIMEDOUT && slow_at < deadline) {
+        // The hook's time (poll may wake a fraction of a millisecond early: wait on).
+        if (steady::now() >= slow_at) {
+          slow_at = deadline;
+          slow->on_slow();
+        }
+        continue;
+      }
+      return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
+                            errno);
     }
     if (error == ECONNRESET) {
       return system_failure(transport_error::closed, error);

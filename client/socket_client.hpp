@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,15 @@ struct call_result {
   bool answered() const noexcept { return error == transport_error::none; }
 };
 
+/// What to do once when the daemon is slow to answer (SPEC §5: a command still
+/// waiting after 0.5 s says what it waits for). Nothing is set up for it: the
+/// wait for the answer is only cut into two polls, so an answer that comes
+/// sooner costs no extra system call.
+struct slow_answer_hook {
+  std::chrono::milliseconds after{500};  ///< from the start of the call
+  std::function<void()> on_slow;         ///< called at most once, while still waiting
+};
+
 /// A client for the daemon's socket. Each call opens a fresh connection with
 /// `Connection: close`: the CLI makes one request per run. Before it sends a
 /// byte, every connection is checked to lead to a genuine daemon (SPEC §5):
@@ -53,9 +63,10 @@ class socket_client {
 
   /// Sends `method target` (with `body` as JSON when `has_body`) and reads the answer.
   /// `body` is sent straight from the caller's buffer, never copied, so a caller
-  /// holding a secret there controls its lifetime.
+  /// holding a secret there controls its lifetime. `slow`, when given, is called
+  /// once if the answer has not come `slow->after` into the call.
   call_result call(std::string_view method, std::string_view target, std::string_view body = {},
-                   bool has_body = false) const;
+                   bool has_body = false, const slow_answer_hook* slow = nullptr) const;
 
   /// Connects, checks that the daemon is genuine, and hangs up without sending
   /// anything: `answered()` is true when a call would reach a trusted daemon.

@@ -39,4 +39,17 @@ std::filesystem::path discover_socket(const std::optional<std::string>& flag, co
   return actoken::system_socket_path();
 }
 
+std::vector<std::filesystem::path> env_socket_candidates(const std::optional<std::string>& flag,
+                                                         const env_lookup& env, uid_t uid) {
+  if (flag) {
+    return {*flag};
+  }
+  if (const char* from_env = env("ACTOKEN_SOCKET"); from_env != nullptr && *from_env != '\0') {
+    return {from_env};
+  }
+  auto candidates = user_socket_candidates(env, uid);
+  candidates.push_back(actoken::system_socket_path());
+  return candidates;
+}
+
 }  // namespace actoken::client

@@ -35,4 +35,10 @@ std::vector<std::filesystem::path> user_socket_candidates(const env_lookup& env,
 std::filesystem::path discover_socket(const std::optional<std::string>& flag, const env_lookup& env,
                                       uid_t uid, const exists_check& exists = path_exists);
 
+/// The sockets `actoken env` tries, in order, for the first that answers (SPEC §5):
+/// `flag`, or a non-empty `$ACTOKEN_SOCKET`, alone; else every user socket
+/// candidate, then the system socket.
+std::vector<std::filesystem::path> env_socket_candidates(const std::optional<std::string>& flag,
+                                                         const env_lookup& env, uid_t uid);
+
 }  // namespace actoken::client

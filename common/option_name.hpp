@@ -1,7 +1,7 @@
 #pragma once
 
 /// @file
-/// What a usage error may repeat of an unknown option (SPEC §5: a usage error
+/// What a usage error may repeat of an unknown option or command (SPEC §5: a usage error
 /// never echoes the value given, which may be a pasted key). Shared by actoken
 /// and actokend, so both draw the line in the same place.
 
@@ -16,5 +16,11 @@ namespace actoken {
 /// `--name=value` only `--name` is considered. Anything else (a key, a path)
 /// gives nullopt and must not be printed.
 std::optional<std::string_view> printable_option_name(std::string_view arg) noexcept;
+
+/// `word` when it looks like a mistyped command name and nothing like a secret:
+/// a lower-case letter followed by at most 23 lower-case letters, digits or
+/// dashes (`tokn`, `appcircle-confg`). Anything else gives nullopt and must not
+/// be printed.
+std::optional<std::string_view> printable_command_name(std::string_view word) noexcept;
 
 }  // namespace actoken

@@ -324,6 +324,11 @@ config_result load_startup_config(const startup_options& options) {
         resolve_principal_names(*cfg, system_name_service(), options.config_path.string());
     // Root's and the daemon's own names, for whoami; now, not while serving.
     learn_account_names(cfg->names, {0, ::geteuid()}, {0, ::getegid()});
+    // And those of the users who may connect or whom a rule names by a group, so
+    // that whoami and refusals name them too (the socket's group: its own, or the
+    // daemon's primary group).
+    learn_group_members(cfg->names, groups_to_name(*cfg, cfg->socket_gid.value_or(::getegid())),
+                        system_name_service());
   }
   return result;
 }

@@ -22,7 +22,7 @@ _actoken() {
 
     local global_opts="--socket --json --help --version"
     local token_opts="--org --sub-org --min-ttl --fresh"
-    local command="" subcommand="" positionals=0 i
+    local command="" subcommand="" first_positional="" positionals=0 i
     local _actoken_socket=""
 
     # Find the command, key's subcommand and, for exec, the start of CMD.
@@ -52,7 +52,7 @@ _actoken() {
                 elif [[ $command == key && -z $subcommand ]]; then
                     subcommand=${words[i]}
                 else
-                    ((positionals++))
+                    ((positionals++ == 0)) && first_positional=${words[i]}
                 fi
                 ;;
         esac
@@ -84,7 +84,7 @@ _actoken() {
     case $command in
         "")
             candidates="token header exec orgs status ping key flush whoami reload env"
-            candidates+=" appcircle-config $global_opts"
+            candidates+=" appcircle-config help $global_opts"
             ;;
         token | header)
             candidates="$token_opts $global_opts"
@@ -109,6 +109,15 @@ _actoken() {
             ;;
         orgs | status | ping | whoami | reload)
             candidates="$global_opts"
+            ;;
+        help)
+            # help COMMAND, and help key add|remove
+            if ((positionals == 0)); then
+                candidates="token header exec orgs status ping key flush whoami reload env"
+                candidates+=" appcircle-config help"
+            elif ((positionals == 1)) && [[ $first_positional == key ]]; then
+                candidates="add remove"
+            fi
             ;;
         flush)
             candidates="--org $global_opts"

@@ -17,7 +17,7 @@ function __actoken_orgs
     actoken $socket_args --json orgs 2>/dev/null | string match -rag '"name":"([^"]*)"'
 end
 
-set -l __actoken_commands token header exec orgs status ping key flush whoami reload env appcircle-config
+set -l __actoken_commands token header exec orgs status ping key flush whoami reload env appcircle-config help
 
 # True when the line has a command and, after it, no positional argument yet
 # (options and their values aside): where an organization may come.
@@ -45,6 +45,46 @@ function __actoken_wants_org
         end
     end
     test $seen_command -eq 1
+end
+
+# The words after `help` (options and their values aside), when the command is help;
+# fails when it is not.
+function __actoken_help_words
+    set -l tokens (commandline -opc)
+    set -l seen_help 0
+    set -l skip 0
+    for token in $tokens[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $token
+            case --socket
+                set skip 1
+            case '-*'
+            case '*'
+                if test $seen_help -eq 1
+                    echo $token
+                else if test "$token" = help
+                    set seen_help 1
+                else
+                    return 1
+                end
+        end
+    end
+    test $seen_help -eq 1
+end
+
+# True when `help` has no command yet.
+function __actoken_help_wants_command
+    set -l words (__actoken_help_words); or return 1
+    test (count $words) -eq 0
+end
+
+# True when the line is `help key` and nothing more.
+function __actoken_help_wants_key_command
+    set -l words (__actoken_help_words); or return 1
+    test (count $words) -eq 1; and test "$words[1]" = key
 end
 
 # True once `actoken exec ... --` has been typed: the command to run follows.
@@ -80,6 +120,11 @@ complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a 
 complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a reload -d 'Re-read config and keys'
 complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a env -d 'Print the line that sets ACTOKEN_SOCKET'
 complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a appcircle-config -d "Put a token into the Appcircle CLI's config"
+complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a help -d "Print the usage, or a command's"
+
+# help COMMAND, and help key add|remove
+complete -c actoken -n __actoken_help_wants_command -a "$__actoken_commands" -d Command
+complete -c actoken -n __actoken_help_wants_key_command -a 'add remove' -d 'Command of key'
 
 # Organizations: the first argument of most commands, and --org's value.
 complete -c actoken -n '__fish_seen_subcommand_from token header exec flush appcircle-config; and __actoken_wants_org; and not __actoken_after_dashdash' -a '(__actoken_orgs)' -d Organization

@@ -2,6 +2,7 @@
 
 #include "common/json_text.hpp"
 #include "common/names.hpp"
+#include "common/nearest_name.hpp"
 #include "common/percent_encoding.hpp"
 #include "common/version.hpp"
 #include "daemon/api/key_request.hpp"
@@ -236,8 +237,13 @@ api_response router::error_response(const failure& failure) {
   response.body += R"(,"message":)";
   append_json_string(response.body, failure.message);
   response.body += '}';
-  if (carries_retry_after(failure.code)) {
-    response.retry_after = failure.retry_after.value_or(std::chrono::seconds{1});
+  // The token service sets `retry_after` only while it holds that exchange back
+  // (a backoff, a rest after rejection, a rate limit): whatever the code, the
+  // caller learns when the next try comes. A 503 always carries one (SPEC §4).
+  if (failure.retry_after) {
+    response.retry_after = failure.retry_after;
+  } else if (carries_retry_after(failure.code)) {
+    response.retry_after = std::chrono::seconds{1};
   }
   return response;
 }
@@ -412,14 +418,41 @@ std::optional<failure> router::resolve_org(const api_request& request, token_que
     // Told nothing about the organization's aliases.
     return failure{errc::forbidden, access_.use_refused(request.peer, *org, settings_.config_file)};
   } else {
-    return failure{errc::bad_request, "sub_org " + label + " of organization " + org_name +
-                                          " is neither an alias nor a GUID"};
+    return unknown_alias(request.peer, *org, label);
   }
   if (!access_.may_use(request.peer, *org, scope)) {
     return failure{errc::forbidden,
                    access_.use_refused(request.peer, *org, scope, settings_.config_file)};
   }
   return std::nullopt;
+}
+
+failure router::unknown_alias(const platform::peer_credentials& peer, const org_settings& org,
+                              const std::string& label) const {
+  // Only a label an alias could be is repeated: one that is not may be a key.
+  if (!is_valid_org_name(label)) {
+    return failure{errc::bad_request,
+                   "sub_org of organization " + org.name + " is neither an alias nor a GUID"};
+  }
+  // Only the aliases this peer may use are suggested: the others are not its business.
+  std::vector<std::string> usable;
+  for (const auto& [alias, sub] : org.sub_organizations.entries()) {
+    if (access_.may_use(peer, org, token_scope{sub.id, &sub})) usable.push_back(alias);
+  }
+  auto message = "no sub-organization " + label + " in " + org.name;
+  if (const auto nearest = nearest_name(label, usable)) {
+    message += "; did you mean " + *nearest + "?";
+  } else if (usable.empty()) {
+    message += "; give a listed alias or a GUID";
+  } else {
+    constexpr std::size_t listed_at_most = 12;
+    message += "; its aliases you may use: ";
+    for (std::size_t i = 0; i < usable.size() && i < listed_at_most; ++i) {
+      message += (i == 0 ? "" : ", ") + usable[i];
+    }
+    if (usable.size() > listed_at_most) message += ", ...";
+  }
+  return failure{errc::bad_request, std::move(message)};
 }
 
 api_response router::render_token(const std::string& org, const std::string& sub_org_label,

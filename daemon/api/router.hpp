@@ -174,6 +174,12 @@ class router {
   std::optional<failure> parse_token_query(const api_request& request, std::string_view query,
                                            token_query& token) const;
   std::optional<failure> resolve_org(const api_request& request, token_query& token) const;
+  /// The `bad_request` for a `sub_org` of `org` that is neither an alias nor a
+  /// GUID: the label repeated only when it looks like an alias (never a pasted
+  /// key), and the nearest alias `peer` may use (`no sub-organization mobil in
+  /// acme; did you mean mobile?`), else those it may use.
+  failure unknown_alias(const platform::peer_credentials& peer, const org_settings& org,
+                        const std::string& label) const;
   api_response render_token(const std::string& org, const std::string& sub_org_label,
                             const tokens::token_answer& answer) const;
   route_result answer(const api_request& request, std::string_view path, std::string_view query,

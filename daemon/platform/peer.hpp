@@ -48,4 +48,9 @@ std::optional<std::string> user_name_of(uid_t uid);
 /// Asks the name service: for load time only, never while serving.
 std::optional<std::string> group_name_of(gid_t gid);
 
+/// The user names group `gid`'s entry lists as its members (`gr_mem`: not the
+/// users whose primary group it is), at most `limit` of them; none when the
+/// lookup fails. Asks the name service: for load time only, never while serving.
+std::vector<std::string> group_member_names(gid_t gid, std::size_t limit);
+
 }  // namespace actoken::platform

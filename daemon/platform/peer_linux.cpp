@@ -121,4 +121,20 @@ std::optional<std::string> group_name_of(gid_t gid) {
   return lookup_by_id<group>(::getgrgid_r, &group::gr_name, gid);
 }
 
+std::vector<std::string> group_member_names(gid_t gid, std::size_t limit) {
+  std::vector<char> buffer(first_buffer_size);
+  group entry{};
+  group* found = nullptr;
+  const int result = with_growing_buffer(buffer, [&](char* data, std::size_t size) {
+    return ::getgrgid_r(gid, &entry, data, size, &found);
+  });
+  std::vector<std::string> names;
+  if (result != 0 || found == nullptr) return names;
+  for (char** member = found->gr_mem; member != nullptr && *member != nullptr; ++member) {
+    if (names.size() == limit) break;
+    names.emplace_back(*member);
+  }
+  return names;
+}
+
 }  // namespace actoken::platform

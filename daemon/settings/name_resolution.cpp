@@ -62,7 +62,8 @@ name_service system_name_service() {
           },
           [](const std::string& name, std::string& problem) {
             return platform::lookup_group(name, problem);
-          }};
+          },
+          [](gid_t gid, std::size_t limit) { return platform::group_member_names(gid, limit); }};
 }
 
 std::vector<config_problem> resolve_principal_names(config& cfg, const name_service& names,
@@ -102,6 +103,39 @@ void learn_account_names(name_book& book, const std::vector<uid_t>& uids,
   for (const auto gid : gids) {
     if (book.groups.contains(gid)) continue;
     if (auto name = platform::group_name_of(gid)) book.groups.emplace(gid, std::move(*name));
+  }
+}
+
+std::vector<gid_t> groups_to_name(const config& cfg, gid_t socket_gid) {
+  std::vector<gid_t> gids{socket_gid};
+  const auto add = [&gids](const principal_set& set) {
+    gids.insert(gids.end(), set.gids.begin(), set.gids.end());
+  };
+  add(cfg.admin);
+  add(cfg.allow);
+  for (const auto& [name, org] : cfg.organizations) {
+    if (org.allow) add(*org.allow);
+    for (const auto& [alias, sub] : org.sub_organizations.entries()) {
+      if (sub.allow) add(*sub.allow);
+    }
+  }
+  std::sort(gids.begin(), gids.end());
+  gids.erase(std::unique(gids.begin(), gids.end()), gids.end());
+  return gids;
+}
+
+void learn_group_members(name_book& book, const std::vector<gid_t>& gids,
+                         const name_service& names) {
+  if (!names.members || !names.user) return;
+  std::size_t budget = max_member_names;
+  for (const auto gid : gids) {
+    if (budget == 0) return;
+    for (const auto& member : names.members(gid, budget)) {
+      if (budget == 0) return;
+      --budget;
+      std::string problem;
+      if (const auto uid = names.user(member, problem)) book.users.emplace(*uid, member);
+    }
   }
 }
 

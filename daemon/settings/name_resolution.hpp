@@ -26,7 +26,14 @@ namespace actoken {
 struct name_service {
   std::function<std::optional<uid_t>(const std::string& name, std::string& problem)> user;
   std::function<std::optional<gid_t>(const std::string& name, std::string& problem)> group;
+  /// The user names a group's entry lists as members, at most `limit` of them.
+  std::function<std::vector<std::string>(gid_t gid, std::size_t limit)> members;
 };
+
+/// At most this many members of the groups in rules and of the socket's group
+/// are looked up at a load: a directory's huge groups cost the start that much
+/// and no more. Members past it are shown by number.
+inline constexpr std::size_t max_member_names = 1024;
 
 /// The system's databases (NSS), through daemon/platform/peer.hpp.
 name_service system_name_service();
@@ -45,5 +52,18 @@ std::vector<config_problem> resolve_principal_names(config& cfg, const name_serv
 /// out.
 void learn_account_names(name_book& book, const std::vector<uid_t>& uids,
                          const std::vector<gid_t>& gids);
+
+/// The groups whose members the daemon should be able to name: `socket_gid`
+/// (who may connect at all) and every group of `cfg`'s `admin` and `allow`
+/// lists, its organizations' and sub-organizations' included; each once.
+std::vector<gid_t> groups_to_name(const config& cfg, gid_t socket_gid);
+
+/// Adds to `book` the name of each user the group database lists as a member of
+/// one of `gids`, so that `/v1/whoami` and `forbidden` messages name a peer the
+/// config does not (`user carol (uid 1006)`, not `uid 1006`). A name the book
+/// already holds for that uid stays. At most `max_member_names` members are
+/// looked up. Load time only: nothing is asked while serving.
+void learn_group_members(name_book& book, const std::vector<gid_t>& gids,
+                         const name_service& names);
 
 }  // namespace actoken

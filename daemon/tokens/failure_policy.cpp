@@ -25,6 +25,8 @@ failure_decision decide_failure(const failure& failed, bool sub_org, unsigned fa
     case errc::key_rejected:
       decision.effect = sub_org ? failure_effect::rest_cache_key : failure_effect::rest_org;
       decision.wait = retry_rejected_after;
+      // The rest is a wait like a backoff's: callers learn when the key is tried again.
+      decision.retry_after = retry_after_of(decision.wait);
       return decision;
     case errc::endpoint_not_found:
     case errc::upstream_tls:

@@ -29,7 +29,7 @@ struct failure_decision {
   mono_clock::duration wait{};
   /// The cache key's consecutive transient failures, this one counted.
   unsigned failures = 0;
-  /// What callers are told to wait before asking again.
+  /// What callers are told to wait before asking again: the daemon's own wait.
   std::optional<seconds> retry_after;
 };
 
@@ -37,8 +37,9 @@ struct failure_decision {
 /// sub-organization, `failures` the cache key's consecutive transient
 /// failures before this one, `unit` a random draw in [0, 1) for the jitter.
 /// A 429's `Retry-After` is honoured as given; a transient failure waits the
-/// longer of its backoff and its `Retry-After`; answers that carry
-/// `Retry-After` (503s) always get one, at least 1 s.
+/// longer of its backoff and its `Retry-After`. Every decision that holds the
+/// next exchange back for a time (a rest, a pause, a backoff) says how long
+/// callers wait (`retry_after`, at least 1 s); one held until a reload does not.
 failure_decision decide_failure(const failure& failed, bool sub_org, unsigned failures,
                                 seconds retry_rejected_after, double unit);
 

@@ -62,6 +62,9 @@ struct token_service::org_state {
   std::shared_ptr<const org_settings> settings;
   std::map<std::string, slot> slots;  // by sub-org GUID, "" for the root
   mono_time rejected_until{};         // a rejected root key rests the organization
+  // When the rest ends and the key is tried again (for a key_command's key, the
+  // command's rerun: rejected_until itself then lasts until the new key comes).
+  mono_time rest_ends{};
   // What callers are told meanwhile: kept apart from last_error, which the
   // organization's sub-organization exchanges that land later overwrite.
   std::optional<failure> rejection;
@@ -108,6 +111,7 @@ void token_service::set_orgs(org_table orgs, bool reload) {
       if (reload) {
         state->permanent.reset();
         state->rejected_until = {};
+        state->rest_ends = {};
         state->rejection.reset();
         for (auto& [sub, entry] : state->slots) {
           if (entry.blocking_error && entry.blocking_error->code == errc::key_rejected) {
@@ -233,6 +237,8 @@ net::awaitable<std::variant<std::shared_ptr<const cached_token>, failure>> token
     spdlog::warn("exchange org={} sub_org=- result={} duration_ms={} (a new key, not kept): {}",
                  f->org, code_name(failed->code), ms, failed->message);
     failed->message = "organization " + f->org + ": the new key was not kept: " + failed->message;
+    // Nothing is held back for a key that was not kept: no wait to tell.
+    failed->retry_after.reset();
     co_return std::move(*failed);
   }
   std::shared_ptr<const cached_token> token = make_token(std::get<token_grant>(attempt.result));
@@ -259,13 +265,17 @@ std::optional<failure> token_service::blocked(const org_state& org, const slot& 
   if (org.permanent) {
     return org.permanent;
   }
+  // What the caller is told to wait is always what is left of the daemon's own
+  // rest or backoff (docs/api.md "Retry-After"), never what the auth server said.
   if (now < org.rejected_until && org.rejection) {
-    return org.rejection;
+    auto error = *org.rejection;
+    error.retry_after.reset();
+    if (now < org.rest_ends) error.retry_after = retry_after_of(org.rest_ends - now);
+    return error;
   }
   if (now < entry.retry_not_before && entry.blocking_error) {
     auto error = *entry.blocking_error;
-    if (carries_retry_after(error.code))
-      error.retry_after = retry_after_of(entry.retry_not_before - now);
+    error.retry_after = retry_after_of(entry.retry_not_before - now);
     return error;
   }
   if (const auto server = servers_.find(org.settings->auth_url);
@@ -596,17 +606,24 @@ failure token_service::apply_failure(const flight& f, flight_target target, fail
                std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
                failed.message);
   failed.message = who(f.org, f.sub_org) + ": " + failed.message;
-  if (target.org == nullptr || target.entry == nullptr) return failed;
+  if (target.org == nullptr || target.entry == nullptr) {
+    // Nothing holds back the next exchange (the key or settings changed meanwhile):
+    // no wait to tell, whatever the auth server said.
+    failed.retry_after.reset();
+    return failed;
+  }
   auto& org = *target.org;
   auto& entry = *target.entry;
   org.last_error = failure_record{failed, clock_.wall_now()};
   const auto decision = decide_failure(failed, !f.sub_org.empty(), entry.failures,
                                        options_.retry_rejected_after, draw());
   const auto until = clock_.mono_now() + decision.wait;
-  if (decision.retry_after) failed.retry_after = decision.retry_after;
+  // From here on, the wait callers are told is the daemon's own (the decision's).
+  failed.retry_after = decision.retry_after;
   switch (decision.effect) {
     case failure_effect::rest_org:
       org.rejected_until = until;
+      org.rest_ends = until;
       org.rejection = failure{errc::key_rejected, failed.message};
       if (on_token_) on_token_({token_event::kind::org_rejected, f.org, f.sub_org, nullptr});
       if (org.settings->source == key_source::command && on_command_key_rejected_) {

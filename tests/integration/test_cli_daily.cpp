@@ -5,9 +5,12 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 
 using namespace actoken;
@@ -118,6 +121,15 @@ TEST_CASE("env: the socket this CLI would use, read back exactly by sh, csh and 
   const std::string odd = (dir.path() / "it's $HOME `id` !x {a,b} \\ * \u00fc;|&").string();
   REQUIRE(::mkdir(odd.c_str(), 0700) == 0);
   const std::string socket = odd + "/actokend.sock";
+  // `env` prints only a socket where something answers: a listener stands in for
+  // the daemon (it is root's, as the test is, in a folder only root may write).
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(socket.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, socket.c_str(), socket.size() + 1);
+  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 64) == 0);
   // Each shell runs `actoken env` as the docs say; this script stands for it, so no
   // shell has to quote the odd path on the command line.
   const auto print_line =
@@ -161,6 +173,7 @@ TEST_CASE("env: the socket this CLI would use, read back exactly by sh, csh and 
     CHECK(run_process({actoken_path(), "--socket", socket, "env"}, {{"SHELL", program}}).out ==
           line.out);
   }
+  ::close(listener);
 }
 
 TEST_CASE("env: discovery as every command does it, and `eval` carries it into a child") {

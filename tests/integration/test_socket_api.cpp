@@ -168,7 +168,7 @@ TEST_CASE("malformed queries are 400 bad_request, with a sentence, and nothing i
       {"/v1/token?org=acme&min_ttl=1e3", "min_ttl must be a whole number from 0 to 86400"},
       {"/v1/token?org=acme&fresh=yes", "fresh must be 1 or 0"},
       {"/v1/token?org=-acme", "invalid organization name"},
-      {"/v1/token?org=acme&sub_org=not-a-guid", "is neither an alias nor a GUID"},
+      {"/v1/token?org=acme&sub_org=not-a-guid", "no sub-organization not-a-guid in acme"},
       {"/v1/tokens?org=acme&all=1", "unknown query parameter: all"},
       {"/v1/tokens?org=%", "the query string is malformed"},
   };

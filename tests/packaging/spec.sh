@@ -4,7 +4,7 @@
 
 # actoken's commands (SPEC §5), each with the options its synopsis names.
 spec_commands=(token header exec orgs status ping "key add" "key remove" flush whoami reload env
-  appcircle-config)
+  appcircle-config help)
 declare -A spec_command_options=(
   [token]="--org --sub-org --min-ttl --fresh"
   [header]="--org --sub-org --min-ttl --fresh"
@@ -19,6 +19,7 @@ declare -A spec_command_options=(
   [reload]=""
   [env]="--shell"
   [appcircle-config]="--sub-org --min-ttl --file"
+  [help]=""
 )
 spec_global_options=(--socket --json --help --version)
 

@@ -111,6 +111,9 @@ for shell in bash zsh fish; do
     expect "$shell" 'actoken to' exact token
     expect "$shell" 'actoken ' exact $commands
     expect "$shell" 'actoken key ' exact add remove
+    expect "$shell" 'actoken help ' exact $commands
+    expect "$shell" 'actoken help to' exact token
+    expect "$shell" 'actoken help key ' exact add remove
     expect "$shell" 'actoken token ' exact acme globex
     expect "$shell" 'actoken header gl' exact globex
     expect "$shell" 'actoken exec --org ' exact acme globex

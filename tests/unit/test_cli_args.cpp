@@ -346,8 +346,10 @@ TEST_CASE("no usage error repeats a value given to any option, or a stray argume
       {{"appcircle-config", "acme", secret}, "unexpected argument"},
       {{"appcircle-config", secret + "/"}, "ORG: expected an organization name"},
       {{secret},
-       "unknown command; expected token, header, exec, orgs, status, ping, key, flush, env, "
-       "appcircle-config, whoami or reload"},
+       "unknown command; expected token, header, exec, orgs, status, ping, key, flush, whoami, "
+       "reload, env, appcircle-config or help"},
+      {{"help", secret}, "unknown command; expected token"},
+      {{"key", secret}, "unknown command; expected add or remove"},
       {{"whoami", secret}, "unexpected argument"},
       {{"reload", secret}, "unexpected argument"},
       {{"--" + secret, "ping"}, "unknown option"},
@@ -385,10 +387,74 @@ TEST_CASE("flush with and without an organization") {
 }
 
 TEST_CASE("no command, an unknown command or an unknown option exits 2") {
-  usage({}, "command is required");
-  usage({"bogus"}, "unknown command; expected token, header");
+  usage({"bogus"}, "no command bogus; expected token, header");
   usage({"--bogus"}, "unknown option '--bogus'");
-  usage({"--json"}, "command is required");
+}
+
+TEST_CASE("no command at all: the whole usage on stderr, exit 2; --json: a usage object too") {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{}, {"--json"}, {"--socket", "/s"}}) {
+    const auto outcome = parse(args);
+    CHECK_FALSE(outcome.command.has_value());
+    CHECK(outcome.exit_code == 2);
+    CHECK(outcome.out.empty());
+    CHECK(outcome.err == parse({"--help"}).out);
+    CHECK(outcome.message == "a command is required (see `actoken help`)");
+  }
+  CHECK(parse({"--json"}).json);
+  CHECK_FALSE(parse({}).json);
+}
+
+TEST_CASE("an unknown command gets the nearest one") {
+  const auto typo = parse({"tokn"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.out.empty());
+  CHECK(typo.err == "actoken: no command tokn; did you mean token?\n");
+  CHECK(typo.message == "no command tokn; did you mean token?");
+  CHECK(parse({"--socket", "/s", "hedaer", "acme"}).err ==
+        "actoken: no command hedaer; did you mean header?\n");
+  CHECK(parse({"appcircle-confg"}).err ==
+        "actoken: no command appcircle-confg; did you mean appcircle-config?\n");
+  CHECK(parse({"key", "remvoe", "acme"}).err ==
+        "actoken: no command key remvoe; did you mean key remove?\n");
+  usage({"key", "zap"}, "no command key zap; expected add or remove");
+  // A usage error with --json anywhere before `--` is JSON too (main prints it).
+  CHECK(parse({"tokn", "--json"}).json);
+  CHECK_FALSE(parse({"exec", "acme", "--", "tool", "--json"}).json);
+}
+
+TEST_CASE("help COMMAND is COMMAND --help; help alone is --help") {
+  const auto root = parse({"--help"});
+  CHECK(parse({"help"}).out == root.out);
+  CHECK(parse({"help"}).exit_code == 0);
+  // Help's own help, as for every command.
+  const auto own = parse({"help", "help"});
+  CHECK(own.out == parse({"help", "--help"}).out);
+  CHECK(own.out.find("Usage: actoken help") != std::string::npos);
+  CHECK(own.out.find("actoken help key add") != std::string::npos);
+  CHECK(parse({"--json", "help"}).out == root.out);
+  CHECK(root.out.find("help COMMAND") != std::string::npos);
+  for (const auto& name : actoken::client::command_names()) {
+    CAPTURE(name);
+    std::vector<std::string> words;
+    for (std::size_t at = 0; at <= name.size();) {
+      const auto space = std::min(name.find(' ', at), name.size());
+      words.push_back(name.substr(at, space - at));
+      at = space + 1;
+    }
+    auto with_help = words;
+    with_help.emplace_back("--help");
+    words.insert(words.begin(), "help");
+    const auto asked = parse(words);
+    CHECK(asked.exit_code == 0);
+    CHECK(asked.err.empty());
+    CHECK(asked.out == parse(with_help).out);
+  }
+  CHECK(parse({"help", "key"}).out == parse({"key", "--help"}).out);
+  CHECK(parse({"help", "tokn"}).err == "actoken: no command tokn; did you mean token?\n");
+  CHECK(parse({"help", "key", "ad"}).err == "actoken: no command key ad; did you mean key add?\n");
+  usage({"help", "token", "acme"}, "help takes one command");
+  usage({"help", "--bogus"}, "unknown option '--bogus'");
 }
 
 TEST_CASE("organization and variable names follow the SPEC") {
@@ -461,5 +527,4 @@ TEST_CASE("--help-all (not an option), key without a subcommand, odd env names, 
   usage({"key"}, "key needs a subcommand: add or remove");
   usage({"exec", "acme", "--env", "1TOKEN", "--", "true"});
   usage({"exec", "acme", "--env", "", "--", "true"});
-  usage({"--json"}, "a command is required");
 }

@@ -2,6 +2,7 @@
 // responses on a Unix socket in a temporary directory (no network).
 
 #include "client/commands.hpp"
+#include "client/daemon_calls.hpp"
 #include "client/socket_path.hpp"
 #include "tests/test_skip.hpp"
 
@@ -800,42 +801,175 @@ TEST_CASE("reload prints the outcome; a refused config exits 1; forbidden exits 
   CHECK(request_line(requests[0]) == "POST /v1/reload HTTP/1.1");
 }
 
-TEST_CASE("env prints the socket in the syntax of --shell, else of $SHELL; no daemon asked") {
+TEST_CASE("env prints the socket where a daemon answers, in the syntax of --shell or $SHELL") {
   struct expectation {
     const char* shell_env;
     std::optional<actoken::client::shell_syntax> flag;
-    std::string line;
+    std::string line;  // with P for the socket's path
   };
-  const std::string path = "/run/user/1000/actoken/actokend.sock";
   const std::vector<expectation> table{
-      {nullptr, std::nullopt, "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
-      {"/bin/bash", std::nullopt, "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
-      {"/bin/tcsh", std::nullopt, "setenv ACTOKEN_SOCKET " + path + ";\n"},
-      {"/usr/bin/fish", std::nullopt, "set -gx ACTOKEN_SOCKET " + path + ";\n"},
+      {nullptr, std::nullopt, "ACTOKEN_SOCKET=P; export ACTOKEN_SOCKET;\n"},
+      {"/bin/bash", std::nullopt, "ACTOKEN_SOCKET=P; export ACTOKEN_SOCKET;\n"},
+      {"/bin/tcsh", std::nullopt, "setenv ACTOKEN_SOCKET P;\n"},
+      {"/usr/bin/fish", std::nullopt, "set -gx ACTOKEN_SOCKET P;\n"},
       {"/usr/bin/fish", actoken::client::shell_syntax::sh,
-       "ACTOKEN_SOCKET=" + path + "; export ACTOKEN_SOCKET;\n"},
-      {nullptr, actoken::client::shell_syntax::csh, "setenv ACTOKEN_SOCKET " + path + ";\n"},
+       "ACTOKEN_SOCKET=P; export ACTOKEN_SOCKET;\n"},
+      {nullptr, actoken::client::shell_syntax::csh, "setenv ACTOKEN_SOCKET P;\n"},
   };
+  fake_daemon daemon({});  // listening: a connection is all `env` asks for
+  const auto path = daemon.socket().string();
   for (const auto& row : table) {
-    CAPTURE(row.line);
-    harness h(path);  // nothing listens there: env does not ask
+    auto line = row.line;
+    line.replace(line.find('P'), 1, path);
+    CAPTURE(line);
+    harness h(daemon.socket());
     h.ctx.env = [&row](const char* name) -> const char* {
       return std::string_view(name) == "SHELL" ? row.shell_env : nullptr;
     };
     auto command = make(command_kind::env);
     command.shell = row.flag;
     CHECK(run_command(command, h.ctx) == 0);
-    CHECK(h.out.str() == row.line);
+    CHECK(h.out.str() == line);
     CHECK(h.err.str().empty());
   }
-  harness j(path);
+  harness j(daemon.socket());
   j.ctx.json = true;
   CHECK(run_command(make(command_kind::env), j.ctx) == 0);
   CHECK(nlohmann::json::parse(j.out.str()) == nlohmann::json{{"ACTOKEN_SOCKET", path}});
-  harness bad("/tmp/a\nb.sock");
+  CHECK(daemon.requests().empty());  // connected, never asked anything
+}
+
+TEST_CASE("env: the first candidate that answers; none: nothing on stdout, exit 3, how to start") {
+  fake_daemon daemon({});
+  temp_dir dir;
+  const auto missing = dir.path() / "none" / "actokend.sock";
+  harness h(missing);
+  h.ctx.socket_candidates = {missing, daemon.socket()};
+  CHECK(run_command(make(command_kind::env), h.ctx) == 0);
+  CHECK(h.out.str() == "ACTOKEN_SOCKET=" + daemon.socket().string() + "; export ACTOKEN_SOCKET;\n");
+
+  harness none(missing);
+  none.ctx.socket_candidates = {missing, dir.path() / "other.sock"};
+  none.ctx.system_daemon_installed = [] { return false; };
+  CHECK(run_command(make(command_kind::env), none.ctx) == 3);
+  CHECK(none.out.str().empty());
+  CHECK(none.err.str() == "actoken: no actokend answers at " + missing.string() +
+                              " (No such file or directory) or " +
+                              (dir.path() / "other.sock").string() +
+                              " (No such file or directory); start one with `eval \"$(actokend "
+                              "--detach)\"` (or `systemctl --user start actokend.socket`)\n");
+
+  harness json_none(missing);
+  json_none.ctx.json = true;
+  CHECK(run_command(make(command_kind::env), json_none.ctx) == 3);
+  const auto object = nlohmann::json::parse(json_none.out.str());
+  CHECK(object["error"] == "daemon_unreachable");
+  CHECK(object["message"].get<std::string>().find("actokend --detach") != std::string::npos);
+}
+
+TEST_CASE("env: a path a shell line cannot carry is refused") {
+  temp_dir dir;
+  const auto folder = dir.path() / "a\nb";
+  std::filesystem::create_directories(folder);
+  ::chmod(folder.c_str(), 0700);
+  const auto path = folder / "actokend.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  harness bad(path);
   CHECK(run_command(make(command_kind::env), bad.ctx) == 1);
   CHECK(bad.out.str().empty());
   CHECK(bad.err.str().find("control character") != std::string::npos);
+  ::close(fd);
+}
+
+TEST_CASE("--json failures: the daemon's object or the CLI's own on stdout, same exit code") {
+  fake_daemon daemon({error_answer(404, "unknown_org", "no organization named acmee"),
+                      json_answer(200, R"({"orgs":[{"name":"acme"}],"hidden":0})")});
+  harness h(daemon.socket());
+  h.ctx.json = true;
+  auto command = make(command_kind::token);
+  command.token.org = "acmee";
+  CHECK(run_command(command, h.ctx) == 5);
+  CHECK(nlohmann::json::parse(h.out.str()) ==
+        nlohmann::json{{"error", "unknown_org"}, {"message", "no organization named acmee"}});
+  // The human line has the CLI's suggestion; the object stays the daemon's.
+  CHECK(h.err.str() == "actoken: no organization named acmee; did you mean acme?\n");
+
+  harness gone("/nonexistent/actokend.sock");
+  gone.ctx.json = true;
+  CHECK(run_command(make(command_kind::status), gone.ctx) == 3);
+  const auto unreachable = nlohmann::json::parse(gone.out.str());
+  CHECK(unreachable["error"] == "daemon_unreachable");
+  CHECK(unreachable["message"].get<std::string>().find("/nonexistent/actokend.sock") !=
+        std::string::npos);
+  CHECK(gone.err.str().starts_with("actoken: cannot reach"));
+
+  // Without --json: nothing on stdout.
+  harness plain("/nonexistent/actokend.sock");
+  CHECK(run_command(make(command_kind::status), plain.ctx) == 3);
+  CHECK(plain.out.str().empty());
+}
+
+TEST_CASE("a token failure says when the daemon tries again, from its Retry-After") {
+  const auto with_retry = [](unsigned status, const std::string& code, const std::string& wait) {
+    const std::string body = R"({"error":")" + code + R"(","message":"organization acme: down"})";
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Type: application/json\r\nRetry-After: " + wait +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  fake_daemon daemon({with_retry(503, "upstream_unavailable", "37"),
+                      with_retry(502, "key_rejected", "280"),
+                      with_retry(503, "upstream_unavailable", "soon"),
+                      with_retry(503, "upstream_unavailable", "37")});
+  const auto token_err = [&] {
+    harness h(daemon.socket());
+    auto command = make(command_kind::token);
+    command.token.org = "acme";
+    run_command(command, h.ctx);
+    return h.err.str();
+  };
+  CHECK(token_err() == "actoken: organization acme: down; next try in 37 s\n");
+  CHECK(token_err() == "actoken: organization acme: down; next try in 280 s\n");
+  CHECK(token_err() == "actoken: organization acme: down\n");  // not whole seconds: not shown
+  // Other commands than a token's do not speak of a next try.
+  harness h(daemon.socket());
+  CHECK(run_command(make(command_kind::orgs), h.ctx) == 7);
+  CHECK(h.err.str() == "actoken: organization acme: down\n");
+}
+
+TEST_CASE("the progress line says what the daemon is doing, from /v1/orgs") {
+  using actoken::client::wait_reason;
+  using actoken::client::waiting_line;
+  const auto orgs = nlohmann::ordered_json::parse(R"({"orgs":[
+      {"name":"acme","auth_url":"https://auth.appcircle.io","has_key":true,"key_source":"key_dir"},
+      {"name":"corp","auth_url":"https://auth.corp.example:8443/","has_key":false,
+       "key_source":"command"}],"hidden":0})");
+  const std::filesystem::path socket = "/run/actoken/actokend.sock";
+  const auto token = [](std::string org, std::string sub = "") {
+    return wait_reason{wait_reason::kind::token, std::move(org), std::move(sub), ""};
+  };
+  CHECK(waiting_line(token("acme"), orgs, socket) == "exchanging acme's key at auth.appcircle.io…");
+  CHECK(waiting_line(token("acme", "mobile"), orgs, socket) ==
+        "exchanging acme's key at auth.appcircle.io for mobile…");
+  CHECK(waiting_line(token("corp"), orgs, socket) == "waiting for corp's key_command…");
+  CHECK(waiting_line(token("zulu"), orgs, socket) == "waiting for zulu's token…");
+  CHECK(waiting_line(token(""), orgs, socket) == "waiting for a token from actokend…");
+  CHECK(waiting_line(token("acme"), std::nullopt, socket) == "waiting for acme's token…");
+  // The only organization, when none was named.
+  const auto one = nlohmann::ordered_json::parse(
+      R"({"orgs":[{"name":"acme","auth_url":"https://auth.appcircle.io","has_key":true}]})");
+  CHECK(waiting_line(token(""), one, socket) == "exchanging acme's key at auth.appcircle.io…");
+  CHECK(waiting_line({wait_reason::kind::key_check, "corp", "", ""}, orgs, socket) ==
+        "verifying corp's key at auth.corp.example:8443…");
+  CHECK(waiting_line({wait_reason::kind::key_check, "newco", "", "https://auth.new.example"}, orgs,
+                     socket) == "verifying newco's key at auth.new.example…");
+  CHECK(waiting_line({wait_reason::kind::key_check, "newco", "", ""}, orgs, socket) ==
+        "verifying newco's key with its auth server…");
+  CHECK(waiting_line({}, orgs, socket) == "waiting for actokend at /run/actoken/actokend.sock…");
 }
 
 TEST_CASE("no daemon at the system socket: the hint depends on whether one is installed") {

@@ -227,3 +227,110 @@ TEST_CASE("transport failures: every kind has its exit code and sentence") {
   CHECK(actoken::client::owner_of_socket(actoken::system_socket_path(), nullptr) ==
         actoken::client::socket_owner::system_not_installed);
 }
+
+TEST_CASE("--json's error object: the daemon's as sent, else one made from the status") {
+  const auto known = interpret_reply(error_answer(404, "unknown_org", "no organization named x"));
+  CHECK(known.error_object.dump() ==
+        R"({"error":"unknown_org","message":"no organization named x"})");
+  const auto newer =
+      interpret_reply(answer(418, R"({"error":"teapot","message":"short and stout","extra":1})"));
+  CHECK(newer.error_object.dump() == R"({"error":"teapot","message":"short and stout","extra":1})");
+  const auto bare = interpret_reply(answer(500, "oops"));
+  CHECK(bare.error_object["error"] == "unexpected_answer");
+  CHECK(bare.error_object["message"] == bare.message);
+  const auto not_object = interpret_reply(answer(200, "[]"));
+  CHECK(not_object.error_object["error"] == "unexpected_answer");
+}
+
+TEST_CASE("Retry-After in whole seconds is the daemon's next try; anything else is not") {
+  auto reply = error_answer(503, "upstream_unavailable", "down");
+  reply.headers.emplace_back("Retry-After", "37");
+  CHECK(interpret_reply(reply).retry_after == 37);
+  for (const auto* odd : {"", "soon", "-1", "1.5", "9999999999", "Wed, 21 Oct 2026 07:28:00 GMT"}) {
+    CAPTURE(odd);
+    auto other = error_answer(503, "upstream_unavailable", "down");
+    other.headers.emplace_back("Retry-After", odd);
+    CHECK_FALSE(interpret_reply(other).retry_after.has_value());
+  }
+  CHECK_FALSE(interpret_reply(error_answer(503, "upstream_unavailable", "down")).retry_after);
+  CHECK(actoken::client::with_next_try("down", 37) == "down; next try in 37 s");
+  CHECK(actoken::client::with_next_try("down", std::nullopt) == "down");
+}
+
+TEST_CASE("transport failures name their --json error") {
+  const auto error_of = [](transport_error error) {
+    call_result result;
+    result.error = error;
+    result.detail = "why";
+    return describe_transport_error(result, "/s").error;
+  };
+  CHECK(error_of(transport_error::no_socket) == "daemon_unreachable");
+  CHECK(error_of(transport_error::refused) == "daemon_unreachable");
+  CHECK(error_of(transport_error::timeout) == "daemon_unreachable");
+  CHECK(error_of(transport_error::untrusted) == "daemon_unreachable");
+  CHECK(error_of(transport_error::io) == "daemon_unreachable");
+  CHECK(error_of(transport_error::permission) == "forbidden");
+  CHECK(error_of(transport_error::protocol) == "unexpected_answer");
+}
+
+TEST_CASE("a refused connection names the group and the command that lets the caller in") {
+  using actoken::client::denial_message;
+  using actoken::client::platform::access_facts;
+  const std::filesystem::path socket = "/run/actoken/actokend.sock";
+  const std::string denied =
+      "permission denied connecting to actokend at " + socket.string() + ": ";
+  access_facts outsider;
+  outsider.known = true;
+  outsider.mode = 0660;
+  outsider.gid = 998;
+  outsider.group_name = "actoken";
+  outsider.uid = 1006;
+  outsider.user_name = "carol";
+  CHECK(denial_message(socket, outsider) ==
+        denied +
+            "only members of group actoken may connect; ask an administrator to run: "
+            "usermod -aG actoken carol, then log in again");
+  auto since_login = outsider;
+  since_login.listed = true;
+  CHECK(denial_message(socket, since_login) ==
+        denied +
+            "you are in group actoken, but this session started before you were added; log "
+            "in again (or run `newgrp actoken`)");
+  auto nameless = outsider;
+  nameless.user_name.reset();
+  nameless.group_name.reset();
+  CHECK(denial_message(socket, nameless) ==
+        denied +
+            "only members of group 998 may connect; ask an administrator to add your user "
+            "(uid 1006) to group 998, then log in again");
+  auto owner_only = outsider;
+  owner_only.mode = 0600;
+  CHECK(denial_message(socket, owner_only) ==
+        denied +
+            "the socket is open to its owner only (mode 0600); run a daemon of your own "
+            "(`eval \"$(actokend --detach)\"`) or ask its administrator");
+  auto folder = outsider;
+  folder.folder = true;
+  folder.mode = 0750;
+  CHECK(denial_message(socket, folder) ==
+        denied +
+            "only members of group actoken may connect; ask an administrator to run: "
+            "usermod -aG actoken carol, then log in again");
+  folder.mode = 0700;
+  CHECK(denial_message(socket, folder)
+            .find("its folder /run/actoken is open to its owner only "
+                  "(mode 0700)") != std::string::npos);
+  auto carried = outsider;
+  carried.carried = true;
+  CHECK(denial_message(socket, carried).find("refuses you although you are in its group actoken") !=
+        std::string::npos);
+  CHECK(denial_message(socket, access_facts{}) ==
+        denied + "ask its administrator for access to the socket (its group)");
+  // Through describe_transport_error: exit 4, the same sentence.
+  call_result result;
+  result.error = transport_error::permission;
+  const auto report =
+      describe_transport_error(result, socket, actoken::client::socket_owner::system, &outsider);
+  CHECK(report.exit_code == 4);
+  CHECK(report.message == denial_message(socket, outsider));
+}

@@ -25,11 +25,14 @@ TEST_CASE("a rejected root key rests the organization; a rejected sub-organizati
   CHECK(root.effect == failure_effect::rest_org);
   CHECK(root.wait == retry_rejected_after);
   CHECK(root.failures == 3);  // a rejection is not a transient failure
-  CHECK_FALSE(root.retry_after.has_value());
+  // Callers learn when the key is tried again: the rest, whatever the server said.
+  CHECK(root.retry_after == retry_rejected_after);
+  CHECK(decide(errc::key_rejected, false, 0, 7s).retry_after == retry_rejected_after);
 
   const auto sub = decide(errc::key_rejected, true);
   CHECK(sub.effect == failure_effect::rest_cache_key);
   CHECK(sub.wait == retry_rejected_after);
+  CHECK(sub.retry_after == retry_rejected_after);
 }
 
 TEST_CASE("a missing endpoint and a TLS failure hold until reload") {
@@ -39,6 +42,7 @@ TEST_CASE("a missing endpoint and a TLS failure hold until reload") {
     CHECK(decision.effect == failure_effect::hold_until_reload);
     CHECK(decision.wait == mono_clock::duration::zero());
     CHECK(decision.failures == 2);
+    CHECK_FALSE(decision.retry_after.has_value());  // no next try before a reload
   }
 }
 

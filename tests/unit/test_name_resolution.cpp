@@ -24,7 +24,30 @@ name_service fake_names() {
             if (name == "broken") problem = "cannot read the group entry of broken: I/O error";
             const auto it = groups.find(name);
             return it == groups.end() ? std::nullopt : std::optional<gid_t>(it->second);
+          },
+          [](gid_t gid, std::size_t limit) -> std::vector<std::string> {
+            // developers lists carol and dave (and a member without a passwd
+            // entry), ops lists builder, the socket's group 998 lists erin.
+            static const std::map<gid_t, std::vector<std::string>> members{
+                {2000, {"carol", "dave", "gone"}}, {3000, {"builder"}}, {998, {"erin"}}};
+            const auto it = members.find(gid);
+            if (it == members.end()) return {};
+            auto names = it->second;
+            if (names.size() > limit) names.resize(limit);
+            return names;
           }};
+}
+
+// The made-up database with carol, dave and erin too.
+name_service fake_names_with_members() {
+  auto service = fake_names();
+  const auto base = service.user;
+  service.user = [base](const std::string& name, std::string& problem) -> std::optional<uid_t> {
+    static const std::map<std::string, uid_t> more{{"carol", 1006}, {"dave", 1007}, {"erin", 1008}};
+    if (const auto it = more.find(name); it != more.end()) return it->second;
+    return base(name, problem);
+  };
+  return service;
 }
 
 principal_set names(std::vector<std::string> users, std::vector<std::string> groups) {
@@ -135,4 +158,50 @@ TEST_CASE("a sink's group by name becomes its gid; one that does not resolve lea
   CHECK(problems[0].to_string() ==
         "/etc/actoken/actokend.json: organizations.acme.sinks[1].group: no group named nosuch; the "
         "sink is not written");
+}
+
+TEST_CASE("the groups whose members are named: the socket's and every rule's, once each") {
+  config cfg;
+  cfg.admin.gids = {3000};
+  cfg.allow.gids = {2000, 3000};
+  cfg.organizations["acme"].allow = principal_set{{}, {}, {}, {4000}};
+  cfg.organizations["acme"].sub_organizations.add(
+      "mobile", {"9b2f6d1e-0000-4000-8000-000000000001", principal_set{{}, {}, {}, {5000}}});
+  CHECK(groups_to_name(cfg, 998) == std::vector<gid_t>{998, 2000, 3000, 4000, 5000});
+  CHECK(groups_to_name(config{}, 998) == std::vector<gid_t>{998});
+}
+
+TEST_CASE("members of those groups are named at load; the config's names stay first") {
+  name_book book;
+  book.users.emplace(1001, "builder-as-configured");
+  learn_group_members(book, {998, 2000, 3000}, fake_names_with_members());
+  CHECK(book.users ==
+        std::map<uid_t, std::string>{
+            {1001, "builder-as-configured"}, {1006, "carol"}, {1007, "dave"}, {1008, "erin"}});
+  // A name service without member lists (or a failing one) names nobody more.
+  name_book untouched;
+  auto without = fake_names_with_members();
+  without.members = nullptr;
+  learn_group_members(untouched, {2000}, without);
+  CHECK(untouched.users.empty());
+}
+
+TEST_CASE("member lookups stop at max_member_names") {
+  name_service many;
+  std::size_t asked = 0;
+  many.members = [](gid_t, std::size_t limit) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < 5000 && names.size() < limit; ++i) {
+      names.push_back("user" + std::to_string(i));
+    }
+    return names;
+  };
+  many.user = [&asked](const std::string& name, std::string&) -> std::optional<uid_t> {
+    ++asked;
+    return static_cast<uid_t>(100000 + std::stoul(name.substr(4)));
+  };
+  name_book book;
+  learn_group_members(book, {1, 2, 3}, many);
+  CHECK(asked == max_member_names);
+  CHECK(book.users.size() == max_member_names);
 }

@@ -330,6 +330,26 @@ TEST_CASE("GET /v1/token: a sub-organization with an allow of its own, by alias 
   CHECK(ask(w, "DELETE", "/v1/tokens?org=acme", stranger_peer).status == 403);
 }
 
+TEST_CASE("GET /v1/token: a mistyped alias gets the nearest alias the peer may use") {
+  router_world w;
+  const auto typo = ask(w, "GET", "/v1/token?org=acme&sub_org=mobil", builder_peer);
+  CHECK(typo.status == 400);
+  CHECK(body_of(typo)["message"] == "no sub-organization mobil in acme; did you mean mobile?");
+  CHECK(body_of(ask(w, "GET", "/v1/token?org=acme&sub_org=desktop", builder_peer))["message"] ==
+        "no sub-organization desktop in acme; its aliases you may use: mobile");
+  // Not shaped like an alias (a pasted key?): not repeated.
+  const auto odd = ask(w, "GET", "/v1/token?org=acme&sub_org=SeCrEt%2Bkey%3D", builder_peer);
+  CHECK(odd.status == 400);
+  CHECK(body_of(odd)["message"] == "sub_org of organization acme is neither an alias nor a GUID");
+  // Only aliases the peer may use are suggested: mobile is now the stranger's alone.
+  narrow_acme(w, true);
+  CHECK(body_of(ask(w, "GET", "/v1/token?org=acme&sub_org=mobil", builder_peer))["message"] ==
+        "no sub-organization mobil in acme; give a listed alias or a GUID");
+  CHECK(body_of(ask(w, "GET", "/v1/token?org=acme&sub_org=mobil", stranger_peer))["message"] ==
+        "no sub-organization mobil in acme; did you mean mobile?");
+  CHECK(w.upstream->calls == 0);
+}
+
 TEST_CASE("GET /v1/token: any_sub_org false refuses an unlisted GUID at once, to root too") {
   router_world w;
   narrow_acme(w, false);

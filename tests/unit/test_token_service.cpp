@@ -644,6 +644,24 @@ TEST_CASE("endpoint_not_found holds until reload; auto falls back to v1") {
   }
 }
 
+TEST_CASE("callers are told the rest that is left, not what the auth server said") {
+  fixture f;
+  f.upstream->fail(errc::key_rejected, 7s);  // a Retry-After on the 401: not the daemon's wait
+  CHECK(error_of(f.get_now(req())).retry_after == 300s);
+  f.clock.advance(100s);
+  CHECK(error_of(*f.try_get(req())).retry_after == 200s);
+  f.clock.advance(199500ms);
+  CHECK(error_of(*f.try_get(req())).retry_after == 1s);  // rounded up, never 0
+
+  // A sub-organization's rest, the same way.
+  const auto sub = req(60s, false, guid(1));
+  f.upstream->fail(errc::key_rejected, 7s);
+  f.clock.advance(1s);
+  CHECK(error_of(f.get_now(sub)).retry_after == 300s);
+  f.clock.advance(30s);
+  CHECK(error_of(*f.try_get(sub)).retry_after == 270s);
+}
+
 TEST_CASE("a rejected sub-organization rests only that cache key; a reload ends the rest") {
   fixture f;
   const auto rejected = req(60s, false, guid(1));
