@@ -7,8 +7,8 @@
 #include "client/org_names.hpp"
 #include "client/output.hpp"
 #include "client/platform/files.hpp"
-#include "client/shell_env.hpp"
 #include "common/error.hpp"
+#include "common/shell_env.hpp"
 
 #include <string.h>
 #include <unistd.h>
