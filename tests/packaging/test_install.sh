@@ -84,6 +84,7 @@ expected=(
   share/doc/actoken/changelog.gz
   share/doc/actoken/copyright
   share/doc/actoken/examples/actokend.example.json
+  share/doc/actoken/monitoring/actoken.rules.yml
 )
 for doc in "$source_dir"/docs/*.md; do
   expected+=("share/doc/actoken/docs/$(basename "$doc")")
