@@ -187,5 +187,7 @@ TEST_CASE("the README's tour runs as written, as a user in a clean shell") {
   // Root, mobile, and the key added in step 4 tried once: three exchanges, one daemon.
   CHECK(upstream.exchanges_for(key) == 3);
   CHECK(w.daemons().size() == 1);
-  CHECK(slurp(w.log()).find(" listening on " + w.socket().string()) != std::string::npos);
+  // One organization is "1 organization".
+  CHECK(slurp(w.log()).find(" listening on " + w.socket().string() +
+                            " (1 organization, user mode)") != std::string::npos);
 }
