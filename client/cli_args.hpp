@@ -4,6 +4,8 @@
 /// The command line of `actoken` (SPEC §5) parsed into a plain struct. Parsing
 /// runs nothing, so every command's argument handling is unit-tested alone.
 
+#include "common/shell_env.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,8 +30,8 @@ enum class command_kind {
   reload,            ///< (admin) re-read config and keys now
 };
 
-/// The syntax `actoken env` prints in (SPEC §5), as `ssh-agent -s` / `-c` and fish.
-enum class shell_syntax { sh, csh, fish };
+/// The syntax `actoken env` prints in (SPEC §5): common/shell_env.hpp, shared with actokend.
+using actoken::shell_syntax;
 
 /// Which token to ask for (`token`, `header`, `exec`).
 struct token_options {

@@ -7,9 +7,9 @@
 #include "client/org_names.hpp"
 #include "client/output.hpp"
 #include "client/platform/files.hpp"
-#include "client/shell_env.hpp"
 #include "client/socket_client.hpp"
 #include "common/error.hpp"
+#include "common/shell_env.hpp"
 
 #include <string.h>
 #include <unistd.h>

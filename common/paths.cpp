@@ -50,6 +50,13 @@ std::filesystem::path user_config_dir(const env_lookup& env, uid_t uid) {
   return home_dir(env, uid) / ".config" / "actoken";
 }
 
+std::filesystem::path user_state_dir(const env_lookup& env, uid_t uid) {
+  if (const char* state_home = non_empty(env("XDG_STATE_HOME"))) {
+    return std::filesystem::path(state_home) / "actoken";
+  }
+  return home_dir(env, uid) / ".local" / "state" / "actoken";
+}
+
 mode_defaults defaults_for(run_mode mode, const env_lookup& env, uid_t uid) {
   if (mode == run_mode::system) {
     return {"/etc/actoken/actokend.json", "/var/lib/actoken/keys", system_socket_path(), 0660};

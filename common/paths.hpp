@@ -42,4 +42,7 @@ std::filesystem::path user_socket_path(const env_lookup& env, uid_t uid);
 /// `${XDG_CONFIG_HOME:-~/.config}/actoken`; home from `$HOME`, else the password database.
 std::filesystem::path user_config_dir(const env_lookup& env, uid_t uid);
 
+/// `${XDG_STATE_HOME:-~/.local/state}/actoken`: where `actokend --detach` keeps its log.
+std::filesystem::path user_state_dir(const env_lookup& env, uid_t uid);
+
 }  // namespace actoken

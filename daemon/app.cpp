@@ -32,6 +32,11 @@ namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto shutdown_bound = std::chrono::seconds{5};
 
+// "1 organization", "2 organizations".
+std::string counted(std::uint64_t n, std::string_view thing) {
+  return std::to_string(n) + " " + std::string(thing) + (n == 1 ? "" : "s");
+}
+
 class daemon_app final : public api::daemon_control {
  public:
   daemon_app(startup_options options, config cfg)
@@ -67,31 +72,18 @@ class daemon_app final : public api::daemon_control {
   }
 
   int run() {
-    // Resolved when the config was loaded (name_resolution.hpp).
-    const auto group = cfg_.socket_gid;
-    if (cfg_.socket_group && !group) {
-      spdlog::error("socket_group {} does not exist (or could not be looked up); not starting",
-                    *cfg_.socket_group);
-      return 1;
-    }
-    std::optional<transport::unix_listener> listener;
-    try {
-      listener.emplace(
-          transport::unix_listener::open({cfg_.socket, cfg_.socket_mode, group,
-                                          options_.mode == run_mode::user ? 0700U : 0755U, 1024},
-                                         platform::activated_socket()));
-    } catch (const transport::listen_error& e) {
-      spdlog::error("{}", e.what());
-      return 1;
-    }
+    auto listener = open_listener();
+    if (!listener) return 1;
     server_.start(listener->release_fd());
     // Under socket activation the socket is the unit's, wherever the config
     // says: name the one actually served.
-    spdlog::info("actokend {} listening on {}{} ({} organizations, {} mode)", version,
+    spdlog::info("actokend {} listening on {}{} ({}, {} mode)", version,
                  listener->path().empty() ? "a socket without a path" : listener->path(),
-                 listener->activated() ? " (socket activation)" : "", tokens_.org_names().size(),
+                 listener->activated() ? " (socket activation)" : "",
+                 counted(tokens_.org_names().size(), "organization"),
                  options_.mode == run_mode::system ? "system" : "user");
     platform::notify("READY=1\nSTATUS=" + status_line());
+    report(start_event::ready);
     sinks_.start();  // in the background: readiness never waits for a sink's exchange
 
     spawn_detached(io_.get_executor(), handle_signals(), "the signal handler");
@@ -152,6 +144,38 @@ class daemon_app final : public api::daemon_control {
   std::uint64_t sink_failures() const override { return sinks_.failures(); }
 
  private:
+  // The socket, with the group resolved when the config was loaded
+  // (name_resolution.hpp); nullopt, after a log line, when it cannot be had.
+  std::optional<transport::unix_listener> open_listener() {
+    const auto group = cfg_.socket_gid;
+    if (cfg_.socket_group && !group) {
+      spdlog::error("socket_group {} does not exist (or could not be looked up); not starting",
+                    *cfg_.socket_group);
+      return std::nullopt;
+    }
+    try {
+      return transport::unix_listener::open({cfg_.socket, cfg_.socket_mode, group,
+                                             options_.mode == run_mode::user ? 0700U : 0755U, 1024},
+                                            platform::activated_socket());
+    } catch (const transport::socket_taken_error& e) {
+      // A `--detach` waiting for this start then waits for that daemon: for
+      // it, this is how two starts at once end, not an error.
+      if (options_.on_start) {
+        spdlog::info("{}; this one stops", e.what());
+      } else {
+        spdlog::error("{}", e.what());
+      }
+      report(start_event::socket_taken);
+    } catch (const transport::listen_error& e) {
+      spdlog::error("{}", e.what());
+    }
+    return std::nullopt;
+  }
+
+  void report(start_event event) const {
+    if (options_.on_start) options_.on_start(event);
+  }
+
   static tokens::service_options service_options_of(const config& cfg) {
     return {cfg.refresh_before, cfg.retry_rejected_after, cfg.max_exchanges_per_minute, 100};
   }
@@ -208,9 +232,9 @@ class daemon_app final : public api::daemon_control {
   }
 
   std::string status_line() const {
-    return std::to_string(tokens_.org_names().size()) + " organizations, " +
-           std::to_string(tokens_.cached_tokens()) + " cached tokens, " +
-           std::to_string(tokens_.stats().exchanges_total) + " exchanges";
+    return counted(tokens_.org_names().size(), "organization") + ", " +
+           counted(tokens_.cached_tokens(), "cached token") + ", " +
+           counted(tokens_.stats().exchanges_total, "exchange");
   }
 
   // Re-reads the config and keys; the outcome, also pushed to the router.
@@ -253,7 +277,7 @@ class daemon_app final : public api::daemon_control {
     api::reload_info reloaded{clock_.wall_now(), true,
                               with_audit_problem(with_config_problems("reloaded"), audit_problem)};
     router_.set_last_reload(reloaded);
-    spdlog::info("reloaded: {} organizations", tokens_.org_names().size());
+    spdlog::info("reloaded: {}", counted(tokens_.org_names().size(), "organization"));
     platform::notify("STATUS=" + status_line());
     return reloaded;
   }

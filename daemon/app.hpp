@@ -7,6 +7,7 @@
 
 #include "daemon/api/router.hpp"
 #include "daemon/settings/config.hpp"
+#include "daemon/startup/detach.hpp"
 
 #include <filesystem>
 #include <map>
@@ -24,6 +25,9 @@ struct startup_options {
   std::optional<std::filesystem::path> socket_override;
   std::optional<std::string> log_level_override;
   config_context context;
+  /// Told when the daemon is ready or finds its socket taken (`--detach`
+  /// waits for it); empty otherwise.
+  start_reporter on_start;
 };
 
 /// Reads the config as `options` say; the problems when it is broken.

@@ -158,6 +158,30 @@ void write_duration_histogram(prometheus_text& out, const tokens::service_stats&
   out.sample("exchange_duration_seconds_count", {}, std::to_string(stats.duration_count));
 }
 
+// Per organization: seconds left on each cached token, and its state as a
+// Prometheus state set (one sample per state, 1 for the one it is in), so an
+// alert can name an organization held in `error` or `rejected`.
+void write_org_metrics(prometheus_text& out, const std::vector<tokens::org_view>& views,
+                       wall_time now) {
+  out.family("token_expires_in_seconds", "gauge", "Seconds left on each cached token.");
+  for (const auto& view : views) {
+    for (const auto& [sub, token] : view.tokens) {
+      out.sample("token_expires_in_seconds", {{"org", view.settings->name}, {"sub_org", sub}},
+                 std::to_string(
+                     std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count()));
+    }
+  }
+  out.family("org_state", "gauge",
+             "Each organization's state (as in /v1/orgs): 1 for the one it is in, 0 for the "
+             "others.");
+  for (const auto& view : views) {
+    for (const std::string_view state : {"ok", "no_key", "rejected", "backoff", "error"}) {
+      out.sample("org_state", {{"org", view.settings->name}, {"state", state}},
+                 view.state == state ? "1" : "0");
+    }
+  }
+}
+
 json failure_json(const std::optional<tokens::failure_record>& record) {
   if (!record) return nullptr;
   json out{{"code", code_name(record->error.code)}, {"message", record->error.message}};
@@ -735,15 +759,7 @@ api_response router::metrics(const api_request& /*request*/, std::string_view /*
     out.sample("exchanges_total", {{"org", key.first}, {"result", key.second}}, std::to_string(n));
   }
   write_duration_histogram(out, stats);
-  out.family("token_expires_in_seconds", "gauge", "Seconds left on each cached token.");
-  const auto now = clock_.wall_now();
-  for (const auto& view : tokens_.view()) {
-    for (const auto& [sub, token] : view.tokens) {
-      out.sample("token_expires_in_seconds", {{"org", view.settings->name}, {"sub_org", sub}},
-                 std::to_string(
-                     std::chrono::floor<std::chrono::seconds>(token->expires_at - now).count()));
-    }
-  }
+  write_org_metrics(out, tokens_.view(), clock_.wall_now());
   out.family("sink_failures_total", "counter", "Sink files that could not be written or removed.");
   out.sample("sink_failures_total", {}, std::to_string(control_.sink_failures()));
   out.family("connections", "gauge", "Open connections on the socket.");

@@ -36,6 +36,13 @@ inline constexpr std::size_t key_command_error_limit = 4096;
 /// The longest reason taken from its standard error, in bytes.
 inline constexpr std::size_t key_command_reason_limit = 200;
 
+/// Said after a key_command's failure (SPEC §2), wherever a person reads it:
+/// never "`actoken key add`" (refused for such an organization).
+inline constexpr std::string_view key_command_hint =
+    "the daemon runs the command with its own environment (PATH, HOME, GNUPGHOME, "
+    "DBUS_SESSION_BUS_ADDRESS); after changing that environment, restart the daemon: a reload "
+    "keeps the old one";
+
 /// What a finished key_command gave: the key, or why there is none.
 struct key_command_result {
   platform::shared_key key;  ///< null when `problem` says why

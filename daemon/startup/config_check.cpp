@@ -1,13 +1,19 @@
 #include "daemon/startup/config_check.hpp"
 
+#include "daemon/keys/key_command.hpp"
 #include "daemon/keys/org_table.hpp"
 #include "daemon/outputs/cache_file.hpp"
 #include "daemon/platform/append_file.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/upstream/tls_context.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <unistd.h>
 
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -35,6 +41,40 @@ std::string cache_file_problem(const std::filesystem::path& path, uid_t daemon_u
   return file.refused() ? file.problem : std::string();
 }
 
+// Each organization's key_command, run once as a start runs it (the same
+// runs, in parallel, 10 s each): what each gave, by organization. The keys
+// stay in locked memory and are dropped with the map.
+std::map<std::string, command_key> run_key_commands(const config& cfg) {
+  boost::asio::io_context io{1};
+  std::vector<std::shared_ptr<key_command_run>> runs;
+  for (const auto& [name, org] : cfg.organizations) {
+    if (!org.key_command) continue;
+    runs.push_back(std::make_shared<key_command_run>(io.get_executor(), name, *org.key_command));
+    runs.back()->start([](const key_command_run&) {});
+  }
+  io.run();
+  std::map<std::string, command_key> given;
+  for (const auto& run : runs) {
+    given[run->org()] = {run->result().key, run->result().problem, nullptr};
+  }
+  return given;
+}
+
+// Key files, `<org>.json` files and key_commands the daemon would refuse or
+// that fail (a key_dir's own refusal is said once, by the caller). An
+// organization without a key yet is fine: one can be added at run time.
+void add_org_problems(const config& cfg, uid_t daemon_uid, const std::string& dir_problem,
+                      const std::function<void(std::string, std::string)>& add) {
+  for (const auto& [name, org] : load_org_table(cfg, {}, daemon_uid, run_key_commands(cfg))) {
+    for (const auto& problem : org->problems) {
+      if (problem == dir_problem) continue;
+      const bool failed_command = org->source == key_source::command && problem == org->key_problem;
+      add("organizations." + name,
+          failed_command ? problem + "; " + std::string(key_command_hint) : problem);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<config_problem> check_config(const config& cfg, const std::filesystem::path& file,
@@ -45,14 +85,7 @@ std::vector<config_problem> check_config(const config& cfg, const std::filesyste
   };
   const auto dir_problem = key_dir_problem(cfg.key_dir, daemon_uid);
   if (!dir_problem.empty()) add("key_dir", dir_problem);
-  // Key files and `<org>.json` files the daemon would refuse (a key_dir's own
-  // refusal is said once, above). An organization without a key yet is fine:
-  // one can be added at run time.
-  for (const auto& [name, org] : load_org_table(cfg, {}, daemon_uid)) {
-    for (const auto& problem : org->problems) {
-      if (problem != dir_problem) add("organizations." + name, problem);
-    }
-  }
+  add_org_problems(cfg, daemon_uid, dir_problem, add);
   if (cfg.ca_file) {
     auto tls = upstream::make_tls_context(cfg.ca_file);
     if (const auto* reason = std::get_if<std::string>(&tls)) add("ca_file", *reason);

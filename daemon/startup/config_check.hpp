@@ -18,7 +18,9 @@ namespace actoken {
 /// `daemon_uid` (`platform::any_owner` when root checks a system config whose
 /// daemon runs as another user: ownership is then not judged, only modes).
 /// Reads key files (into locked memory, dropped at once) and the CA file;
-/// writes nothing.
+/// runs each organization's `key_command` once, as a start would (in
+/// parallel, 10 s each, with this process's environment), its key dropped
+/// at once and its failure a problem with `key_command_hint`; writes nothing.
 std::vector<config_problem> check_config(const config& cfg, const std::filesystem::path& file,
                                          uid_t daemon_uid);
 

@@ -16,6 +16,22 @@ bool is_log_level(std::string_view level) noexcept {
   return false;
 }
 
+std::optional<shell_syntax> shell_named(std::string_view name) noexcept {
+  if (name == "sh") return shell_syntax::sh;
+  if (name == "csh") return shell_syntax::csh;
+  if (name == "fish") return shell_syntax::fish;
+  return std::nullopt;
+}
+
+// What the flags say together, once all are read.
+std::optional<daemon_usage_error> combination_error(const daemon_args& args) {
+  if (args.shell && !args.detach) return daemon_usage_error{"--shell needs --detach"};
+  if (args.detach && args.check_config) {
+    return daemon_usage_error{"--detach and --check-config exclude each other"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view daemon_usage() noexcept {
@@ -23,7 +39,7 @@ std::string_view daemon_usage() noexcept {
          "\n"
          "Usage: actokend [--system|--user] [--config PATH] [--socket PATH]\n"
          "                [--log-level trace|debug|info|warn|error] [--check-config]\n"
-         "                [--version] [--help]\n"
+         "                [--detach [--shell sh|csh|fish]] [--version] [--help]\n"
          "\n"
          "Options:\n"
          "  --system             serve the whole host (default for root)\n"
@@ -31,79 +47,121 @@ std::string_view daemon_usage() noexcept {
          "  --config PATH        config file (default by mode, or $ACTOKEND_CONFIG)\n"
          "  --socket PATH        socket path (overrides the config)\n"
          "  --log-level LEVEL    trace, debug, info, warn or error\n"
-         "  --check-config       validate the config, print problems, exit 0 or 1\n"
+         "  --check-config       validate the config (and run key_commands), print\n"
+         "                       problems, exit 0 or 1\n"
+         "  --detach             start in the background unless a daemon already answers\n"
+         "                       on the socket, then print the line that sets\n"
+         "                       ACTOKEN_SOCKET: eval \"$(actokend --detach)\"\n"
+         "  --shell SHELL        with --detach: sh, csh or fish (default: from $SHELL)\n"
          "  --version            print the version and exit\n"
          "  -h, --help           print this help and exit\n";
 }
 
-std::variant<daemon_args, daemon_usage_error> parse_daemon_args(std::span<const char* const> args) {
-  daemon_args out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg{args[i]};
-    std::optional<std::string_view> inline_value;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
+namespace {
 
-    // A flag takes no value; an option takes exactly one.
-    const auto flag = [&](bool& target) -> std::optional<daemon_usage_error> {
-      if (inline_value) return daemon_usage_error{std::string(arg) + " takes no value"};
-      target = true;
-      return std::nullopt;
-    };
-    const auto option = [&](std::string& target) -> std::optional<daemon_usage_error> {
-      if (inline_value) {
-        target = *inline_value;
-      } else if (i + 1 < args.size() && !std::string_view{args[i + 1]}.starts_with("--")) {
-        target = args[++i];
-      } else {
-        return daemon_usage_error{std::string(arg) + " needs a value"};
-      }
-      if (target.empty()) return daemon_usage_error{std::string(arg) + " needs a value"};
-      return std::nullopt;
-    };
-    const auto mode = [&](run_mode m) -> std::optional<daemon_usage_error> {
-      bool given = false;
-      if (auto error = flag(given)) return error;
-      if (out.mode && *out.mode != m) {
-        return daemon_usage_error{"--system and --user exclude each other"};
-      }
-      out.mode = m;
-      return std::nullopt;
-    };
+using maybe_error = std::optional<daemon_usage_error>;
 
-    std::optional<daemon_usage_error> error;
-    if (arg == "--system") {
-      error = mode(run_mode::system);
-    } else if (arg == "--user") {
-      error = mode(run_mode::user);
-    } else if (arg == "--config") {
-      error = option(out.config_path);
-    } else if (arg == "--socket") {
-      error = option(out.socket_path);
-    } else if (arg == "--log-level") {
-      error = option(out.log_level);
-      if (!error && !is_log_level(out.log_level)) {
-        error = daemon_usage_error{"--log-level must be one of trace, debug, info, warn, error"};
-      }
-    } else if (arg == "--check-config") {
-      error = flag(out.check_config);
-    } else if (arg == "--version") {
-      error = flag(out.show_version);
-    } else if (arg == "--help" || arg == "-h") {
-      error = flag(out.show_help);
-    } else if (arg.starts_with("-")) {
-      // Named only when it looks like an option: "-" and a pasted key must not be printed.
-      const auto name = printable_option_name(arg);
-      error = daemon_usage_error{name ? "unknown option " + std::string(*name) : "unknown option"};
-    } else {
-      // Not echoed: a stray argument may be something pasted by mistake (a key).
-      error = daemon_usage_error{"actokend takes no arguments besides options"};
+// One pass over the arguments; each step reads one option (and its value).
+class arg_reader {
+ public:
+  explicit arg_reader(std::span<const char* const> args) : args_(args) {}
+
+  std::variant<daemon_args, daemon_usage_error> read() {
+    for (; i_ < args_.size(); ++i_) {
+      split(args_[i_]);
+      if (auto error = one()) return *std::move(error);
     }
-    if (error) return *std::move(error);
+    if (auto error = combination_error(out_)) return *std::move(error);
+    return out_;
   }
-  return out;
+
+ private:
+  // `--name=value` into its name and value.
+  void split(std::string_view arg) {
+    arg_ = arg;
+    inline_value_.reset();
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      inline_value_ = arg.substr(eq + 1);
+      arg_ = arg.substr(0, eq);
+    }
+  }
+
+  maybe_error one() {
+    if (arg_ == "--system") return mode(run_mode::system);
+    if (arg_ == "--user") return mode(run_mode::user);
+    if (arg_ == "--config") return option(out_.config_path);
+    if (arg_ == "--socket") return option(out_.socket_path);
+    if (arg_ == "--log-level") return log_level();
+    if (arg_ == "--check-config") return flag(out_.check_config);
+    if (arg_ == "--detach") return flag(out_.detach);
+    if (arg_ == "--shell") return shell();
+    if (arg_ == "--version") return flag(out_.show_version);
+    if (arg_ == "--help" || arg_ == "-h") return flag(out_.show_help);
+    if (arg_.starts_with("-")) {
+      // Named only when it looks like an option: "-" and a pasted key must not be printed.
+      const auto name = printable_option_name(arg_);
+      return daemon_usage_error{name ? "unknown option " + std::string(*name) : "unknown option"};
+    }
+    // Not echoed: a stray argument may be something pasted by mistake (a key).
+    return daemon_usage_error{"actokend takes no arguments besides options"};
+  }
+
+  // A flag takes no value; an option takes exactly one.
+  maybe_error flag(bool& target) {
+    if (inline_value_) return daemon_usage_error{std::string(arg_) + " takes no value"};
+    target = true;
+    return std::nullopt;
+  }
+
+  maybe_error option(std::string& target) {
+    if (inline_value_) {
+      target = *inline_value_;
+    } else if (i_ + 1 < args_.size() && !std::string_view{args_[i_ + 1]}.starts_with("--")) {
+      target = args_[++i_];
+    } else {
+      return daemon_usage_error{std::string(arg_) + " needs a value"};
+    }
+    if (target.empty()) return daemon_usage_error{std::string(arg_) + " needs a value"};
+    return std::nullopt;
+  }
+
+  maybe_error mode(run_mode m) {
+    bool given = false;
+    if (auto error = flag(given)) return error;
+    if (out_.mode && *out_.mode != m) {
+      return daemon_usage_error{"--system and --user exclude each other"};
+    }
+    out_.mode = m;
+    return std::nullopt;
+  }
+
+  maybe_error log_level() {
+    if (auto error = option(out_.log_level)) return error;
+    if (!is_log_level(out_.log_level)) {
+      return daemon_usage_error{"--log-level must be one of trace, debug, info, warn, error"};
+    }
+    return std::nullopt;
+  }
+
+  maybe_error shell() {
+    std::string name;
+    if (auto error = option(name)) return error;
+    out_.shell = shell_named(name);
+    if (!out_.shell) return daemon_usage_error{"--shell must be one of sh, csh, fish"};
+    return std::nullopt;
+  }
+
+  std::span<const char* const> args_;
+  std::size_t i_ = 0;
+  std::string_view arg_;
+  std::optional<std::string_view> inline_value_;
+  daemon_args out_;
+};
+
+}  // namespace
+
+std::variant<daemon_args, daemon_usage_error> parse_daemon_args(std::span<const char* const> args) {
+  return arg_reader(args).read();
 }
 
 }  // namespace actoken

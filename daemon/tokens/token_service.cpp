@@ -308,8 +308,13 @@ lookup_result token_service::lookup(const token_request& request) {
     if (const auto& command = org.settings->command; command && command->running()) {
       return pending_exchange{command, request};
     }
-    return failure{errc::no_key, "organization " + request.org +
-                                     " has no usable key: " + org.settings->key_problem};
+    auto message =
+        "organization " + request.org + " has no usable key: " + org.settings->key_problem;
+    // Its key comes from a command: `actoken key add` is refused for it (SPEC §2).
+    if (org.settings->source == key_source::command) {
+      message += "; " + std::string(key_command_hint);
+    }
+    return failure{errc::no_key, std::move(message)};
   }
   if (!request.sub_org.empty() && org.settings->api_version == api_version::v1) {
     return failure{errc::bad_request,

@@ -165,8 +165,8 @@ unix_listener unix_listener::open(const listen_options& options, std::optional<i
     throw listen_error("cannot open lock file " + options.path.string() + ".lock: " + why(errno));
   }
   if (::flock(listener.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    throw listen_error("another actokend is already serving " + options.path.string() + " (lock " +
-                       options.path.string() + ".lock is held)");
+    throw socket_taken_error("another actokend is already serving " + options.path.string() +
+                             " (lock " + options.path.string() + ".lock is held)");
   }
 
   // We hold the lock, so a socket still at the path is stale (its daemon died

@@ -22,6 +22,12 @@ class listen_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The socket's lock is held: another daemon serves (or is starting to serve) it.
+class socket_taken_error : public listen_error {
+ public:
+  using listen_error::listen_error;
+};
+
 /// How to create the socket.
 struct listen_options {
   std::filesystem::path path;

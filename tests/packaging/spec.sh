@@ -24,7 +24,8 @@ declare -A spec_command_options=(
 spec_global_options=(--socket --json --help --version)
 
 # actokend's flags (SPEC §2).
-spec_daemon_flags=(--system --user --config --socket --log-level --check-config --version --help)
+spec_daemon_flags=(--system --user --config --socket --log-level --check-config --detach --shell
+  --version --help)
 
 # The config file's keys (SPEC §2, §6): top level, per organization, per
 # sub-organization object, per sink, and in admin/allow lists.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `cmake --install BUILD --prefix P` writes exactly the expected files, all
-# under P, and nothing anywhere else (SPEC §8).
+# under P, and nothing anywhere else, and the installed documentation's links
+# all work (SPEC §8).
 #
 # Run as root, the install runs as nobody into a folder only nobody may write,
 # so that any write outside P fails the install. (CMake always writes
@@ -83,9 +84,10 @@ expected=(
   share/doc/actoken/changelog.gz
   share/doc/actoken/copyright
   share/doc/actoken/examples/actokend.example.json
+  share/doc/actoken/monitoring/actoken.rules.yml
 )
 for doc in "$source_dir"/docs/*.md; do
-  expected+=("share/doc/actoken/$(basename "$doc")")
+  expected+=("share/doc/actoken/docs/$(basename "$doc")")
 done
 actual=$(cd "$prefix" && find . ! -type d | sed 's|^\./||' | sort)
 wanted=$(printf '%s\n' "${expected[@]}" | sort)
@@ -109,6 +111,9 @@ grep -qx "ExecStart=$prefix/bin/actokend --user" "$prefix/lib/systemd/user/actok
   fail "user unit: ExecStart is not $prefix/bin/actokend --user"
 grep -q "file:$prefix/share/doc/actoken/README.md" "$prefix/lib/systemd/user/actokend.service" ||
   fail "user unit: Documentation= does not name $prefix/share/doc/actoken/README.md"
+# The README's and the docs' links lead to installed files and headings.
+python3 "$source_dir/tests/packaging/check_doc_links.py" "$prefix/share/doc/actoken" ||
+  fail "the installed documentation has broken links"
 "$prefix/bin/actoken" --version | grep -q '^actoken ' || fail "the installed actoken does not run"
 "$prefix/bin/actokend" --version | grep -q '^actokend ' || fail "the installed actokend does not run"
 

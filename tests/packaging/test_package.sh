@@ -59,6 +59,9 @@ has usr/lib/tmpfiles.d/actoken.conf
 has usr/lib/systemd/user/actokend.service
 has usr/lib/systemd/user/actokend.socket
 has usr/share/doc/actoken/examples/actokend.example.json
+has usr/share/doc/actoken/monitoring/actoken.rules.yml
+has usr/share/doc/actoken/README.md
+has usr/share/doc/actoken/docs/operations.md
 # The system units: /lib/systemd/system on Debian 12, /usr/lib/... elsewhere.
 for unit in actokend.service actokend.socket; do
   grep -qxE -- "(usr/)?lib/systemd/system/$unit" <<<"$contents" ||

@@ -11,6 +11,7 @@
 using actoken::daemon_args;
 using actoken::daemon_usage_error;
 using actoken::run_mode;
+using actoken::shell_syntax;
 
 namespace {
 
@@ -40,6 +41,8 @@ TEST_CASE("no arguments: every default left to the mode") {
   CHECK(args.socket_path.empty());
   CHECK(args.log_level.empty());
   CHECK_FALSE(args.check_config);
+  CHECK_FALSE(args.detach);
+  CHECK_FALSE(args.shell.has_value());
   CHECK_FALSE(args.show_version);
   CHECK_FALSE(args.show_help);
 }
@@ -62,6 +65,21 @@ TEST_CASE("every option, with its value next or after '='") {
   for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
     CHECK(accepted({"--log-level", level}).log_level == level);
   }
+}
+
+TEST_CASE("--detach, with --shell sh, csh or fish or none (then $SHELL decides)") {
+  const auto detached = accepted({"--detach"});
+  CHECK(detached.detach);
+  CHECK_FALSE(detached.shell.has_value());
+  CHECK(accepted({"--detach", "--shell", "sh"}).shell == shell_syntax::sh);
+  CHECK(accepted({"--shell=csh", "--detach"}).shell == shell_syntax::csh);
+  CHECK(accepted({"--user", "--detach", "--shell", "fish"}).shell == shell_syntax::fish);
+  CHECK(refused({"--detach", "--shell", "bash"}) == "--shell must be one of sh, csh, fish");
+  CHECK(refused({"--shell", "sh"}) == "--shell needs --detach");
+  CHECK(refused({"--detach", "--shell"}) == "--shell needs a value");
+  CHECK(refused({"--detach=yes"}) == "--detach takes no value");
+  CHECK(refused({"--detach", "--check-config"}) ==
+        "--detach and --check-config exclude each other");
 }
 
 TEST_CASE("usage errors say what is wrong") {
@@ -90,7 +108,7 @@ TEST_CASE("a stray argument or a bad value is refused without being echoed (it m
 TEST_CASE("--help names every option of SPEC §2") {
   const std::string usage(actoken::daemon_usage());
   for (const char* option : {"--system", "--user", "--config", "--socket", "--log-level",
-                             "--check-config", "--version", "--help"}) {
+                             "--check-config", "--detach", "--shell", "--version", "--help"}) {
     CHECK_MESSAGE(usage.find(option) != std::string::npos, option);
   }
 }

@@ -192,6 +192,22 @@ TEST_CASE("GET /metrics: Prometheus text with one miss per miss") {
   }
 }
 
+TEST_CASE("GET /metrics: each organization's state as a state set, one sample per state") {
+  router_world w;
+  ask(w, "GET", "/v1/token?org=beta");  // unavailable: beta backs off
+  const auto text = ask(w, "GET", "/metrics", stranger_peer).body;
+  CHECK(text.find("# TYPE actoken_org_state gauge\n") != std::string::npos);
+  const std::map<std::string, std::string> in_state{
+      {"acme", "ok"}, {"beta", "backoff"}, {"gamma", "no_key"}};
+  for (const auto& [org, now] : in_state) {
+    for (const auto* state : {"ok", "no_key", "rejected", "backoff", "error"}) {
+      const auto line = "actoken_org_state{org=\"" + org + "\",state=\"" + state + "\"} " +
+                        (now == state ? "1" : "0") + "\n";
+      CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+    }
+  }
+}
+
 TEST_CASE("GET /v1/orgs: a peer sees the organizations it may use; an admin sees all") {
   router_world w;
   auto names = [&w](const platform::peer_credentials& peer) {

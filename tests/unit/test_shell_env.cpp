@@ -1,15 +1,16 @@
-// `actoken env`'s line for sh, csh and fish (SPEC §5). That each shell reads it
-// back exactly is shown with the real shells in tests/integration/test_cli_daily.cpp.
-#include "client/shell_env.hpp"
+// The ACTOKEN_SOCKET line of `actoken env` and `actokend --detach`, for sh, csh and
+// fish (SPEC §2, §5). That each shell reads it back exactly is shown with the real shells in
+// tests/integration/test_cli_daily.cpp.
+#include "common/shell_env.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-using actoken::client::shell_from_path;
-using actoken::client::shell_quote;
-using actoken::client::shell_syntax;
-using actoken::client::socket_env_line;
+using actoken::shell_from_path;
+using actoken::shell_quote;
+using actoken::shell_syntax;
+using actoken::socket_env_line;
 
 TEST_CASE("the shell comes from $SHELL's base name, as ssh-agent picks it") {
   CHECK(shell_from_path("/bin/csh") == shell_syntax::csh);

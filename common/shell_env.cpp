@@ -1,8 +1,8 @@
-#include "client/shell_env.hpp"
+#include "common/shell_env.hpp"
 
 #include <algorithm>
 
-namespace actoken::client {
+namespace actoken {
 namespace {
 
 // Characters no shell gives a meaning to, so a word made only of them needs no
@@ -71,4 +71,4 @@ std::optional<std::string> socket_env_line(std::string_view socket, shell_syntax
   return "ACTOKEN_SOCKET=" + *quoted + "; export ACTOKEN_SOCKET;\n";
 }
 
-}  // namespace actoken::client
+}  // namespace actoken
