@@ -204,7 +204,7 @@ answer ask(const context& ctx, std::string_view method, std::string_view target,
     report_error(ctx, report.message, report.error);
     return {report.exit_code, {}};
   }
-  auto reply = interpret_reply(result.response, org);
+  auto reply = interpret_reply(result.response);
   if (!reply.ok) {
     auto reported = judge(ctx, reply, org);
     if (reason.what == wait_reason::kind::token) {

@@ -122,7 +122,7 @@ std::string one_line(std::string_view text, std::size_t max_size) {
   return line;
 }
 
-daemon_reply interpret_reply(const http_response& response, std::string_view org) {
+daemon_reply interpret_reply(const http_response& response) {
   daemon_reply reply;
   auto body = nlohmann::ordered_json::parse(response.body, nullptr, false);
   const bool is_object = !body.is_discarded() && body.is_object();
@@ -170,11 +170,9 @@ daemon_reply interpret_reply(const http_response& response, std::string_view org
     reply.error_object = {{"error", name.empty() ? std::string("unexpected_answer") : name},
                           {"message", reply.message}};
   }
-  if (reply.code == actoken::errc::no_key &&
-      reply.message.find("actoken key add") == std::string::npos) {
-    reply.message += "; add a key with `actoken key add " +
-                     (org.empty() ? std::string("ORG") : one_line(org, 64)) + "`";
-  }
+  // A no_key message carries the daemon's own hint, which depends on where the
+  // key comes from (`actoken key add` is refused for a key_command or a config
+  // key_file): printed as the daemon worded it, like a forbidden one.
   return reply;
 }
 

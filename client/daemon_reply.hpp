@@ -36,12 +36,11 @@ struct daemon_reply {
   std::optional<std::int64_t> retry_after;
 };
 
-/// Judges an HTTP answer. `org` names the organization the request was about
-/// (empty when the daemon chose it); it fills the `actoken key add ORG` hint
-/// that follows `no_key` when the daemon's message has none. `unknown_org` gets
-/// no such hint (SPEC §5: never suggest storing a key under a mistyped name);
-/// commands add the nearest known name instead.
-daemon_reply interpret_reply(const http_response& response, std::string_view org = {});
+/// Judges an HTTP answer. An error's message is the daemon's, made one line:
+/// `no_key` carries the daemon's own hint (which depends on where the key comes
+/// from), `unknown_org` none (SPEC §5: never suggest storing a key under a
+/// mistyped name; commands add the nearest known name instead).
+daemon_reply interpret_reply(const http_response& response);
 
 /// What to report when the daemon could not be asked at all (exit 3, also when
 /// it is not a genuine daemon), or the socket refused us (exit 4).

@@ -2,6 +2,7 @@
 
 #include "common/names.hpp"
 #include "common/text.hpp"
+#include "daemon/keys/key_command.hpp"
 #include "daemon/platform/files.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/upstream/url.hpp"
@@ -302,6 +303,16 @@ bool remove_persisted_key(const std::filesystem::path& key_dir, const std::strin
   const bool removed = std::filesystem::remove(key_dir / (org + ".key"), ec);
   std::filesystem::remove(key_dir / (org + ".json"), ec);
   return removed;
+}
+
+std::string no_key_hint(const org_settings& org) {
+  if (org.source == key_source::command) return std::string(key_command_hint);
+  if (org.config_key_file) {
+    return "its key comes from organizations." + org.name +
+           ".key_file in the config: fix that file or the setting, then reload";
+  }
+  if (org.key_problem.find("actoken key add") != std::string::npos) return "";
+  return "add a key with `actoken key add " + org.name + "`";
 }
 
 }  // namespace actoken

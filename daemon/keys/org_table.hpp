@@ -75,6 +75,14 @@ struct command_key {
 /// The organizations, sorted by name.
 using org_table = std::map<std::string, std::shared_ptr<const org_settings>>;
 
+/// What to do about an organization without a usable key, for its `no_key`
+/// message: it depends on where the key comes from (SPEC §2). A command's key
+/// is fixed in its secret store or the daemon's environment, a config
+/// `key_file` in the config (the API refuses to replace it); only a key_dir or
+/// runtime key is replaced with `actoken key add`. "" when `problem` already
+/// says what to do.
+std::string no_key_hint(const org_settings& org);
+
 /// Reads one key file through the private-file reader
 /// (`platform::read_private_file`, SPEC §2 "Private files"): refused unless a
 /// regular file of at most 64 KiB, owned by `daemon_uid` or root, not group-

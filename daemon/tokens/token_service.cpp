@@ -310,10 +310,7 @@ lookup_result token_service::lookup(const token_request& request) {
     }
     auto message =
         "organization " + request.org + " has no usable key: " + org.settings->key_problem;
-    // Its key comes from a command: `actoken key add` is refused for it (SPEC §2).
-    if (org.settings->source == key_source::command) {
-      message += "; " + std::string(key_command_hint);
-    }
+    if (const auto hint = no_key_hint(*org.settings); !hint.empty()) message += "; " + hint;
     return failure{errc::no_key, std::move(message)};
   }
   if (!request.sub_org.empty() && org.settings->api_version == api_version::v1) {

@@ -1,6 +1,7 @@
 // The key store (SPEC §2 "Organizations and keys"): key files read as ssh
 // reads a private key, where each organization's key comes from, and keys
 // written at runtime. Works on a temporary folder; chown needs root (CI).
+#include "daemon/keys/key_command.hpp"
 #include "daemon/keys/org_table.hpp"
 #include "tests/test_files.hpp"
 
@@ -345,6 +346,30 @@ TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir
   // Without the runtime key, "all" falls back to its config key_file.
   const auto without_runtime = load_org_table(cfg, {}, ::geteuid());
   CHECK(key_of(without_runtime, "all") == "all-from-config");
+}
+
+TEST_CASE("no_key_hint: `actoken key add` only where the API may replace the key") {
+  scratch dir;
+  config cfg;
+  cfg.key_dir = dir.path / "keys";
+  dir.write("keys/loose.key", "loose-key\n", 0644);
+  cfg.organizations["filed"].key_file = dir.path / "config/filed.key";
+  dir.write("config/filed.key", "filed-key\n", 0644);
+  cfg.organizations["nokey"] = {};
+  const auto table = load_org_table(cfg, {}, ::geteuid());
+  // A refused key_dir file: replace it through the API.
+  CHECK(no_key_hint(*table.at("loose")) == "add a key with `actoken key add loose`");
+  // A refused config key_file: the API would answer key_managed_by_config.
+  const auto filed = no_key_hint(*table.at("filed"));
+  CHECK(filed.find("organizations.filed.key_file") != std::string::npos);
+  CHECK(filed.find("actoken key add") == std::string::npos);
+  // The problem already says what to do: nothing more.
+  CHECK(no_key_hint(*table.at("nokey")).empty());
+  // A command's key: its environment and a restart, never `actoken key add`.
+  org_settings commanded;
+  commanded.name = "vault";
+  commanded.source = key_source::command;
+  CHECK(no_key_hint(commanded) == key_command_hint);
 }
 
 TEST_CASE("load_org_table: a loose key file makes only that organization unusable") {
