@@ -195,8 +195,17 @@ std::optional<failure> key_admin::remove(const config& cfg, const std::string& o
                  org);
     return std::nullopt;
   }
+  bool file = false;
+  try {
+    file = remove_persisted_key(cfg.key_dir, org);
+  } catch (const std::exception& e) {
+    // The key file stays: nothing else changes either.
+    spdlog::error("organization {}: cannot remove the key file: {}", org, e.what());
+    return failure{errc::internal_error, "organization " + org +
+                                             ": the key file could not be removed from " +
+                                             cfg.key_dir.string() + " (see the daemon's log)"};
+  }
   const bool runtime = runtime_keys_.erase(org) > 0;
-  const bool file = remove_persisted_key(cfg.key_dir, org);
   if (!runtime && !file) {
     return failure{errc::no_key, "organization " + org + " has no key to remove"};
   }

@@ -4,6 +4,7 @@
 #include "common/text.hpp"
 #include "daemon/keys/key_command.hpp"
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/folder_walk.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/upstream/url.hpp"
 
@@ -13,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <system_error>
+#include <stdexcept>
 
 namespace actoken {
 namespace {
@@ -102,10 +103,24 @@ std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_u
   return check.refused() ? "key_dir " + check.problem + "; nothing is read from it" : "";
 }
 
+namespace {
+
+// key_dir as the walk reaches it for the daemon's user (SPEC §6 "Every file
+// the daemon writes or deletes"); created 0700 when `create`.
+platform::walk_result walk_to_key_dir(const std::filesystem::path& key_dir, uid_t daemon_uid,
+                                      bool create) {
+  return platform::walk_to_folder(
+      key_dir, {.daemon_uid = daemon_uid,
+                .create_mode = create ? std::optional<mode_t>(0700) : std::nullopt});
+}
+
+}  // namespace
+
 std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t daemon_uid) {
-  if (!key_dir_problem(key_dir, daemon_uid).empty()) return 0;
-  return platform::remove_stale_temporary_files_in(
-      key_dir, daemon_uid, [](std::string_view final_name) {
+  const auto walked = walk_to_key_dir(key_dir, daemon_uid, /*create=*/false);
+  if (!walked.ok()) return 0;
+  return platform::remove_stale_temporary_files(
+      walked.folder.get(), daemon_uid, [](std::string_view final_name) {
         const std::filesystem::path name(final_name);
         const auto extension = name.extension();
         return (extension == ".key" || extension == ".json") &&
@@ -269,40 +284,41 @@ org_settings settings_with_key(const config& cfg, const std::string& name,
 void persist_key(const std::filesystem::path& key_dir, const std::string& org,
                  const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
                  const std::optional<upstream::api_version>& api_version) {
-  // A key is never written into a folder another user owns or can write.
-  if (const auto problem = key_dir_problem(key_dir, ::geteuid()); !problem.empty()) {
-    throw std::system_error(std::make_error_code(std::errc::permission_denied), problem);
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(key_dir, ec)) {
-    std::filesystem::create_directories(key_dir, ec);
-    if (ec) {
-      throw std::system_error(ec, "create " + key_dir.string());
-    }
-    ::chmod(key_dir.c_str(), 0700);
-  }
+  // A key is never written where another user could take or replace it:
+  // every folder on the way is judged, and the files are written relative to
+  // the last one's descriptor.
+  const auto walked = walk_to_key_dir(key_dir, ::geteuid(), /*create=*/true);
+  if (!walked.ok()) throw std::runtime_error("key_dir " + walked.problem);
+  const int folder = walked.folder.get();
   platform::secure_buffer contents;
   contents.reserve(key.size() + 1);
   contents.append(key.view());
   contents.push_back('\n');
-  platform::write_file_atomically(key_dir / (org + ".key"), contents.view());
-
+  if (auto problem = platform::replace_file(folder, key_dir / (org + ".key"), contents.view())) {
+    throw std::runtime_error(*problem);
+  }
   const auto meta_path = key_dir / (org + ".json");
+  std::optional<std::string> problem;
   if (auth_url || api_version) {
     nlohmann::json meta = nlohmann::json::object();
     if (auth_url) meta["auth_url"] = *auth_url;
     if (api_version) meta["api_version"] = std::string(upstream::to_string(*api_version));
-    platform::write_file_atomically(meta_path, meta.dump(2) + "\n");
-  } else {
-    std::filesystem::remove(meta_path, ec);
+    problem = platform::replace_file(folder, meta_path, meta.dump(2) + "\n");
+  } else if (auto removed = platform::remove_file(folder, meta_path); !removed.problem.empty()) {
+    problem = std::move(removed.problem);
   }
+  if (problem) throw std::runtime_error(*problem);
 }
 
 bool remove_persisted_key(const std::filesystem::path& key_dir, const std::string& org) {
-  std::error_code ec;
-  const bool removed = std::filesystem::remove(key_dir / (org + ".key"), ec);
-  std::filesystem::remove(key_dir / (org + ".json"), ec);
-  return removed;
+  const auto walked = walk_to_key_dir(key_dir, ::geteuid(), /*create=*/false);
+  if (walked.missing) return false;
+  if (!walked.ok()) throw std::runtime_error("key_dir " + walked.problem);
+  const auto key = platform::remove_file(walked.folder.get(), key_dir / (org + ".key"));
+  const auto meta = platform::remove_file(walked.folder.get(), key_dir / (org + ".json"));
+  if (!key.problem.empty()) throw std::runtime_error(key.problem);
+  if (!meta.problem.empty()) throw std::runtime_error(meta.problem);
+  return key.removed;
 }
 
 std::string no_key_hint(const org_settings& org) {

@@ -104,7 +104,8 @@ std::string key_dir_problem(const std::filesystem::path& key_dir, uid_t daemon_u
 /// Removes the temporary files `persist_key` leaves in `key_dir` when the
 /// daemon is killed between writing and renaming one (`.<org>.key.tmp<digits>`,
 /// `.<org>.json.tmp<digits>`, regular files owned by `daemon_uid`): they may
-/// hold a key. Nothing is touched in a refused key_dir. Returns how many.
+/// hold a key. Nothing is touched where the walk to key_dir is refused.
+/// Returns how many.
 std::size_t remove_stale_key_files(const std::filesystem::path& key_dir, uid_t daemon_uid);
 
 /// Builds the organization table from the config, `<key_dir>/<org>.key` (and
@@ -124,15 +125,19 @@ org_settings settings_with_key(const config& cfg, const std::string& name,
                                const runtime_key& added);
 
 /// Writes `<key_dir>/<org>.key` (and `<org>.json` when `auth_url` or
-/// `api_version` is given) atomically with mode 0600. Throws std::system_error,
-/// also when key_dir exists but is refused (`key_dir_problem`, judged for this
-/// process's uid): a key is never written where another user could take or
-/// replace it.
+/// `api_version` is given; else removes it) atomically with mode 0600, in the
+/// folder the walk reaches for this process's uid (platform/folder_walk.hpp,
+/// SPEC §6), creating missing folders 0700. Throws std::runtime_error naming
+/// the path and the reason, also when the walk refuses a folder on the way
+/// (a key is never written where another user could take or replace it).
 void persist_key(const std::filesystem::path& key_dir, const std::string& org,
                  const platform::secure_buffer& key, const std::optional<std::string>& auth_url,
                  const std::optional<upstream::api_version>& api_version);
 
-/// Removes `<key_dir>/<org>.key` and `<org>.json`; true when a key file existed.
+/// Removes `<key_dir>/<org>.key` and `<org>.json` through the walk to
+/// key_dir; true when a key file existed, false also when key_dir does not.
+/// Throws std::runtime_error with the reason when the walk refuses key_dir
+/// or a removal fails.
 bool remove_persisted_key(const std::filesystem::path& key_dir, const std::string& org);
 
 }  // namespace actoken

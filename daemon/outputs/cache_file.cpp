@@ -5,6 +5,7 @@
 #include "common/json_text.hpp"
 #include "common/names.hpp"
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/folder_walk.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/secure_memory.hpp"
 
@@ -14,8 +15,6 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -358,16 +357,39 @@ decode_result decode_cache(std::string_view bytes, const org_lookup& org_of, wal
   return result;
 }
 
-void write_cache_file(const std::filesystem::path& path, std::string_view data) {
-  platform::write_file_atomically(path, data);
+namespace {
+
+// The cache file's folder, reached by the walk (SPEC §6); never created.
+platform::walk_result walk_to_cache_folder(const std::filesystem::path& path, uid_t daemon_uid) {
+  return platform::walk_to_folder(platform::folder_of(path), {.daemon_uid = daemon_uid});
 }
 
-std::optional<std::string> read_cache_file(const std::filesystem::path& path,
-                                           std::string& problem) {
+platform::private_file_rules cache_file_rules(uid_t daemon_uid) {
+  return {.daemon_uid = daemon_uid, .max_size = max_cache_file_size};
+}
+
+}  // namespace
+
+void write_cache_file(const std::filesystem::path& path, std::string_view data, uid_t daemon_uid) {
+  const auto walked = walk_to_cache_folder(path, daemon_uid);
+  if (!walked.ok()) throw std::runtime_error("cache file " + path.string() + ": " + walked.problem);
+  if (const auto problem = platform::replace_file(walked.folder.get(), path, data)) {
+    throw std::runtime_error(*problem);
+  }
+}
+
+std::optional<std::string> read_cache_file(const std::filesystem::path& path, std::string& problem,
+                                           uid_t daemon_uid) {
   problem.clear();
+  const auto walked = walk_to_cache_folder(path, daemon_uid);
+  if (walked.missing) return std::nullopt;
+  if (!walked.ok()) {
+    problem = "cache file " + path.string() + ": " + walked.problem;
+    return std::nullopt;
+  }
   std::string data;
-  const auto read = platform::read_private_file(
-      path, {.daemon_uid = ::geteuid(), .max_size = max_cache_file_size}, data);
+  const auto read =
+      platform::read_private_file_in(walked.folder.get(), path, cache_file_rules(daemon_uid), data);
   if (read.missing()) return std::nullopt;
   if (!read.ok()) {
     problem = "cache file " + read.problem;
@@ -376,10 +398,21 @@ std::optional<std::string> read_cache_file(const std::filesystem::path& path,
   return data;
 }
 
-std::string cache_file_problem(const std::filesystem::path& path) {
-  const auto check = platform::check_private_file(
-      path, {.daemon_uid = ::geteuid(), .max_size = max_cache_file_size});
+std::string cache_file_problem(const std::filesystem::path& path, uid_t daemon_uid) {
+  const auto walked = walk_to_cache_folder(path, daemon_uid);
+  if (walked.missing) return {};
+  if (!walked.ok()) return "cache file " + path.string() + ": " + walked.problem;
+  const auto check =
+      platform::check_private_file_in(walked.folder.get(), path, cache_file_rules(daemon_uid));
   return check.refused() ? "cache file " + check.problem : "";
+}
+
+std::size_t remove_stale_cache_files(const std::filesystem::path& path, uid_t daemon_uid) {
+  const auto walked = walk_to_cache_folder(path, daemon_uid);
+  if (!walked.ok()) return 0;
+  const auto name = path.filename().string();
+  return platform::remove_stale_temporary_files(
+      walked.folder.get(), daemon_uid, [&name](std::string_view entry) { return entry == name; });
 }
 
 }  // namespace actoken::persist

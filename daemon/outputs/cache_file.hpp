@@ -14,13 +14,16 @@
 /// daemon's user can put back an older file (a rollback to a token that is
 /// still valid); that user can read the keys anyway.
 ///
-/// Encoding and decoding are pure (bytes in, bytes out); only
-/// `write_cache_file` and `read_cache_file` touch the file system.
+/// Encoding and decoding are pure (bytes in, bytes out); only the functions
+/// at the end touch the file system, each through the walk to the file's
+/// folder (platform/folder_walk.hpp).
 
 #include "daemon/platform/secure_memory.hpp"
 #include "daemon/runtime/clock.hpp"
 #include "daemon/upstream/api_version.hpp"
 #include "daemon/upstream/token_lifetime.hpp"
+
+#include <sys/types.h>
 
 #include <filesystem>
 #include <functional>
@@ -87,23 +90,35 @@ struct decode_result {
 /// a restored token is capped.
 decode_result decode_cache(std::string_view bytes, const org_lookup& org_of, wall_time now);
 
-/// Replaces `path` atomically with `bytes`: a temporary file in the same folder
-/// (created exclusively, mode 0600, not following links), write, fsync,
-/// rename, fsync of the folder. Throws std::system_error naming the path.
-void write_cache_file(const std::filesystem::path& path, std::string_view bytes);
+/// Replaces `path` atomically with `bytes`, in the folder the walk reaches
+/// for `daemon_uid` (platform/folder_walk.hpp, SPEC §6): a temporary file in
+/// that folder (created exclusively, mode 0600, not following links), write,
+/// fsync, rename, fsync of the folder, all relative to its descriptor. Throws
+/// std::runtime_error naming the path and what failed (a folder the walk
+/// refuses or that does not exist, a step of the write).
+void write_cache_file(const std::filesystem::path& path, std::string_view bytes, uid_t daemon_uid);
 
-/// Reads `path` through the private-file reader (`platform::read_private_file`
-/// with this process's uid and `max_cache_file_size`). Returns nullopt with an
-/// empty `problem` when the file does not exist; nullopt with `problem` set
-/// ("cache file <path> <the check that failed>") when it is refused: not a
-/// regular file, reached through an unsafe symbolic link, group- or
-/// world-accessible, owned by neither this process's uid nor root, over the
-/// size cap, or unreadable.
-std::optional<std::string> read_cache_file(const std::filesystem::path& path, std::string& problem);
+/// Reads `path` back from the folder the walk reaches, never through a
+/// symbolic link (`platform::read_private_file_in`, with `daemon_uid` and
+/// `max_cache_file_size`). Returns nullopt with an empty `problem` when the
+/// file or its folder does not exist; nullopt with `problem` set ("cache
+/// file <path>: <the folder the walk refused>", "cache file <path> <the check
+/// that failed>") when it is refused: a folder on the way the walk refuses,
+/// not a regular file (a symbolic link included), group- or
+/// world-accessible, owned by neither `daemon_uid` nor root, over the size
+/// cap, or unreadable.
+std::optional<std::string> read_cache_file(const std::filesystem::path& path, std::string& problem,
+                                           uid_t daemon_uid);
 
 /// Why the file at `path` may be neither read nor replaced, as
 /// `read_cache_file` would say it, without reading it; "" when it is
-/// acceptable or absent. A refused file is never overwritten (SPEC §6).
-std::string cache_file_problem(const std::filesystem::path& path);
+/// acceptable or absent (or its folder is). A refused file is never
+/// overwritten (SPEC §6).
+std::string cache_file_problem(const std::filesystem::path& path, uid_t daemon_uid);
+
+/// Removes the temporary files a daemon killed while writing left beside
+/// `path` (platform::remove_stale_temporary_files), in the folder the walk
+/// reaches; none when it refuses. Returns how many.
+std::size_t remove_stale_cache_files(const std::filesystem::path& path, uid_t daemon_uid);
 
 }  // namespace actoken::persist

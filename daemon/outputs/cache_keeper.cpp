@@ -1,7 +1,6 @@
 #include "daemon/outputs/cache_keeper.hpp"
 
 #include "daemon/outputs/cache_file.hpp"
-#include "daemon/platform/files.hpp"
 #include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -49,7 +48,7 @@ void cache_keeper::reconfigure(std::optional<std::filesystem::path> path) {
     return;
   }
   status_ = api::cache_file_info{path_->string(), "ok", ""};
-  if (const auto problem = persist::cache_file_problem(*path_); !problem.empty()) {
+  if (const auto problem = persist::cache_file_problem(*path_, daemon_uid_); !problem.empty()) {
     turn_off(problem);
   }
 }
@@ -60,12 +59,11 @@ void cache_keeper::restore(std::optional<std::filesystem::path> path) {
   if (!path_) return;
   status_ = api::cache_file_info{path_->string(), "ok", ""};
   // A daemon killed while writing leaves its temporary file behind.
-  if (const auto removed = platform::remove_stale_temporary_files(*path_, daemon_uid_);
-      removed > 0) {
+  if (const auto removed = persist::remove_stale_cache_files(*path_, daemon_uid_); removed > 0) {
     spdlog::info("removed {} temporary files left beside {}", removed, path_->string());
   }
   std::string problem;
-  const auto bytes = persist::read_cache_file(*path_, problem);
+  const auto bytes = persist::read_cache_file(*path_, problem, daemon_uid_);
   if (!bytes) {
     if (!problem.empty()) turn_off(problem);
     return;
@@ -87,7 +85,7 @@ void cache_keeper::write_now() {
   write_pending_ = false;
   if (!path_ || !status_ || status_->state == "off") return;
   // Checked again at each write: a file put there since is not overwritten either.
-  if (const auto problem = persist::cache_file_problem(*path_); !problem.empty()) {
+  if (const auto problem = persist::cache_file_problem(*path_, daemon_uid_); !problem.empty()) {
     turn_off(problem);
     return;
   }
@@ -110,8 +108,8 @@ void cache_keeper::write_entries() {
           {view.settings->name, sub, token->access_token, token->obtained_at, token->expires_at});
     }
   }
-  persist::write_cache_file(*path_,
-                            persist::encode_cache(entries, seal_lookup(), clock_.wall_now()));
+  persist::write_cache_file(
+      *path_, persist::encode_cache(entries, seal_lookup(), clock_.wall_now()), daemon_uid_);
 }
 
 void cache_keeper::schedule_write() {

@@ -2,7 +2,9 @@
 
 #include "common/appcircle_config.hpp"
 #include "daemon/platform/files.hpp"
-#include "daemon/platform/sink_files.hpp"
+#include "daemon/platform/folder_walk.hpp"
+#include "daemon/platform/home_folder.hpp"
+#include "daemon/platform/private_file.hpp"
 #include "daemon/runtime/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -131,9 +133,8 @@ void sink_keeper::configure(const config& cfg) {
         s->state = "error";
         s->message = s->configured_problem;
         spdlog::warn("{}: {}", who(org, sink_cfg), s->message);
-      } else if (platform::sink_folder_problem(s->path.parent_path(), daemon_uid_).empty()) {
-        // A token's temporary file left by a crash.
-        platform::remove_stale_temporary_files(s->path, daemon_uid_);
+      } else {
+        remove_stale_temporary_file(s->path);
       }
       next.push_back(std::move(s));
     }
@@ -220,38 +221,60 @@ std::chrono::steady_clock::duration sink_keeper::pass() {
   return std::max<std::chrono::steady_clock::duration>(next, std::chrono::milliseconds{100});
 }
 
-void sink_keeper::write(sink& s, const std::shared_ptr<const tokens::cached_token>& token) {
-  const bool first_failure = token != s.failed;
-  std::optional<std::string> existing_text;
+void sink_keeper::remove_stale_temporary_file(const std::filesystem::path& path) const {
+  const auto walked = platform::walk_to_folder(platform::folder_of(path), folder_rules());
+  if (!walked.ok()) return;  // said when the sink is written
+  const auto name = path.filename().string();
+  // A token's temporary file left by a crash.
+  platform::remove_stale_temporary_files(walked.folder.get(), daemon_uid_,
+                                         [&name](std::string_view entry) { return entry == name; });
+}
+
+platform::walk_rules sink_keeper::folder_rules() const { return {.daemon_uid = daemon_uid_}; }
+
+platform::private_file_rules sink_keeper::read_back_rules() const {
+  // Another user's file is never imported: its host names would take the
+  // token to them. The mode is the user's choice (`mode`), not judged; a link
+  // is not read through, and is replaced.
+  return {.daemon_uid = daemon_uid_,
+          .max_size = appcircle_config_max_size,
+          .owner_only = false,
+          .link_is_missing = true};
+}
+
+std::optional<std::string> sink_keeper::replace(const sink& s,
+                                                const tokens::cached_token& token) const {
+  // One walk; the read-back and the write both go through its descriptor.
+  const auto walked = platform::walk_to_folder(platform::folder_of(s.path), folder_rules());
+  if (!walked.ok()) return walked.problem;
+  std::string existing;
+  bool exists = false;
   if (s.cfg.format == sink_format::appcircle_cli) {
-    auto read = platform::read_sink_file(s.path, appcircle_config_max_size);
-    if (!read.problem.empty()) {
-      s.state = "error";
-      s.message = read.problem;
-      if (first_failure) {
-        ++failures_;
-        spdlog::warn("{}: {}", who(s.org, s.cfg), s.message);
-      }
-      s.failed = token;
-      return;
-    }
-    if (!read.missing) existing_text = std::move(read.text);
+    const auto read =
+        platform::read_private_file_in(walked.folder.get(), s.path, read_back_rules(), existing);
+    if (read.refused()) return read.problem + "; it is neither imported nor overwritten";
+    exists = read.ok();
   }
-  auto rendered =
-      render_sink(s.cfg.format, s.org, s.cfg.sub_org_label, *token, clock_.wall_now(),
-                  existing_text ? std::optional<std::string_view>(*existing_text) : std::nullopt);
+  auto rendered = render_sink(s.cfg.format, s.org, s.cfg.sub_org_label, token, clock_.wall_now(),
+                              exists ? std::optional<std::string_view>(existing) : std::nullopt);
   std::optional<std::string> problem;
   if (!rendered.problem.empty()) {
     problem = rendered.problem;
   } else {
-    problem = platform::write_sink_file(s.path, rendered.text, s.cfg.mode, s.cfg.gid, daemon_uid_);
+    problem = platform::replace_file(walked.folder.get(), s.path, rendered.text,
+                                     {.mode = s.cfg.mode, .group = s.cfg.gid});
   }
   wipe(rendered.text);
-  if (existing_text) wipe(*existing_text);
-  if (problem) {
+  wipe(existing);
+  return problem;
+}
+
+void sink_keeper::write(sink& s, const std::shared_ptr<const tokens::cached_token>& token) {
+  if (const auto problem = replace(s, *token)) {
     s.state = "error";
     s.message = *problem;
-    if (first_failure) {
+    // Once per token: the next pass tries again, and says nothing new.
+    if (token != s.failed) {
       ++failures_;
       spdlog::warn("{}: not written: {}", who(s.org, s.cfg), *problem);
     }
@@ -266,25 +289,35 @@ void sink_keeper::write(sink& s, const std::shared_ptr<const tokens::cached_toke
   spdlog::info("{}: wrote token {}", who(s.org, s.cfg), token->fingerprint);
 }
 
+std::optional<std::string> sink_keeper::take_token_out(const sink& s) const {
+  const auto walked = platform::walk_to_folder(platform::folder_of(s.path), folder_rules());
+  if (!walked.ok()) return walked.problem;
+  if (s.cfg.format != sink_format::appcircle_cli) {
+    auto removed = platform::remove_file(walked.folder.get(), s.path);
+    if (removed.problem.empty()) return std::nullopt;
+    return std::move(removed.problem);
+  }
+  // The rest of that file is the user's: only the token goes.
+  std::string existing;
+  std::optional<std::string> problem;
+  const auto read =
+      platform::read_private_file_in(walked.folder.get(), s.path, read_back_rules(), existing);
+  if (read.ok()) {
+    if (auto text = render_appcircle_without_token(existing)) {
+      problem = platform::replace_file(walked.folder.get(), s.path, *text,
+                                       {.mode = s.cfg.mode, .group = s.cfg.gid});
+    }
+  }
+  wipe(existing);
+  return problem;
+}
+
 void sink_keeper::withdraw(sink& s, std::string state, std::string why) {
   s.state = std::move(state);
   s.message = std::move(why);
   s.written.reset();
   s.written_at.reset();
-  std::optional<std::string> problem;
-  if (s.cfg.format == sink_format::appcircle_cli) {
-    // The rest of that file is the user's: only the token goes.
-    auto read = platform::read_sink_file(s.path, appcircle_config_max_size);
-    if (!read.missing && read.problem.empty()) {
-      if (auto text = render_appcircle_without_token(read.text)) {
-        problem = platform::write_sink_file(s.path, *text, s.cfg.mode, s.cfg.gid, daemon_uid_);
-      }
-    }
-    wipe(read.text);
-  } else {
-    problem = platform::remove_sink_file(s.path, daemon_uid_);
-  }
-  if (problem) {
+  if (const auto problem = take_token_out(s)) {
     ++failures_;
     spdlog::warn("{}: its token could not be removed: {}", who(s.org, s.cfg), *problem);
     return;

@@ -4,13 +4,15 @@
 /// Sinks (SPEC §6 "Sinks"): files the daemon keeps holding a valid token, for
 /// tools that read a file and for jobs that outlive one token. Each sink's
 /// cache key is kept warm (`token_service::keep_warm`) from start, with no
-/// caller asking; each new token is written at once, atomically
-/// (platform/sink_files.hpp); a file whose token expired with no new one, or
-/// whose organization's key was removed or rejected, is deleted (an
-/// `appcircle-cli` sink loses only its token: the rest of that file is the
-/// user's). Writes happen only when a token changes, never while serving.
+/// caller asking; each new token is written at once, atomically, in the
+/// folder the walk reached (platform/folder_walk.hpp, files.hpp); a file whose token expired with
+/// no new one, or whose organization's key was removed or rejected, is deleted (an `appcircle-cli`
+/// sink loses only its token: the rest of that file is the user's). Writes happen only when a token
+/// changes, never while serving.
 
 #include "daemon/outputs/status_info.hpp"
+#include "daemon/platform/folder_walk.hpp"
+#include "daemon/platform/private_file.hpp"
 #include "daemon/runtime/clock.hpp"
 #include "daemon/settings/config.hpp"
 #include "daemon/tokens/token_service.hpp"
@@ -84,8 +86,21 @@ class sink_keeper {
   struct sink;
   boost::asio::awaitable<void> keep_warm();
   std::chrono::steady_clock::duration pass();
+  /// Writes `token` to `s`'s file and records what came of it.
   void write(sink& s, const std::shared_ptr<const tokens::cached_token>& token);
+  /// Takes the token out of `s`'s file (deletes it, or empties an
+  /// `appcircle-cli` store's token) and sets `state` and `message`.
   void withdraw(sink& s, std::string state, std::string why);
+  /// Walks to `s`'s folder once, reads back an `appcircle-cli` file through
+  /// that descriptor and replaces the file there; nullopt, or why not.
+  std::optional<std::string> replace(const sink& s, const tokens::cached_token& token) const;
+  /// The file operation of `withdraw`, through one walk; nullopt or why not.
+  std::optional<std::string> take_token_out(const sink& s) const;
+  /// Removes a temporary file of `path`'s a crash left, when the walk allows.
+  void remove_stale_temporary_file(const std::filesystem::path& path) const;
+  /// How a sink's folder is walked, and how its file is read back (SPEC §6).
+  platform::walk_rules folder_rules() const;
+  platform::private_file_rules read_back_rules() const;
 
   boost::asio::any_io_executor executor_;
   tokens::token_service& tokens_;

@@ -17,12 +17,13 @@
 namespace actoken::platform {
 
 /// Opens `path` for appending, creating it with mode 0600: `O_APPEND`, not
-/// following a link in its last component, without blocking on a FIFO.
-/// Refused, with the reason naming `path`: a folder that is not owned by
-/// `daemon_uid` or root, or that group or others may write (sticky or not:
-/// anyone who may create the name first chooses the file); an existing entry
-/// that is not a regular file, not owned by `daemon_uid`, or writable by
-/// group or others.
+/// following a link in its last component, without blocking on a FIFO,
+/// relative to its folder's descriptor from `walk_to_folder`
+/// (folder_walk.hpp). Refused, with the reason naming the path: a folder on
+/// the way the walk refuses (the last one writable by group or others, sticky
+/// or not: anyone who may create the name first chooses the file); an
+/// existing entry that is not a regular file, not owned by `daemon_uid`, or
+/// writable by group or others.
 std::variant<unique_fd, std::string> open_append_file(const std::filesystem::path& path,
                                                       uid_t daemon_uid);
 

@@ -1,4 +1,5 @@
 #include "daemon/platform/append_file.hpp"
+#include "daemon/platform/folder_walk.hpp"
 #include "daemon/platform/private_file.hpp"
 
 #include <fcntl.h>
@@ -23,28 +24,15 @@ std::string os_error(const std::filesystem::path& path, const char* step, int er
          std::generic_category().message(error);
 }
 
-// The folder `path` would be created in, opened and checked; or why not.
+// The folder `path` would be created in, reached by the walk; or why not.
 std::variant<unique_fd, std::string> open_folder(const std::filesystem::path& path,
                                                  uid_t daemon_uid) {
-  const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  const auto name = path.filename();
-  if (name.empty() || name == "." || name == "..") return path.string() + " names no file";
-  // The folder is checked on the descriptor the file is then opened in, so it
-  // cannot be swapped between the check and the open.
-  unique_fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0) return os_error(folder, "open the folder", errno);
-  struct stat st {};
-  if (::fstat(dir.get(), &st) != 0) return os_error(folder, "stat the folder", errno);
-  if (daemon_uid != any_owner && st.st_uid != daemon_uid && st.st_uid != 0) {
-    return "the folder " + folder.string() + " belongs to uid " + std::to_string(st.st_uid) +
-           ", not to the daemon's user or root";
-  }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return "the folder " + folder.string() + " has mode " + mode_text(st.st_mode) +
-           ": others may write it and plant the file; use a folder only the daemon's user can "
-           "write";
-  }
-  return dir;
+  if (!names_a_file(path)) return path.string() + " names no file";
+  // The file is then opened relative to this descriptor, so no folder on the
+  // way can be swapped between the walk and the open.
+  auto walked = walk_to_folder(folder_of(path), {.daemon_uid = daemon_uid});
+  if (!walked.ok()) return std::move(walked.problem);
+  return std::move(walked.folder);
 }
 
 // Opens `path`'s last component in `dir` for appending (creating it when

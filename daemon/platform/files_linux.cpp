@@ -1,3 +1,4 @@
+#include "common/unique_fd.hpp"
 #include "daemon/platform/files.hpp"
 
 #include <dirent.h>
@@ -7,21 +8,22 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <random>
-#include <string>
 #include <system_error>
 
 namespace actoken::platform {
 namespace {
 
-// `write_file_atomically` names its temporary file `.<name>.tmp<digits>`;
-// this is the part before the digits.
-std::string temporary_prefix(const std::filesystem::path& path) {
-  return "." + path.filename().string() + ".tmp";
+std::string errno_text(int error) { return std::generic_category().message(error); }
+
+// `.<name>.tmp<digits>`: the name `replace_file` gives its temporary files,
+// which `remove_stale_temporary_files` recognises after a crash.
+std::string temporary_name(const std::string& name) {
+  std::random_device random;
+  return "." + name + ".tmp" + std::to_string(random()) + std::to_string(random());
 }
 
-// For a name `.<name>.tmp<digits>` of `write_file_atomically`'s making, `<name>`.
+// For a name `.<name>.tmp<digits>` of `replace_file`'s making, `<name>`.
 std::optional<std::string_view> final_name_of_temporary(std::string_view entry) {
   constexpr std::string_view marker = ".tmp";
   const auto at = entry.rfind(marker);
@@ -34,55 +36,77 @@ std::optional<std::string_view> final_name_of_temporary(std::string_view entry) 
   return entry.substr(1, at - 1);
 }
 
+// 0, or the errno value of the write that failed.
+int write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const auto written = ::write(fd, data.data(), data.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return errno;
+    if (written == 0) return EIO;
+    data.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return 0;
+}
+
+// Gives the new file its group and mode, and its content, on its descriptor;
+// "" or what failed.
+std::string fill(int fd, const std::filesystem::path& path, std::string_view data,
+                 const file_options& options) {
+  // The group first: a chown may clear bits that the chmod then sets again.
+  if (options.group && ::fchown(fd, static_cast<uid_t>(-1), *options.group) != 0) {
+    return "cannot give " + path.string() + " group " + std::to_string(*options.group) + ": " +
+           errno_text(errno);
+  }
+  // Whatever the umask made of it.
+  if (::fchmod(fd, options.mode) != 0) {
+    return "cannot set the mode of " + path.string() + ": " + errno_text(errno);
+  }
+  if (const int error = write_all(fd, data); error != 0) {
+    return "cannot write " + path.string() + ": " + errno_text(error);
+  }
+  if (::fsync(fd) != 0) return "cannot fsync " + path.string() + ": " + errno_text(errno);
+  return {};
+}
+
 }  // namespace
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::random_device random;
-  std::string name = temporary_prefix(path);
-  for (int i = 0; i < 2; ++i) name += std::to_string(random());
-  const auto temp = dir / name;
-  const auto fail = [&](int error, const char* what) {
-    ::unlink(temp.c_str());
-    throw std::system_error(error, std::generic_category(),
-                            std::string(what) + " " + path.string());
-  };
+std::optional<std::string> replace_file(int folder, const std::filesystem::path& path,
+                                        std::string_view data, const file_options& options) {
+  const auto name = path.filename().string();
+  const auto temp = temporary_name(name);
+  std::string problem;
   {
     const unique_fd fd(
-        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+        ::openat(folder, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd.get() < 0) {
-      throw std::system_error(errno, std::generic_category(),
-                              "cannot create a temporary file for " + path.string());
+      return "cannot create a temporary file for " + path.string() + ": " + errno_text(errno);
     }
-    std::size_t written = 0;
-    while (written < data.size()) {
-      const auto n = ::write(fd.get(), data.data() + written, data.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail(errno, "cannot write");
-      written += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) fail(errno, "cannot fsync");
+    problem = fill(fd.get(), path, data, options);
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) fail(errno, "cannot rename into");
+  // rename(2) replaces the entry: a symbolic link at `path` is replaced, never followed.
+  if (problem.empty() && ::renameat(folder, temp.c_str(), folder, name.c_str()) != 0) {
+    problem = "cannot rename into " + path.string() + ": " + errno_text(errno);
+  }
+  if (!problem.empty()) {
+    ::unlinkat(folder, temp.c_str(), 0);
+    return problem;
+  }
   // Best effort: the data is already safe, this makes the rename durable.
-  const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) (void)::fsync(dir_fd.get());
+  (void)::fsync(folder);
+  return std::nullopt;
 }
 
-std::size_t remove_stale_temporary_files(const std::filesystem::path& path, uid_t owner) {
-  const auto name = path.filename().string();
-  return remove_stale_temporary_files_in(
-      path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), owner,
-      [&name](std::string_view final_name) { return final_name == name; });
+removal remove_file(int folder, const std::filesystem::path& path) {
+  // unlink(2) removes a link itself, never its target.
+  if (::unlinkat(folder, path.filename().c_str(), 0) == 0) return {true, {}};
+  if (errno == ENOENT) return {};
+  return {false, "cannot remove " + path.string() + ": " + errno_text(errno)};
 }
 
-std::size_t remove_stale_temporary_files_in(const std::filesystem::path& dir, uid_t owner,
-                                            const std::function<bool(std::string_view)>& ours) {
-  // Everything below is relative to this descriptor, so a folder swapped
-  // while we look cannot point the unlink elsewhere.
-  const unique_fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-  if (dir_fd.get() < 0) return 0;
-  const int list_fd = ::fcntl(dir_fd.get(), F_DUPFD_CLOEXEC, 0);
+std::size_t remove_stale_temporary_files(int folder, uid_t owner,
+                                         const std::function<bool(std::string_view)>& ours) {
+  // A listing of its own: readdir moves the descriptor's position.
+  const int list_fd = ::openat(folder, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (list_fd < 0) return 0;
   DIR* listing = ::fdopendir(list_fd);
   if (listing == nullptr) {
@@ -94,9 +118,9 @@ std::size_t remove_stale_temporary_files_in(const std::filesystem::path& dir, ui
     const auto final_name = final_name_of_temporary(entry->d_name);
     if (!final_name || !ours(*final_name)) continue;
     struct stat info {};
-    if (::fstatat(dir_fd.get(), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (::fstatat(folder, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (!S_ISREG(info.st_mode) || info.st_uid != owner) continue;
-    if (::unlinkat(dir_fd.get(), entry->d_name, 0) == 0) ++removed;
+    if (::unlinkat(folder, entry->d_name, 0) == 0) ++removed;
   }
   ::closedir(listing);
   return removed;

@@ -32,6 +32,13 @@ struct private_file_rules {
   /// it root-owned 0400 and grants the service user read access with an ACL,
   /// which shows as a group read bit; that bit alone is then accepted.
   bool systemd_credential = false;
+  /// False for a file that is not secret (an `appcircle-cli` sink's config
+  /// store, whose mode the user chose): its group and world bits are not
+  /// judged. Everything else still is.
+  bool owner_only = true;
+  /// For `read_private_file_in`: a symbolic link at the name counts as
+  /// nothing there (`missing`) rather than a refusal: a sink replaces it.
+  bool link_is_missing = false;
 };
 
 /// How reading or checking a private file ended.
@@ -68,6 +75,23 @@ private_file_result read_private_file(const std::filesystem::path& path,
 /// Opens and checks `path` as `read_private_file` does, without reading it.
 private_file_result check_private_file(const std::filesystem::path& path,
                                        const private_file_rules& rules);
+
+/// Reads back `path`, a file the daemon also writes, from the folder open as
+/// `folder` (a descriptor `walk_to_folder` gave, folder_walk.hpp; `path`'s
+/// last name is the entry, the whole of it what messages say), SPEC §6: opened
+/// with `O_NOFOLLOW` and without blocking, never through a symbolic link (a
+/// link is refused, "is a symbolic link", unless `rules.link_is_missing`),
+/// then judged on the descriptor as `read_private_file` judges: a regular
+/// file owned by `rules.daemon_uid` or root, its mode (when
+/// `rules.owner_only`), its size. A file refused here is neither imported
+/// nor overwritten by the caller.
+private_file_result read_private_file_in(int folder, const std::filesystem::path& path,
+                                         const private_file_rules& rules, std::string& out);
+
+/// Opens and judges `path` in `folder` as `read_private_file_in` does,
+/// without reading it.
+private_file_result check_private_file_in(int folder, const std::filesystem::path& path,
+                                          const private_file_rules& rules);
 
 /// For `check_private_folder`: the daemon's uid is not known here (a check
 /// run by root for a daemon that runs as another user), so any owner passes.

@@ -1,4 +1,4 @@
-#include "daemon/platform/files.hpp"
+#include "common/unique_fd.hpp"
 #include "daemon/platform/private_file.hpp"
 
 #include <fcntl.h>
@@ -119,7 +119,7 @@ std::string descriptor_problem(const struct stat& info, const private_file_rules
   // as the group read bit; nothing else.
   const bool acl_grant = rules.systemd_credential && info.st_uid == 0 &&
                          (info.st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)) == 0;
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !acl_grant) {
+  if (rules.owner_only && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !acl_grant) {
     const bool readable = (info.st_mode & (S_IRGRP | S_IROTH)) != 0;
     return "has mode " + octal(info.st_mode) + ": group- or world-" +
            (readable ? "readable" : "accessible") + "; chmod 600 it";
@@ -137,6 +137,20 @@ struct opened_file {
   std::string subject;  ///< the path, and the link's target when one was followed
   private_file_result result;
 };
+
+// The checks made with `fstat` on the open descriptor of `file`.
+void judge(opened_file& file, const private_file_rules& rules) {
+  struct stat info {};
+  if (::fstat(file.fd.get(), &info) != 0) {
+    file.result = refused(file.subject, "cannot be examined: " + errno_text(errno));
+    return;
+  }
+  if (auto problem = descriptor_problem(info, rules); !problem.empty()) {
+    file.result = refused(file.subject, problem);
+    return;
+  }
+  file.size = static_cast<std::size_t>(info.st_size);
+}
 
 opened_file open_checked(const std::filesystem::path& path, const private_file_rules& rules) {
   opened_file file;
@@ -178,16 +192,32 @@ opened_file open_checked(const std::filesystem::path& path, const private_file_r
     return file;
   }
   file.fd = unique_fd(fd);
-  struct stat info {};
-  if (::fstat(file.fd.get(), &info) != 0) {
-    file.result = refused(file.subject, "cannot be examined: " + errno_text(errno));
+  judge(file, rules);
+  return file;
+}
+
+// Opens `path`'s last name in the folder open as `folder`, never through a
+// link (SPEC §6: a file the daemon reads back and writes), and judges it.
+opened_file open_checked_in(int folder, const std::filesystem::path& path,
+                            const private_file_rules& rules) {
+  opened_file file;
+  file.subject = path.string();
+  const auto name = path.filename();
+  if (name.empty() || name == "." || name == "..") {
+    file.result = refused(file.subject, "is a folder");
     return file;
   }
-  if (auto problem = descriptor_problem(info, rules); !problem.empty()) {
-    file.result = refused(file.subject, problem);
+  const int fd = ::openat(folder, name.c_str(), open_flags | O_NOFOLLOW);
+  if (fd < 0) {
+    const int error = errno;
+    const auto why = open_failure(folder, name.c_str(), AT_SYMLINK_NOFOLLOW, error);
+    const bool link = why == kind_of(S_IFLNK);
+    file.result = error == ENOENT || (link && rules.link_is_missing) ? missing(file.subject)
+                                                                     : refused(file.subject, why);
     return file;
   }
-  file.size = static_cast<std::size_t>(info.st_size);
+  file.fd = unique_fd(fd);
+  judge(file, rules);
   return file;
 }
 
@@ -247,6 +277,22 @@ private_file_result read_private_file(const std::filesystem::path& path,
 private_file_result check_private_file(const std::filesystem::path& path,
                                        const private_file_rules& rules) {
   return open_checked(path, rules).result;
+}
+
+private_file_result read_private_file_in(int folder, const std::filesystem::path& path,
+                                         const private_file_rules& rules, std::string& out) {
+  out.clear();
+  auto file = open_checked_in(folder, path, rules);
+  if (!file.result.ok()) return file.result;
+  out.reserve(std::min(file.size, rules.max_size) + 1);
+  auto result = read_checked(file, rules.max_size, [&out](std::string_view part) { out += part; });
+  if (!result.ok()) out.clear();
+  return result;
+}
+
+private_file_result check_private_file_in(int folder, const std::filesystem::path& path,
+                                          const private_file_rules& rules) {
+  return open_checked_in(folder, path, rules).result;
 }
 
 private_file_result check_private_folder(const std::filesystem::path& path, uid_t daemon_uid) {

@@ -4,11 +4,12 @@
 #include "daemon/keys/org_table.hpp"
 #include "daemon/outputs/cache_file.hpp"
 #include "daemon/platform/append_file.hpp"
-#include "daemon/platform/private_file.hpp"
+#include "daemon/platform/folder_walk.hpp"
 #include "daemon/upstream/tls_context.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <functional>
@@ -20,25 +21,25 @@
 namespace actoken {
 namespace {
 
-// The cache file: its folder must exist and take the daemon's new files; a
-// file already there must pass the private-file checks (else it is neither
-// read nor ever overwritten).
+// The cache file: its folder must exist, pass the walk (SPEC §6) and take
+// the daemon's new files; a file already there must pass the read-back
+// checks (else it is neither read nor ever overwritten). The same reasons as
+// the running daemon's `/v1/status`.
 std::string cache_file_problem(const std::filesystem::path& path, uid_t daemon_uid) {
-  const auto folder = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(folder, ec)) {
-    return "folder " + folder.string() + " does not exist";
+  if (auto refused = persist::cache_file_problem(path, daemon_uid); !refused.empty()) {
+    return refused;
   }
+  // Not refused: it may still be missing, which the daemon would say at its first write.
+  const auto walked =
+      platform::walk_to_folder(platform::folder_of(path), {.daemon_uid = daemon_uid});
+  if (!walked.ok()) return "cache file " + path.string() + ": " + walked.problem;
   // Whether another uid could write there cannot be asked of the kernel; the
   // running uid can (the usual case: the user checks their own daemon's config).
-  if (daemon_uid == ::geteuid() && ::access(folder.c_str(), W_OK | X_OK) != 0) {
-    return "folder " + folder.string() +
+  if (daemon_uid == ::geteuid() && ::faccessat(walked.folder.get(), ".", W_OK | X_OK, 0) != 0) {
+    return "folder " + platform::folder_of(path).string() +
            " is not writable: " + std::generic_category().message(errno);
   }
-  if (daemon_uid == ::geteuid()) return persist::cache_file_problem(path);
-  const auto file = platform::check_private_file(
-      path, {.daemon_uid = daemon_uid, .max_size = persist::max_cache_file_size});
-  return file.refused() ? file.problem : std::string();
+  return {};
 }
 
 // Each organization's key_command, run once as a start runs it (the same

@@ -1,5 +1,7 @@
 #include "daemon/transport/unix_listener.hpp"
 
+#include "daemon/platform/folder_walk.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -54,67 +56,20 @@ bool someone_listens(const std::string& path) {
   return live;
 }
 
-// Opens the socket's folder, creating it (the last component only) with
-// `create_mode` when it is missing, and checks it may hold the socket. An
-// existing folder's mode is never changed: a folder that does not pass is
-// refused, never "fixed", since fixing means a chmod of something another
-// user may have put there. Returns an O_PATH descriptor of the folder.
+// Reaches the socket's folder by the walk (SPEC §6), creating what is missing
+// with `create_mode`. An existing folder's mode is never changed: a folder
+// that does not pass is refused, never "fixed", since fixing means a chmod of
+// something another user may have put there. The socket, its lock and the
+// stale socket's removal are all relative to the descriptor returned.
 int open_socket_folder(const std::filesystem::path& folder, mode_t create_mode) {
-  // The umask decides the new folder's mode exactly (0755 needs more than the
-  // daemon's 077). umask is process-wide: this runs before any thread starts.
-  const auto old_mask = ::umask(~create_mode & 0777);
-  const int made = ::mkdir(folder.c_str(), create_mode);
-  const int mkdir_error = errno;
-  ::umask(old_mask);
-  if (made != 0 && mkdir_error != EEXIST) {
-    throw listen_error("cannot create the socket's folder " + folder.string() + ": " +
-                       why(mkdir_error));
+  auto walked =
+      platform::walk_to_folder(folder, {.daemon_uid = ::geteuid(), .create_mode = create_mode});
+  if (!walked.ok()) {
+    throw listen_error("cannot use " + folder.string() +
+                       " as the socket's folder: " + walked.problem);
   }
-  // Whatever is there now, made by us or not: a planted symbolic link fails
-  // here (O_NOFOLLOW with O_DIRECTORY), and the checks below look at the
-  // folder this descriptor holds, which is the one bind uses.
-  const int fd = ::open(folder.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    const int error = errno;
-    struct stat st {};
-    const bool link = ::lstat(folder.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
-    throw listen_error("cannot use " + folder.string() + " as the socket's folder: " +
-                       (link ? std::string("it is a symbolic link") : why(error)));
-  }
-  struct stat st {};
-  std::string problem;
-  if (::fstat(fd, &st) != 0) {
-    problem = why(errno);
-  } else if (!S_ISDIR(st.st_mode)) {
-    problem = "it is not a directory";
-  } else {
-    problem = socket_folder_problem(st.st_mode, st.st_uid, ::geteuid());
-  }
-  if (!problem.empty()) {
-    ::close(fd);
-    throw listen_error("cannot use " + folder.string() + " as the socket's folder: " + problem);
-  }
-  return fd;
+  return walked.folder.release();
 }
-
-}  // namespace
-
-std::string socket_folder_problem(mode_t mode, uid_t owner, uid_t daemon_uid) {
-  if (owner != daemon_uid && owner != 0) {
-    return "it belongs to uid " + std::to_string(owner) + ", not to the daemon's user (uid " +
-           std::to_string(daemon_uid) + ") or root";
-  }
-  if ((mode & S_IWOTH) != 0 && (mode & S_ISVTX) != 0) {
-    return "anyone can write it (mode " + octal(mode) +
-           ", a shared folder like /tmp); use a folder of its own below it";
-  }
-  if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return "others can write it (mode " + octal(mode) + ") and so replace the socket";
-  }
-  return {};
-}
-
-namespace {
 
 // The path a listening Unix socket is bound to; "" for an abstract or unnamed one.
 std::string bound_path(int fd) {
@@ -139,71 +94,75 @@ unix_listener unix_listener::open(const listen_options& options, std::optional<i
     return listener;
   }
   listener.path_ = options.path.string();
-
   // Clients reach the socket by its path: it must fit in sun_path.
-  (void)address_of(options.path.string());
-  listener.name_ = options.path.filename().string();
-  if (listener.name_.empty() || listener.name_ == "." || listener.name_ == "..") {
-    throw listen_error("socket path " + options.path.string() + " names no file");
+  (void)address_of(listener.path_);
+  if (!platform::names_a_file(options.path)) {
+    throw listen_error("socket path " + listener.path_ + " names no file");
   }
-  const auto folder =
-      options.path.has_parent_path() ? options.path.parent_path() : std::filesystem::path(".");
+  listener.name_ = options.path.filename().string();
+  const auto folder = platform::folder_of(options.path);
   listener.folder_fd_ = open_socket_folder(folder, static_cast<mode_t>(options.folder_mode));
-  const int dir = listener.folder_fd_;
   // bind and connect reach the folder through /proc/self/fd (name_in): say so
   // plainly when /proc is missing rather than fail later with ENOENT.
-  if (::access(name_in(dir, ".").c_str(), F_OK) != 0) {
+  if (::access(name_in(listener.folder_fd_, ".").c_str(), F_OK) != 0) {
     throw listen_error("cannot reach the socket's folder " + folder.string() +
                        " through /proc/self/fd: is /proc mounted?");
   }
+  listener.take_lock();
+  listener.clear_stale_socket();
+  listener.bind_socket(options);
+  if (::listen(listener.fd_, options.backlog) != 0) {
+    throw listen_error("cannot listen on " + listener.path_ + ": " + why(errno));
+  }
+  return listener;
+}
 
+void unix_listener::take_lock() {
   // The lock first: it decides who owns the path.
-  const auto lock_name = listener.name_ + ".lock";
-  listener.lock_fd_ =
-      ::openat(dir, lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (listener.lock_fd_ < 0) {
-    throw listen_error("cannot open lock file " + options.path.string() + ".lock: " + why(errno));
+  const auto lock_name = name_ + ".lock";
+  lock_fd_ =
+      ::openat(folder_fd_, lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd_ < 0) {
+    throw listen_error("cannot open lock file " + path_ + ".lock: " + why(errno));
   }
-  if (::flock(listener.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    throw socket_taken_error("another actokend is already serving " + options.path.string() +
-                             " (lock " + options.path.string() + ".lock is held)");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    throw socket_taken_error("another actokend is already serving " + path_ + " (lock " + path_ +
+                             ".lock is held)");
   }
+}
 
+void unix_listener::clear_stale_socket() {
   // We hold the lock, so a socket still at the path is stale (its daemon died
   // without cleaning up), unless something unrelated listens there.
-  const auto bind_path = name_in(dir, listener.name_);
   struct stat st {};
-  if (::fstatat(dir, listener.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      throw listen_error(options.path.string() + " exists and is not a socket; not replacing it");
-    }
-    if (someone_listens(bind_path)) {
-      throw listen_error("something is already listening on " + options.path.string());
-    }
-    ::unlinkat(dir, listener.name_.c_str(), 0);
+  if (::fstatat(folder_fd_, name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (!S_ISSOCK(st.st_mode)) {
+    throw listen_error(path_ + " exists and is not a socket; not replacing it");
   }
+  if (someone_listens(name_in(folder_fd_, name_))) {
+    throw listen_error("something is already listening on " + path_);
+  }
+  ::unlinkat(folder_fd_, name_.c_str(), 0);
+}
 
-  listener.fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listener.fd_ < 0) {
-    throw listen_error("cannot create a socket: " + why(errno));
-  }
+void unix_listener::bind_socket(const listen_options& options) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd_ < 0) throw listen_error("cannot create a socket: " + why(errno));
   // bind creates the socket with mode 0777 less the umask: with the umask at
   // exactly the bits the mode leaves out, it is born with its final mode and is
   // never chmod-ed by path. umask is process-wide: no thread exists yet.
-  const auto address = address_of(bind_path);
+  const auto address = address_of(name_in(folder_fd_, name_));
   const auto old_mask = ::umask(~static_cast<mode_t>(options.mode) & 0777);
-  const int bound =
-      ::bind(listener.fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const int bound = ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
   const int bind_error = errno;
   ::umask(old_mask);
-  if (bound != 0) {
-    throw listen_error("cannot bind " + options.path.string() + ": " + why(bind_error));
-  }
-  listener.owns_path_ = true;
+  if (bound != 0) throw listen_error("cannot bind " + path_ + ": " + why(bind_error));
+  owns_path_ = true;
   // A default ACL on the folder replaces the umask: refuse a socket more open than asked.
-  if (::fstatat(dir, listener.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+  struct stat st {};
+  if (::fstatat(folder_fd_, name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != options.mode) {
-    throw listen_error(options.path.string() + " was not created with mode " +
+    throw listen_error(path_ + " was not created with mode " +
                        octal(static_cast<mode_t>(options.mode)) +
                        " (does its folder carry a default ACL?)");
   }
@@ -213,15 +172,11 @@ unix_listener unix_listener::open(const listen_options& options, std::optional<i
   // CAP_SETGID it takes only the process's own gids, not a supplementary group
   // a user may chown to, and a setgid folder overrides it.) Before listen(),
   // so no one connects while the group is still the daemon's.
-  if (options.group && ::fchownat(dir, listener.name_.c_str(), static_cast<uid_t>(-1),
-                                  *options.group, AT_SYMLINK_NOFOLLOW) != 0) {
-    throw listen_error("cannot give " + options.path.string() + " to group " +
-                       std::to_string(*options.group) + ": " + why(errno));
+  if (options.group && ::fchownat(folder_fd_, name_.c_str(), static_cast<uid_t>(-1), *options.group,
+                                  AT_SYMLINK_NOFOLLOW) != 0) {
+    throw listen_error("cannot give " + path_ + " to group " + std::to_string(*options.group) +
+                       ": " + why(errno));
   }
-  if (::listen(listener.fd_, options.backlog) != 0) {
-    throw listen_error("cannot listen on " + options.path.string() + ": " + why(errno));
-  }
-  return listener;
 }
 
 unix_listener::unix_listener(unix_listener&& other) noexcept

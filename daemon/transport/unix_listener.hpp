@@ -1,11 +1,14 @@
 #pragma once
 
 /// @file
-/// The listening Unix socket (SPEC §6, STYLE §7): a lock file beside it so
-/// only one daemon serves a path, a stale socket from a dead daemon replaced,
-/// the socket created by `bind` with its final mode in a folder only the
-/// daemon's user or root can write (never a `chmod` by path), and unlinked on
-/// exit. Or the socket systemd passed (activation).
+/// The listening Unix socket (SPEC §6, STYLE §7): its folder reached by the
+/// walk (platform/folder_walk.hpp: every folder on the way owned by the
+/// daemon's user or root and writable by no one else, a sticky shared folder
+/// such as /tmp allowed on the way but never as the socket's own), a lock
+/// file beside it so only one daemon serves a path, a stale socket from a dead
+/// daemon replaced, the socket created by `bind` with its final mode (never a
+/// `chmod` by path), and unlinked on exit; all relative to the folder's
+/// descriptor. Or the socket systemd passed (activation).
 
 #include <sys/types.h>
 
@@ -37,11 +40,6 @@ struct listen_options {
   int backlog = 1024;
 };
 
-/// Why a folder with mode `mode` owned by `owner` may not hold the daemon's
-/// socket ("" when it may): it must be owned by `daemon_uid` or root and be
-/// writable by no one else, so no other user can swap the socket's path.
-std::string socket_folder_problem(mode_t mode, uid_t owner, uid_t daemon_uid);
-
 /// A bound, listening socket and its lock; closes, unlocks and unlinks when destroyed.
 class unix_listener {
  public:
@@ -67,6 +65,12 @@ class unix_listener {
 
  private:
   unix_listener() = default;
+  /// Creates and locks `<name>.lock` in the folder; throws when another daemon holds it.
+  void take_lock();
+  /// Removes a socket a dead daemon left at the path; throws for anything else there.
+  void clear_stale_socket();
+  /// Creates the socket in the folder with its final mode and group (not yet listening).
+  void bind_socket(const listen_options& options);
 
   int fd_ = -1;
   int lock_fd_ = -1;

@@ -116,6 +116,7 @@ ACTOKEN_CACHE(stat);
 ACTOKEN_CACHE(lstat);
 ACTOKEN_CACHE(fstatat);
 ACTOKEN_CACHE(mkdir);
+ACTOKEN_CACHE(mkdirat);
 ACTOKEN_CACHE(rename);
 ACTOKEN_CACHE(renameat);
 ACTOKEN_CACHE(unlink);
@@ -322,6 +323,11 @@ int fstatat(int dir, const char* path, struct stat* info, int flags) noexcept {
 int mkdir(const char* path, mode_t mode) noexcept {
   if (const auto v = planned_failure("mkdir", path); v.fail) return failed(v.error);
   return ACTOKEN_REAL(mkdir)(path, mode);
+}
+
+int mkdirat(int dir, const char* path, mode_t mode) noexcept {
+  if (const auto v = planned_failure("mkdirat", path); v.fail) return failed(v.error);
+  return ACTOKEN_REAL(mkdirat)(dir, path, mode);
 }
 
 int rename(const char* from, const char* to) noexcept {

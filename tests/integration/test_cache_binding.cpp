@@ -108,13 +108,16 @@ TEST_CASE("a forged entry claiming ten years restores with at most 24 h") {
   SUBCASE("obtained an hour ago") {
     persist::write_cache_file(
         w.cache,
-        persist::encode_cache({{"acme", "", forged, now - 1h, now + ten_years}}, lookup, now));
+        persist::encode_cache({{"acme", "", forged, now - 1h, now + ten_years}}, lookup, now),
+        ::geteuid());
     most_left = 23h;
   }
   SUBCASE("obtained in ten years") {
     persist::write_cache_file(
-        w.cache, persist::encode_cache({{"acme", "", forged, now + ten_years, now + 2 * ten_years}},
-                                       lookup, now));
+        w.cache,
+        persist::encode_cache({{"acme", "", forged, now + ten_years, now + 2 * ten_years}}, lookup,
+                              now),
+        ::geteuid());
     most_left = 24h;
   }
   w.start();

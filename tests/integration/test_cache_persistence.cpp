@@ -149,7 +149,8 @@ TEST_CASE("an entry that authenticates but holds no token is dropped with a log 
   persist::write_cache_file(w.cache,
                             persist::encode_cache({{"acme", "", "", now - 1min, now + 1h},
                                                    {"beta", "", good, now - 1min, now + 1h}},
-                                                  lookup, now));
+                                                  lookup, now),
+                            ::geteuid());
   w.start();
   CHECK(w.daemon->log().find("cache file entry 0 (organization acme) has an unreadable "
                              "payload; dropped") != std::string::npos);
@@ -175,7 +176,8 @@ TEST_CASE("a restored token with CR/LF inside is dropped, as an exchanged one is
   persist::write_cache_file(
       w.cache,
       persist::encode_cache({{"acme", "", "forged.token\r\nX-Injected: 1", now - 1min, now + 1h}},
-                            lookup, now));
+                            lookup, now),
+      ::geteuid());
   w.start();
   CHECK(w.daemon->log().find("cache file entry 0 (organization acme)'s token has a byte outside "
                              "A-Z a-z 0-9 - . _ ~ + / = (0x0D at offset 12); dropped") !=

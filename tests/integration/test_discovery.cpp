@@ -332,8 +332,8 @@ TEST_CASE("a user daemon refuses a socket folder of another user or one others c
   };
   const variant variants[] = {
       {"another user's", 1234, 0700,
-       "it belongs to uid 1234, not to the daemon's user (uid 65534)"},
-      {"group-writable", nobody, 0770, "others can write it (mode 0770)"},
+       "/tmp/xdg/actoken belongs to uid 1234, neither the daemon's user (uid 65534) nor root"},
+      {"group-writable", nobody, 0770, "/tmp/xdg/actoken is writable by its group (mode 0770)"},
       {"its own, 0750", nobody, 0750, ""},
   };
   for (const auto& v : variants) {

@@ -493,8 +493,10 @@ TEST_CASE("--check-config finds what would fail once running: CA file, cache fol
   CHECK_MESSAGE(result.err.find(prefix + "ca_file: cannot load ca_file " + not_pem.string()) !=
                     std::string::npos,
                 result.err);
-  CHECK(result.err.find(prefix + "cache_file: folder " + (dir.path() / "no-such-folder").string() +
-                        " does not exist") != std::string::npos);
+  CHECK(result.err.find(prefix + "cache_file: cache file " +
+                        (dir.path() / "no-such-folder" / "cache").string() + ": " +
+                        (dir.path() / "no-such-folder").string() + " does not exist") !=
+        std::string::npos);
   CHECK(result.err.find(prefix + "organizations.acme: key file " + key.string()) !=
         std::string::npos);
   CHECK(result.err.find("0644") != std::string::npos);

@@ -375,6 +375,37 @@ TEST_CASE("a refused cache file stays off until a reload, which checks it again"
   CHECK(unchanged(before, cache));
 }
 
+// SPEC §6: the cache file's folder is reached by the walk; a folder anyone
+// may write (where anyone could plant the file, or swap it between writes) is
+// refused: nothing is read from it, nothing created there, and /v1/status and
+// --check-config say why. (It used to be created there without a word.)
+TEST_CASE("a cache file in a 0777 folder is refused: off, with the reason, nothing created") {
+  daemon_world w(not_started());
+  const auto open = w.dir.path() / "open";
+  std::filesystem::create_directory(open);
+  REQUIRE(::chmod(open.c_str(), 0777) == 0);
+  const auto cache = open / "tokens.cache";
+  w.config["cache_file"] = cache.string();
+  w.start();
+  const auto reason = open.string() + " is writable by others (mode 0777)";
+  const auto status = w.daemon->get("/v1/status").json()["cache_file"];
+  CHECK(status["path"] == cache.string());
+  CHECK(status["state"] == "off");
+  CHECK_MESSAGE(status["message"].get<std::string>().find("cache file " + cache.string() + ": " +
+                                                          reason) != std::string::npos,
+                status["message"]);
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+  REQUIRE(w.daemon->stop(SIGTERM) == 0);
+  CHECK(std::filesystem::is_empty(open));
+
+  const auto check = run_process(
+      {actokend_path(), "--config", (w.dir.path() / "actokend.json").string(), "--check-config"});
+  CHECK(check.exit_code == 1);
+  CHECK_MESSAGE(check.err.find(": cache_file: cache file " + cache.string() + ": " + reason) !=
+                    std::string::npos,
+                check.err);
+}
+
 TEST_CASE("/v1/status cache_file: null without one, ok, or error when it cannot be written") {
   {
     daemon_world w;

@@ -3,11 +3,18 @@
 // no caller asking, folder checks, a link at the path replaced and never
 // followed, files deleted when the key goes, and a sink added by a reload.
 // Tokens live 8 s (refresh_before 3): every wait below is derived from that.
+#include "common/unique_fd.hpp"
+#include "tests/integration/peers.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +23,7 @@
 #include <functional>
 #include <iomanip>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -254,11 +262,11 @@ TEST_CASE("a folder others may write is refused: state error, nothing written, t
   REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
   REQUIRE(eventually([&] { return w.sinks()[0]["state"] == "error"; }, generous));
   const auto sinks = w.sinks();
-  CHECK(sinks[0]["message"].get<std::string>().find("writable by group or others") !=
-        std::string::npos);
+  CHECK(sinks[0]["message"] ==
+        (w.dir.path() / "open").string() + " is writable by others (mode 0777)");
   CHECK(sinks[1]["state"] == "error");
-  CHECK(sinks[1]["message"].get<std::string>().find("writable by group or others") !=
-        std::string::npos);
+  CHECK(sinks[1]["message"] ==
+        (w.dir.path() / "shared").string() + " is writable by its group (mode 0770)");
   CHECK(sinks[2]["state"] == "error");
   CHECK(sinks[2]["message"].get<std::string>().find("does not exist") != std::string::npos);
   CHECK(sinks[3]["state"] == "ok");
@@ -456,7 +464,7 @@ TEST_CASE("an Appcircle config that is not a JSON object, or a FIFO, is never ov
   CHECK(sinks[1]["state"] == "error");
   CHECK(sinks[1]["message"].get<std::string>().find("is not a JSON object") != std::string::npos);
   CHECK(sinks[2]["state"] == "error");
-  CHECK(sinks[2]["message"].get<std::string>().find("not a regular file") != std::string::npos);
+  CHECK(sinks[2]["message"].get<std::string>().find("is a FIFO") != std::string::npos);
   CHECK(sinks[3]["state"] == "error");
   CHECK(sinks[3]["message"].get<std::string>().find("belongs to uid 65534") != std::string::npos);
   CHECK(sinks[4]["state"] == "ok");
@@ -546,4 +554,209 @@ TEST_CASE(
   CHECK(w.sinks()[0]["message"] == "organization acme uses API v1, which has no sub-organizations");
   CHECK_FALSE(entry_exists(w.folder() / "mobile.token"));
   CHECK(entry_exists(w.folder() / "root.token"));  // the organization's own token is written
+}
+
+// SPEC §6 "Every file the daemon writes or deletes": a sink's folder is
+// reached by the walk from `/`, every folder on the way judged, and the file
+// read back and written relative to that one descriptor.
+namespace {
+
+constexpr uid_t nobody_uid = 65534;
+
+// Another local user (a forked child as uid 65534) swapping two folders of a
+// folder it may write, in a loop, with renameat2(RENAME_EXCHANGE), which needs
+// no right on the folders themselves: issue 24's first finding.
+class folder_swapper {
+ public:
+  folder_swapper(const std::filesystem::path& a, const std::filesystem::path& b) {
+    int ready[2];
+    REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
+    const identity attacker{nobody_uid, nobody_uid, {}};
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      // System calls only: the parent has threads.
+      ::close(ready[0]);
+      if (!become(attacker)) ::_exit(become_failed);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // after setuid, which clears it
+      if (::getppid() != parent) ::_exit(0);
+      for (bool told = false;;) {
+        if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0 && !told) {
+          told = ::write(ready[1], "1", 1) == 1;
+        }
+      }
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    started_ = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+  }
+  ~folder_swapper() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  folder_swapper(const folder_swapper&) = delete;
+  folder_swapper& operator=(const folder_swapper&) = delete;
+
+  /// True once the child has swapped the folders at least once.
+  bool started() const noexcept { return started_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool started_ = false;
+};
+
+// The entries of the folder open as `fd` and their text, wherever its name is now.
+std::map<std::string, std::string> contents_of(int fd) {
+  std::map<std::string, std::string> out;
+  const auto listing = std::filesystem::path("/proc/self/fd") / std::to_string(fd);
+  for (const auto& entry : std::filesystem::directory_iterator(listing)) {
+    out[entry.path().filename().string()] = read_text(entry.path());
+  }
+  return out;
+}
+
+// Sink writes the daemon tried so far: those done, and those refused (counted once per token).
+std::size_t sink_attempts(const sink_world& w) {
+  const auto log = w.daemon->log();
+  std::size_t done = 0;
+  for (auto at = log.find("wrote token"); at != std::string::npos;
+       at = log.find("wrote token", at + 1)) {
+    ++done;
+  }
+  const auto metrics = w.daemon->get("/metrics").body;
+  const std::string sample = "\nactoken_sink_failures_total ";
+  const auto at = metrics.find(sample);
+  REQUIRE(at != std::string::npos);
+  return done + std::stoul(metrics.substr(at + sample.size()));
+}
+
+constexpr auto their_store =
+    R"({"current":"default","envs":{"default":{"API_HOSTNAME":"https://api.evil.example","AUTH_HOSTNAME":"https://auth.evil.example","AC_ACCESS_TOKEN":"theirs"}}})";
+constexpr auto our_store =
+    R"({"current":"default","envs":{"default":{"API_HOSTNAME":"https://api.appcircle.io","AUTH_HOSTNAME":"https://auth.appcircle.io","AC_ACCESS_TOKEN":"old"}}})";
+
+}  // namespace
+
+TEST_CASE(
+    "a sink's folder swapped in a loop by another user: nothing lands outside, nothing of "
+    "theirs is imported") {
+  sink_world w;
+  // `shared` is theirs to write in; `shared/sinks` is the daemon's (root's
+  // 0755), `shared/theirs` the other user's, with an Appcircle store of theirs.
+  const auto shared = w.dir.path() / "shared";
+  const auto sinks = shared / "sinks";
+  const auto theirs = shared / "theirs";
+  std::filesystem::create_directories(sinks);
+  std::filesystem::create_directories(theirs);
+  ::chmod(sinks.c_str(), 0755);
+  REQUIRE(::chown(shared.c_str(), nobody_uid, nobody_uid) == 0);
+  REQUIRE(::chown(theirs.c_str(), nobody_uid, nobody_uid) == 0);
+  // Three Appcircle stores (three chances per token for the old daemon's
+  // read by path to meet theirs) and a token file.
+  const std::vector<std::string> stores{"config.json", "work.json", "ci.json"};
+  std::map<std::string, std::string> our_contents, their_contents;
+  for (const auto& name : stores) {
+    w.dir.write("shared/sinks/" + name, our_store);
+    REQUIRE(::chown(w.dir.write("shared/theirs/" + name, their_store, 0644).c_str(), nobody_uid,
+                    nobody_uid) == 0);
+    our_contents[name] = our_store;
+    their_contents[name] = their_store;
+    w.add_sink({{"path", (sinks / name).string()}, {"format", "appcircle-cli"}});
+  }
+  w.add_sink({{"path", (sinks / "token").string()}, {"format", "token"}});
+  const std::size_t sink_count = stores.size() + 1;
+  // Held by descriptor: whatever the names say, these are the two folders.
+  const unique_fd ours(::open(sinks.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const unique_fd their(::open(theirs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(ours.get() >= 0);
+  REQUIRE(their.get() >= 0);
+  w.config["max_exchanges_per_minute"] = 1000;  // 50 flushes within seconds
+  const folder_swapper swapper(sinks, theirs);
+  REQUIRE(swapper.started());
+  w.start();
+  // 50 tokens, each tried on every sink while the folders keep trading places.
+  constexpr std::size_t tokens = 50;
+  for (std::size_t round = 1; round <= tokens; ++round) {
+    CAPTURE(round);
+    REQUIRE(eventually([&] { return sink_attempts(w) >= sink_count * round; }, generous));
+    for (const auto& [name, text] : contents_of(ours.get())) {
+      CAPTURE(name);
+      CHECK(text.find("evil") == std::string::npos);
+    }
+    REQUIRE(contents_of(their.get()) == their_contents);
+    if (round < tokens) {
+      REQUIRE(unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme").status == 200);
+    }
+  }
+  CHECK(w.upstream.successful_exchanges() >= tokens);
+  // The daemon's folder is reached through one the other user may write:
+  // refused, with the reason, and nothing written at all.
+  for (const auto& sink : w.sinks()) {
+    CHECK(sink["state"] == "error");
+    CHECK_MESSAGE(sink["message"].get<std::string>().find(
+                      shared.string() + " belongs to uid 65534, neither the daemon's user") !=
+                      std::string::npos,
+                  sink["message"]);
+  }
+  CHECK(contents_of(ours.get()) == our_contents);
+}
+
+TEST_CASE(
+    "refused with the reason: a link at a missing folder, a group-writable ancestor, "
+    "another user's Appcircle store") {
+  sink_world w;
+  // A link another user planted where the sink's folder is missing, in a
+  // sticky shared folder of root's (as /tmp), pointing at a folder of root's.
+  const auto shared = w.dir.path() / "shared";
+  std::filesystem::create_directory(shared);
+  ::chmod(shared.c_str(), 01777);
+  const auto elsewhere = w.dir.path() / "elsewhere";
+  std::filesystem::create_directory(elsewhere);
+  ::chmod(elsewhere.c_str(), 0755);
+  const auto precious = w.dir.write("elsewhere/token", "precious\n", 0600);
+  const auto planted = shared / "sinks";
+  std::filesystem::create_directory_symlink(elsewhere, planted);
+  REQUIRE(::lchown(planted.c_str(), nobody_uid, nobody_uid) == 0);
+  w.add_sink({{"path", (planted / "token").string()}, {"format", "token"}});
+  // A folder of root's below one its group may write.
+  const auto group = w.dir.path() / "group";
+  std::filesystem::create_directories(group / "sinks");
+  ::chmod(group.c_str(), 0775);
+  ::chmod((group / "sinks").c_str(), 0755);
+  w.add_sink({{"path", (group / "sinks" / "token").string()}, {"format", "token"}});
+  // Another user's Appcircle store in the daemon's own folder.
+  const auto store = w.dir.write("sinks/config.json", their_store, 0644);
+  REQUIRE(::chown(store.c_str(), nobody_uid, nobody_uid) == 0);
+  w.add_sink({{"path", store.string()}, {"format", "appcircle-cli"}});
+  w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
+  w.start();
+  // Each one tried: written, or refused.
+  REQUIRE(eventually(
+      [&] {
+        const auto list = w.sinks();
+        return std::none_of(list.begin(), list.end(),
+                            [](const json& sink) { return sink["state"] == "pending"; });
+      },
+      generous));
+  const auto sinks = w.sinks();
+  const auto message = [&](std::size_t i) { return sinks[i]["message"].get<std::string>(); };
+  CHECK(sinks[0]["state"] == "error");
+  CHECK_MESSAGE(message(0).find(planted.string() + " is a symbolic link owned by uid 65534") !=
+                    std::string::npos,
+                message(0));
+  CHECK(sinks[1]["state"] == "error");
+  CHECK(message(1) == group.string() + " is writable by its group (mode 0775)");
+  CHECK(sinks[2]["state"] == "error");
+  CHECK_MESSAGE(message(2) == store.string() +
+                                  " is owned by uid 65534, neither the daemon's user nor root; it "
+                                  "is neither imported nor overwritten",
+                message(2));
+  CHECK(sinks[3]["state"] == "ok");
+  CHECK(read_text(precious) == "precious\n");
+  CHECK(std::distance(std::filesystem::directory_iterator(elsewhere), {}) == 1);
+  CHECK(std::filesystem::is_empty(group / "sinks"));
+  CHECK(read_text(store) == their_store);
+  CHECK(stat_of(store).st_uid == nobody_uid);
 }

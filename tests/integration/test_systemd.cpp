@@ -368,7 +368,8 @@ TEST_CASE("the example config is valid") {
                           "start with it") ||
            line == config + ": organizations.selfhosted: key file " +
                        (source_dir / "systemd/selfhosted.key").string() + " does not exist" ||
-           line == config + ": cache_file: folder /var/cache/actoken does not exist"),
+           line == config + ": cache_file: cache file /var/cache/actoken/tokens.cache: "
+                            "/var/cache/actoken does not exist"),
           line);
     }
   }

@@ -149,22 +149,36 @@ TEST_CASE("a sticky shared folder is refused as the socket's folder, and its mod
   }
 }
 
-TEST_CASE("a folder others can write, owned by another user, or a symbolic link is refused") {
+// Every folder on the way is judged (SPEC §6 "Every file the daemon writes
+// or deletes"), not only the socket's own: its group could swap the folder
+// below a group-writable one. A link on the way is followed only when it is
+// root's in a folder only root can write (test_unix_listener: /var/run).
+TEST_CASE(
+    "a folder others can write, owned by another user, below a group-writable one, or another "
+    "user's link on the way is refused") {
   daemon_world w({.start_daemon = false});
   struct variant {
     const char* name;
     fs::path folder;
-    const char* reason;
+    std::string reason;
     mode_t mode;
   };
   const auto target = make_folder(w.dir.path(), "target", 0755);
-  fs::create_directory_symlink(target, w.dir.path() / "link");
+  const auto link = w.dir.path() / "link";
+  fs::create_directory_symlink(target, link);
+  REQUIRE(::lchown(link.c_str(), 65534, 65534) == 0);
+  const auto ancestor = make_folder(w.dir.path(), "ancestor", 0775);
   const variant variants[] = {
-      {"world-writable", make_folder(w.dir.path(), "open", 0777), "others can write it", 0777},
-      {"group-writable", make_folder(w.dir.path(), "group", 0775), "others can write it", 0775},
+      {"world-writable", make_folder(w.dir.path(), "open", 0777),
+       "is writable by others (mode 0777)", 0777},
+      {"group-writable", make_folder(w.dir.path(), "group", 0775),
+       "is writable by its group (mode 0775)", 0775},
       {"owned by nobody", make_folder(w.dir.path(), "theirs", 0755, 65534), "belongs to uid 65534",
        0755},
-      {"a symbolic link", w.dir.path() / "link", "symbolic link", 0777},
+      {"below a group-writable folder", make_folder(ancestor, "run", 0755),
+       ancestor.string() + " is writable by its group (mode 0775)", 0755},
+      {"another user's symbolic link", link,
+       link.string() + " is a symbolic link owned by uid 65534", 0777},
   };
   for (const auto& v : variants) {
     CAPTURE(v.name);
@@ -172,8 +186,9 @@ TEST_CASE("a folder others can write, owned by another user, or a symbolic link 
     CHECK_MESSAGE(error.find(v.reason) != std::string::npos, error);
     CHECK(mode_of(v.folder) == v.mode);
     CHECK_FALSE(fs::exists(fs::symlink_status(v.folder / "actokend.sock")));
+    CHECK_FALSE(fs::exists(fs::symlink_status(v.folder / "actokend.sock.lock")));
   }
-  CHECK_FALSE(fs::exists(target / "actokend.sock"));
+  CHECK(fs::is_empty(target));
   CHECK(mode_of(target) == 0755);
 }
 

@@ -245,7 +245,8 @@ TEST_CASE("a folder others may write, a link, a foreign or shared file are refus
   const auto open_dir = dir.path / "tmp";
   std::filesystem::create_directory(open_dir);
   ::chmod(open_dir.c_str(), 01777);  // like /tmp: sticky does not help
-  CHECK(refused(open_dir / "audit.log").find("others may write") != std::string::npos);
+  CHECK(refused(open_dir / "audit.log").find("use a folder of its own below it") !=
+        std::string::npos);
   CHECK_FALSE(std::filesystem::exists(open_dir / "audit.log"));
 
   const auto target = dir.path / "elsewhere";
@@ -273,10 +274,44 @@ TEST_CASE("a folder others may write, a link, a foreign or shared file are refus
     std::filesystem::create_directory(theirs);
     ::chmod(theirs.c_str(), 0755);
     REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
-    CHECK(refused(theirs / "audit.log")
-              .find("the folder " + theirs.string() + " belongs to uid 65534") !=
+    CHECK(refused(theirs / "audit.log").find(theirs.string() + " belongs to uid 65534") !=
           std::string::npos);
     CHECK_FALSE(std::filesystem::exists(theirs / "audit.log"));
+  }
+}
+
+// SPEC §6: the audit log's folder is reached by the walk: a folder on the way
+// that others could swap, or a link on the way that is not root's in a folder
+// only root can write, is refused, and nothing is created.
+TEST_CASE("the walk to the audit log: a group-writable ancestor, another's link on the way") {
+  temp_folder dir;
+  boost::asio::io_context io;
+  manual_clock clock;
+  audit_log log(io.get_executor(), clock, ::geteuid());
+  const auto group = dir.path / "var";
+  std::filesystem::create_directories(group / "log");
+  ::chmod(group.c_str(), 0775);
+  CHECK(log.configure(group / "log" / "audit.log") ==
+        "audit_log: " + group.string() +
+            " is writable by its group (mode 0775); audit lines are lost (counted in "
+            "actoken_audit_errors_total) until a reload");
+  CHECK(std::filesystem::is_empty(group / "log"));
+  CHECK(platform::check_append_file(group / "log" / "audit.log", ::geteuid()) ==
+        group.string() + " is writable by its group (mode 0775)");
+
+  if (::geteuid() == 0) {  // lchown needs root, as CI runs
+    const auto real = dir.path / "real";
+    std::filesystem::create_directory(real);
+    const auto link = dir.path / "logs";
+    std::filesystem::create_directory_symlink(real, link);
+    REQUIRE(::lchown(link.c_str(), 65534, 65534) == 0);
+    CHECK(log.configure(link / "audit.log")
+              .find(link.string() + " is a symbolic link owned by uid 65534") != std::string::npos);
+    CHECK(std::filesystem::is_empty(real));
+    // Root's link where only root can write is followed (Debian's /var/run).
+    REQUIRE(::lchown(link.c_str(), 0, 0) == 0);
+    CHECK(log.configure(link / "audit.log").empty());
+    CHECK(std::filesystem::exists(real / "audit.log"));
   }
 }
 
@@ -297,10 +332,10 @@ TEST_CASE("check_append_file judges as open_append_file does, and creates nothin
   const auto open_dir = dir.path / "open";
   std::filesystem::create_directory(open_dir);
   ::chmod(open_dir.c_str(), 01777);
-  CHECK(platform::check_append_file(open_dir / "audit.log", uid).find("others may write") !=
+  CHECK(platform::check_append_file(open_dir / "audit.log", uid).find("writable by others") !=
         std::string::npos);
-  CHECK(platform::check_append_file(dir.path / "absent" / "audit.log", uid)
-            .find("cannot open the folder") != std::string::npos);
+  CHECK(platform::check_append_file(dir.path / "absent" / "audit.log", uid) ==
+        (dir.path / "absent").string() + " does not exist");
 }
 
 TEST_CASE("lines that cannot be written are counted; a failed reopen keeps the file open before") {
@@ -314,7 +349,7 @@ TEST_CASE("lines that cannot be written are counted; a failed reopen keeps the f
   ::chmod(open_dir.c_str(), 0777);
 
   // Refused from the start: enabled, every line counted as lost.
-  CHECK(log.configure(open_dir / "audit.log").find("others may write") != std::string::npos);
+  CHECK(log.configure(open_dir / "audit.log").find("writable by others") != std::string::npos);
   CHECK(log.enabled());
   log.record({&peer, "builder", "token", "acme", {}, "ok", "cache", "1a2b3c4d"});
   log.record({&peer, "builder", "token", "acme", {}, "ok", "cache", "1a2b3c4d"});

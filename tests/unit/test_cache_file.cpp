@@ -90,6 +90,8 @@ std::string tamper(const std::string& file, std::size_t entry, const char* field
 }
 
 /// A fresh folder under /tmp, removed afterwards.
+const uid_t me = ::geteuid();
+
 struct temp_dir {
   std::filesystem::path path;
   temp_dir() {
@@ -380,11 +382,11 @@ TEST_CASE("garbage and foreign documents yield problems, not tokens") {
 TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
   const temp_dir dir;
   const auto path = dir.path / "tokens.cache";
-  write_cache_file(path, "first");
+  write_cache_file(path, "first", me);
   CHECK(slurp(path) == "first");
   CHECK(mode_of(path) == 0600U);
 
-  write_cache_file(path, "second, longer content");
+  write_cache_file(path, "second, longer content", me);
   CHECK(slurp(path) == "second, longer content");
   CHECK(mode_of(path) == 0600U);
   // No temporary file is left behind.
@@ -392,7 +394,7 @@ TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
                       std::filesystem::directory_iterator()) == 1);
 
   std::string problem;
-  const auto back = read_cache_file(path, problem);
+  const auto back = read_cache_file(path, problem, me);
   REQUIRE(back.has_value());
   CHECK(*back == "second, longer content");
   CHECK(problem.empty());
@@ -401,60 +403,104 @@ TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
 TEST_CASE("write_cache_file names the path when it fails") {
   const temp_dir dir;
   const auto path = dir.path / "missing-folder" / "tokens.cache";
-  try {
-    write_cache_file(path, "x");
-    FAIL("no exception");
-  } catch (const std::system_error& e) {
-    CHECK(std::string(e.what()).find(path.string()) != std::string::npos);
-  }
+  CHECK_THROWS_WITH(write_cache_file(path, "x", me),
+                    ("cache file " + path.string() + ": " + (dir.path / "missing-folder").string() +
+                     " does not exist")
+                        .c_str());
+}
+
+// SPEC §6: the cache file's folder is reached by the walk; a folder others
+// could write, on the way or holding the file, is refused, nothing is read
+// from it and nothing written.
+TEST_CASE("a folder on the way others may write: nothing read, nothing written, the reason said") {
+  const temp_dir dir;
+  const auto open = dir.path / "open";
+  std::filesystem::create_directory(open);
+  std::filesystem::permissions(open, std::filesystem::perms(0777));
+  const auto in_open = open / "tokens.cache";
+  const auto reason = "cache file " + in_open.string() + ": " + open.string() +
+                      " is writable by others (mode 0777)";
+  CHECK_THROWS_WITH(write_cache_file(in_open, "x", me), reason.c_str());
+  CHECK(std::filesystem::is_empty(open));
+  std::string problem;
+  CHECK_FALSE(read_cache_file(in_open, problem, me).has_value());
+  CHECK(problem == reason);
+  CHECK(cache_file_problem(in_open, me) == reason);
+
+  std::filesystem::permissions(open, std::filesystem::perms(0775));
+  const auto below = open / "cache";
+  std::filesystem::create_directory(below);
+  std::filesystem::permissions(below, std::filesystem::perms(0700));
+  const auto in_below = below / "tokens.cache";
+  CHECK(cache_file_problem(in_below, me) == "cache file " + in_below.string() + ": " +
+                                                open.string() +
+                                                " is writable by its group (mode 0775)");
+  CHECK_THROWS(write_cache_file(in_below, "x", me));
+  CHECK(std::filesystem::is_empty(below));
 }
 
 TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
   const temp_dir dir;
   std::string problem = "stale";
-  CHECK(!read_cache_file(dir.path / "absent", problem).has_value());
+  CHECK(!read_cache_file(dir.path / "absent", problem, me).has_value());
+  CHECK(problem.empty());
+  CHECK(!read_cache_file(dir.path / "no-folder" / "absent", problem, me).has_value());
   CHECK(problem.empty());
 
   const auto loose = dir.path / "loose.cache";
-  write_cache_file(loose, "{}");
+  write_cache_file(loose, "{}", me);
   std::filesystem::permissions(loose, std::filesystem::perms(0644));
-  CHECK(!read_cache_file(loose, problem).has_value());
+  CHECK(!read_cache_file(loose, problem, me).has_value());
   CHECK(problem ==
         "cache file " + loose.string() + " has mode 0644: group- or world-readable; chmod 600 it");
-  CHECK(cache_file_problem(loose) == problem);
+  CHECK(cache_file_problem(loose, me) == problem);
 
-  // A link is followed only in a folder no one else can change.
+  // Read back from the folder the walk reached, never through a link (SPEC §6).
   const auto good = dir.path / "good.cache";
-  write_cache_file(good, "{}");
+  write_cache_file(good, "{}", me);
   const auto link = dir.path / "link.cache";
   std::filesystem::create_symlink(good, link);
-  CHECK(read_cache_file(link, problem) == "{}");
-  CHECK(problem.empty());
-  const auto open = dir.path / "open";
-  std::filesystem::create_directory(open);
-  std::filesystem::permissions(open, std::filesystem::perms(0777));
-  std::filesystem::create_symlink(good, open / "link.cache");
-  CHECK(!read_cache_file(open / "link.cache", problem).has_value());
-  CHECK(problem.find("is a symbolic link in a folder others can write") != std::string::npos);
+  CHECK(!read_cache_file(link, problem, me).has_value());
+  CHECK(problem == "cache file " + link.string() + " is a symbolic link");
+  CHECK(cache_file_problem(link, me) == problem);
 
-  CHECK(!read_cache_file(dir.path, problem).has_value());
+  CHECK(!read_cache_file(dir.path, problem, me).has_value());
   CHECK(!problem.empty());
 
   const auto fifo = dir.path / "fifo.cache";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  CHECK(!read_cache_file(fifo, problem).has_value());
+  CHECK(!read_cache_file(fifo, problem, me).has_value());
   CHECK(problem.find("is a FIFO") != std::string::npos);
+
+  // Another user's file: neither read nor replaced.
+  const auto theirs = dir.path / "theirs.cache";
+  write_cache_file(theirs, "{}", me);
+  REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+  CHECK(cache_file_problem(theirs, me) ==
+        "cache file " + theirs.string() +
+            " is owned by uid 65534, neither the daemon's user nor root");
 
   // 1 MiB at most.
   const auto big = dir.path / "big.cache";
-  write_cache_file(big, std::string(max_cache_file_size, ' '));
-  CHECK(read_cache_file(big, problem).has_value());
-  write_cache_file(big, std::string(max_cache_file_size + 1, ' '));
-  CHECK(!read_cache_file(big, problem).has_value());
+  write_cache_file(big, std::string(max_cache_file_size, ' '), me);
+  CHECK(read_cache_file(big, problem, me).has_value());
+  write_cache_file(big, std::string(max_cache_file_size + 1, ' '), me);
+  CHECK(!read_cache_file(big, problem, me).has_value());
   CHECK(problem.find("is larger than 1 MiB") != std::string::npos);
 
-  CHECK(cache_file_problem(dir.path / "absent").empty());
-  CHECK(cache_file_problem(good).empty());
+  CHECK(cache_file_problem(dir.path / "absent", me).empty());
+  CHECK(cache_file_problem(good, me).empty());
+}
+
+TEST_CASE("temporary files a killed writer left are removed, only through the walk") {
+  const temp_dir dir;
+  const auto path = dir.path / "tokens.cache";
+  write_cache_file(path, "{}", me);
+  { std::ofstream(dir.path / ".tokens.cache.tmp123") << "left"; }
+  { std::ofstream(dir.path / ".other.tmp123") << "not ours"; }
+  CHECK(remove_stale_cache_files(path, me) == 1);
+  CHECK(remove_stale_cache_files(dir.path / "absent" / "tokens.cache", me) == 0);
+  CHECK(std::filesystem::exists(dir.path / ".other.tmp123"));
 }
 
 TEST_CASE("encode_cache leaves out what would take the file over the size cap") {
@@ -479,9 +525,9 @@ TEST_CASE("write then read then decode: the whole path") {
   const temp_dir dir;
   const key_store store;
   const auto path = dir.path / "tokens.cache";
-  write_cache_file(path, encode_cache(sample_tokens(), store.lookup(), now));
+  write_cache_file(path, encode_cache(sample_tokens(), store.lookup(), now), me);
   std::string problem;
-  const auto bytes = read_cache_file(path, problem);
+  const auto bytes = read_cache_file(path, problem, me);
   REQUIRE(bytes.has_value());
   const auto result = decode_cache(*bytes, store.lookup(), now);
   CHECK(result.tokens.size() == 3);

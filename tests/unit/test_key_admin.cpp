@@ -121,6 +121,32 @@ TEST_CASE("a persisted key is written to key_dir and read back from it") {
   CHECK(f.service.find_org("delta") == nullptr);  // nothing names it any more
 }
 
+// SPEC §6: key files are written and removed only through the walk to
+// key_dir. Below a folder its group may write, the key is read (SPEC §2 reads
+// key files as they are) but neither replaced nor removed, and the answer
+// says so instead of claiming a removal.
+TEST_CASE("a key_dir below a group-writable folder: read, but no key stored or removed there") {
+  fixture f;
+  REQUIRE_FALSE(f.keys.put(f.cfg, "delta", platform::secure_buffer("key-d"), std::nullopt,
+                           std::nullopt, true));
+  REQUIRE(::chmod(f.dir.c_str(), 0775) == 0);
+  f.keys.load(f.cfg, true);
+  REQUIRE(f.service.find_org("delta")->key != nullptr);
+
+  const auto removed = f.keys.remove(f.cfg, "delta");
+  REQUIRE(removed.has_value());
+  CHECK(removed->code == errc::internal_error);
+  CHECK(removed->message == "organization delta: the key file could not be removed from " +
+                                f.cfg.key_dir.string() + " (see the daemon's log)");
+  CHECK(slurp(f.cfg.key_dir / "delta.key") == "key-d\n");
+  const auto put = f.keys.put(f.cfg, "delta", platform::secure_buffer("key-e"), std::nullopt,
+                              std::nullopt, true);
+  REQUIRE(put.has_value());
+  CHECK(put->code == errc::internal_error);
+  CHECK(slurp(f.cfg.key_dir / "delta.key") == "key-d\n");
+  CHECK(f.service.find_org("delta")->key->view() == "key-d");
+}
+
 TEST_CASE("removing what is not there") {
   fixture f;
   CHECK(f.keys.remove(f.cfg, "nosuch")->code == errc::unknown_org);

@@ -298,15 +298,70 @@ TEST_CASE("load_org_table: a Kubernetes Secret volume as key_dir") {
   CHECK(table.at("acme")->source == key_source::key_dir);
 }
 
-TEST_CASE("persist_key writes nothing into a refused key_dir") {
+// SPEC §6: key files are written and removed through the walk to key_dir;
+// every folder on the way is judged, not key_dir alone.
+TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and says why") {
   scratch dir;
-  const auto key_dir = dir.path / "keys";
-  std::filesystem::create_directories(key_dir);
-  REQUIRE(::chmod(key_dir.c_str(), 0777) == 0);
+  const auto refused = [&](const std::filesystem::path& key_dir) {
+    try {
+      persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("written");
+  };
+  const auto open = dir.path / "open";
+  std::filesystem::create_directories(open);
+  REQUIRE(::chmod(open.c_str(), 0777) == 0);
+  CHECK(refused(open) == "key_dir " + open.string() + " is writable by others (mode 0777)");
+  CHECK(std::filesystem::is_empty(open));
+  // Sticky: read as SPEC §2 says (a Secret volume), but never written.
+  REQUIRE(::chmod(open.c_str(), 01777) == 0);
+  CHECK(refused(open).find("is writable by others (mode 1777") != std::string::npos);
+
+  // A group-writable ancestor: its group could swap key_dir for a folder of theirs.
+  const auto group = dir.path / "group";
+  std::filesystem::create_directories(group / "keys");
+  REQUIRE(::chmod(group.c_str(), 0775) == 0);
+  CHECK(refused(group / "keys") ==
+        "key_dir " + group.string() + " is writable by its group (mode 0775)");
+  CHECK(std::filesystem::is_empty(group / "keys"));
+  // Nor created below it.
+  CHECK(refused(group / "new" / "keys") ==
+        "key_dir " + group.string() + " is writable by its group (mode 0775)");
+  CHECK_FALSE(std::filesystem::exists(group / "new"));
+
+  // A link on the way that is not root's.
+  const auto real = dir.path / "real";
+  std::filesystem::create_directories(real);
+  const auto link = dir.path / "link";
+  std::filesystem::create_directory_symlink(real, link);
+  REQUIRE(::lchown(link.c_str(), 65534, 65534) == 0);
+  CHECK(refused(link / "keys") ==
+        "key_dir " + link.string() +
+            " is a symbolic link owned by uid 65534: only root's links in folders only root can "
+            "write are followed");
+  CHECK(std::filesystem::is_empty(real));
+}
+
+TEST_CASE("remove_persisted_key removes nothing where the walk to key_dir is refused") {
+  scratch dir;
+  const auto key_dir = dir.path / "parent" / "keys";
+  persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt);
+  REQUIRE(::chmod((dir.path / "parent").c_str(), 0770) == 0);
   CHECK_THROWS_WITH_AS(
-      persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt),
-      doctest::Contains("writable by group or others"), std::system_error);
-  CHECK(std::filesystem::is_empty(key_dir));
+      remove_persisted_key(key_dir, "acme"),
+      ("key_dir " + (dir.path / "parent").string() + " is writable by its group (mode 0770)")
+          .c_str(),
+      std::runtime_error);
+  CHECK(std::filesystem::exists(key_dir / "acme.key"));
+  CHECK_FALSE(remove_persisted_key(dir.path / "absent", "acme"));  // no key_dir: nothing to remove
+  // Stale temporary files are left alone there too.
+  dir.write("parent/keys/.acme.key.tmp42", "k");
+  CHECK(remove_stale_key_files(key_dir, ::geteuid()) == 0);
+  REQUIRE(::chmod((dir.path / "parent").c_str(), 0700) == 0);
+  CHECK(remove_stale_key_files(key_dir, ::geteuid()) == 1);
+  CHECK(remove_persisted_key(key_dir, "acme"));
 }
 
 TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir") {
@@ -483,6 +538,7 @@ TEST_CASE("persist_key writes a 0600 key file, and metadata when given, atomical
   const auto key_dir = dir.path / "new" / "keys";  // created on demand
   const platform::secure_buffer key("ac+/persisted==");
   persist_key(key_dir, "newco", key, std::nullopt, std::nullopt);
+  CHECK(mode_of(dir.path / "new") == 0700U);
   CHECK(mode_of(key_dir) == 0700U);
   CHECK(mode_of(key_dir / "newco.key") == 0600U);
   CHECK(slurp(key_dir / "newco.key") == "ac+/persisted==\n");

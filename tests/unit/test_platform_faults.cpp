@@ -7,12 +7,13 @@
 #include "daemon/platform/append_file.hpp"
 #include "daemon/platform/child_process.hpp"
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/folder_walk.hpp"
+#include "daemon/platform/home_folder.hpp"
 #include "daemon/platform/peer.hpp"
 #include "daemon/platform/private_file.hpp"
 #include "daemon/platform/process.hpp"
 #include "daemon/platform/process_details.hpp"
 #include "daemon/platform/secure_memory.hpp"
-#include "daemon/platform/sink_files.hpp"
 #include "tests/fault/fault.hpp"
 #include "tests/test_env.hpp"
 #include "tests/test_files.hpp"
@@ -136,41 +137,110 @@ TEST_CASE("a followed link whose target cannot be opened, and a folder that cann
   }
 }
 
-TEST_CASE("write_file_atomically: a failed step leaves the old file and no temporary file") {
+TEST_CASE("the walk: every failed call ends it, naming the path and the step") {
+  const scratch dir;
+  const auto target = dir.path() / "run" / "actoken";
+  const auto fails = [&](const fault& planned, std::optional<mode_t> create = std::nullopt) {
+    fs::remove_all(dir.path() / "run");
+    const fault_scope f(planned);
+    auto walked = walk_to_folder(target, {.daemon_uid = me, .create_mode = create});
+    CHECK(f.hits() == 1);
+    CHECK_FALSE(walked.ok());
+    return walked.problem;
+  };
+  CHECK(fails({.call = "open", .error = EMFILE}) == "cannot open /: Too many open files");
+  CHECK(fails({.call = "fstat", .error = EIO}) == "cannot examine /: Input/output error");
+  CHECK(fails({.call = "openat", .error = EACCES, .path_contains = "tmp"}) ==
+        "cannot open /tmp: Permission denied");
+  CHECK(fails({.call = "mkdirat", .error = EROFS}, 0700) ==
+        "cannot create " + (dir.path() / "run").string() + ": Read-only file system");
+  // The new folder opened for its mode, and its mode set.
+  CHECK(fails({.call = "openat", .error = EMFILE, .skip = 1, .path_contains = "run"}, 0700) ==
+        "cannot open " + (dir.path() / "run").string() + ": Too many open files");
+  CHECK(fails({.call = "fchmod", .error = EPERM}, 0700) ==
+        "cannot set the mode of " + (dir.path() / "run").string() + ": Operation not permitted");
+  // A folder made meanwhile by someone else is judged like any other.
+  {
+    const fault_scope f({.call = "mkdirat", .error = EEXIST});
+    fs::remove_all(dir.path() / "run");
+    CHECK(walk_to_folder(target, {.daemon_uid = me, .create_mode = 0700}).missing);
+  }
+  // Links on the way: examined, then read.
+  const auto real = dir.path() / "real";
+  fs::create_directory(real);
+  fs::create_directory_symlink(real, dir.path() / "link");
+  const auto through = dir.path() / "link" / "x";
+  {
+    const fault_scope f({.call = "fstatat", .error = EIO, .path_contains = "link"});
+    CHECK(walk_to_folder(through, {.daemon_uid = me}).problem ==
+          "cannot examine " + (dir.path() / "link").string() + ": Input/output error");
+  }
+  {
+    const fault_scope f({.call = "readlinkat", .error = EIO});
+    CHECK(walk_to_folder(through, {.daemon_uid = me}).problem ==
+          "cannot read the symbolic link " + (dir.path() / "link").string());
+  }
+  // A last folder that cannot be read is still handed back, to write in.
+  {
+    fs::create_directory(real / "x");
+    const fault_scope f({.call = "openat", .error = EACCES, .path_contains = "."});
+    const auto walked = walk_to_folder(real / "x", {.daemon_uid = me});
+    CHECK(walked.ok());
+  }
+}
+
+// The folder of `path` as the walk reaches it for this process's user.
+actoken::unique_fd walked_to(const fs::path& path) {
+  auto walked = walk_to_folder(folder_of(path), {.daemon_uid = me});
+  REQUIRE_MESSAGE(walked.ok(), walked.problem);
+  return std::move(walked.folder);
+}
+
+TEST_CASE("replace_file: a failed step leaves the old file and no temporary file") {
   const scratch dir;
   const auto file = dir.write("cache", "old");
-  const auto fails_with = [&](const fault& planned, const std::string& step) {
+  const auto folder = walked_to(file);
+  const auto fails = [&](const fault& planned, std::optional<gid_t> group = std::nullopt) {
     const fault_scope f(planned);
-    try {
-      write_file_atomically(file, "new contents");
-      FAIL("no exception");
-    } catch (const std::system_error& e) {
-      CHECK(std::string(e.what()).find(step + " " + file.string()) != std::string::npos);
-      CHECK(e.code().value() == planned.error);
-    }
+    const auto problem = replace_file(folder.get(), file, "new contents", {.group = group});
     CHECK(f.hits() == 1);
     CHECK(slurp(file) == "old");
     CHECK(dir.entries() == 1);
+    return problem.value_or("");
   };
+  CHECK(fails({.call = "openat", .error = ENOSPC, .path_contains = ".cache.tmp"}) ==
+        "cannot create a temporary file for " + file.string() + ": No space left on device");
+  CHECK(fails({.call = "fchown", .error = EPERM}, gid_t{0}) ==
+        "cannot give " + file.string() + " group 0: Operation not permitted");
+  CHECK(fails({.call = "fchmod", .error = EPERM}) ==
+        "cannot set the mode of " + file.string() + ": Operation not permitted");
+  CHECK(fails({.call = "write", .error = ENOSPC}) ==
+        "cannot write " + file.string() + ": No space left on device");
+  CHECK(fails({.call = "write", .short_count = 0}) ==
+        "cannot write " + file.string() + ": Input/output error");
+  CHECK(fails({.call = "fsync", .error = EIO}) ==
+        "cannot fsync " + file.string() + ": Input/output error");
+  CHECK(fails({.call = "renameat", .error = EXDEV}) ==
+        "cannot rename into " + file.string() + ": Invalid cross-device link");
 
-  SUBCASE("open") {
-    const fault_scope f({.call = "open", .error = EACCES, .path_contains = ".cache.tmp"});
-    CHECK_THROWS_WITH_AS(write_file_atomically(file, "new"),
-                         doctest::Contains("cannot create a temporary file for"),
-                         std::system_error);
-    CHECK(slurp(file) == "old");
-  }
-  SUBCASE("write") { fails_with({.call = "write", .error = ENOSPC}, "cannot write"); }
-  SUBCASE("fsync") { fails_with({.call = "fsync", .error = EIO}, "cannot fsync"); }
-  SUBCASE("rename") { fails_with({.call = "rename", .error = EXDEV}, "cannot rename into"); }
   SUBCASE("interrupted and short writes are carried on") {
     const fault_scope interrupted({.call = "write", .error = EINTR});
     const fault_scope short_writes({.call = "write", .times = -1, .short_count = 3});
-    write_file_atomically(file, "new contents");
+    CHECK_FALSE(replace_file(folder.get(), file, "new contents"));
     CHECK(slurp(file) == "new contents");
     CHECK(interrupted.hits() == 1);
     CHECK(short_writes.hits() >= 4);
     CHECK(dir.entries() == 1);
+  }
+  SUBCASE("removing: a failure other than ENOENT is named") {
+    {
+      const fault_scope f({.call = "unlinkat", .error = EBUSY, .path_contains = "cache"});
+      const auto removal = remove_file(folder.get(), file);
+      CHECK_FALSE(removal.removed);
+      CHECK(removal.problem == "cannot remove " + file.string() + ": Device or resource busy");
+    }
+    CHECK(remove_file(folder.get(), file).removed);
+    CHECK(remove_file(folder.get(), file).problem.empty());  // already gone: fine
   }
 }
 
@@ -178,21 +248,19 @@ TEST_CASE("remove_stale_temporary_files gives up quietly when the folder cannot 
   const scratch dir;
   const auto file = dir.write("cache", "x");
   dir.write(".cache.tmp123", "left by a crash");
+  const auto folder = walked_to(file);
+  const auto cache = [](std::string_view name) { return name == "cache"; };
   SUBCASE("open") {
-    const fault_scope f({.call = "open", .error = EACCES, .path_contains = dir.path().string()});
-    CHECK(remove_stale_temporary_files(file, me) == 0);
-  }
-  SUBCASE("fcntl (the listing's own descriptor)") {
-    const fault_scope f({.call = "fcntl", .error = EMFILE});
-    CHECK(remove_stale_temporary_files(file, me) == 0);
+    const fault_scope f({.call = "openat", .error = EACCES});
+    CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 0);
   }
   SUBCASE("fstatat of an entry: it is left") {
     const fault_scope f({.call = "fstatat", .error = EIO, .path_contains = ".cache.tmp"});
-    CHECK(remove_stale_temporary_files(file, me) == 0);
+    CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 0);
     CHECK(fs::exists(dir.path() / ".cache.tmp123"));
   }
   SUBCASE("nothing failing: it is removed") {
-    CHECK(remove_stale_temporary_files(file, me) == 1);
+    CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 1);
     CHECK(dir.entries() == 1);
   }
 }
@@ -207,13 +275,14 @@ TEST_CASE("the audit log's file: every failed call is a refusal naming the path 
     CHECK(f.hits() == 1);
     return std::get<std::string>(opened);
   };
-  CHECK(refusal({.call = "open", .error = EACCES, .path_contains = dir.path().string()}) ==
-        "cannot open the folder " + dir.path().string() + ": Permission denied");
-  CHECK(refusal({.call = "fstat", .error = EIO}) ==
-        "cannot stat the folder " + dir.path().string() + ": Input/output error");
+  // The walk's own failures are its (above); then the file's.
+  CHECK(refusal({.call = "openat", .error = EACCES, .path_contains = "actoken-platform"}) ==
+        "cannot open " + dir.path().string() + ": Permission denied");
   CHECK(refusal({.call = "openat", .error = ENOSPC, .path_contains = "audit.log"}) ==
         "cannot open " + log.string() + ": No space left on device");
-  CHECK(refusal({.call = "fstat", .error = EIO, .skip = 1}) ==
+  // One fstat per folder on the way ("/", "tmp", the scratch folder), then the file's.
+  const auto folders = static_cast<int>(std::distance(dir.path().begin(), dir.path().end()));
+  CHECK(refusal({.call = "fstat", .error = EIO, .skip = folders}) ==
         "cannot stat " + log.string() + ": Input/output error");
   CHECK(check_append_file(log, me).empty());  // nothing there yet is fine
 
@@ -243,72 +312,30 @@ TEST_CASE("the audit log's file: every failed call is a refusal naming the path 
   }
 }
 
-TEST_CASE("sink files: each failed step is named, the temporary file is removed") {
+TEST_CASE("a read-back file: open, fstat and read failures are refusals; EINTR is retried") {
   const scratch dir;
-  const auto sink = dir.path() / "token";
-  const auto fails = [&](const fault& planned, std::optional<gid_t> gid = std::nullopt) {
-    const fault_scope f(planned);
-    auto problem = write_sink_file(sink, "tok", 0600, gid, me);
-    CHECK(f.hits() == 1);
-    CHECK_FALSE(fs::exists(sink));
-    CHECK(dir.entries() == 0);
-    return problem.value_or("");
-  };
-  CHECK(fails({.call = "open", .error = EACCES, .path_contains = dir.path().string()}) ==
-        "cannot open folder " + dir.path().string() + ": Permission denied");
-  CHECK(fails({.call = "open", .error = ENOTDIR, .path_contains = dir.path().string()}) ==
-        dir.path().string() + " is not a folder");
-  CHECK(fails({.call = "fstat", .error = EIO}) ==
-        "cannot inspect folder " + dir.path().string() + ": Input/output error");
-  CHECK(fails({.call = "openat", .error = ENOSPC, .path_contains = ".token.tmp"}) ==
-        "cannot create a temporary file in " + dir.path().string() + ": No space left on device");
-  CHECK(fails({.call = "fchown", .error = EPERM}, gid_t{0}) ==
-        "cannot give " + sink.string() + " group 0: Operation not permitted");
-  CHECK(fails({.call = "fchmod", .error = EPERM}) ==
-        "cannot set the mode of " + sink.string() + ": Operation not permitted");
-  CHECK(fails({.call = "write", .error = ENOSPC}) ==
-        "cannot write " + sink.string() + ": No space left on device");
-  CHECK(fails({.call = "fsync", .error = EIO}) ==
-        "cannot write " + sink.string() + ": Input/output error");
-  CHECK(fails({.call = "renameat", .error = EXDEV}) ==
-        "cannot replace " + sink.string() + ": Invalid cross-device link");
-
-  SUBCASE("interrupted and short writes still write the whole token") {
-    const fault_scope interrupted({.call = "write", .error = EINTR});
-    const fault_scope short_writes({.call = "write", .times = -1, .short_count = 1});
-    CHECK_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
-    CHECK(slurp(sink) == "token");
+  const auto sink = dir.write("token.json", "{}");
+  const auto folder = walked_to(sink);
+  std::string out;
+  {
+    const fault_scope f({.call = "openat", .error = EACCES, .path_contains = "token"});
+    CHECK(read_private_file_in(folder.get(), sink, rules(), out).problem ==
+          sink.string() + " cannot be opened: Permission denied");
   }
-  SUBCASE("reading: open, fstat and read failures; EINTR is retried") {
-    REQUIRE_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
-    {
-      const fault_scope f({.call = "open", .error = EACCES, .path_contains = "token"});
-      CHECK(read_sink_file(sink, 1024).problem ==
-            "cannot read " + sink.string() + ": Permission denied");
-    }
-    {
-      const fault_scope f({.call = "fstat", .error = EIO});
-      CHECK(read_sink_file(sink, 1024).problem == sink.string() + " is not a regular file");
-    }
-    {
-      const fault_scope f({.call = "read", .error = EIO});
-      CHECK(read_sink_file(sink, 1024).problem ==
-            "cannot read " + sink.string() + ": Input/output error");
-    }
-    {
-      const fault_scope f({.call = "read", .error = EINTR});
-      CHECK(read_sink_file(sink, 1024).text == "token");
-    }
+  {
+    const fault_scope f({.call = "fstat", .error = EIO});
+    CHECK(read_private_file_in(folder.get(), sink, rules(), out).problem ==
+          sink.string() + " cannot be examined: Input/output error");
   }
-  SUBCASE("removing: a failure other than ENOENT is named") {
-    REQUIRE_FALSE(write_sink_file(sink, "token", 0600, std::nullopt, me).has_value());
-    {
-      const fault_scope f({.call = "unlinkat", .error = EBUSY, .path_contains = "token"});
-      CHECK(remove_sink_file(sink, me).value_or("") ==
-            "cannot remove " + sink.string() + ": Device or resource busy");
-    }
-    CHECK_FALSE(remove_sink_file(sink, me).has_value());
-    CHECK_FALSE(remove_sink_file(sink, me).has_value());  // already gone: fine
+  {
+    const fault_scope f({.call = "read", .error = EIO});
+    CHECK(read_private_file_in(folder.get(), sink, rules(), out).problem ==
+          sink.string() + " cannot be read: Input/output error");
+  }
+  {
+    const fault_scope f({.call = "read", .error = EINTR});
+    CHECK(read_private_file_in(folder.get(), sink, rules(), out).ok());
+    CHECK(out == "{}");
   }
 }
 
@@ -557,19 +584,17 @@ TEST_CASE("lookups that find nothing are not problems, whatever errno says no en
   ::close(pair[1]);
 }
 
-TEST_CASE("sink files: nothing there, a link, a file that grows, a folder that fails removal") {
-  const scratch dir;
-  const auto sink = dir.path() / "token";
-  CHECK(read_sink_file(sink, 1024).missing);
-  fs::create_symlink("/etc/hostname", sink);
-  const auto through_link = read_sink_file(sink, 1024);
-  CHECK(through_link.missing);  // a link is never read through
-  CHECK(through_link.text.empty());
-  const auto grown = read_sink_file("/proc/self/status", 16);  // fstat says 0 bytes
-  CHECK(grown.problem == "/proc/self/status is larger than 0 KiB");
-  CHECK(remove_sink_file(dir.path() / "missing" / "token", me).value_or("") ==
-        "folder " + (dir.path() / "missing").string() + " does not exist");
-  CHECK(sink_folder_problem(dir.path(), me).empty());
+TEST_CASE("a read-back file that grows past fstat's size; home_folder without HOME") {
+  // /proc/self is root's link in root's /proc: followed, as /var/run is.
+  const auto folder = walked_to("/proc/self/status");
+  std::string out;
+  private_file_rules small;
+  small.daemon_uid = me;
+  small.max_size = 16;
+  small.owner_only = false;
+  const auto grown = read_private_file_in(folder.get(), "/proc/self/status", small, out);
+  CHECK(grown.problem == "/proc/self/status is larger than 16 bytes");  // fstat says 0 bytes
+  CHECK(out.empty());
 
   const actoken::testing::scoped_env no_home("HOME", nullptr);
   CHECK(home_folder(0) == fs::path("/root"));
@@ -643,21 +668,24 @@ TEST_CASE("stale temporary files: odd names are left; one that will not go is no
   dir.write(".tmp1", "too short a name");
   dir.write(".cache.tmpabc", "not digits");
   dir.write(".cache.tmp42", "ours");
+  const auto folder = walked_to(file);
+  const auto cache = [](std::string_view name) { return name == "cache"; };
   {
     const fault_scope f({.call = "fdopendir", .error = ENOMEM});
-    CHECK(remove_stale_temporary_files(file, me) == 0);
+    CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 0);
   }
   {
     const fault_scope f({.call = "unlinkat", .error = EBUSY});
-    CHECK(remove_stale_temporary_files(file, me) == 0);
+    CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 0);
   }
-  CHECK(remove_stale_temporary_files(file, me) == 1);
+  CHECK(remove_stale_temporary_files(folder.get(), me, cache) == 1);
   CHECK(dir.entries() == 3);
   // A bare name: the working folder.
   const auto cwd = fs::current_path();
   fs::current_path(dir.path());
-  write_file_atomically("cache", "y");
-  CHECK(remove_stale_temporary_files("cache", me) == 0);
+  const auto here = walked_to("cache");
+  CHECK_FALSE(replace_file(here.get(), "cache", "y"));
+  CHECK(remove_stale_temporary_files(here.get(), me, cache) == 0);
   fs::current_path(cwd);
   CHECK(slurp(file) == "y");
 }

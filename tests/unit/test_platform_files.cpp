@@ -1,11 +1,13 @@
 // The private-file reader (daemon/platform/private_file.hpp, SPEC §2 "Private
-// files") and the removal of stale temporary files (daemon/platform/files.hpp):
-// each refusal and the check it names, the symbolic-link rule (Kubernetes
-// Secret volumes included), key_dir's own check. Works in temporary folders;
-// chown needs root, as the tests run in CI.
+// files") and its read-back form for files the daemon also writes (SPEC §6),
+// the files the daemon writes and the removal of stale temporary files
+// (daemon/platform/files.hpp): each refusal and the check it names, the
+// symbolic-link rule (Kubernetes Secret volumes included), key_dir's own
+// check. Works in temporary folders; chown needs root, as the tests run in CI.
 #include "daemon/platform/files.hpp"
+#include "daemon/platform/folder_walk.hpp"
 #include "daemon/platform/private_file.hpp"
-#include "daemon/platform/sink_files.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -302,6 +304,13 @@ TEST_CASE("key_dir's own check: owner, and writable by others only when sticky")
   CHECK(contains(check_private_folder(dir.write("file", "x"), 0).problem, "is not a folder"));
 }
 
+// The folder of `path`, reached by the walk as root's daemon would.
+actoken::unique_fd walked_to(const std::filesystem::path& path) {
+  auto walked = walk_to_folder(folder_of(path), {.daemon_uid = 0});
+  REQUIRE_MESSAGE(walked.ok(), walked.problem);
+  return std::move(walked.folder);
+}
+
 TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside the file") {
   scratch dir;
   const auto cache = dir.write("tokens.cache", "current");
@@ -317,7 +326,10 @@ TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside th
   const auto outside = dir.write("outside", "a link's target");
   std::filesystem::create_symlink(outside, dir.path / ".tokens.cache.tmp66");
 
-  CHECK(remove_stale_temporary_files(cache, ::geteuid()) == 2);
+  const auto folder = walked_to(cache);
+  CHECK(remove_stale_temporary_files(folder.get(), ::geteuid(), [](std::string_view name) {
+          return name == "tokens.cache";
+        }) == 2);
   std::set<std::string> left;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
     left.insert(entry.path().filename().string());
@@ -327,37 +339,18 @@ TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside th
                                       ".tokens.cache.tmp999", ".tokens.cache.tmp55",
                                       ".tokens.cache.tmp66", "outside"});
   CHECK(std::filesystem::exists(outside));
-
-  CHECK(remove_stale_temporary_files(dir.path / "absent-folder" / "x", ::geteuid()) == 0);
 }
 
-// Sinks' files (daemon/platform/sink_files.hpp, SPEC §6 "Sinks").
-TEST_CASE(
-    "a sink's folder: owned by the daemon's user or root, writable by neither group nor others") {
+// Files the daemon writes (daemon/platform/files.hpp), in a folder the walk reached.
+TEST_CASE("a replaced file: mode and group whatever the umask, a link replaced, nothing left") {
   scratch dir;
-  CHECK(sink_folder_problem(dir.folder("ok", 0755), 0).empty());
-  CHECK(sink_folder_problem(dir.folder("group", 0775), 0).find("writable by group or others") !=
-        std::string::npos);
-  CHECK(sink_folder_problem(dir.folder("sticky", 01777), 0).find("(mode 1777)") !=
-        std::string::npos);
-  const auto foreign = dir.folder("foreign", 0755);
-  REQUIRE(::chown(foreign.c_str(), nobody, nogroup) == 0);
-  CHECK(sink_folder_problem(foreign, 0).find("belongs to uid 65534") != std::string::npos);
-  CHECK(sink_folder_problem(foreign, nobody).empty());  // the daemon's own
-  CHECK(sink_folder_problem(dir.path / "missing", 0).find("does not exist") != std::string::npos);
-  const auto file = dir.write("file", "x");
-  CHECK(sink_folder_problem(file, 0).find("is not a folder") != std::string::npos);
-}
-
-TEST_CASE(
-    "a sink's file: mode and group whatever the umask, a link replaced, nothing left behind") {
-  scratch dir;
-  const auto folder = dir.folder("sinks", 0755);
+  const auto folder_path = dir.folder("sinks", 0755);
   const auto victim = dir.write("victim", "precious", 0644);
-  const auto path = folder / "token";
+  const auto path = folder_path / "token";
   std::filesystem::create_symlink(victim, path);
+  const auto folder = walked_to(path);
   const auto old_umask = ::umask(0077);
-  const auto problem = write_sink_file(path, "t1\n", 0640, nogroup, 0);
+  const auto problem = replace_file(folder.get(), path, "t1\n", {.mode = 0640, .group = nogroup});
   ::umask(old_umask);
   REQUIRE_FALSE(problem);
   struct stat info {};
@@ -365,26 +358,62 @@ TEST_CASE(
   CHECK(S_ISREG(info.st_mode));
   CHECK((info.st_mode & 07777) == 0640);
   CHECK(info.st_gid == nogroup);
-  CHECK(read_sink_file(path, 1024).text == "t1\n");
-  CHECK(read_sink_file(victim, 1024).text == "precious");
-  CHECK(std::distance(std::filesystem::directory_iterator(folder),
+  CHECK(actoken::testing::slurp(path) == "t1\n");
+  CHECK(actoken::testing::slurp(victim) == "precious");
+  CHECK(std::distance(std::filesystem::directory_iterator(folder_path),
                       std::filesystem::directory_iterator()) == 1);
-  // Read: a link is "nothing there", never read through; a FIFO is refused.
-  const auto link = folder / "link";
+  // Removed: a link itself, never its target; a missing file is no error.
+  const auto link = folder_path / "link";
   std::filesystem::create_symlink(victim, link);
-  CHECK(read_sink_file(link, 1024).missing);
-  REQUIRE(::mkfifo((folder / "fifo").c_str(), 0600) == 0);
-  CHECK(read_sink_file(folder / "fifo", 1024).problem.find("not a regular file") !=
-        std::string::npos);
-  CHECK(read_sink_file(path, 2).problem.find("larger than") != std::string::npos);
-  // Removed: the link itself, never its target; a missing file is no error.
-  CHECK_FALSE(remove_sink_file(link, 0));
+  const auto removed = remove_file(folder.get(), link);
+  CHECK(removed.removed);
+  CHECK(removed.problem.empty());
   CHECK_FALSE(std::filesystem::exists(std::filesystem::symlink_status(link)));
-  CHECK(read_sink_file(victim, 1024).text == "precious");
-  CHECK_FALSE(remove_sink_file(link, 0));
-  // A refused folder is never written.
-  const auto open = dir.folder("open", 0777);
-  CHECK(write_sink_file(open / "token", "t", 0600, std::nullopt, 0)->find("writable") !=
-        std::string::npos);
-  CHECK(std::filesystem::is_empty(open));
+  CHECK(actoken::testing::slurp(victim) == "precious");
+  const auto again = remove_file(folder.get(), link);
+  CHECK_FALSE(again.removed);
+  CHECK(again.problem.empty());
+}
+
+// A file the daemon reads back before it replaces it (an appcircle-cli sink,
+// the cache file): never through a link, only the daemon's or root's.
+TEST_CASE("a read-back file: regular, the daemon's or root's, never through a link") {
+  scratch dir;
+  const auto folder_path = dir.folder("sinks", 0755);
+  const auto folder = walked_to(folder_path / "x");
+  const private_file_rules sink{.daemon_uid = 1234, .owner_only = false, .link_is_missing = true};
+  const private_file_rules cache{.daemon_uid = 1234};
+  std::string out;
+
+  const auto mine = dir.write("sinks/mine.json", "{}", 0644);
+  REQUIRE(::chown(mine.c_str(), 1234, 1234) == 0);
+  CHECK(read_private_file_in(folder.get(), mine, sink, out).ok());
+  CHECK(out == "{}");
+  CHECK(contains(read_private_file_in(folder.get(), mine, cache, out).problem, "mode 0644"));
+
+  const auto theirs = dir.write("sinks/theirs.json", R"({"current":"evil"})", 0600);
+  REQUIRE(::chown(theirs.c_str(), nobody, nogroup) == 0);
+  const auto foreign = read_private_file_in(folder.get(), theirs, sink, out);
+  CHECK(foreign.refused());
+  CHECK(out.empty());
+  CHECK(foreign.problem ==
+        theirs.string() + " is owned by uid 65534, neither the daemon's user nor root");
+
+  // A link, even a safe one, is not read through: nothing there for a sink
+  // (replaced), a refusal for the cache file.
+  const auto link = folder_path / "link.json";
+  std::filesystem::create_symlink(mine, link);
+  CHECK(read_private_file_in(folder.get(), link, sink, out).missing());
+  CHECK(read_private_file_in(folder.get(), link, cache, out).problem ==
+        link.string() + " is a symbolic link");
+  CHECK(check_private_file_in(folder.get(), link, cache).refused());
+  REQUIRE(::mkfifo((folder_path / "fifo").c_str(), 0600) == 0);
+  CHECK(read_private_file_in(folder.get(), folder_path / "fifo", sink, out).problem ==
+        (folder_path / "fifo").string() + " is a FIFO");
+  CHECK(read_private_file_in(folder.get(), folder_path / "absent", sink, out).missing());
+  CHECK(check_private_file_in(folder.get(), folder_path / "absent", cache).missing());
+  CHECK(read_private_file_in(folder.get(), folder_path / "..", sink, out).refused());
+  const private_file_rules tiny{.daemon_uid = 1234, .max_size = 1, .owner_only = false};
+  CHECK(contains(read_private_file_in(folder.get(), mine, tiny, out).problem,
+                 "is larger than 1 bytes"));
 }

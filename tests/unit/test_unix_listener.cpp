@@ -1,7 +1,10 @@
-// Which folders may hold the daemon's socket (SPEC §6): owned by the daemon's
-// uid or root, writable by no one else; a sticky shared folder such as /tmp
-// is refused with the advice to use a folder of its own below it. (The socket
-// itself is created by the integration tests, test_transport.)
+// Which folders may hold the daemon's socket (SPEC §6): reached by the walk
+// (daemon/platform/folder_walk.hpp), every folder on the way owned by the
+// daemon's uid or root and writable by no one else, a sticky shared folder
+// such as /tmp on the way but refused as the socket's own with the advice to
+// use a folder of its own below it, a link on the way only root's in a folder
+// only root can write. (The socket itself is created by the integration
+// tests too, test_transport.)
 #include "daemon/transport/unix_listener.hpp"
 #include "tests/fault/fault.hpp"
 
@@ -20,37 +23,6 @@
 
 using actoken::testing::fault;
 using actoken::testing::fault_scope;
-using actoken::transport::socket_folder_problem;
-
-TEST_CASE("the daemon's own or root's folder that no one else can write is accepted") {
-  for (const mode_t mode : {0700U, 0750U, 0755U, 0711U, 0500U, 02755U, 01755U}) {
-    CAPTURE(mode);
-    CHECK(socket_folder_problem(S_IFDIR | mode, 1000, 1000) == "");
-    CHECK(socket_folder_problem(S_IFDIR | mode, 0, 1000) == "");
-    CHECK(socket_folder_problem(S_IFDIR | mode, 0, 0) == "");
-  }
-}
-
-TEST_CASE("another user's folder is refused, naming its owner") {
-  CHECK(socket_folder_problem(S_IFDIR | 0700, 65534, 1000) ==
-        "it belongs to uid 65534, not to the daemon's user (uid 1000) or root");
-  CHECK(socket_folder_problem(S_IFDIR | 0700, 1000, 0) ==
-        "it belongs to uid 1000, not to the daemon's user (uid 0) or root");
-}
-
-TEST_CASE("a folder others can write is refused; a sticky shared one gets the advice") {
-  CHECK(socket_folder_problem(S_IFDIR | 01777, 0, 0) ==
-        "anyone can write it (mode 1777, a shared folder like /tmp); use a folder of its own "
-        "below it");
-  CHECK(socket_folder_problem(S_IFDIR | 01777, 1000, 1000).find("own below it") !=
-        std::string::npos);
-  CHECK(socket_folder_problem(S_IFDIR | 0777, 0, 0) ==
-        "others can write it (mode 0777) and so replace the socket");
-  CHECK(socket_folder_problem(S_IFDIR | 0775, 1000, 1000) ==
-        "others can write it (mode 0775) and so replace the socket");
-  CHECK(socket_folder_problem(S_IFDIR | 01770, 0, 0) ==
-        "others can write it (mode 1770) and so replace the socket");
-}
 
 namespace {
 
@@ -67,6 +39,90 @@ std::string open_problem(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+// A folder under a fresh root-owned 0700 one in /tmp, removed with it.
+struct scratch {
+  std::filesystem::path path;
+  scratch() {
+    char pattern[] = "/tmp/actoken-listener-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    path = pattern;
+  }
+  ~scratch() { std::filesystem::remove_all(path); }
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+  std::filesystem::path folder(const std::string& name, mode_t mode, uid_t owner = 0) const {
+    const auto dir = path / name;
+    std::filesystem::create_directory(dir);
+    REQUIRE(::chown(dir.c_str(), owner, owner) == 0);
+    REQUIRE(::chmod(dir.c_str(), mode) == 0);
+    return dir;
+  }
+};
+
+TEST_CASE(
+    "the socket's folder and every folder on the way: the daemon's or root's, no one else's") {
+  const scratch dir;
+  CHECK(open_problem(dir.folder("own", 0755) / "actokend.sock") == "");
+  CHECK(open_problem(dir.folder("setgid", 02750) / "actokend.sock") == "");
+  const auto shared = dir.folder("shared", 01777);
+  CHECK(open_problem(shared / "actokend.sock") ==
+        "cannot use " + shared.string() + " as the socket's folder: " + shared.string() +
+            " is writable by others (mode 1777, a shared folder like /tmp): use a folder of its "
+            "own below it");
+  // Below root's sticky folder, a folder of its own passes (as /tmp/actoken-<uid>).
+  CHECK(open_problem(dir.folder("shared/mine", 0700) / "actokend.sock") == "");
+  const auto open = dir.folder("open", 0777);
+  CHECK(open_problem(open / "actokend.sock")
+            .ends_with(open.string() + " is writable by others (mode 0777)"));
+  const auto theirs = dir.folder("theirs", 0700, 65534);
+  CHECK(open_problem(theirs / "actokend.sock")
+            .ends_with(theirs.string() +
+                       " belongs to uid 65534, neither the daemon's user (uid 0) nor root"));
+  // An ancestor its group may write: whoever is in that group could swap the
+  // socket's folder for one of their own.
+  const auto group = dir.folder("group", 0775);
+  const auto below = dir.folder("group/run", 0755);
+  CHECK(open_problem(below / "actokend.sock") == "cannot use " + below.string() +
+                                                     " as the socket's folder: " + group.string() +
+                                                     " is writable by its group (mode 0775)");
+  CHECK_FALSE(std::filesystem::exists(below / "actokend.sock"));
+  CHECK_FALSE(std::filesystem::exists(below / "actokend.sock.lock"));
+}
+
+TEST_CASE("a link on the way: root's in a folder only root can write is followed, no other") {
+  const scratch dir;
+  const auto real = dir.folder("real", 0755);
+  // Debian's /var/run -> /run.
+  const auto var = dir.folder("var", 0755);
+  std::filesystem::create_directory_symlink(real, var / "run");
+  {
+    actoken::transport::listen_options options;
+    options.path = var / "run" / "actokend.sock";
+    const auto listener = actoken::transport::unix_listener::open(options, std::nullopt);
+    struct stat st {};
+    CHECK(::lstat((real / "actokend.sock").c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+  }
+  // The lock file stays (removing it would race with a daemon starting).
+  const auto entries = [&real] {
+    return std::distance(std::filesystem::directory_iterator(real), {});
+  };
+  REQUIRE(entries() == 1);
+  // Another user's link in the same folder: refused, nothing made at its target.
+  std::filesystem::create_directory_symlink(real, var / "theirs");
+  REQUIRE(::lchown((var / "theirs").c_str(), 65534, 65534) == 0);
+  CHECK(open_problem(var / "theirs" / "actokend.sock")
+            .ends_with((var / "theirs").string() +
+                       " is a symbolic link owned by uid 65534: only root's links in folders only "
+                       "root can write are followed"));
+  // Root's link in a folder others may write.
+  const auto shared = dir.folder("shared", 01777);
+  std::filesystem::create_directory_symlink(real, shared / "run");
+  CHECK(open_problem(shared / "run" / "actokend.sock")
+            .find("is a symbolic link in " + shared.string()) != std::string::npos);
+  CHECK(entries() == 1);
+}
 
 TEST_CASE(
     "paths refused before a socket is made: too long, no file name, a folder that cannot be") {
@@ -109,12 +165,16 @@ TEST_CASE("every step of making the socket can fail, and says which") {
     return problem;
   };
 
-  CHECK(fails({.call = "mkdir", .error = EACCES}) ==
-        "cannot create the socket's folder " + run.string() + ": Permission denied");
-  CHECK(fails({.call = "open", .error = EMFILE, .path_contains = run.string()}) ==
-        "cannot use " + run.string() + " as the socket's folder: Too many open files");
+  CHECK(fails({.call = "mkdirat", .error = EACCES}) ==
+        "cannot use " + run.string() + " as the socket's folder: cannot create " + run.string() +
+            ": Permission denied");
+  CHECK(fails({.call = "openat", .error = EMFILE, .path_contains = "run"}) ==
+        "cannot use " + run.string() + " as the socket's folder: cannot open " + run.string() +
+            ": Too many open files");
   CHECK(fails({.call = "fstat", .error = EIO}) ==
-        "cannot use " + run.string() + " as the socket's folder: Input/output error");
+        "cannot use " + run.string() +
+            " as the socket's folder: cannot examine /: Input/output "
+            "error");
   CHECK(fails({.call = "access", .error = ENOENT}) ==
         "cannot reach the socket's folder " + run.string() +
             " through /proc/self/fd: is /proc mounted?");
