@@ -81,10 +81,6 @@ struct folder_stat {
 /// See `folder_stat`.
 folder_stat stat_folder(const std::filesystem::path& folder) noexcept;
 
-/// Creates `folder` and the folders above it that are missing, each mode 0700;
-/// "" when it exists afterwards, else why not.
-std::string make_folders(const std::filesystem::path& folder);
-
 /// The last line of the file at `path` with any text in it (at most its last
 /// 4 KiB are read), or "" when there is none.
 std::string last_line_of(const std::filesystem::path& path);

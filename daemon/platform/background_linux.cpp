@@ -194,21 +194,6 @@ folder_stat stat_folder(const std::filesystem::path& folder) noexcept {
   return result;
 }
 
-std::string make_folders(const std::filesystem::path& folder) {
-  std::filesystem::path made;
-  for (const auto& part : folder) {
-    made /= part;
-    if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create the folder " + made.string() + ": " + why(errno);
-    }
-  }
-  struct stat st {};
-  if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return folder.string() + " is not a folder";
-  }
-  return {};
-}
-
 std::string last_line_of(const std::filesystem::path& path) {
   unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
   struct stat st {};

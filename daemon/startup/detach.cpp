@@ -1,6 +1,7 @@
 #include "daemon/startup/detach.hpp"
 
 #include "daemon/platform/append_file.hpp"
+#include "daemon/platform/folder_walk.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -57,13 +58,15 @@ int fail(const detach_request& request, const std::string& what) {
   return 1;
 }
 
-// The log, opened for the background daemon's standard error: its folder
-// made (0700) when missing, the file as the audit log is opened (mode 0600,
-// refused in a folder others may write). A problem is said on stderr.
+// The log, opened for the background daemon's standard error: the walk to
+// its folder (SPEC §6) makes what is missing (0700), the file is opened as the
+// audit log is (mode 0600, refused in a folder others may write). A problem is
+// said on stderr.
 std::optional<unique_fd> open_log(const detach_request& request) {
-  const auto folder = request.log_file.parent_path();
-  std::string problem = platform::make_folders(folder);
-  if (problem.empty()) {
+  const auto walked = platform::walk_to_folder(platform::folder_of(request.log_file),
+                                               {.daemon_uid = ::geteuid(), .create_mode = 0700});
+  std::string problem = walked.problem;
+  if (walked.ok()) {
     auto opened = platform::open_append_file(request.log_file, ::geteuid());
     if (auto* fd = std::get_if<unique_fd>(&opened)) return std::move(*fd);
     problem = std::get<std::string>(opened);

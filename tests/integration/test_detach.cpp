@@ -174,7 +174,7 @@ TEST_CASE("--detach: a daemon that stops before it is ready: exit 1 at once, wit
   CHECK(result.out.empty());
   CHECK_MESSAGE(result.err.find("the daemon stopped before it was ready") != std::string::npos,
                 result.err);
-  CHECK_MESSAGE(result.err.find("others can write it (mode 0777)") != std::string::npos,
+  CHECK_MESSAGE(result.err.find("is writable by others (mode 0777)") != std::string::npos,
                 result.err);
   CHECK(w.daemons().empty());
 }
