@@ -211,37 +211,78 @@ std::string describe(std::size_t index, const std::string& org, const std::strin
 
 /// Decodes one entry of the document; nullopt with `problem` set, or with it
 /// empty for an expired entry.
+// An entry's text field, or nullopt when it is missing or not a string.
+std::optional<std::string> text_field(const nlohmann::json& entry, const char* name) {
+  const auto it = entry.find(name);
+  if (it == entry.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// What an entry seals, each field base64-decoded and of its size.
+struct sealed_fields {
+  byte_vector salt, nonce, ciphertext, tag;
+};
+
+std::optional<sealed_fields> read_sealed(const nlohmann::json& entry) {
+  const auto field = [&entry](const char* name) -> std::optional<byte_vector> {
+    const auto text = text_field(entry, name);
+    return text ? from_base64(*text) : std::nullopt;
+  };
+  auto salt = field("salt");
+  auto nonce = field("nonce");
+  auto ciphertext = field("ciphertext");
+  auto tag = field("tag");
+  if (!salt || salt->size() != salt_size || !nonce || nonce->size() != nonce_size || !ciphertext ||
+      ciphertext->empty() || ciphertext->size() > max_plaintext_size || !tag ||
+      tag->size() != tag_size) {
+    return std::nullopt;
+  }
+  return sealed_fields{std::move(*salt), std::move(*nonce), std::move(*ciphertext),
+                       std::move(*tag)};
+}
+
+// What an entry's plaintext holds.
+struct sealed_payload {
+  std::string access_token;
+  wall_time obtained_at;
+  wall_time expires_at;
+};
+
+std::optional<sealed_payload> read_payload(const secure_bytes& plaintext) {
+  const auto* first = reinterpret_cast<const char*>(plaintext.data());
+  const auto inner = nlohmann::json::parse(first, first + plaintext.size(), nullptr, false);
+  if (!inner.is_object()) return std::nullopt;
+  const auto token = inner.find("access_token");
+  const auto obtained = inner.find("obtained_at");
+  const auto expires = inner.find("expires_at");
+  if (token == inner.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
+      obtained == inner.end() || !obtained->is_number_integer() || expires == inner.end() ||
+      !expires->is_number_integer()) {
+    return std::nullopt;
+  }
+  const auto obtained_at = from_unix(obtained->get<std::int64_t>());
+  const auto expires_at = from_unix(expires->get<std::int64_t>());
+  if (!obtained_at || !expires_at) return std::nullopt;
+  return sealed_payload{token->get<std::string>(), *obtained_at, *expires_at};
+}
+
 std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::size_t index,
                                             const org_lookup& org_of, wall_time now,
                                             std::string& problem) {
-  const auto text_field = [&entry](const char* name) -> std::optional<std::string> {
-    const auto it = entry.find(name);
-    if (it == entry.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
-  };
   const auto prefix = "cache file entry " + std::to_string(index);
   if (!entry.is_object()) {
     problem = prefix + " is not an object; dropped";
     return std::nullopt;
   }
-  const auto org = text_field("org");
-  const auto sub_org = text_field("sub_org");
+  const auto org = text_field(entry, "org");
+  const auto sub_org = text_field(entry, "sub_org");
   if (!org || !is_valid_org_name(*org) || !sub_org || !(sub_org->empty() || is_guid(*sub_org))) {
     problem = prefix + " has an invalid organization or sub-organization; dropped";
     return std::nullopt;
   }
   const auto who = describe(index, *org, *sub_org);
-  const auto field = [&text_field](const char* name) -> std::optional<byte_vector> {
-    const auto text = text_field(name);
-    return text ? from_base64(*text) : std::nullopt;
-  };
-  const auto salt = field("salt");
-  const auto nonce = field("nonce");
-  const auto ciphertext = field("ciphertext");
-  const auto tag = field("tag");
-  if (!salt || salt->size() != salt_size || !nonce || nonce->size() != nonce_size || !ciphertext ||
-      ciphertext->empty() || ciphertext->size() > max_plaintext_size || !tag ||
-      tag->size() != tag_size) {
+  const auto sealed = read_sealed(entry);
+  if (!sealed) {
     problem = who + " is malformed; dropped";
     return std::nullopt;
   }
@@ -250,43 +291,31 @@ std::optional<persisted_token> decode_entry(const nlohmann::json& entry, std::si
     problem = who + ": the organization has no key; dropped";
     return std::nullopt;
   }
-  const auto plaintext = unseal(derive_key(*settings->key, *salt), *nonce,
-                                associated_data(*org, *settings, *sub_org), *ciphertext, *tag);
+  const auto plaintext =
+      unseal(derive_key(*settings->key, sealed->salt), sealed->nonce,
+             associated_data(*org, *settings, *sub_org), sealed->ciphertext, sealed->tag);
   if (!plaintext) {
     problem = who +
               " does not authenticate (the key, auth_url, api_version or scope changed, or the "
               "file was altered); dropped";
     return std::nullopt;
   }
-  const auto* first = reinterpret_cast<const char*>(plaintext->data());
-  const auto inner = nlohmann::json::parse(first, first + plaintext->size(), nullptr, false);
-  const auto token = inner.is_object() ? inner.find("access_token") : inner.end();
-  const auto obtained = inner.is_object() ? inner.find("obtained_at") : inner.end();
-  const auto expires = inner.is_object() ? inner.find("expires_at") : inner.end();
-  std::optional<wall_time> obtained_at;
-  std::optional<wall_time> expires_at;
-  if (obtained != inner.end() && obtained->is_number_integer()) {
-    obtained_at = from_unix(obtained->get<std::int64_t>());
-  }
-  if (expires != inner.end() && expires->is_number_integer()) {
-    expires_at = from_unix(expires->get<std::int64_t>());
-  }
-  if (token == inner.end() || !token->is_string() || token->get_ref<const std::string&>().empty() ||
-      !obtained_at || !expires_at) {
+  auto payload = read_payload(*plaintext);
+  if (!payload) {
     problem = who + " has an unreadable payload; dropped";
     return std::nullopt;
   }
   // A restored token passes the same check as an exchanged one (SPEC §3).
-  if (auto why = bearer_token_problem(token->get_ref<const std::string&>())) {
+  if (auto why = bearer_token_problem(payload->access_token)) {
     problem = who + "'s token " + *why + "; dropped";
     return std::nullopt;
   }
   // Whatever the entry says (one sealed by someone holding the key, a clock
   // set back): never obtained in the future, never kept past 24 h (SPEC §3).
-  obtained_at = std::min(*obtained_at, now);
-  expires_at = std::min(*expires_at, *obtained_at + max_token_lifetime);
-  if (*expires_at <= now) return std::nullopt;  // expired: dropped without a word
-  return persisted_token{*org, *sub_org, token->get<std::string>(), *obtained_at, *expires_at};
+  const auto obtained_at = std::min(payload->obtained_at, now);
+  const auto expires_at = std::min(payload->expires_at, obtained_at + max_token_lifetime);
+  if (expires_at <= now) return std::nullopt;  // expired: dropped without a word
+  return persisted_token{*org, *sub_org, std::move(payload->access_token), obtained_at, expires_at};
 }
 
 }  // namespace
