@@ -314,47 +314,42 @@ void add_appcircle_config_command(CLI::App& app, raw_values& raw, subcommands& s
   sub.footer(std::string(appcircle_config_footer));
 }
 
-std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
-  auto app = std::make_unique<CLI::App>(
-      "actoken: Appcircle access tokens from the local actokend daemon", "actoken");
-  app->footer(std::string(root_footer));
-  app->fallthrough();  // global options are accepted after the command too; inherited below
-  app->require_subcommand(1);
-  app->set_version_flag("--version", "actoken " + std::string(actoken::version));
-  app->get_formatter()->column_width(26);
-  app->add_option("--socket", raw.socket, "Daemon socket (default: see below)")
-      ->check(non_empty_check())
-      ->option_text("PATH");
-  app->add_flag("--json", raw.json, "Print the daemon's JSON answer");
-
-  subs.token = app->add_subcommand("token", "Print an access token and a newline");
+// token, header and exec: the commands that fetch a token.
+void add_token_commands(CLI::App& app, raw_values& raw, subcommands& subs) {
+  subs.token = app.add_subcommand("token", "Print an access token and a newline");
   add_token_options(*subs.token, raw);
   subs.token->footer(std::string(token_footer));
 
-  subs.header = app->add_subcommand("header", "Print `Authorization: Bearer <token>`");
+  subs.header = app.add_subcommand("header", "Print `Authorization: Bearer <token>`");
   add_token_options(*subs.header, raw);
   subs.header->footer(std::string(header_footer));
 
-  subs.exec = app->add_subcommand(
-      "exec", "Run CMD with the token in $AC_ACCESS_TOKEN (or each --env NAME)");
+  subs.exec =
+      app.add_subcommand("exec", "Run CMD with the token in $AC_ACCESS_TOKEN (or each --env NAME)");
   add_token_options(*subs.exec, raw);
   subs.exec->add_option("--env", raw.env_names, "Variable to put the token in instead (repeatable)")
       ->allow_extra_args(false)
       ->check(env_name_check())
       ->option_text("NAME");
   subs.exec->footer(std::string(exec_footer));
+}
 
+// orgs, status and ping: what the daemon holds and how it is.
+void add_daemon_commands(CLI::App& app, subcommands& subs) {
   subs.orgs =
-      app->add_subcommand("orgs", "List organizations: ORG, STATE, TOKEN EXPIRES IN, LAST ERROR");
+      app.add_subcommand("orgs", "List organizations: ORG, STATE, TOKEN EXPIRES IN, LAST ERROR");
   subs.orgs->footer(std::string(orgs_footer));
 
-  subs.status = app->add_subcommand("status", "Show the daemon's status");
+  subs.status = app.add_subcommand("status", "Show the daemon's status");
   subs.status->footer(std::string(status_footer));
 
-  subs.ping = app->add_subcommand("ping", "Exit 0 if the daemon answers healthy");
+  subs.ping = app.add_subcommand("ping", "Exit 0 if the daemon answers healthy");
   subs.ping->footer(std::string(ping_footer));
+}
 
-  subs.key = app->add_subcommand("key", "Add or remove an organization's access key (admin)");
+// key add and key remove.
+void add_key_commands(CLI::App& app, raw_values& raw, subcommands& subs) {
+  subs.key = app.add_subcommand("key", "Add or remove an organization's access key (admin)");
   subs.key->require_subcommand(1);
   subs.key->footer(std::string(key_footer));
 
@@ -381,19 +376,40 @@ std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
       ->check(org_name_check())
       ->option_text("REQUIRED");
   subs.key_remove->footer(std::string(key_remove_footer));
+}
 
-  subs.flush = app->add_subcommand("flush", "Evict cached tokens: ORG's, or all (admin)");
+// flush, whoami and reload: a caller's cache, access and the daemon's config.
+void add_admin_commands(CLI::App& app, raw_values& raw, subcommands& subs) {
+  subs.flush = app.add_subcommand("flush", "Evict cached tokens: ORG's, or all (admin)");
   subs.flush->add_option("ORG", raw.positional_org, "Organization; none: every organization")
       ->check(org_name_check());
   subs.flush->add_option("--org", raw.org, "Organization (same as ORG)")->check(org_name_check());
   subs.flush->footer(std::string(flush_footer));
 
-  subs.whoami = app->add_subcommand("whoami", "Who the daemon takes you for, and what you may use");
+  subs.whoami = app.add_subcommand("whoami", "Who the daemon takes you for, and what you may use");
   subs.whoami->footer(std::string(whoami_footer));
 
-  subs.reload = app->add_subcommand("reload", "Re-read the daemon's config and keys now (admin)");
+  subs.reload = app.add_subcommand("reload", "Re-read the daemon's config and keys now (admin)");
   subs.reload->footer(std::string(reload_footer));
+}
 
+std::unique_ptr<CLI::App> build_app(raw_values& raw, subcommands& subs) {
+  auto app = std::make_unique<CLI::App>(
+      "actoken: Appcircle access tokens from the local actokend daemon", "actoken");
+  app->footer(std::string(root_footer));
+  app->fallthrough();  // global options are accepted after the command too; inherited below
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "actoken " + std::string(actoken::version));
+  app->get_formatter()->column_width(26);
+  app->add_option("--socket", raw.socket, "Daemon socket (default: see below)")
+      ->check(non_empty_check())
+      ->option_text("PATH");
+  app->add_flag("--json", raw.json, "Print the daemon's JSON answer");
+
+  add_token_commands(*app, raw, subs);
+  add_daemon_commands(*app, subs);
+  add_key_commands(*app, raw, subs);
+  add_admin_commands(*app, raw, subs);
   add_env_command(*app, raw, subs);
   add_appcircle_config_command(*app, raw, subs);
   subs.help = app->add_subcommand("help", "Print this usage, or a command's: help COMMAND");
