@@ -66,38 +66,10 @@ std::string read_all(int fd, std::chrono::milliseconds wait) {
   return out;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
-temp_dir::temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "actoken-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-  ::chmod(path_.c_str(), 0755);  // tests may act as other users
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::filesystem::path temp_dir::write(const std::string& name, const std::string& text,
-                                      unsigned mode) const {
-  const auto path = path_ / name;
-  std::filesystem::create_directories(path.parent_path());
-  std::filesystem::remove(path);
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-  }
-  ::chmod(path.c_str(), mode);
-  return path;
+temp_dir::temp_dir() : scratch_dir("actoken-test") {
+  ::chmod(path().c_str(), 0755);  // tests may act as other users
 }
 
 nlohmann::json http_reply::json() const { return nlohmann::json::parse(body, nullptr, false); }
@@ -174,8 +146,8 @@ process_result run_process(const std::vector<std::string>& argv,
   ::waitpid(pid, &status, 0);
   process_result result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
   return result;
 }
 
@@ -228,7 +200,7 @@ daemon_process::~daemon_process() {
   if (pid_ > 0) stop(SIGKILL);
 }
 
-std::string daemon_process::log() const { return read_file(log_path_); }
+std::string daemon_process::log() const { return slurp(log_path_); }
 
 int daemon_process::stop(int signal) {
   if (pid_ <= 0) return -1;

@@ -5,6 +5,8 @@
 /// folders, a child process with its output captured, and a small blocking
 /// HTTP client for the Unix socket.
 
+#include "tests/test_files.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sys/types.h>
@@ -19,19 +21,10 @@
 namespace actoken::testing {
 
 /// A folder removed with everything in it when this goes.
-class temp_dir {
+class temp_dir : public scratch_dir {
  public:
+  /// Mode 0755: the tests may act as other users inside it.
   temp_dir();
-  ~temp_dir();
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const noexcept { return path_; }
-  /// Writes `text` to `name` inside the folder with `mode`; returns the path.
-  std::filesystem::path write(const std::string& name, const std::string& text,
-                              unsigned mode = 0600) const;
-
- private:
-  std::filesystem::path path_;
 };
 
 /// An HTTP answer from the daemon.

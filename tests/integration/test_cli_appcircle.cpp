@@ -23,12 +23,6 @@ std::string read_text(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(file), {}};
 }
 
-unsigned mode_of(const std::filesystem::path& path) {
-  struct stat info {};
-  REQUIRE(::lstat(path.c_str(), &info) == 0);
-  return info.st_mode & 07777U;
-}
-
 // A daemon world plus a home folder for the Appcircle CLI's config.
 struct config_world : daemon_world {
   using daemon_world::daemon_world;

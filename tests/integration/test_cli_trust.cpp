@@ -49,14 +49,6 @@ std::string drain(int fd) {
   return data;
 }
 
-std::string file_text(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  auto text = drain(fd);
-  ::close(fd);
-  return text;
-}
-
 // Copies what a client sends on `connection` to `report` until it hangs up, or
 // goes quiet: a client that sent a request waits for an answer that never comes,
 // so a CLI without the checks fails these tests in seconds rather than hanging.
@@ -380,8 +372,8 @@ TEST_CASE("as root without XDG_RUNTIME_DIR: a planted /tmp/actoken-0 gets no key
     }
     process_result result;
     result.exit_code = WEXITSTATUS(status);
-    result.out = file_text(out_path);
-    result.err = file_text(err_path);
+    result.out = slurp(out_path);
+    result.err = slurp(err_path);
     check_refused(result,
                   "refusing /tmp/actoken-0/actokend.sock: its folder belongs to uid 65534, not to "
                   "you, root or the actoken user");

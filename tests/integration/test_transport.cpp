@@ -60,12 +60,6 @@ fs::path make_folder(const fs::path& parent, const std::string& name, mode_t mod
   return path;
 }
 
-mode_t mode_of(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
 // Starts actokend with `config` (and `args`); its error when it refuses to
 // start, "" when it started (then it is stopped again).
 std::string start_failure(const temp_dir& dir, const json& config,

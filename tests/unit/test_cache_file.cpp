@@ -92,18 +92,6 @@ std::string tamper(const std::string& file, std::size_t entry, const char* field
 /// A fresh folder under /tmp, removed afterwards.
 const uid_t me = ::geteuid();
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = "/tmp/actoken-test-cache-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
 }  // namespace
 
 TEST_CASE("round trip: two organizations and a sub-organization") {
@@ -380,8 +368,8 @@ TEST_CASE("garbage and foreign documents yield problems, not tokens") {
 }
 
 TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
-  const temp_dir dir;
-  const auto path = dir.path / "tokens.cache";
+  const scratch_dir dir;
+  const auto path = dir.path() / "tokens.cache";
   write_cache_file(path, "first", me);
   CHECK(slurp(path) == "first");
   CHECK(mode_of(path) == 0600U);
@@ -390,7 +378,7 @@ TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
   CHECK(slurp(path) == "second, longer content");
   CHECK(mode_of(path) == 0600U);
   // No temporary file is left behind.
-  CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()),
                       std::filesystem::directory_iterator()) == 1);
 
   std::string problem;
@@ -401,11 +389,11 @@ TEST_CASE("write_cache_file writes mode 0600 and replaces the old content") {
 }
 
 TEST_CASE("write_cache_file names the path when it fails") {
-  const temp_dir dir;
-  const auto path = dir.path / "missing-folder" / "tokens.cache";
+  const scratch_dir dir;
+  const auto path = dir.path() / "missing-folder" / "tokens.cache";
   CHECK_THROWS_WITH(write_cache_file(path, "x", me),
-                    ("cache file " + path.string() + ": " + (dir.path / "missing-folder").string() +
-                     " does not exist")
+                    ("cache file " + path.string() + ": " +
+                     (dir.path() / "missing-folder").string() + " does not exist")
                         .c_str());
 }
 
@@ -413,8 +401,8 @@ TEST_CASE("write_cache_file names the path when it fails") {
 // could write, on the way or holding the file, is refused, nothing is read
 // from it and nothing written.
 TEST_CASE("a folder on the way others may write: nothing read, nothing written, the reason said") {
-  const temp_dir dir;
-  const auto open = dir.path / "open";
+  const scratch_dir dir;
+  const auto open = dir.path() / "open";
   std::filesystem::create_directory(open);
   std::filesystem::permissions(open, std::filesystem::perms(0777));
   const auto in_open = open / "tokens.cache";
@@ -440,14 +428,14 @@ TEST_CASE("a folder on the way others may write: nothing read, nothing written, 
 }
 
 TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
-  const temp_dir dir;
+  const scratch_dir dir;
   std::string problem = "stale";
-  CHECK(!read_cache_file(dir.path / "absent", problem, me).has_value());
+  CHECK(!read_cache_file(dir.path() / "absent", problem, me).has_value());
   CHECK(problem.empty());
-  CHECK(!read_cache_file(dir.path / "no-folder" / "absent", problem, me).has_value());
+  CHECK(!read_cache_file(dir.path() / "no-folder" / "absent", problem, me).has_value());
   CHECK(problem.empty());
 
-  const auto loose = dir.path / "loose.cache";
+  const auto loose = dir.path() / "loose.cache";
   write_cache_file(loose, "{}", me);
   std::filesystem::permissions(loose, std::filesystem::perms(0644));
   CHECK(!read_cache_file(loose, problem, me).has_value());
@@ -456,24 +444,24 @@ TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
   CHECK(cache_file_problem(loose, me) == problem);
 
   // Read back from the folder the walk reached, never through a link (SPEC §6).
-  const auto good = dir.path / "good.cache";
+  const auto good = dir.path() / "good.cache";
   write_cache_file(good, "{}", me);
-  const auto link = dir.path / "link.cache";
+  const auto link = dir.path() / "link.cache";
   std::filesystem::create_symlink(good, link);
   CHECK(!read_cache_file(link, problem, me).has_value());
   CHECK(problem == "cache file " + link.string() + " is a symbolic link");
   CHECK(cache_file_problem(link, me) == problem);
 
-  CHECK(!read_cache_file(dir.path, problem, me).has_value());
+  CHECK(!read_cache_file(dir.path(), problem, me).has_value());
   CHECK(!problem.empty());
 
-  const auto fifo = dir.path / "fifo.cache";
+  const auto fifo = dir.path() / "fifo.cache";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   CHECK(!read_cache_file(fifo, problem, me).has_value());
   CHECK(problem.find("is a FIFO") != std::string::npos);
 
   // Another user's file: neither read nor replaced.
-  const auto theirs = dir.path / "theirs.cache";
+  const auto theirs = dir.path() / "theirs.cache";
   write_cache_file(theirs, "{}", me);
   REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
   CHECK(cache_file_problem(theirs, me) ==
@@ -481,26 +469,26 @@ TEST_CASE("read_cache_file: missing is quiet, loose or odd files are refused") {
             " is owned by uid 65534, neither the daemon's user nor root");
 
   // 1 MiB at most.
-  const auto big = dir.path / "big.cache";
+  const auto big = dir.path() / "big.cache";
   write_cache_file(big, std::string(max_cache_file_size, ' '), me);
   CHECK(read_cache_file(big, problem, me).has_value());
   write_cache_file(big, std::string(max_cache_file_size + 1, ' '), me);
   CHECK(!read_cache_file(big, problem, me).has_value());
   CHECK(problem.find("is larger than 1 MiB") != std::string::npos);
 
-  CHECK(cache_file_problem(dir.path / "absent", me).empty());
+  CHECK(cache_file_problem(dir.path() / "absent", me).empty());
   CHECK(cache_file_problem(good, me).empty());
 }
 
 TEST_CASE("temporary files a killed writer left are removed, only through the walk") {
-  const temp_dir dir;
-  const auto path = dir.path / "tokens.cache";
+  const scratch_dir dir;
+  const auto path = dir.path() / "tokens.cache";
   write_cache_file(path, "{}", me);
-  { std::ofstream(dir.path / ".tokens.cache.tmp123") << "left"; }
-  { std::ofstream(dir.path / ".other.tmp123") << "not ours"; }
+  { std::ofstream(dir.path() / ".tokens.cache.tmp123") << "left"; }
+  { std::ofstream(dir.path() / ".other.tmp123") << "not ours"; }
   CHECK(remove_stale_cache_files(path, me) == 1);
-  CHECK(remove_stale_cache_files(dir.path / "absent" / "tokens.cache", me) == 0);
-  CHECK(std::filesystem::exists(dir.path / ".other.tmp123"));
+  CHECK(remove_stale_cache_files(dir.path() / "absent" / "tokens.cache", me) == 0);
+  CHECK(std::filesystem::exists(dir.path() / ".other.tmp123"));
 }
 
 TEST_CASE("encode_cache leaves out what would take the file over the size cap") {
@@ -522,9 +510,9 @@ TEST_CASE("encode_cache leaves out what would take the file over the size cap") 
 }
 
 TEST_CASE("write then read then decode: the whole path") {
-  const temp_dir dir;
+  const scratch_dir dir;
   const key_store store;
-  const auto path = dir.path / "tokens.cache";
+  const auto path = dir.path() / "tokens.cache";
   write_cache_file(path, encode_cache(sample_tokens(), store.lookup(), now), me);
   std::string problem;
   const auto bytes = read_cache_file(path, problem, me);

@@ -31,28 +31,6 @@ constexpr uid_t nobody = 65534;
 // allows on the way), removed with its contents.
 struct scratch : actoken::testing::scratch_dir {
   scratch() : scratch_dir("actoken-walk") {}
-
-  // `name` (folders made on the way are root's 0755, whatever the umask).
-  fs::path folder(const std::string& name, mode_t mode, uid_t owner = 0) const {
-    auto dir = path();
-    for (const auto& part : fs::path(name)) {
-      dir /= part;
-      if (!fs::exists(dir)) {
-        REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
-        REQUIRE(::chmod(dir.c_str(), 0755) == 0);
-      }
-    }
-    REQUIRE(::chown(dir.c_str(), owner, owner) == 0);
-    REQUIRE(::chmod(dir.c_str(), mode) == 0);
-    return dir;
-  }
-  // A symbolic link at `name` to `target`, owned by `owner`.
-  fs::path link(const std::string& name, const fs::path& target, uid_t owner = 0) const {
-    const auto at = path() / name;
-    fs::create_symlink(target, at);
-    REQUIRE(::lchown(at.c_str(), owner, owner) == 0);
-    return at;
-  }
 };
 
 // Why the walk to `folder` is refused ("" when it is not).

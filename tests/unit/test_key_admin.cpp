@@ -33,7 +33,8 @@ class no_exchanger final : public tokens::exchanger {
 };
 
 struct fixture {
-  std::filesystem::path dir;
+  actoken::testing::scratch_dir scratch{"actoken-key-admin-test"};
+  std::filesystem::path dir = scratch.path();
   net::io_context io;
   manual_clock clock;
   tokens::token_service service{io.get_executor(), clock, tokens::service_options{},
@@ -43,18 +44,11 @@ struct fixture {
   int changes = 0;
 
   fixture() {
-    std::string pattern = "/tmp/actoken-key-admin-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    dir = pattern;
     cfg.key_dir = dir / "keys";
     cfg.organizations["managed"].key_file = dir / "managed.key";
     cfg.organizations["acme"];
     keys.load(cfg, false);
     service.on_change([this] { ++changes; });
-  }
-  ~fixture() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
   fixture(const fixture&) = delete;
   fixture& operator=(const fixture&) = delete;

@@ -25,36 +25,6 @@ namespace {
 constexpr uid_t nobody_uid = 65534;
 constexpr gid_t nobody_gid = 65534;
 
-// A temporary folder, removed with its contents.
-struct scratch {
-  std::filesystem::path path;
-
-  scratch() {
-    std::string pattern = "/tmp/actoken-keys-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = pattern;
-  }
-  ~scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-
-  std::filesystem::path write(const std::string& name, const std::string& text,
-                              unsigned mode = 0600) const {
-    const auto file = path / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::filesystem::remove(file);
-    {
-      std::ofstream out(file, std::ios::binary);
-      out << text;
-    }
-    REQUIRE(::chmod(file.c_str(), mode) == 0);
-    return file;
-  }
-};
-
 std::string key_of(const org_table& table, const std::string& org) {
   const auto it = table.find(org);
   REQUIRE_MESSAGE(it != table.end(), "no organization " << org);
@@ -86,7 +56,7 @@ runtime_key runtime(const std::string& key, std::optional<std::string> auth_url 
 }  // namespace
 
 TEST_CASE("a key file: the first line, surrounding white space trimmed") {
-  scratch dir;
+  scratch_dir dir;
   CHECK(read_ok(dir.write("a.key", "ac+/key==\n")) == "ac+/key==");
   CHECK(read_ok(dir.write("b.key", "  \tac+/key==  \r\nsecond line\n")) == "ac+/key==");
   CHECK(read_ok(dir.write("c.key", "no-newline")) == "no-newline");
@@ -94,7 +64,7 @@ TEST_CASE("a key file: the first line, surrounding white space trimmed") {
 }
 
 TEST_CASE("an empty key file, or one whose first line is blank, is refused") {
-  scratch dir;
+  scratch_dir dir;
   for (const auto* text : {"", "\n", "   \t\r\n", "\nkey-on-line-two\n"}) {
     CAPTURE(text);
     const auto problem = read_refused(dir.write("empty.key", text));
@@ -103,7 +73,7 @@ TEST_CASE("an empty key file, or one whose first line is blank, is refused") {
 }
 
 TEST_CASE("a group- or world-accessible key file is refused, naming the mode, not the key") {
-  scratch dir;
+  scratch_dir dir;
   for (const unsigned mode : {0640U, 0604U, 0660U, 0644U, 0610U, 0601U}) {
     CAPTURE(mode);
     const auto path = dir.write("loose.key", "secret-loose-key\n", mode);
@@ -118,7 +88,7 @@ TEST_CASE("a group- or world-accessible key file is refused, naming the mode, no
 }
 
 TEST_CASE("a key file owned by another uid is refused; the daemon's uid and root are fine") {
-  scratch dir;
+  scratch_dir dir;
   const auto path = dir.write("theirs.key", "their-key\n");
   REQUIRE_MESSAGE(::chown(path.c_str(), nobody_uid, nobody_gid) == 0, "tests run as root");
   const auto problem = read_refused(path, /*daemon_uid=*/1234);
@@ -136,7 +106,7 @@ TEST_CASE("a key file owned by another uid is refused; the daemon's uid and root
 // systemd's LoadCredential= hands over a root-owned copy that an ACL lets the
 // daemon's user read, so the group bits show r--: accepted only there.
 TEST_CASE("a systemd credential may be group-readable when root owns it, nothing more") {
-  scratch dir;
+  scratch_dir dir;
   const auto path = dir.write("creds/acme.key", "credential-key\n", 0440);
   REQUIRE(::chown(path.c_str(), 0, 0) == 0);
   std::string problem;
@@ -160,8 +130,8 @@ TEST_CASE("a systemd credential may be group-readable when root owns it, nothing
   const auto elsewhere = dir.write("etc/beta.key", "beta-key\n", 0440);
   REQUIRE(::chown(elsewhere.c_str(), 0, 0) == 0);
   config cfg;
-  cfg.key_dir = dir.path / "keys";
-  cfg.credentials_dir = dir.path / "creds";
+  cfg.key_dir = dir.path() / "keys";
+  cfg.credentials_dir = dir.path() / "creds";
   cfg.organizations["acme"].key_file = path;
   cfg.organizations["beta"].key_file = elsewhere;
   const auto table = load_org_table(cfg, {}, 1234);
@@ -171,21 +141,21 @@ TEST_CASE("a systemd credential may be group-readable when root owns it, nothing
 }
 
 TEST_CASE("missing files, folders and FIFOs are not key files; a link only in a safe folder") {
-  scratch dir;
-  CHECK(read_refused(dir.path / "absent.key").find("does not exist") != std::string::npos);
-  std::filesystem::create_directory(dir.path / "folder.key");
-  ::chmod((dir.path / "folder.key").c_str(), 0700);
-  CHECK(read_refused(dir.path / "folder.key").find("is a folder") != std::string::npos);
-  const auto fifo = dir.path / "fifo.key";
+  scratch_dir dir;
+  CHECK(read_refused(dir.path() / "absent.key").find("does not exist") != std::string::npos);
+  std::filesystem::create_directory(dir.path() / "folder.key");
+  ::chmod((dir.path() / "folder.key").c_str(), 0700);
+  CHECK(read_refused(dir.path() / "folder.key").find("is a folder") != std::string::npos);
+  const auto fifo = dir.path() / "fifo.key";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   CHECK(read_refused(fifo) == "key file " + fifo.string() + " is a FIFO");
 
   // The scratch folder is root's and 0700: a link there is followed...
   const auto target = dir.write("target.key", "k\n");
-  std::filesystem::create_symlink(target, dir.path / "link.key");
-  CHECK(read_ok(dir.path / "link.key") == "k");
+  std::filesystem::create_symlink(target, dir.path() / "link.key");
+  CHECK(read_ok(dir.path() / "link.key") == "k");
   // ...in a folder others can write, it is not.
-  const auto open = dir.path / "open";
+  const auto open = dir.path() / "open";
   std::filesystem::create_directory(open);
   REQUIRE(::chmod(open.c_str(), 0777) == 0);
   std::filesystem::create_symlink(target, open / "link.key");
@@ -194,9 +164,9 @@ TEST_CASE("missing files, folders and FIFOs are not key files; a link only in a 
 }
 
 TEST_CASE("load_org_table: FIFOs, devices and other users' files in key_dir never block or count") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   cfg.auth_url = "https://auth.default.example";
   dir.write("keys/good.key", "good-key\n");
   std::filesystem::create_directories(cfg.key_dir);
@@ -243,14 +213,14 @@ TEST_CASE("load_org_table: FIFOs, devices and other users' files in key_dir neve
 }
 
 TEST_CASE("load_org_table: a refused key_dir gives no organization and no key") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/acme.key", "acme-key\n");
   dir.write("keys/listed.key", "listed-key\n");
   dir.write("elsewhere/own.key", "own-key\n");
   cfg.organizations["listed"] = {};
-  cfg.organizations["own"].key_file = dir.path / "elsewhere/own.key";
+  cfg.organizations["own"].key_file = dir.path() / "elsewhere/own.key";
   std::map<std::string, runtime_key> added{{"rt", runtime("rt-key")}};
 
   const auto check = [&](const std::string& reason) {
@@ -284,9 +254,9 @@ TEST_CASE("load_org_table: a refused key_dir gives no organization and no key") 
 }
 
 TEST_CASE("load_org_table: a Kubernetes Secret volume as key_dir") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "secret";
+  cfg.key_dir = dir.path() / "secret";
   const std::string stamp = "..2026_11_30_10_00_00.123456789";
   dir.write("secret/" + stamp + "/acme.key", "k8s-acme\n", 0400);
   REQUIRE(::chmod(cfg.key_dir.c_str(), 01777) == 0);
@@ -301,7 +271,7 @@ TEST_CASE("load_org_table: a Kubernetes Secret volume as key_dir") {
 // SPEC §6: key files are written and removed through the walk to key_dir;
 // every folder on the way is judged, not key_dir alone.
 TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and says why") {
-  scratch dir;
+  scratch_dir dir;
   const auto refused = [&](const std::filesystem::path& key_dir) {
     try {
       persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt);
@@ -310,7 +280,7 @@ TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and 
     }
     return std::string("written");
   };
-  const auto open = dir.path / "open";
+  const auto open = dir.path() / "open";
   std::filesystem::create_directories(open);
   REQUIRE(::chmod(open.c_str(), 0777) == 0);
   CHECK(refused(open) == "key_dir " + open.string() + " is writable by others (mode 0777)");
@@ -320,7 +290,7 @@ TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and 
   CHECK(refused(open).find("is writable by others (mode 1777") != std::string::npos);
 
   // A group-writable ancestor: its group could swap key_dir for a folder of theirs.
-  const auto group = dir.path / "group";
+  const auto group = dir.path() / "group";
   std::filesystem::create_directories(group / "keys");
   REQUIRE(::chmod(group.c_str(), 0775) == 0);
   CHECK(refused(group / "keys") ==
@@ -332,9 +302,9 @@ TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and 
   CHECK_FALSE(std::filesystem::exists(group / "new"));
 
   // A link on the way that is not root's.
-  const auto real = dir.path / "real";
+  const auto real = dir.path() / "real";
   std::filesystem::create_directories(real);
-  const auto link = dir.path / "link";
+  const auto link = dir.path() / "link";
   std::filesystem::create_directory_symlink(real, link);
   REQUIRE(::lchown(link.c_str(), 65534, 65534) == 0);
   CHECK(refused(link / "keys") ==
@@ -345,36 +315,37 @@ TEST_CASE("persist_key writes nothing where the walk to key_dir is refused, and 
 }
 
 TEST_CASE("remove_persisted_key removes nothing where the walk to key_dir is refused") {
-  scratch dir;
-  const auto key_dir = dir.path / "parent" / "keys";
+  scratch_dir dir;
+  const auto key_dir = dir.path() / "parent" / "keys";
   persist_key(key_dir, "acme", platform::secure_buffer("k"), std::nullopt, std::nullopt);
-  REQUIRE(::chmod((dir.path / "parent").c_str(), 0770) == 0);
+  REQUIRE(::chmod((dir.path() / "parent").c_str(), 0770) == 0);
   CHECK_THROWS_WITH_AS(
       remove_persisted_key(key_dir, "acme"),
-      ("key_dir " + (dir.path / "parent").string() + " is writable by its group (mode 0770)")
+      ("key_dir " + (dir.path() / "parent").string() + " is writable by its group (mode 0770)")
           .c_str(),
       std::runtime_error);
   CHECK(std::filesystem::exists(key_dir / "acme.key"));
-  CHECK_FALSE(remove_persisted_key(dir.path / "absent", "acme"));  // no key_dir: nothing to remove
+  CHECK_FALSE(
+      remove_persisted_key(dir.path() / "absent", "acme"));  // no key_dir: nothing to remove
   // Stale temporary files are left alone there too.
   dir.write("parent/keys/.acme.key.tmp42", "k");
   CHECK(remove_stale_key_files(key_dir, ::geteuid()) == 0);
-  REQUIRE(::chmod((dir.path / "parent").c_str(), 0700) == 0);
+  REQUIRE(::chmod((dir.path() / "parent").c_str(), 0700) == 0);
   CHECK(remove_stale_key_files(key_dir, ::geteuid()) == 1);
   CHECK(remove_persisted_key(key_dir, "acme"));
 }
 
 TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/all.key", "all-from-key-dir\n");
   dir.write("keys/cfgdir.key", "cfgdir-from-key-dir\n");
   dir.write("keys/dironly.key", "dironly-from-key-dir\n");
   dir.write("config/all.key", "all-from-config\n");
   dir.write("config/cfgdir.key", "cfgdir-from-config\n");
-  cfg.organizations["all"].key_file = dir.path / "config/all.key";
-  cfg.organizations["cfgdir"].key_file = dir.path / "config/cfgdir.key";
+  cfg.organizations["all"].key_file = dir.path() / "config/all.key";
+  cfg.organizations["cfgdir"].key_file = dir.path() / "config/cfgdir.key";
   cfg.organizations["nokey"] = {};
   std::map<std::string, runtime_key> added{{"all", runtime("all-from-runtime")},
                                            {"rtonly", runtime("rtonly-from-runtime")}};
@@ -404,11 +375,11 @@ TEST_CASE("load_org_table: runtime key, then the config's key_file, then key_dir
 }
 
 TEST_CASE("no_key_hint: `actoken key add` only where the API may replace the key") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/loose.key", "loose-key\n", 0644);
-  cfg.organizations["filed"].key_file = dir.path / "config/filed.key";
+  cfg.organizations["filed"].key_file = dir.path() / "config/filed.key";
   dir.write("config/filed.key", "filed-key\n", 0644);
   cfg.organizations["nokey"] = {};
   const auto table = load_org_table(cfg, {}, ::geteuid());
@@ -428,9 +399,9 @@ TEST_CASE("no_key_hint: `actoken key add` only where the API may replace the key
 }
 
 TEST_CASE("load_org_table: a loose key file makes only that organization unusable") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/loose.key", "loose-key\n", 0644);
   dir.write("keys/good.key", "good-key\n");
   const auto table = load_org_table(cfg, {}, ::geteuid());
@@ -443,9 +414,9 @@ TEST_CASE("load_org_table: a loose key file makes only that organization unusabl
 }
 
 TEST_CASE("load_org_table: names come from the config, key_dir and runtime keys only") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/acme.key", "k\n");
   dir.write("keys/.hidden.key", "k\n");      // not a valid name
   dir.write("keys/readme.txt", "hello\n");   // not a key file
@@ -457,14 +428,14 @@ TEST_CASE("load_org_table: names come from the config, key_dir and runtime keys 
   CHECK(names == std::set<std::string>{"acme"});
 
   // A missing key_dir means no key files, not an error.
-  cfg.key_dir = dir.path / "absent";
+  cfg.key_dir = dir.path() / "absent";
   CHECK(load_org_table(cfg, {}, ::geteuid()).empty());
 }
 
 TEST_CASE("load_org_table: auth_url is checked by the one rule, and parsed, at load") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   cfg.auth_url = "https://auth.default.example";
   dir.write("keys/plain.key", "k\n");
   dir.write("keys/insecure.key", "k\n");
@@ -489,9 +460,9 @@ TEST_CASE("load_org_table: auth_url is checked by the one rule, and parsed, at l
 }
 
 TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   cfg.auth_url = "https://auth.default.example";
   cfg.scope = "openid";
   dir.write("keys/meta.key", "k\n");
@@ -534,11 +505,11 @@ TEST_CASE("load_org_table: <org>.json metadata, overridden by the config's entry
 }
 
 TEST_CASE("persist_key writes a 0600 key file, and metadata when given, atomically") {
-  scratch dir;
-  const auto key_dir = dir.path / "new" / "keys";  // created on demand
+  scratch_dir dir;
+  const auto key_dir = dir.path() / "new" / "keys";  // created on demand
   const platform::secure_buffer key("ac+/persisted==");
   persist_key(key_dir, "newco", key, std::nullopt, std::nullopt);
-  CHECK(mode_of(dir.path / "new") == 0700U);
+  CHECK(mode_of(dir.path() / "new") == 0700U);
   CHECK(mode_of(key_dir) == 0700U);
   CHECK(mode_of(key_dir / "newco.key") == 0600U);
   CHECK(slurp(key_dir / "newco.key") == "ac+/persisted==\n");
@@ -583,8 +554,8 @@ TEST_CASE("persist_key writes a 0600 key file, and metadata when given, atomical
 }
 
 TEST_CASE("remove_persisted_key removes the key and its metadata") {
-  scratch dir;
-  const auto key_dir = dir.path / "keys";
+  scratch_dir dir;
+  const auto key_dir = dir.path() / "keys";
   persist_key(key_dir, "gone", platform::secure_buffer("k"), "https://auth.x.example",
               std::nullopt);
   REQUIRE(std::filesystem::exists(key_dir / "gone.json"));
@@ -619,9 +590,9 @@ TEST_CASE("same_exchange_inputs compares key bytes, auth server, API version and
 }
 
 TEST_CASE("load_org_table: a key_command comes after a runtime key, before key_file and key_dir") {
-  scratch dir;
+  scratch_dir dir;
   config cfg;
-  cfg.key_dir = dir.path / "keys";
+  cfg.key_dir = dir.path() / "keys";
   dir.write("keys/acme.key", "from-key-dir\n");
   const auto file = dir.write("acme-file.key", "from-key-file\n");
   cfg.organizations["acme"].key_file = file;

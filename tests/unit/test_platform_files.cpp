@@ -24,49 +24,12 @@
 #include <string>
 
 using namespace actoken::platform;
+using actoken::testing::scratch_dir;
 
 namespace {
 
 constexpr uid_t nobody = 65534;
 constexpr gid_t nogroup = 65534;
-
-// A temporary folder (root-owned 0700 when the tests run as root), removed
-// with its contents.
-struct scratch {
-  std::filesystem::path path;
-
-  scratch() {
-    std::string pattern = "/tmp/actoken-private-file-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = pattern;
-  }
-  ~scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-
-  std::filesystem::path write(const std::string& name, const std::string& text,
-                              unsigned mode = 0600) const {
-    const auto file = path / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::filesystem::remove(file);
-    {
-      std::ofstream out(file, std::ios::binary);
-      out << text;
-    }
-    REQUIRE(::chmod(file.c_str(), mode) == 0);
-    return file;
-  }
-
-  std::filesystem::path folder(const std::string& name, unsigned mode) const {
-    const auto dir = path / name;
-    std::filesystem::create_directories(dir);
-    REQUIRE(::chmod(dir.c_str(), mode) == 0);
-    return dir;
-  }
-};
 
 const private_file_rules as_root{};  // the daemon runs as root: root and uid 0 files only
 
@@ -99,7 +62,7 @@ bool contains(const std::string& text, const std::string& part) {
 }  // namespace
 
 TEST_CASE("a regular 0600 file of the daemon's user or root is read whole") {
-  scratch dir;
+  scratch_dir dir;
   CHECK(read_ok(dir.write("a.json", "{\"auth_url\": \"https://x\"}\n")) ==
         "{\"auth_url\": \"https://x\"}\n");
   CHECK(read_ok(dir.write("empty.json", "")).empty());
@@ -110,23 +73,23 @@ TEST_CASE("a regular 0600 file of the daemon's user or root is read whole") {
   const auto result = read_private_file(dir.write("k.key", "ac+/key==\n"), as_root, key);
   REQUIRE(result.ok());
   CHECK(key.view() == "ac+/key==\n");
-  CHECK(check_private_file(dir.path / "k.key", as_root).ok());
+  CHECK(check_private_file(dir.path() / "k.key", as_root).ok());
 }
 
 TEST_CASE("nothing at the path is `missing`, not a refusal") {
-  scratch dir;
+  scratch_dir dir;
   std::string out = "stale";
-  const auto result = read_private_file(dir.path / "absent.json", as_root, out);
+  const auto result = read_private_file(dir.path() / "absent.json", as_root, out);
   CHECK(result.missing());
   CHECK(out.empty());
   CHECK(contains(result.problem, "does not exist"));
-  CHECK(read_private_file(dir.path / "no-folder" / "x.key", as_root, out).missing());
-  CHECK(check_private_file(dir.path / "absent.json", as_root).missing());
+  CHECK(read_private_file(dir.path() / "no-folder" / "x.key", as_root, out).missing());
+  CHECK(check_private_file(dir.path() / "absent.json", as_root).missing());
 }
 
 TEST_CASE("a FIFO is refused at once: opening it does not wait for a writer") {
-  scratch dir;
-  const auto fifo = dir.path / "acme.key";
+  scratch_dir dir;
+  const auto fifo = dir.path() / "acme.key";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   CHECK(contains(refusal(fifo), "is a FIFO"));
   secure_buffer key;
@@ -134,12 +97,12 @@ TEST_CASE("a FIFO is refused at once: opening it does not wait for a writer") {
 }
 
 TEST_CASE("devices, folders and sockets are refused, each by its name") {
-  scratch dir;
+  scratch_dir dir;
   CHECK(contains(refusal("/dev/zero"), "/dev/zero is a character device"));
   CHECK(contains(refusal("/dev/null"), "is a character device"));
   CHECK(contains(refusal(dir.folder("folder.key", 0700)), "is a folder"));
 
-  const auto socket_path = dir.path / "sock.key";
+  const auto socket_path = dir.path() / "sock.key";
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_un address{};
@@ -152,7 +115,7 @@ TEST_CASE("devices, folders and sockets are refused, each by its name") {
 }
 
 TEST_CASE("a file owned by neither the daemon's user nor root is refused") {
-  scratch dir;
+  scratch_dir dir;
   const auto theirs = dir.write("theirs.json", "{}");
   REQUIRE_MESSAGE(::chown(theirs.c_str(), nobody, nogroup) == 0, "tests run as root");
   const auto problem = refusal(theirs, {.daemon_uid = 1234});
@@ -166,7 +129,7 @@ TEST_CASE("a file owned by neither the daemon's user nor root is refused") {
 }
 
 TEST_CASE("group or world bits are refused, naming the mode; never the content") {
-  scratch dir;
+  scratch_dir dir;
   for (const unsigned mode : {0644U, 0640U, 0604U, 0660U, 0440U}) {
     CAPTURE(mode);
     char octal[8];
@@ -182,7 +145,7 @@ TEST_CASE("group or world bits are refused, naming the mode; never the content")
 }
 
 TEST_CASE("a systemd credential may show the group read bit, root-owned, nothing more") {
-  scratch dir;
+  scratch_dir dir;
   const auto path = dir.write("creds/acme.key", "credential\n", 0440);
   REQUIRE(::chown(path.c_str(), 0, 0) == 0);
   const private_file_rules credential{.daemon_uid = 1234, .systemd_credential = true};
@@ -199,7 +162,7 @@ TEST_CASE("a systemd credential may show the group read bit, root-owned, nothing
 }
 
 TEST_CASE("the size cap: 64 KiB by default, the caller's otherwise") {
-  scratch dir;
+  scratch_dir dir;
   const std::string cap(64 * 1024, 'x');
   CHECK(read_ok(dir.write("full.json", cap)).size() == cap.size());
   CHECK(contains(refusal(dir.write("over.json", cap + "x")), "is larger than 64 KiB"));
@@ -211,7 +174,7 @@ TEST_CASE("the size cap: 64 KiB by default, the caller's otherwise") {
 }
 
 TEST_CASE("a symbolic link in a folder only the daemon's user or root can change is followed") {
-  scratch dir;  // root-owned 0700
+  scratch_dir dir;  // root-owned 0700
   const auto target = dir.write("real/acme.key", "through-the-link\n");
   const auto keys = dir.folder("keys", 0755);
   std::filesystem::create_symlink(target, keys / "acme.key");
@@ -228,12 +191,12 @@ TEST_CASE("a symbolic link in a folder only the daemon's user or root can change
 
   std::filesystem::create_symlink("/dev/zero", keys / "zero.json");
   CHECK(contains(refusal(keys / "zero.json"), "(a link to /dev/zero) is a character device"));
-  std::filesystem::create_symlink(dir.path / "nothing", keys / "dangling.json");
+  std::filesystem::create_symlink(dir.path() / "nothing", keys / "dangling.json");
   CHECK(contains(refusal(keys / "dangling.json"), "cannot be opened"));
 }
 
 TEST_CASE("a symbolic link in a folder others can write, or owned by others, is not followed") {
-  scratch dir;
+  scratch_dir dir;
   const auto target = dir.write("real/acme.key", "k\n");
   for (const unsigned mode : {0777U, 0775U, 0757U, 0770U}) {
     CAPTURE(mode);
@@ -266,7 +229,7 @@ TEST_CASE("a symbolic link in a folder others can write, or owned by others, is 
 // `..data/<key>`, `..data` a link to a timestamped folder holding the files
 // (mode `defaultMode`).
 TEST_CASE("a Kubernetes Secret volume: root-owned 1777 folder, ..data links, defaultMode 0400") {
-  scratch dir;
+  scratch_dir dir;
   const auto volume = dir.folder("secret", 01777);
   dir.folder("secret/..2026_11_30_10_00_00.123456789", 0755);
   dir.write("secret/..2026_11_30_10_00_00.123456789/acme.key", "k8s-key\n", 0400);
@@ -277,8 +240,8 @@ TEST_CASE("a Kubernetes Secret volume: root-owned 1777 folder, ..data links, def
 }
 
 TEST_CASE("key_dir's own check: owner, and writable by others only when sticky") {
-  scratch dir;
-  CHECK(check_private_folder(dir.path / "absent", 0).missing());
+  scratch_dir dir;
+  CHECK(check_private_folder(dir.path() / "absent", 0).missing());
   CHECK(check_private_folder(dir.folder("private", 0700), 0).ok());
   CHECK(check_private_folder(dir.folder("readable", 0755), 0).ok());
   CHECK(check_private_folder(dir.folder("sticky", 01777), 0).ok());
@@ -312,7 +275,7 @@ actoken::unique_fd walked_to(const std::filesystem::path& path) {
 }
 
 TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside the file") {
-  scratch dir;
+  scratch_dir dir;
   const auto cache = dir.write("tokens.cache", "current");
   dir.write(".tokens.cache.tmp12345678901234567890", "stale");
   dir.write(".tokens.cache.tmp7", "stale");
@@ -324,14 +287,14 @@ TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside th
   REQUIRE(::chown(theirs.c_str(), nobody, nogroup) == 0);
   dir.folder(".tokens.cache.tmp55", 0700);
   const auto outside = dir.write("outside", "a link's target");
-  std::filesystem::create_symlink(outside, dir.path / ".tokens.cache.tmp66");
+  std::filesystem::create_symlink(outside, dir.path() / ".tokens.cache.tmp66");
 
   const auto folder = walked_to(cache);
   CHECK(remove_stale_temporary_files(folder.get(), ::geteuid(), [](std::string_view name) {
           return name == "tokens.cache";
         }) == 2);
   std::set<std::string> left;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     left.insert(entry.path().filename().string());
   }
   CHECK(left == std::set<std::string>{"tokens.cache", ".tokens.cache.tmp", ".tokens.cache.tmp12x",
@@ -343,7 +306,7 @@ TEST_CASE("remove_stale_temporary_files removes only our own leftovers beside th
 
 // Files the daemon writes (daemon/platform/files.hpp), in a folder the walk reached.
 TEST_CASE("a replaced file: mode and group whatever the umask, a link replaced, nothing left") {
-  scratch dir;
+  scratch_dir dir;
   const auto folder_path = dir.folder("sinks", 0755);
   const auto victim = dir.write("victim", "precious", 0644);
   const auto path = folder_path / "token";
@@ -378,7 +341,7 @@ TEST_CASE("a replaced file: mode and group whatever the umask, a link replaced, 
 // A file the daemon reads back before it replaces it (an appcircle-cli sink,
 // the cache file): never through a link, only the daemon's or root's.
 TEST_CASE("a read-back file: regular, the daemon's or root's, never through a link") {
-  scratch dir;
+  scratch_dir dir;
   const auto folder_path = dir.folder("sinks", 0755);
   const auto folder = walked_to(folder_path / "x");
   const private_file_rules sink{.daemon_uid = 1234, .owner_only = false, .link_is_missing = true};

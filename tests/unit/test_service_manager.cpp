@@ -4,6 +4,7 @@
 #include "daemon/platform/service_manager.hpp"
 #include "tests/fault/fault.hpp"
 #include "tests/test_env.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,6 +24,7 @@ namespace platform = actoken::platform;
 namespace fs = std::filesystem;
 using actoken::testing::datagram_listener;
 using actoken::testing::scoped_env;
+using actoken::testing::scratch_dir;
 
 namespace {
 
@@ -36,20 +38,6 @@ std::size_t open_descriptors() {
   for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
   return count;
 }
-
-// A folder of its own in the temporary folder, removed with what is inside.
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    std::string pattern = (fs::temp_directory_path() / "actoken-notify-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~scratch_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 }  // namespace
 
@@ -80,11 +68,11 @@ TEST_CASE("notify: no NOTIFY_SOCKET, or one it cannot use, is a quiet no-op") {
   // path cut to fit sun_path), and no descriptor is left open.
   const scratch_dir dir;
   const auto cwd = fs::current_path();
-  fs::current_path(dir.path);
+  fs::current_path(dir.path());
   fs::create_directory("relative");
   const datagram_listener relative("relative/path");
   // 200 bytes do not fit sun_path (108): a listener waits where a cut would send.
-  const auto too_long = dir.path.string() + "/" + std::string(200, 'x');
+  const auto too_long = dir.path().string() + "/" + std::string(200, 'x');
   const datagram_listener cut(too_long.substr(0, sizeof(sockaddr_un{}.sun_path) - 1));
   const auto before = open_descriptors();
   {

@@ -7,6 +7,7 @@
 // tests too, test_transport.)
 #include "daemon/transport/unix_listener.hpp"
 #include "tests/fault/fault.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,6 +24,7 @@
 
 using actoken::testing::fault;
 using actoken::testing::fault_scope;
+using actoken::testing::scratch_dir;
 
 namespace {
 
@@ -40,29 +42,9 @@ std::string open_problem(const std::filesystem::path& path) {
 
 }  // namespace
 
-// A folder under a fresh root-owned 0700 one in /tmp, removed with it.
-struct scratch {
-  std::filesystem::path path;
-  scratch() {
-    char pattern[] = "/tmp/actoken-listener-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    path = pattern;
-  }
-  ~scratch() { std::filesystem::remove_all(path); }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-  std::filesystem::path folder(const std::string& name, mode_t mode, uid_t owner = 0) const {
-    const auto dir = path / name;
-    std::filesystem::create_directory(dir);
-    REQUIRE(::chown(dir.c_str(), owner, owner) == 0);
-    REQUIRE(::chmod(dir.c_str(), mode) == 0);
-    return dir;
-  }
-};
-
 TEST_CASE(
     "the socket's folder and every folder on the way: the daemon's or root's, no one else's") {
-  const scratch dir;
+  const scratch_dir dir;
   CHECK(open_problem(dir.folder("own", 0755) / "actokend.sock") == "");
   CHECK(open_problem(dir.folder("setgid", 02750) / "actokend.sock") == "");
   const auto shared = dir.folder("shared", 01777);
@@ -91,7 +73,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a link on the way: root's in a folder only root can write is followed, no other") {
-  const scratch dir;
+  const scratch_dir dir;
   const auto real = dir.folder("real", 0755);
   // Debian's /var/run -> /run.
   const auto var = dir.folder("var", 0755);
@@ -126,9 +108,8 @@ TEST_CASE("a link on the way: root's in a folder only root can write is followed
 
 TEST_CASE(
     "paths refused before a socket is made: too long, no file name, a folder that cannot be") {
-  char pattern[] = "/tmp/actoken-listener-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const std::filesystem::path folder = pattern;
+  const scratch_dir scratch("actoken-listener");
+  const std::filesystem::path& folder = scratch.path();
 
   const auto too_long = folder / std::string(120, 'x');
   CHECK(open_problem(too_long).find("is too long (at most 107 bytes)") != std::string::npos);
@@ -146,15 +127,13 @@ TEST_CASE(
   // And a good path opens (the socket and its lock go when the listener does).
   CHECK(open_problem(folder / "actokend.sock") == "");
   CHECK_FALSE(std::filesystem::exists(folder / "actokend.sock"));
-  std::filesystem::remove_all(folder);
 }
 
 // Each system call of unix_listener::open failing (tests/fault): a refusal
 // naming the path and the step, and no socket left at the path.
 TEST_CASE("every step of making the socket can fail, and says which") {
-  char pattern[] = "/tmp/actoken-listener-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const std::filesystem::path folder = pattern;
+  const scratch_dir scratch("actoken-listener");
+  const std::filesystem::path& folder = scratch.path();
   const auto socket = folder / "run" / "actokend.sock";
   const auto run = folder / "run";
   const auto fails = [&](const fault& planned) {
@@ -223,5 +202,4 @@ TEST_CASE("every step of making the socket can fail, and says which") {
     const auto listener = actoken::transport::unix_listener::open({}, fd);
     CHECK(listener.path().empty());
   }
-  std::filesystem::remove_all(folder);
 }
