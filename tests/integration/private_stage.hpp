@@ -66,28 +66,22 @@ inline void write_all(int fd, const std::string& text) {
 
 }  // namespace detail
 
-/// Runs `play` in a child on a private stage and returns what it returned (or
-/// `{"exception": what}` when it threw); nullopt when no private stage can be
-/// made here, which the caller reports as a skip. Whatever `play` starts
-/// (daemons, children) it must also end before it returns.
-inline std::optional<nlohmann::json> on_a_private_stage(
-    stage_etc etc, const std::function<nlohmann::json()>& play) {
+/// Runs `play` in a child on a private stage, `prepare` first (more mounts, say;
+/// false: no stage), and returns all the child wrote to the descriptor `play`
+/// is given; nullopt when no private stage can be made here, which the caller
+/// reports as a skip. Whatever `play` starts (daemons, children) it must also
+/// end before it returns.
+inline std::optional<std::string> run_on_private_stage(stage_etc etc,
+                                                       const std::function<bool()>& prepare,
+                                                       const std::function<void(int)>& play) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   const pid_t child = ::fork();
   if (child < 0) throw std::runtime_error("fork failed");
   if (child == 0) {
     ::close(pipe_fds[0]);
-    if (!detail::enter_private_stage(etc)) ::_exit(stage_unavailable);
-    nlohmann::json said;
-    try {
-      said = play();
-    } catch (const std::exception& e) {
-      said = {{"exception", e.what()}};
-    } catch (...) {
-      said = {{"exception", "something that is not a std::exception"}};
-    }
-    detail::write_all(pipe_fds[1], said.dump());
+    if (!detail::enter_private_stage(etc) || !prepare()) ::_exit(stage_unavailable);
+    play(pipe_fds[1]);
     ::_exit(0);
   }
   ::close(pipe_fds[1]);
@@ -103,7 +97,29 @@ inline std::optional<nlohmann::json> on_a_private_stage(
   }
   if (WEXITSTATUS(status) == stage_unavailable) return std::nullopt;
   if (WEXITSTATUS(status) != 0) throw std::runtime_error("the private stage failed");
-  return nlohmann::json::parse(text);
+  return text;
+}
+
+/// Runs `play` in a child on a private stage and returns what it returned (or
+/// `{"exception": what}` when it threw); nullopt when no private stage can be
+/// made here. As `run_on_private_stage`.
+inline std::optional<nlohmann::json> on_a_private_stage(
+    stage_etc etc, const std::function<nlohmann::json()>& play) {
+  const auto text = run_on_private_stage(
+      etc, [] { return true; },
+      [&play](int report) {
+        nlohmann::json said;
+        try {
+          said = play();
+        } catch (const std::exception& e) {
+          said = {{"exception", e.what()}};
+        } catch (...) {
+          said = {{"exception", "something that is not a std::exception"}};
+        }
+        detail::write_all(report, said.dump());
+      });
+  if (!text) return std::nullopt;
+  return nlohmann::json::parse(*text);
 }
 
 }  // namespace actoken::testing

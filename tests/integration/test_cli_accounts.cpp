@@ -12,12 +12,12 @@
 // stage writes what it saw to a pipe as `key=value` lines; the test checks them.
 #include "tests/integration/harness.hpp"
 #include "tests/integration/peers.hpp"
+#include "tests/integration/private_stage.hpp"
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,41 +104,22 @@ bool replace_database(const fs::path& real, const std::string& lines, const fs::
 // and /run, the test's accounts added to /etc/passwd and /etc/group. Returns
 // what it reported, or nullopt when no such namespace can be made here.
 std::optional<report> on_a_private_stage(const std::function<void(const stage&)>& play) {
-  int pipe_fds[2];
-  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    if (::unshare(CLONE_NEWNS) != 0 ||
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        ::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777") != 0 ||
-        ::mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") != 0 ||
-        !replace_database("/etc/passwd", added_users, "/run/passwd") ||
-        !replace_database("/etc/group", added_groups, "/run/group")) {
-      ::_exit(77);
-    }
-    try {
-      play(stage(pipe_fds[1]));
-    } catch (const std::exception& e) {
-      stage(pipe_fds[1]).say("exception", e.what());
-    }
-    ::_exit(0);
-  }
-  ::close(pipe_fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) {
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 77) return std::nullopt;
-  REQUIRE(WEXITSTATUS(status) == 0);
+  const auto text = run_on_private_stage(
+      stage_etc::shared,
+      [] {
+        return replace_database("/etc/passwd", added_users, "/run/passwd") &&
+               replace_database("/etc/group", added_groups, "/run/group");
+      },
+      [&play](int report_fd) {
+        try {
+          play(stage(report_fd));
+        } catch (const std::exception& e) {
+          stage(report_fd).say("exception", e.what());
+        }
+      });
+  if (!text) return std::nullopt;
   report said;
-  std::istringstream lines(text);
+  std::istringstream lines(*text);
   std::string line;
   while (std::getline(lines, line)) {
     const auto eq = line.find('=');
