@@ -308,32 +308,25 @@ std::string render_status(const nlohmann::ordered_json& body, const std::filesys
   return out;
 }
 
-int run_token(const command_line& command, context& ctx) {
+// Prints the token after `prefix` (the daemon's object with --json).
+int print_token(const command_line& command, context& ctx, std::string_view prefix) {
   std::string token;
   const auto got = fetch_token(ctx, command.token, token);
   if (got.exit_code == exit_code::ok) {
     if (ctx.json) {
       ctx.out << dump(got.body, ctx.pretty_json) << '\n';
     } else {
-      ctx.out << token << '\n';
+      ctx.out << prefix << token << '\n';
     }
   }
   wipe(token);
   return got.exit_code;
 }
 
+int run_token(const command_line& command, context& ctx) { return print_token(command, ctx, ""); }
+
 int run_header(const command_line& command, context& ctx) {
-  std::string token;
-  const auto got = fetch_token(ctx, command.token, token);
-  if (got.exit_code == exit_code::ok) {
-    if (ctx.json) {
-      ctx.out << dump(got.body, ctx.pretty_json) << '\n';
-    } else {
-      ctx.out << "Authorization: Bearer " << token << '\n';
-    }
-  }
-  wipe(token);
-  return got.exit_code;
+  return print_token(command, ctx, "Authorization: Bearer ");
 }
 
 int run_exec(const command_line& command, context& ctx) {

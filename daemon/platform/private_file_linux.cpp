@@ -152,14 +152,21 @@ void judge(opened_file& file, const private_file_rules& rules) {
   file.size = static_cast<std::size_t>(info.st_size);
 }
 
-opened_file open_checked(const std::filesystem::path& path, const private_file_rules& rules) {
+// A file about to be opened at `path`, refused at once when `path` names a
+// folder ("", "." or ".." last).
+opened_file about_to_open(const std::filesystem::path& path) {
   opened_file file;
   file.subject = path.string();
   const auto name = path.filename();
-  if (name.empty() || name == "." || name == "..") {
+  if (name.empty() || name == "." || name == "..")
     file.result = refused(file.subject, "is a folder");
-    return file;
-  }
+  return file;
+}
+
+opened_file open_checked(const std::filesystem::path& path, const private_file_rules& rules) {
+  opened_file file = about_to_open(path);
+  if (file.result.refused()) return file;
+  const auto name = path.filename();
   // The folder is opened first and the file relative to it: the folder the
   // link rule judges is the one the file is opened in.
   const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
@@ -200,13 +207,9 @@ opened_file open_checked(const std::filesystem::path& path, const private_file_r
 // link (SPEC §6: a file the daemon reads back and writes), and judges it.
 opened_file open_checked_in(int folder, const std::filesystem::path& path,
                             const private_file_rules& rules) {
-  opened_file file;
-  file.subject = path.string();
+  opened_file file = about_to_open(path);
+  if (file.result.refused()) return file;
   const auto name = path.filename();
-  if (name.empty() || name == "." || name == "..") {
-    file.result = refused(file.subject, "is a folder");
-    return file;
-  }
   const int fd = ::openat(folder, name.c_str(), open_flags | O_NOFOLLOW);
   if (fd < 0) {
     const int error = errno;
