@@ -19,11 +19,9 @@ end
 
 set -l __actoken_commands token header exec orgs status ping key flush whoami reload env appcircle-config help
 
-# True when the line has a command and, after it, no positional argument yet
-# (options and their values aside): where an organization may come.
-function __actoken_wants_org
+# The words of the line after `actoken`, options and their values left out.
+function __actoken_words
     set -l tokens (commandline -opc)
-    set -l seen_command 0
     set -l skip 0
     for token in $tokens[2..-1]
         if test $skip -eq 1
@@ -35,44 +33,31 @@ function __actoken_wants_org
                 set skip 1
             case '-*'
             case '*'
-                if test $seen_command -eq 0
-                    set seen_command 1
-                    # key add/remove: the organization follows the subcommand.
-                    test "$token" = key; and set seen_command 0
-                else
-                    return 1
-                end
+                echo $token
         end
     end
-    test $seen_command -eq 1
+end
+
+# True when the line has a command and, after it, no positional argument yet
+# (options and their values aside): where an organization may come. For
+# key add/remove the organization follows the subcommand.
+function __actoken_wants_org
+    set -l words (__actoken_words)
+    if test "$words[1]" = key
+        test (count $words) -eq 2
+    else
+        test (count $words) -eq 1
+    end
 end
 
 # The words after `help` (options and their values aside), when the command is help;
 # fails when it is not.
 function __actoken_help_words
-    set -l tokens (commandline -opc)
-    set -l seen_help 0
-    set -l skip 0
-    for token in $tokens[2..-1]
-        if test $skip -eq 1
-            set skip 0
-            continue
-        end
-        switch $token
-            case --socket
-                set skip 1
-            case '-*'
-            case '*'
-                if test $seen_help -eq 1
-                    echo $token
-                else if test "$token" = help
-                    set seen_help 1
-                else
-                    return 1
-                end
-        end
+    set -l words (__actoken_words)
+    test "$words[1]" = help; or return 1
+    for word in $words[2..-1]
+        echo $word
     end
-    test $seen_help -eq 1
 end
 
 # True when `help` has no command yet.
