@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <system_error>
 
@@ -93,18 +94,18 @@ void append_line(std::string& out, std::string_view at, const audit_record& reco
   out += at;
   out += R"(","peer":)"sv;
   append_peer(out, record);
-  out += R"(,"action":)"sv;
-  append_string_or_null(out, record.action);
-  out += R"(,"org":)"sv;
-  append_string_or_null(out, record.org);
-  out += R"(,"sub_org":)"sv;
-  append_string_or_null(out, record.sub_org);
-  out += R"(,"result":)"sv;
-  append_string_or_null(out, record.result);
-  out += R"(,"source":)"sv;
-  append_string_or_null(out, record.source);
-  out += R"(,"token":)"sv;
-  append_string_or_null(out, record.token);
+  const std::array<std::pair<std::string_view, std::string_view>, 6> fields{{
+      {R"(,"action":)"sv, record.action},
+      {R"(,"org":)"sv, record.org},
+      {R"(,"sub_org":)"sv, record.sub_org},
+      {R"(,"result":)"sv, record.result},
+      {R"(,"source":)"sv, record.source},
+      {R"(,"token":)"sv, record.token},
+  }};
+  for (const auto& [name, value] : fields) {
+    out += name;
+    append_string_or_null(out, value);
+  }
   out += "}\n"sv;
 }
 
