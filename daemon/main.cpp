@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
         "LimitMEMLOCK= in the unit)",
         reason);
   });
+  // Known before any key arrives, so /v1/status never says "locked" for nothing.
+  actoken::platform::probe_secure_memory();
   try {
     return actoken::run_daemon(options, std::move(cfg));
   } catch (const std::exception& e) {

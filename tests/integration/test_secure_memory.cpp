@@ -133,3 +133,30 @@ TEST_CASE("memory that cannot be locked: one warning, secure_memory \"unlocked\"
   CHECK(log.find("LimitMEMLOCK=") != std::string::npos);
   CHECK(log.find(w.key) == std::string::npos);
 }
+
+TEST_CASE("secure_memory is probed at start: \"unlocked\" before any key when locking fails") {
+  // No key anywhere: nothing secret has been allocated when /v1/status is
+  // asked. The daemon locked one page at start to find out (issue 24).
+  if (daemon_under_asan()) {
+    return skip_case("under AddressSanitizer, whose mlock always succeeds");
+  }
+  const auto setpriv = find_tool("setpriv");
+  const auto prlimit = find_tool("prlimit");
+  if (setpriv.empty() || prlimit.empty() || ::geteuid() != 0) {
+    return skip_case("needs root, setpriv and prlimit (util-linux)");
+  }
+  daemon_world w({.acme_key = false, .start_daemon = false});
+  const wrapped_daemon daemon(w, {setpriv, "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "--",
+                                  prlimit, "--memlock=0:0", "--"});
+  const auto status = daemon.get("/v1/status");
+  CHECK(status["orgs"] == 0);
+  CHECK(status["secure_memory"] == "unlocked");
+  CHECK(count(daemon.log(), "secure memory: mlock: ") == 1);
+}
+
+TEST_CASE("secure_memory is probed at start: \"locked\" before any key when locking works") {
+  daemon_world w({.acme_key = false});
+  const auto status = w.daemon->get("/v1/status").json();
+  CHECK(status["orgs"] == 0);
+  CHECK(status["secure_memory"] == "locked");
+}

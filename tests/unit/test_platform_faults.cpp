@@ -716,3 +716,12 @@ TEST_CASE("process details: cgroup lines of every shape; a read that fails says 
   }
   CHECK_FALSE(process_details_of(0).exe.has_value());
 }
+
+TEST_CASE("probe_secure_memory locks one page: a failure shows before any secret is held") {
+  {
+    const fault_scope f({.call = "mlock", .error = EPERM});
+    CHECK_FALSE(probe_secure_memory());
+    CHECK(f.hits() == 1);
+  }
+  CHECK_FALSE(secure_memory_locked());
+}
