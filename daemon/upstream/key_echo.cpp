@@ -243,22 +243,20 @@ constexpr comparison_table comparison = make_comparison_table();
 // needle (a form of the key, already made comparable) and wipes it.
 class key_searcher {
  public:
-  key_searcher(std::string needle, bool any_case)
+  key_searcher(std::string_view needle, bool any_case)
       : table_(any_case ? &comparison.any_case : &comparison.exact),
-        needle_(std::move(needle)),
+        needle_(needle),
         border_(needle_.size(), 0) {
-    for (auto& c : needle_) c = compare_as(c);
+    char* own = needle_.data();
+    for (std::size_t i = 0; i < needle_.size(); ++i) own[i] = compare_as(needle[i]);
     std::size_t k = 0;
     for (std::size_t i = 1; i < needle_.size(); ++i) {
-      while (k > 0 && needle_[i] != needle_[k]) k = border_[k - 1];
-      if (needle_[i] == needle_[k]) ++k;
+      while (k > 0 && own[i] != own[k]) k = border_[k - 1];
+      if (own[i] == own[k]) ++k;
       border_[i] = k;
     }
   }
-  ~key_searcher() {
-    platform::secure_wipe(needle_.data(), needle_.size());
-    platform::secure_wipe(border_.data(), border_.size() * sizeof(std::size_t));
-  }
+  ~key_searcher() { platform::secure_wipe(border_.data(), border_.size() * sizeof(std::size_t)); }
   key_searcher(key_searcher&&) = default;
   key_searcher& operator=(key_searcher&&) = delete;
   key_searcher(const key_searcher&) = delete;
@@ -281,7 +279,7 @@ class key_searcher {
   char compare_as(char c) const noexcept { return (*table_)[static_cast<unsigned char>(c)]; }
 
   const std::array<char, 256>* table_;
-  std::string needle_;
+  platform::secure_buffer needle_;   // wiped when freed, like the key it is made of
   std::vector<std::size_t> border_;  // length of the longest proper border of needle_[0..i]
 };
 
@@ -325,42 +323,43 @@ std::pair<std::size_t, std::uint32_t> utf8_at(std::string_view text, std::size_t
 // `min_needle_size`); an encoded form shorter than that is not searched.
 std::vector<key_searcher> key_forms(std::string_view key) {
   std::vector<key_searcher> forms;
-  const auto add = [&forms](std::string form, bool any_case, bool always) {
-    if (!always && form.size() < min_needle_size) {
-      platform::secure_wipe(form.data(), form.size());
-      return;
-    }
+  forms.reserve(8);  // never moved: each form stays where it was made
+  const auto add = [&forms](std::string_view form, bool any_case, bool always) {
+    if (!always && form.size() < min_needle_size) return;
     const std::size_t skip =
         form.size() > min_needle_size ? std::min(max_swallowed, form.size() - min_needle_size) : 0;
     forms.emplace_back(form.substr(skip), any_case);
-    platform::secure_wipe(form.data(), form.size());
   };
-  add(std::string(key), false, true);
+  add(key, false, true);
   for (std::size_t offset = 0; offset < 3; ++offset) {
     // The key after `offset` bytes of something else: only the characters
     // made of its bits alone are fixed, whatever came before and after it.
-    std::string bytes(offset, '\0');
+    platform::secure_buffer bytes;
+    bytes.reserve(offset + key.size());
+    bytes.resize(offset);
     bytes.append(key);
-    std::string encoded;
-    append_base64(bytes, encoded);
-    platform::secure_wipe(bytes.data(), bytes.size());
+    platform::secure_buffer encoded;
+    encoded.reserve((bytes.size() + 2) / 3 * 4);
+    append_base64(bytes.view(), encoded);
     const std::size_t first = (8 * offset + 5) / 6;
     const std::size_t last = 8 * (offset + key.size()) / 6;  // one past
-    std::string standard = encoded.substr(first, last - first);
-    platform::secure_wipe(encoded.data(), encoded.size());
-    std::string url_safe = standard;
-    std::replace(url_safe.begin(), url_safe.end(), '+', '-');
-    std::replace(url_safe.begin(), url_safe.end(), '/', '_');
-    add(std::move(standard), false, false);
-    add(std::move(url_safe), false, false);
+    const auto standard = encoded.view().substr(first, last - first);
+    add(standard, false, false);
+    platform::secure_buffer url_safe(standard);
+    for (std::size_t i = 0; i < url_safe.size(); ++i) {
+      auto& c = url_safe.data()[i];
+      c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    add(url_safe.view(), false, false);
   }
   static constexpr std::string_view digits = "0123456789abcdef";
-  std::string hex;
+  platform::secure_buffer hex;
+  hex.reserve(2 * key.size());
   for (const char c : key) {
     hex.push_back(digits[static_cast<unsigned char>(c) >> 4U]);
     hex.push_back(digits[static_cast<unsigned char>(c) & 0xFU]);
   }
-  add(std::move(hex), true, false);
+  add(hex.view(), true, false);
   return forms;
 }
 
