@@ -95,11 +95,14 @@ net::awaitable<std::optional<std::vector<gid_t>>> read_groups(int fd) {
 }
 
 // One of the `max_group_heavy` places, given back when the connection (or
-// its admission) ends however it ends.
+// its admission) ends however it ends. The count is shared, not the
+// server's own member: a connection's coroutine frame may be destroyed after
+// the server, when the io_context goes at shutdown.
 class heavy_place {
  public:
-  explicit heavy_place(std::size_t* count = nullptr) noexcept : count_(count) {}
-  heavy_place(heavy_place&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+  explicit heavy_place(std::shared_ptr<std::size_t> count = nullptr) noexcept
+      : count_(std::move(count)) {}
+  heavy_place(heavy_place&&) noexcept = default;
   heavy_place& operator=(heavy_place&& other) noexcept {
     std::swap(count_, other.count_);
     return *this;
@@ -107,13 +110,13 @@ class heavy_place {
   heavy_place(const heavy_place&) = delete;
   heavy_place& operator=(const heavy_place&) = delete;
   ~heavy_place() {
-    if (count_ != nullptr) --*count_;
+    if (count_) --*count_;
   }
   /// Hands the place on (to the next `heavy_place` made from it).
-  std::size_t* release() noexcept { return std::exchange(count_, nullptr); }
+  std::shared_ptr<std::size_t> release() noexcept { return std::move(count_); }
 
  private:
-  std::size_t* count_;
+  std::shared_ptr<std::size_t> count_;
 };
 
 }  // namespace
@@ -308,8 +311,8 @@ bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
 }
 
 void http_server::take_on(stream::socket socket, platform::peer_credentials peer,
-                          std::size_t* heavy_count) {
-  heavy_place place(heavy_count);
+                          std::shared_ptr<std::size_t> heavy_count) {
+  heavy_place place(std::move(heavy_count));
   if (sessions_.size() >= connection_cap() && !make_room()) {
     return;  // every connection is busy: turn the newcomer away
   }
@@ -332,17 +335,17 @@ void http_server::take_on(stream::socket socket, platform::peer_credentials peer
 }
 
 void http_server::defer_group_heavy(stream::socket socket, platform::peer_credentials peer) {
-  if (group_heavy_ >= limits_.max_group_heavy) {
+  if (*group_heavy_ >= limits_.max_group_heavy) {
     if (mono_clock::now() - last_group_heavy_warning_ > std::chrono::seconds{10}) {
       last_group_heavy_warning_ = mono_clock::now();
       spdlog::warn(
           "turning away a connection from uid {} with {} groups: {} connections of peers "
           "with over {} groups are open already",
-          peer.uid, peer.groups_unread, group_heavy_, limits_.inline_groups);
+          peer.uid, peer.groups_unread, *group_heavy_, limits_.inline_groups);
     }
     return;
   }
-  ++group_heavy_;
+  ++*group_heavy_;
   if (!group_reader_) group_reader_ = std::make_unique<net::thread_pool>(1);
   spawn_detached(io_.get_executor(), read_groups_then_serve(std::move(socket), std::move(peer)),
                  "a connection's groups");
@@ -350,7 +353,7 @@ void http_server::defer_group_heavy(stream::socket socket, platform::peer_creden
 
 net::awaitable<void> http_server::read_groups_then_serve(stream::socket socket,
                                                          platform::peer_credentials peer) {
-  heavy_place place(&group_heavy_);
+  heavy_place place(group_heavy_);
   // The serving thread goes on meanwhile; this connection waits for its groups.
   auto groups = co_await net::co_spawn(group_reader_->get_executor(),
                                        read_groups(socket.native_handle()), net::use_awaitable);

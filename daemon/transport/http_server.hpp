@@ -75,7 +75,7 @@ class http_server {
   /// turns it away. `heavy_count`: the counter of the `max_group_heavy`
   /// place it holds (given back when it ends), or null.
   void take_on(net::local::stream_protocol::socket socket, platform::peer_credentials peer,
-               std::size_t* heavy_count);
+               std::shared_ptr<std::size_t> heavy_count);
   /// A peer whose many groups are still unread: read on `group_reader_`,
   /// then taken on; turned away past `max_group_heavy`.
   void defer_group_heavy(net::local::stream_protocol::socket socket,
@@ -110,7 +110,8 @@ class http_server {
   /// Reads the groups of peers that have thousands (one thread, made when
   /// the first such peer connects).
   std::unique_ptr<net::thread_pool> group_reader_;
-  std::size_t group_heavy_ = 0;  ///< connections holding a `max_group_heavy` place
+  /// Connections holding a `max_group_heavy` place (shared with them).
+  std::shared_ptr<std::size_t> group_heavy_ = std::make_shared<std::size_t>(0);
   std::chrono::steady_clock::time_point last_group_heavy_warning_{};
 };
 
