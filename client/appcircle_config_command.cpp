@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <variant>
 
 namespace actoken::client {
 namespace {
@@ -30,15 +31,33 @@ std::string read_problem(int error) {
   return std::strerror(error);
 }
 
-// Reads and checks the file before anything is asked of the daemon: a file that
-// will be refused costs no exchange. Reports and returns nullopt when refused.
-std::optional<appcircle_config> checked_config(const context& ctx,
-                                               const std::filesystem::path& path, bool& was_link) {
-  auto read = platform::read_whole_file(path, appcircle_config_max_size);
+// Why the file at `path` may not be changed, for an exit 4 that says so.
+int refuse(const context& ctx, const std::filesystem::path& path, const std::string& why) {
+  report_error(ctx, "refusing to change " + path.string() + ": " + why +
+                        "; another user could take the token or choose where it goes; "
+                        "nothing was changed");
+  return exit_code::permission;
+}
+
+// Opens and checks the folder, then reads and checks the file, before
+// anything is asked of the daemon: a file that will be refused costs no
+// exchange. Reports and returns the exit code when refused.
+std::variant<appcircle_config, int> checked_config(const context& ctx,
+                                                   const std::filesystem::path& path,
+                                                   const platform::checked_folder& folder,
+                                                   bool& was_link) {
+  if (!folder.refused.empty()) return refuse(ctx, path, folder.refused);
+  if (!folder.problem.empty()) {
+    report_error(ctx, folder.problem + "; " + path.string() + " was left unchanged");
+    return exit_code::failure;
+  }
+  auto read =
+      platform::read_file_in(folder, path.filename().string(), appcircle_config_max_size, ctx.uid);
+  if (!read.refused.empty()) return refuse(ctx, path, read.refused);
   if (read.error != 0) {
     report_error(ctx, "cannot read " + path.string() + ": " + read_problem(read.error) +
                           "; it was left unchanged");
-    return std::nullopt;
+    return exit_code::failure;
   }
   was_link = read.is_link;
   auto checked = check_appcircle_config(read.missing ? std::nullopt
@@ -47,9 +66,9 @@ std::optional<appcircle_config> checked_config(const context& ctx,
   if (!checked.config) {
     report_error(ctx, "refusing to change " + path.string() + ": it " + one_line(checked.problem) +
                           "; it was left unchanged");
-    return std::nullopt;
+    return exit_code::failure;
   }
-  return std::move(checked.config);
+  return std::move(*checked.config);
 }
 
 // The auth server of `org` as the daemon knows it, when the caller may see it.
@@ -99,11 +118,14 @@ void report_written(const context& ctx, const std::filesystem::path& path,
 int run_appcircle_config(const command_line& command, context& ctx) {
   const auto path =
       command.file ? std::filesystem::path(*command.file) : appcircle_config_path(ctx.env, ctx.uid);
+  const auto folder_path = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const auto folder = platform::open_checked_folder(folder_path, ctx.uid);
   bool was_link = false;
-  auto config = checked_config(ctx, path, was_link);
-  if (!config) {
-    return exit_code::failure;
+  auto checked = checked_config(ctx, path, folder, was_link);
+  if (const auto* refused = std::get_if<int>(&checked)) {
+    return *refused;
   }
+  auto* config = &std::get<appcircle_config>(checked);
   std::string token;
   const auto got = fetch_token(ctx, command.token, token);
   if (got.exit_code != exit_code::ok) {
@@ -115,16 +137,15 @@ int run_appcircle_config(const command_line& command, context& ctx) {
   }
   auto text = render_with_token(*config, token);
   wipe(token);
-  const auto problem = platform::replace_file(path, text);
+  const auto problem = platform::replace_file_in(folder, path.filename().string(), path, text);
   wipe(text);
   if (problem) {
     report_error(ctx, *problem);
     return exit_code::failure;
   }
   report_written(ctx, path, *config, got.body, was_link);
-  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  if (const auto mode = platform::folder_mode(folder)) {
-    if (auto warning = folder_warning(folder, *mode)) {
+  if (const auto mode = platform::folder_mode(folder_path)) {
+    if (auto warning = folder_warning(folder_path, *mode)) {
       ctx.err << "actoken: warning: " << one_line(*warning, 600) << '\n' << std::flush;
     }
   }

@@ -105,9 +105,12 @@ std::string sinks_line(const json& org) {
   return one_line(line, 400) + "\n";
 }
 
-// "1001, developers (2000)": each group the daemon counts, by name when it has one.
+// "developers (2000), 1001": each group the daemon lists (those its rules
+// name first), by name when it has one; "... and N more" when the daemon
+// listed fewer than `groups_total` (it lists at most 64).
 std::string whoami_groups(const json& body) {
   std::string out;
+  std::size_t listed = 0;
   if (const auto groups = body.find("groups"); groups != body.end() && groups->is_array()) {
     for (const auto& group : *groups) {
       const auto id = integer_field(group, "gid");
@@ -115,7 +118,13 @@ std::string whoami_groups(const json& body) {
       const auto name = text_field(group, "name", "");
       out += (out.empty() ? "" : ", ") +
              (name.empty() ? number : one_line(name, 64) + " (" + number + ")");
+      ++listed;
     }
+  }
+  const auto total = integer_field(body, "groups_total");
+  if (total && *total > 0 && static_cast<std::size_t>(*total) > listed) {
+    out += (out.empty() ? "" : ", ") + std::string("and ") +
+           std::to_string(static_cast<std::size_t>(*total) - listed) + " more";
   }
   return out.empty() ? "-" : out;
 }

@@ -154,6 +154,8 @@ int serve(const actoken::startup_options& options, actoken::config cfg) {
         "LimitMEMLOCK= in the unit)",
         reason);
   });
+  // Known before any key arrives, so /v1/status never says "locked" for nothing.
+  actoken::platform::probe_secure_memory();
   try {
     return actoken::run_daemon(options, std::move(cfg));
   } catch (const std::exception& e) {

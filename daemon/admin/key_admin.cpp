@@ -65,9 +65,12 @@ void key_admin::run_key_command(const std::string& org, const std::vector<std::s
                                 bool keep_key) {
   auto& given = commands_[org];
   if (given.running) given.running->cancel();
+  // The key it holds now, kept or not, is never repeated in a failure's reason.
+  auto held = given.key;
   if (!keep_key) given.key.reset();
   given.problem.clear();
-  given.running = std::make_shared<key_command_run>(executor_, org, argv);
+  given.running =
+      std::make_shared<key_command_run>(executor_, org, argv, key_command_timeout, std::move(held));
   spdlog::info("organization {}: running its {}", org, command_label(argv));
   given.running->start([this](const key_command_run& run) { command_done(run); });
 }

@@ -23,17 +23,34 @@ bool contains(const std::vector<T>& list, const T& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// True when the peer carries group `gid`, as its primary group or one of its
+// supplementary groups (sorted at accept: a binary search, SPEC §4 "No peer
+// can slow the others down").
+bool carries(const platform::peer_credentials& peer, gid_t gid) {
+  return peer.gid == gid || std::binary_search(peer.groups.begin(), peer.groups.end(), gid);
+}
+
 // The entry of `set` that the peer's uid, primary gid or one of its
-// supplementary groups matches, in that order. Names play no part: the
-// numbers they resolved to at load are in the set.
+// supplementary groups matches: the uid first, then the primary group, then
+// the first group of the list that the peer carries. Names play no part: the
+// numbers they resolved to at load are in the set. Costs (entries x log
+// groups), whatever the number of groups the peer carries.
 std::optional<std::pair<bool, unsigned>> matching_entry(const principal_set& set,
                                                         const platform::peer_credentials& peer) {
   if (contains(set.uids, peer.uid)) return std::pair{true, static_cast<unsigned>(peer.uid)};
   if (contains(set.gids, peer.gid)) return std::pair{false, static_cast<unsigned>(peer.gid)};
-  for (const auto group : peer.groups) {
-    if (contains(set.gids, group)) return std::pair{false, static_cast<unsigned>(group)};
+  for (const auto gid : set.gids) {
+    if (carries(peer, gid)) return std::pair{false, static_cast<unsigned>(gid)};
   }
   return std::nullopt;
+}
+
+// Adds the groups of `set` that the peer carries to `out`.
+void add_carried(const principal_set& set, const platform::peer_credentials& peer,
+                 std::vector<gid_t>& out) {
+  for (const auto gid : set.gids) {
+    if (carries(peer, gid)) out.push_back(gid);
+  }
 }
 
 template <class Id>
@@ -141,6 +158,23 @@ std::optional<org_access> access_policy::access_to(const platform::peer_credenti
   // Let in by sub-organizations alone: the rule of the first one says why.
   if (!access.root) access.via = access.sub_orgs.front().via;
   return access;
+}
+
+std::vector<gid_t> access_policy::groups_in_rules(
+    const platform::peer_credentials& peer,
+    const std::vector<std::shared_ptr<const org_settings>>& orgs) const {
+  std::vector<gid_t> found;
+  add_carried(admin_, peer, found);
+  add_carried(allow_, peer, found);
+  for (const auto& org : orgs) {
+    if (org->allow) add_carried(*org->allow, peer, found);
+    for (const auto& [alias, sub] : org->sub_organizations.entries()) {
+      if (sub.allow) add_carried(*sub.allow, peer, found);
+    }
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
 }
 
 std::optional<std::string> access_policy::user_name(uid_t uid) const {

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +79,14 @@ class access_policy {
   /// What `peer` may use of `org` and why; nullopt when it may use nothing.
   std::optional<org_access> access_to(const platform::peer_credentials& peer,
                                       const org_settings& org) const;
+
+  /// The peer's groups (primary or supplementary) that some rule names:
+  /// `admin`, the top-level `allow`, or an `allow` of one of `orgs` or of
+  /// their sub-organizations; sorted, each once (`/v1/whoami` lists them
+  /// first). Costs (rule entries x log groups).
+  std::vector<gid_t> groups_in_rules(
+      const platform::peer_credentials& peer,
+      const std::vector<std::shared_ptr<const org_settings>>& orgs) const;
 
   /// The user's name as learnt at load, or nullopt.
   std::optional<std::string> user_name(uid_t uid) const;

@@ -213,18 +213,40 @@ json name_or_null(const std::optional<std::string>& name) {
   return name ? json(*name) : json(nullptr);
 }
 
-// The groups the daemon counts for the peer: its primary group, then the
-// supplementary groups the kernel gave at connect, each once.
-json groups_json(const access_policy& access, const platform::peer_credentials& peer) {
-  std::vector<gid_t> ids{peer.gid};
-  for (const auto group : peer.groups) {
-    if (std::find(ids.begin(), ids.end(), group) == ids.end()) ids.push_back(group);
-  }
+// How many groups `/v1/whoami` lists (SPEC §4): a process may carry 65,536,
+// and an answer listing them all would cost every peer the time to build it.
+constexpr std::size_t max_whoami_groups = 64;
+
+// The groups `/v1/whoami` lists: first those that some rule names
+// (`in_rules`, sorted), then the primary group, then the other supplementary
+// groups in ascending order, each once, at most `max_whoami_groups`; names
+// learnt at load or null. Costs the groups listed, not the groups carried.
+json groups_json(const access_policy& access, const platform::peer_credentials& peer,
+                 const std::vector<gid_t>& in_rules) {
   json groups = json::array();
-  for (const auto id : ids) {
+  const auto listed = [&](gid_t id) {
+    return std::binary_search(in_rules.begin(), in_rules.end(), id);
+  };
+  const auto add = [&](gid_t id) {
     groups.push_back({{"gid", id}, {"name", name_or_null(access.group_name(id))}});
+  };
+  for (const auto id : in_rules) {
+    if (groups.size() == max_whoami_groups) return groups;
+    add(id);
+  }
+  if (groups.size() < max_whoami_groups && !listed(peer.gid)) add(peer.gid);
+  for (const auto id : peer.groups) {
+    if (groups.size() == max_whoami_groups) break;
+    if (id != peer.gid && !listed(id)) add(id);
   }
   return groups;
+}
+
+// How many groups the peer has: its primary group and its supplementary
+// groups (sorted, each once), the primary counted once.
+std::size_t groups_total(const platform::peer_credentials& peer) {
+  const bool primary_among = std::binary_search(peer.groups.begin(), peer.groups.end(), peer.gid);
+  return peer.groups.size() + (primary_among ? 0 : 1);
 }
 
 json sub_orgs_json(const std::vector<org_access::sub_org>& sub_orgs) {
@@ -588,9 +610,11 @@ api_response router::list_orgs(const api_request& request, std::string_view /*qu
 api_response router::whoami(const api_request& request, std::string_view /*query*/) {
   const auto& peer = request.peer;
   json orgs = json::array();
+  std::vector<std::shared_ptr<const org_settings>> settings;
   for (const auto& name : tokens_.org_names()) {
-    const auto org = tokens_.find_org(name);
+    auto org = tokens_.find_org(name);
     if (!org) continue;
+    settings.push_back(org);
     const auto access = access_.access_to(peer, *org);
     if (!access) continue;
     orgs.push_back({{"name", name},
@@ -599,12 +623,14 @@ api_response router::whoami(const api_request& request, std::string_view /*query
                     {"sub_orgs", sub_orgs_json(access->sub_orgs)},
                     {"any_sub_org", access->any_sub_org}});
   }
-  return json_response(200, {{"uid", peer.uid},
-                             {"user", name_or_null(access_.user_name(peer.uid))},
-                             {"gid", peer.gid},
-                             {"groups", groups_json(access_, peer)},
-                             {"admin", access_.is_admin(peer)},
-                             {"orgs", std::move(orgs)}});
+  return json_response(
+      200, {{"uid", peer.uid},
+            {"user", name_or_null(access_.user_name(peer.uid))},
+            {"gid", peer.gid},
+            {"groups", groups_json(access_, peer, access_.groups_in_rules(peer, settings))},
+            {"groups_total", groups_total(peer)},
+            {"admin", access_.is_admin(peer)},
+            {"orgs", std::move(orgs)}});
 }
 
 api_response router::reload(const api_request& request, std::string_view /*query*/) {

@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
+#include <optional>
 
 namespace actoken {
 namespace {
@@ -24,6 +26,9 @@ using descriptor = net::posix::stream_descriptor;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Without a pidfd (Linux < 5.3), how often the child's exit is polled.
 constexpr auto reap_poll = std::chrono::milliseconds{20};
+// Words of a line of standard error that says what failed (SPEC §2), in
+// lower case; "No " (as in "No secret key") is matched in its own case.
+constexpr std::array<std::string_view, 4> failure_words{"error", "fail", "denied", "not found"};
 
 // Reads `pipe` into `into` up to `cap` bytes (reserved up front, so the
 // locked buffer never moves), then discards the rest until EOF: a command
@@ -121,31 +126,64 @@ net::awaitable<platform::child_exit> collect(platform::child_process& child, des
 
 bool is_printable(unsigned char c) { return c >= 0x20 && c != 0x7F && c < 0x80; }
 
-}  // namespace
+// True when `line` says what went wrong rather than warns: gpg writes
+// "gpg: WARNING: unsafe permissions on homedir" before "gpg: decryption
+// failed: No secret key".
+bool says_what_failed(std::string_view line) {
+  if (line.find("No ") != std::string_view::npos) return true;
+  std::string lower_case(line);
+  for (auto& c : lower_case) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool found = std::any_of(
+      failure_words.begin(), failure_words.end(),
+      [&](std::string_view word) { return lower_case.find(word) != std::string::npos; });
+  platform::secure_wipe(lower_case.data(), lower_case.size());
+  return found;
+}
 
-std::string sanitise_command_reason(std::string_view error_output, std::string_view key) {
-  // The first line that says something.
-  std::string_view line;
+// The line of standard error a reason is made of, with the characters nothing
+// shows removed first (`upstream::without_invisible`): the first that says
+// what failed (`says_what_failed`), else the first that says anything.
+upstream::scrubbed_text reason_line(std::string_view error_output) {
+  std::optional<upstream::scrubbed_text> first;
   while (!error_output.empty()) {
     const auto end = error_output.find('\n');
-    line = trim(error_output.substr(0, end));
-    if (!line.empty() || end == std::string_view::npos) break;
-    error_output.remove_prefix(end + 1);
+    const auto raw = error_output.substr(0, end);
+    error_output =
+        end == std::string_view::npos ? std::string_view() : error_output.substr(end + 1);
+    auto visible = upstream::without_invisible(raw);
+    upstream::scrubbed_text line(visible ? std::move(*visible) : std::string(raw));
+    const auto text = trim(line.view());
+    if (text.empty()) continue;
+    if (says_what_failed(text)) return upstream::scrubbed_text(std::string(text));
+    if (!first) first.emplace(std::string(text));
   }
-  if (!key.empty() && upstream::echoes_key(line, key)) {
-    return "(its standard error held the key; withheld)";
+  return first ? std::move(*first) : upstream::scrubbed_text(std::string());
+}
+
+}  // namespace
+
+std::string sanitise_command_reason(std::string_view error_output, std::string_view key,
+                                    std::string_view held) {
+  const auto line = reason_line(error_output);
+  // What would be shown: printable ASCII only (a control or escape character,
+  // or a byte of a multi-byte character cut short, never reaches a log line
+  // or a JSON string). It is searched whole, as is the line it comes from:
+  // whatever it dropped may have stood between the key's characters.
+  std::string shown;
+  for (const char c : line.view()) {
+    if (is_printable(static_cast<unsigned char>(c))) shown.push_back(c);
   }
-  std::string out;
-  for (const char c : line) {
-    if (out.size() >= key_command_reason_limit) {
-      out += "...";
-      break;
+  const upstream::scrubbed_text shown_text(std::move(shown));
+  for (const auto secret : {key, held}) {
+    if (secret.empty()) continue;
+    const upstream::key_finder finder(secret);
+    if (finder.found_in(line.view()) || finder.found_in(shown_text.view())) {
+      return "(its standard error held the key; withheld)";
     }
-    // ASCII only: a control or escape character, or a byte of a multi-byte
-    // character cut short, never reaches a log line or a JSON string.
-    if (is_printable(static_cast<unsigned char>(c))) out.push_back(c);
   }
-  return std::string(trim(out));
+  const auto trimmed = trim(shown_text.view());
+  if (trimmed.size() <= key_command_reason_limit) return std::string(trimmed);
+  return std::string(trimmed.substr(0, key_command_reason_limit)) + "...";
 }
 
 std::string command_label(const std::vector<std::string>& argv) {
@@ -161,10 +199,10 @@ key_command_result interpret_key_command(const std::vector<std::string>& argv,
                                          const platform::secure_buffer& output,
                                          const platform::secure_buffer& error_output,
                                          const std::optional<platform::child_exit>& ended,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, std::string_view held) {
   const auto label = command_label(argv);
   const auto first_line = trim(output.view().substr(0, output.view().find('\n')));
-  const auto reason = sanitise_command_reason(error_output.view(), first_line);
+  const auto reason = sanitise_command_reason(error_output.view(), first_line, held);
   const auto with_reason = [&reason](std::string text) {
     return reason.empty() ? text + " (nothing on standard error)" : text + ": " + reason;
   };
@@ -194,11 +232,13 @@ key_command_result interpret_key_command(const std::vector<std::string>& argv,
 }
 
 key_command_run::key_command_run(net::any_io_executor executor, std::string org,
-                                 std::vector<std::string> argv, std::chrono::milliseconds timeout)
+                                 std::vector<std::string> argv, std::chrono::milliseconds timeout,
+                                 platform::shared_key held)
     : executor_(std::move(executor)),
       org_(std::move(org)),
       argv_(std::move(argv)),
       timeout_(timeout),
+      held_(std::move(held)),
       deadline_(executor_),
       done_(executor_, std::chrono::steady_clock::time_point::max()) {}
 
@@ -278,7 +318,8 @@ net::awaitable<void> key_command_run::run(std::shared_ptr<key_command_run> /*sel
     if (cancelled_) {
       result = {nullptr, command_label(argv_) + " was stopped"};
     } else {
-      result = interpret_key_command(argv_, output, error_output, ended, timeout_);
+      result = interpret_key_command(argv_, output, error_output, ended, timeout_,
+                                     held_ ? held_->view() : std::string_view());
     }
   } catch (const std::exception& e) {
     result = {nullptr, command_label(argv_) + ": " + e.what()};

@@ -5,9 +5,10 @@
 /// holds the key, run without a shell in the background on the daemon's
 /// io_context. Its output is read straight into locked memory (at most
 /// 64 KiB; the key is the first line); it has 10 s, then its process group is
-/// killed. Exit status ≠ 0, no key or no answer in time give the reason: the
-/// first line of its standard error, sanitised, with the key withheld. The
-/// key never reaches a log, a message, a file or another program's argv.
+/// killed. Exit status ≠ 0, no key or no answer in time give the reason: a
+/// line of its standard error, sanitised, withheld when it holds the key just
+/// printed or the key the organization holds. The key never reaches a log, a
+/// message, a file or another program's argv.
 
 #include "daemon/platform/child_process.hpp"
 #include "daemon/platform/secure_memory.hpp"
@@ -49,23 +50,32 @@ struct key_command_result {
   std::string problem;
 };
 
-/// The first line of `error_output` made fit for a log line and an API
-/// message: control characters and invalid bytes dropped, at most
-/// `key_command_reason_limit` bytes; withheld whole when it holds `key` in
-/// any encoding (a command may echo what it printed). Pure.
-std::string sanitise_command_reason(std::string_view error_output, std::string_view key);
+/// The line of `error_output` a failure's reason is made of, fit for a log
+/// line and an API message (SPEC §2): the characters nothing shows removed
+/// first (U+200B, bidi marks, controls, ...), then the first line that says
+/// `error`, `fail`, `denied` or `not found` (in any case) or `No ` rather than
+/// one that only warns (`gpg: WARNING: ...`), else the first line that says
+/// anything; printable ASCII only, at most `key_command_reason_limit` bytes.
+/// Withheld whole when it holds `key` (what the command printed) or `held`
+/// (the key the organization already holds) in any encoding of
+/// upstream/key_echo.hpp, before or after what is not shown is dropped. Pure.
+std::string sanitise_command_reason(std::string_view error_output, std::string_view key,
+                                    std::string_view held = {});
 
 /// "key_command <argv0>" as messages name a command: the program only, never
 /// its arguments (they are the user's, and may be sensitive).
 std::string command_label(const std::vector<std::string>& argv);
 
 /// Turns what the command wrote and how it ended into a key or a reason.
-/// `ended` is null when it was killed for taking longer than `timeout`. Pure.
+/// `ended` is null when it was killed for taking longer than `timeout`;
+/// `held`: the key the organization already holds (withheld from the reason
+/// too). Pure.
 key_command_result interpret_key_command(const std::vector<std::string>& argv,
                                          const platform::secure_buffer& output,
                                          const platform::secure_buffer& error_output,
                                          const std::optional<platform::child_exit>& ended,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout,
+                                         std::string_view held = {});
 
 /// One run of one organization's key_command; see the file comment. Waiters
 /// (`wait`) all wake when it ends; `on_done` is called first, so that they
@@ -75,9 +85,12 @@ class key_command_run : public std::enable_shared_from_this<key_command_run> {
   /// Called once, on the executor, when the run has a result (not when cancelled).
   using done_handler = std::function<void(const key_command_run&)>;
 
+  /// `held`: the key the organization holds as the command runs again (its
+  /// last good run's, or the one just rejected), never repeated in a reason.
   key_command_run(boost::asio::any_io_executor executor, std::string org,
                   std::vector<std::string> argv,
-                  std::chrono::milliseconds timeout = key_command_timeout);
+                  std::chrono::milliseconds timeout = key_command_timeout,
+                  platform::shared_key held = nullptr);
   key_command_run(const key_command_run&) = delete;
   key_command_run& operator=(const key_command_run&) = delete;
 
@@ -106,6 +119,7 @@ class key_command_run : public std::enable_shared_from_this<key_command_run> {
   std::string org_;
   std::vector<std::string> argv_;
   std::chrono::milliseconds timeout_;
+  platform::shared_key held_;
   boost::asio::steady_timer deadline_;  // fires at the timeout, or at cancel()
   boost::asio::steady_timer done_;      // cancelled when the run ends: wakes waiters
   done_handler on_done_;

@@ -16,8 +16,6 @@ namespace {
 // such entry".
 constexpr std::size_t first_buffer_size = 16 * 1024;
 constexpr std::size_t max_buffer_size = 1024 * 1024;
-// Linux's NGROUPS_MAX: no process has more supplementary groups.
-constexpr std::size_t max_groups = 65536;
 
 // Runs `lookup(data, size)`, a get*_r call, doubling `buffer` while it
 // answers ERANGE; returns the call's last answer (0 or an errno value).
@@ -46,8 +44,12 @@ std::string failure(const std::string& what, int result) {
 
 // The supplementary groups of the process connected to `fd`, as the kernel
 // recorded them at connect; empty on a kernel without SO_PEERGROUPS (< 4.13).
-std::optional<std::vector<gid_t>> peer_groups(int fd) {
-  std::vector<gid_t> groups(16);
+// When the peer has more than `limit`, nothing is copied: `more` is set to
+// how many it has, and the list comes back empty.
+std::optional<std::vector<gid_t>> peer_groups(int fd, std::size_t limit, std::size_t& more) {
+  more = 0;
+  // Room for a few first: most peers have a handful.
+  std::vector<gid_t> groups(std::min<std::size_t>(16, limit));
   for (;;) {
     auto length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
@@ -57,7 +59,11 @@ std::optional<std::vector<gid_t>> peer_groups(int fd) {
     if (errno == ENOPROTOOPT) return std::vector<gid_t>{};
     // ERANGE: `length` now says how much room the list needs (at most NGROUPS_MAX).
     const auto needed = length / sizeof(gid_t);
-    if (errno != ERANGE || needed <= groups.size() || needed > max_groups) return std::nullopt;
+    if (errno != ERANGE || needed <= groups.size() || needed > max_peer_groups) return std::nullopt;
+    if (needed > limit) {
+      more = needed;
+      return std::vector<gid_t>{};
+    }
     groups.resize(needed);
   }
 }
@@ -93,15 +99,31 @@ std::optional<std::string> lookup_by_id(Call call, char* Entry::*name, Id id) {
 
 }  // namespace
 
-std::optional<peer_credentials> peer_of(int fd) {
+std::optional<peer_credentials> peer_of(int fd, std::size_t group_limit) {
   ucred cred{};
   socklen_t length = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0 || length != sizeof cred) {
     return std::nullopt;
   }
-  auto groups = peer_groups(fd);
+  std::size_t unread = 0;
+  auto groups = peer_groups(fd, group_limit, unread);
   if (!groups) return std::nullopt;
-  return peer_credentials{cred.uid, cred.gid, std::move(*groups), cred.pid, {}};
+  peer_credentials peer{cred.uid, cred.gid, sorted_groups(std::move(*groups)), cred.pid, {}};
+  peer.groups_unread = unread;
+  return peer;
+}
+
+std::optional<std::vector<gid_t>> read_peer_groups(int fd) {
+  std::size_t unread = 0;
+  auto groups = peer_groups(fd, max_peer_groups, unread);
+  if (!groups) return std::nullopt;
+  return sorted_groups(std::move(*groups));
+}
+
+std::vector<gid_t> sorted_groups(std::vector<gid_t> groups) {
+  if (!std::is_sorted(groups.begin(), groups.end())) std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  return groups;
 }
 
 std::optional<uid_t> lookup_user(const std::string& name, std::string& problem) {

@@ -14,18 +14,49 @@ namespace {
 // cgroup v1 has a dozen lines. Past this the file is not one we understand.
 constexpr std::size_t max_cgroup_file = 16 * 1024;
 
-// The unit in one hierarchy's path: its last component that is a unit that
-// holds processes.
-std::optional<std::string> unit_in_path(std::string_view path) {
-  std::optional<std::string> unit;
+bool is_unit(std::string_view component) {
+  return (component.size() > 8 && component.ends_with(".service")) ||
+         (component.size() > 6 && component.ends_with(".scope"));
+}
+
+// `user@<uid>.service`: the unit of a user's own service manager.
+bool is_user_manager(std::string_view component) {
+  constexpr std::string_view prefix = "user@";
+  constexpr std::string_view suffix = ".service";
+  if (!component.starts_with(prefix) || !component.ends_with(suffix)) return false;
+  const auto uid =
+      component.substr(prefix.size(), component.size() - prefix.size() - suffix.size());
+  return !uid.empty() && uid.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// The first unit in `path` (slices skipped), as systemd's cg_path_get_unit
+// reads it: the unit systemd made, not a sub-cgroup that a delegated unit
+// named as it liked. Sets `rest` to what follows it.
+std::optional<std::string_view> first_unit(std::string_view path, std::string_view& rest) {
   while (!path.empty()) {
     const auto slash = path.find('/');
     const auto component = path.substr(0, slash);
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
-    if (component.size() > 8 && component.ends_with(".service")) unit = std::string(component);
-    if (component.size() > 6 && component.ends_with(".scope")) unit = std::string(component);
+    if (is_unit(component)) {
+      rest = path;
+      return component;
+    }
   }
-  return unit;
+  return std::nullopt;
+}
+
+// The unit in one hierarchy's path. A user's service manager delegates its
+// cgroup to the user, who may name cgroups below it anything: its unit is
+// written with it (`user@1003.service/backup.service`), so that no user can
+// make a line that looks like a system unit's.
+std::optional<std::string> unit_in_path(std::string_view path) {
+  std::string_view rest;
+  const auto unit = first_unit(path, rest);
+  if (!unit) return std::nullopt;
+  if (!is_user_manager(*unit)) return std::string(*unit);
+  std::string_view ignored;
+  const auto user_unit = first_unit(rest, ignored);
+  return user_unit ? std::string(*unit) + "/" + std::string(*user_unit) : std::string(*unit);
 }
 
 std::optional<std::string> read_link(const std::string& path) {

@@ -30,6 +30,12 @@ void secure_wipe(void* pointer, std::size_t size) noexcept;
 /// `secure_memory`).
 bool secure_memory_locked() noexcept;
 
+/// Locks one page and frees it again, so that `secure_memory_locked` (and
+/// `/v1/status`) tells the truth from the start rather than from the first
+/// key (SPEC §6); a failure is reported as any other. Returns
+/// `secure_memory_locked()`.
+bool probe_secure_memory();
+
 /// Registers `report`, called once with the reason (e.g. "mlock: Cannot
 /// allocate memory") at the first allocation that could not be locked or
 /// excluded from dumps; at once when one already failed. Later failures are

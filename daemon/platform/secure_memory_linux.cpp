@@ -63,6 +63,11 @@ void* secure_allocate(std::size_t size) {
   return pointer;
 }
 
+bool probe_secure_memory() {
+  secure_deallocate(secure_allocate(page_size()), page_size());
+  return secure_memory_locked();
+}
+
 void secure_deallocate(void* pointer, std::size_t size) noexcept {
   if (pointer == nullptr) {
     return;

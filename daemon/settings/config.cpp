@@ -1,5 +1,6 @@
 #include "daemon/settings/config.hpp"
 
+#include "common/json_cursor.hpp"
 #include "common/json_text.hpp"
 #include "common/names.hpp"
 #include "common/unique_fd.hpp"
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <set>
+#include <tuple>
 
 namespace actoken {
 namespace {
@@ -430,119 +432,146 @@ void read_organization(reader& r, const std::string& name, const json& value, or
   }
 }
 
-void read_top_level(reader& r, const json& root, config& cfg) {
-  r.only_keys(root, "",
-              {"socket",
-               "socket_mode",
-               "socket_group",
-               "key_dir",
-               "auth_url",
-               "api_version",
-               "scope",
-               "ca_file",
-               "proxy",
-               "upstream_timeout",
-               "min_ttl",
-               "refresh_before",
-               "default_token_ttl",
-               "retry_rejected_after",
-               "max_exchanges_per_minute",
-               "cache_file",
-               "max_connections",
-               "log_level",
-               "default_org",
-               "admin",
-               "allow",
-               "organizations",
-               "audit_log"});
-  const auto base = r.context().file.parent_path();
-  auto get = [&root](const char* key) -> const json* {
-    const auto it = root.find(key);
-    return it == root.end() ? nullptr : &*it;
-  };
+// The top-level keys of the config file (SPEC §2).
+constexpr std::array<std::string_view, 23> top_level_keys{"socket",
+                                                          "socket_mode",
+                                                          "socket_group",
+                                                          "key_dir",
+                                                          "auth_url",
+                                                          "api_version",
+                                                          "scope",
+                                                          "ca_file",
+                                                          "proxy",
+                                                          "upstream_timeout",
+                                                          "min_ttl",
+                                                          "refresh_before",
+                                                          "default_token_ttl",
+                                                          "retry_rejected_after",
+                                                          "max_exchanges_per_minute",
+                                                          "cache_file",
+                                                          "max_connections",
+                                                          "log_level",
+                                                          "default_org",
+                                                          "admin",
+                                                          "allow",
+                                                          "organizations",
+                                                          "audit_log"};
 
-  if (const auto* v = get("socket")) {
+// One top-level member's value, or null when the file does not set it.
+const json* member(const json& root, std::string_view key) {
+  const auto it = root.find(key);
+  return it == root.end() ? nullptr : &*it;
+}
+
+// `socket_mode`: an octal string of permission bits that let the daemon's
+// own user read and write.
+void read_socket_mode(reader& r, const json& value, config& cfg) {
+  const auto text = r.string(value, "socket_mode");
+  if (!text) return;
+  const bool octal = !text->empty() && text->size() <= 4 &&
+                     text->find_first_not_of("01234567") == std::string::npos;
+  if (!octal) {
+    r.problem("socket_mode", R"(must be an octal string such as "0660")");
+    return;
+  }
+  cfg.socket_mode = static_cast<unsigned>(std::stoul(*text, nullptr, 8));
+  if ((cfg.socket_mode & ~0777U) != 0) {
+    r.problem(
+        "socket_mode",
+        R"(takes permission bits only ("0600", "0660", "0666"): no setuid, setgid or sticky bit)");
+  } else if ((cfg.socket_mode & 0600U) != 0600U) {
+    r.problem("socket_mode", "must let the daemon's own user read and write (0600 bits)");
+  }
+}
+
+// Where the daemon listens, and who may connect: socket, socket_mode, socket_group.
+void read_socket(reader& r, const json& root, const std::filesystem::path& base, config& cfg) {
+  if (const auto* v = member(root, "socket")) {
     if (auto p = r.path(*v, "socket", base)) cfg.socket = *p;
   }
-  if (const auto* v = get("socket_mode")) {
-    const auto text = r.string(*v, "socket_mode");
-    if (text) {
-      const bool octal = !text->empty() && text->size() <= 4 &&
-                         text->find_first_not_of("01234567") == std::string::npos;
-      if (!octal) {
-        r.problem("socket_mode", R"(must be an octal string such as "0660")");
-      } else {
-        cfg.socket_mode = static_cast<unsigned>(std::stoul(*text, nullptr, 8));
-        if ((cfg.socket_mode & ~0777U) != 0) {
-          r.problem(
-              "socket_mode",
-              R"(takes permission bits only ("0600", "0660", "0666"): no setuid, setgid or sticky bit)");
-        } else if ((cfg.socket_mode & 0600U) != 0600U) {
-          r.problem("socket_mode", "must let the daemon's own user read and write (0600 bits)");
-        }
-      }
-    }
-  }
-  if (const auto* v = get("socket_group")) {
+  if (const auto* v = member(root, "socket_mode")) read_socket_mode(r, *v, cfg);
+  if (const auto* v = member(root, "socket_group")) {
     cfg.socket_group = r.string(*v, "socket_group");
     if (cfg.socket_group && cfg.socket_group->empty()) {
       r.problem("socket_group", "must not be empty");
     }
   }
-  if (const auto* v = get("key_dir")) {
-    if (auto p = r.path(*v, "key_dir", base)) cfg.key_dir = *p;
+}
+
+// `proxy`: the URL may hold a password (SPEC §6), so it was taken out of the
+// text into locked memory before the text was parsed (`take_proxy`); the
+// tree holds only the blank left in its place. A text the cursor could not
+// walk keeps it there, and it is read from the tree.
+void read_proxy(reader& r, const json& value, std::optional<platform::secure_buffer>& taken,
+                config& cfg) {
+  if (!value.is_string()) {
+    r.problem("proxy", "must be a string");
+    return;
   }
-  if (const auto* v = get("auth_url")) {
+  if (taken) {
+    cfg.proxy = std::move(*taken);
+  } else {
+    cfg.proxy.emplace(value.get_ref<const std::string&>());
+  }
+  // Parsed as the exchange will parse it; the text is never repeated.
+  const auto text = cfg.proxy->view();
+  if (!text.empty() && (!text.starts_with("http://") || !upstream::parse_proxy_url(text))) {
+    r.problem("proxy", "must be an http://[user:pass@]host[:port] URL");
+  }
+}
+
+// The auth server and how to reach it: auth_url, api_version, scope, ca_file, proxy.
+void read_upstream(reader& r, const json& root, const std::filesystem::path& base,
+                   std::optional<platform::secure_buffer>& taken_proxy, config& cfg) {
+  if (const auto* v = member(root, "auth_url")) {
     if (auto url = r.https_url(*v, "auth_url")) cfg.auth_url = *url;
   }
-  if (const auto* v = get("api_version")) {
+  if (const auto* v = member(root, "api_version")) {
     if (auto version = r.api_version(*v, "api_version")) cfg.api_version = *version;
   }
-  if (const auto* v = get("scope")) {
+  if (const auto* v = member(root, "scope")) {
     if (auto scope = r.string(*v, "scope")) cfg.scope = *scope;
   }
-  if (const auto* v = get("ca_file")) {
-    cfg.ca_file = r.path(*v, "ca_file", base);
-  }
-  if (const auto* v = get("proxy")) {
-    if (!v->is_string()) {
-      r.problem("proxy", "must be a string");
-    } else {
-      // Read in place, not copied: the URL may hold a password (SPEC §6).
-      const auto& text = v->get_ref<const std::string&>();
-      cfg.proxy.emplace(text);
-      // Parsed as the exchange will parse it; the text is never repeated.
-      if (!text.empty() && (text.rfind("http://", 0) != 0 || !upstream::parse_proxy_url(text))) {
-        r.problem("proxy", "must be an http://[user:pass@]host[:port] URL");
-      }
-    }
-  }
+  if (const auto* v = member(root, "ca_file")) cfg.ca_file = r.path(*v, "ca_file", base);
+  if (const auto* v = member(root, "proxy")) read_proxy(r, *v, taken_proxy, cfg);
+}
+
+// Times and budgets: the durations of SPEC §2, max_exchanges_per_minute,
+// max_connections.
+void read_limits(reader& r, const json& root, config& cfg) {
   constexpr std::int64_t day = 86400;
-  const std::pair<const char*, std::chrono::seconds*> durations[] = {
-      {"upstream_timeout", &cfg.upstream_timeout},
-      {"min_ttl", &cfg.min_ttl},
-      {"refresh_before", &cfg.refresh_before},
-      {"default_token_ttl", &cfg.default_token_ttl},
-      {"retry_rejected_after", &cfg.retry_rejected_after},
+  // key, where it goes, its least value (a timeout or lifetime of 0 is none).
+  const std::tuple<const char*, std::chrono::seconds*, std::int64_t> durations[] = {
+      {"upstream_timeout", &cfg.upstream_timeout, 1},
+      {"min_ttl", &cfg.min_ttl, 0},
+      {"refresh_before", &cfg.refresh_before, 0},
+      {"default_token_ttl", &cfg.default_token_ttl, 1},
+      {"retry_rejected_after", &cfg.retry_rejected_after, 0},
   };
-  for (const auto& [key, target] : durations) {
-    if (const auto* v = get(key)) {
-      const std::int64_t min = std::string_view(key) == "upstream_timeout" ||
-                                       std::string_view(key) == "default_token_ttl"
-                                   ? 1
-                                   : 0;
+  for (const auto& [key, target, min] : durations) {
+    if (const auto* v = member(root, key)) {
       if (auto d = r.duration(*v, key, min, day)) *target = *d;
     }
   }
-  if (const auto* v = get("max_exchanges_per_minute")) {
+  if (const auto* v = member(root, "max_exchanges_per_minute")) {
     if (auto n = r.count(*v, "max_exchanges_per_minute", 1, 100000)) {
       cfg.max_exchanges_per_minute = static_cast<unsigned>(*n);
     }
   }
-  if (const auto* v = get("cache_file")) {
-    cfg.cache_file = r.path(*v, "cache_file", base);
+  if (const auto* v = member(root, "max_connections")) {
+    if (auto n = r.count(*v, "max_connections", 1, 1000000)) {
+      cfg.max_connections = static_cast<std::size_t>(*n);
+    }
   }
-  if (const auto* v = get("audit_log")) {
+}
+
+// The files the daemon keeps: key_dir, cache_file, audit_log.
+void read_files(reader& r, const json& root, const std::filesystem::path& base, config& cfg) {
+  if (const auto* v = member(root, "key_dir")) {
+    if (auto p = r.path(*v, "key_dir", base)) cfg.key_dir = *p;
+  }
+  if (const auto* v = member(root, "cache_file")) cfg.cache_file = r.path(*v, "cache_file", base);
+  if (const auto* v = member(root, "audit_log")) {
     // "-" is the daemon's own log, not a file named "-".
     if (v->is_string() && v->get_ref<const std::string&>() == "-") {
       cfg.audit_log = "-";
@@ -550,12 +579,11 @@ void read_top_level(reader& r, const json& root, config& cfg) {
       cfg.audit_log = r.path(*v, "audit_log", base);
     }
   }
-  if (const auto* v = get("max_connections")) {
-    if (auto n = r.count(*v, "max_connections", 1, 1000000)) {
-      cfg.max_connections = static_cast<std::size_t>(*n);
-    }
-  }
-  if (const auto* v = get("log_level")) {
+}
+
+// log_level and default_org.
+void read_defaults(reader& r, const json& root, config& cfg) {
+  if (const auto* v = member(root, "log_level")) {
     if (auto level = r.string(*v, "log_level")) {
       static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
       if (levels.count(*level) == 0) {
@@ -565,28 +593,48 @@ void read_top_level(reader& r, const json& root, config& cfg) {
       }
     }
   }
-  if (const auto* v = get("default_org")) {
+  if (const auto* v = member(root, "default_org")) {
     cfg.default_org = r.string(*v, "default_org");
     if (cfg.default_org && !is_valid_org_name(*cfg.default_org)) {
       r.problem("default_org", "is not a valid organization name");
     }
   }
-  if (const auto* v = get("admin")) {
+}
+
+// Who may do what, and the organizations: admin, allow, organizations.
+void read_access(reader& r, const json& root, config& cfg) {
+  if (const auto* v = member(root, "admin")) {
     if (auto set = r.principals(*v, "admin")) cfg.admin = *set;
   }
-  if (const auto* v = get("allow")) {
+  if (const auto* v = member(root, "allow")) {
     if (auto set = r.principals(*v, "allow")) cfg.allow = *set;
   }
-  if (const auto* v = get("organizations")) {
+  if (const auto* v = member(root, "organizations")) {
     if (!v->is_object()) {
       r.problem("organizations", "must be an object of organization names");
-    } else {
-      for (const auto& [name, value] : v->items()) {
-        read_organization(r, name, value, cfg.organizations[name]);
-      }
-      check_sink_paths(r, cfg);
+      return;
+    }
+    for (const auto& [name, value] : v->items()) {
+      read_organization(r, name, value, cfg.organizations[name]);
+    }
+    check_sink_paths(r, cfg);
+  }
+}
+
+void read_top_level(reader& r, const json& root,
+                    std::optional<platform::secure_buffer>& taken_proxy, config& cfg) {
+  for (const auto& [name, value] : root.items()) {
+    if (std::find(top_level_keys.begin(), top_level_keys.end(), name) == top_level_keys.end()) {
+      r.problem(name, "unknown key");
     }
   }
+  const auto base = r.context().file.parent_path();
+  read_socket(r, root, base, cfg);
+  read_upstream(r, root, base, taken_proxy, cfg);
+  read_limits(r, root, cfg);
+  read_files(r, root, base, cfg);
+  read_defaults(r, root, cfg);
+  read_access(r, root, cfg);
 }
 
 }  // namespace
@@ -642,6 +690,34 @@ std::string config_problem::to_string() const {
   return file + ": " + shown + ": " + reason;
 }
 
+std::optional<platform::secure_buffer> take_proxy(platform::secure_buffer& text) {
+  json_cursor in(text.view(), /*comments=*/true);
+  std::optional<platform::secure_buffer> taken;
+  if (!in.skip_space() || !in.consume('{') || !in.skip_space() || in.consume('}')) return taken;
+  for (;;) {
+    std::string name;
+    if (!in.skip_space() || !in.read_string(name) || !in.skip_space() || !in.consume(':') ||
+        !in.skip_space()) {
+      return taken;
+    }
+    if (name == "proxy" && in.peek() == '"') {
+      const auto start = in.offset();
+      platform::secure_buffer value;
+      value.reserve(text.size());  // decoding never grows it: no copy is left behind
+      if (!in.read_string(value)) return taken;
+      // `""` then spaces: the same length, so the cursor's view stays valid.
+      std::fill(text.data() + start + 2, text.data() + in.offset(), ' ');
+      text.data()[start + 1] = '"';
+      taken = std::move(value);
+    } else if (!in.skip_value()) {
+      return taken;
+    }
+    if (!in.skip_space()) return taken;
+    if (in.consume('}')) return taken;
+    if (!in.consume(',')) return taken;
+  }
+}
+
 config_result parse_config(std::string_view text, const config_context& context) {
   config cfg;
   cfg.socket = context.defaults.socket;
@@ -653,14 +729,27 @@ config_result parse_config(std::string_view text, const config_context& context)
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return cfg;
   }
+  // Parsed from a copy in locked memory with the proxy URL taken out first:
+  // neither the text nor the parse holds a password once loaded (SPEC §6).
+  platform::secure_buffer copy;
+  copy.reserve(text.size());
+  copy.append(text);
+  auto taken_proxy = take_proxy(copy);
   json root;
   try {
-    root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+    root = json::parse(copy.view(), nullptr, true, /*ignore_comments=*/true);
   } catch (const json::exception& error) {
     // nlohmann's message: "[json.exception.parse_error.101] parse error at line 3, ..."
     std::string message = error.what();
     if (const auto pos = message.find("] "); pos != std::string::npos) {
       message.erase(0, pos + 2);
+    }
+    // "...; last read: '<the text of the token>'" would repeat what the file
+    // holds, a password in a malformed proxy string included: line and column
+    // say where.
+    if (const auto pos = message.find("; last read: "); pos != std::string::npos) {
+      platform::secure_wipe(message.data() + pos, message.size() - pos);
+      message.resize(pos);
     }
     r.problem("(file)", "not valid JSON: " + message);
     return r.take_problems();
@@ -669,7 +758,7 @@ config_result parse_config(std::string_view text, const config_context& context)
     r.problem("(file)", "must be a JSON object");
     return r.take_problems();
   }
-  read_top_level(r, root, cfg);
+  read_top_level(r, root, taken_proxy, cfg);
   if (!r.ok()) {
     return r.take_problems();
   }
@@ -702,7 +791,10 @@ config_result load_config(const std::filesystem::path& path, bool must_exist,
   if (info.st_size > static_cast<off_t>(max_config_size)) {
     return problem("is larger than " + std::to_string(max_config_size / 1024) + " KiB");
   }
-  std::string text(static_cast<std::size_t>(info.st_size), '\0');
+  // Wiped when done with: it may hold a proxy password.
+  platform::secure_buffer text;
+  text.reserve(static_cast<std::size_t>(info.st_size));
+  text.resize(static_cast<std::size_t>(info.st_size));
   std::size_t have = 0;
   while (have < text.size()) {
     const auto got = ::read(fd.get(), text.data() + have, text.size() - have);
@@ -712,7 +804,7 @@ config_result load_config(const std::filesystem::path& path, bool must_exist,
     have += static_cast<std::size_t>(got);
   }
   text.resize(have);
-  return parse_config(text, context);
+  return parse_config(text.view(), context);
 }
 
 }  // namespace actoken

@@ -197,8 +197,19 @@ struct config_context {
 
 using config_result = std::variant<config, std::vector<config_problem>>;
 
-/// Parses config text (JSON with `//` and `/* */` comments). Pure: no files
-/// are read; an empty text means "all defaults".
+/// Takes the top-level `proxy` string out of config `text` (JSON with
+/// comments): its value decoded into locked memory, its literal overwritten
+/// in `text` by `""` and spaces, so that the JSON library that parses the
+/// rest never holds the password (SPEC §6). The last one when there are
+/// several, as the parser keeps; nothing when there is none, or when the text
+/// is not an object this small reader can walk (the parser then says why, or
+/// reads the value itself). Pure.
+std::optional<platform::secure_buffer> take_proxy(platform::secure_buffer& text);
+
+/// Parses config text (JSON with `//` and `/* */` comments) from a copy in
+/// locked memory, the proxy URL taken out first (`take_proxy`): neither the
+/// text nor the parse holds a password once loaded. Pure: no files are read;
+/// an empty text means "all defaults".
 config_result parse_config(std::string_view text, const config_context& context);
 
 }  // namespace actoken

@@ -6,6 +6,7 @@
 #include "daemon/transport/request_reader.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,6 +27,8 @@
 #include <memory>
 #include <system_error>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace actoken::transport {
 namespace {
@@ -97,6 +100,36 @@ net::awaitable<boost::system::error_code> write_rest(
   co_return ec;
 }
 
+// Runs on the group reader's thread: the one call that may take milliseconds.
+net::awaitable<std::optional<std::vector<gid_t>>> read_groups(int fd) {
+  co_return platform::read_peer_groups(fd);
+}
+
+// One of the `max_group_heavy` places, given back when the connection (or
+// its admission) ends however it ends. The count is shared, not the
+// server's own member: a connection's coroutine frame may be destroyed after
+// the server, when the io_context goes at shutdown.
+class heavy_place {
+ public:
+  explicit heavy_place(std::shared_ptr<std::size_t> count = nullptr) noexcept
+      : count_(std::move(count)) {}
+  heavy_place(heavy_place&&) noexcept = default;
+  heavy_place& operator=(heavy_place&& other) noexcept {
+    std::swap(count_, other.count_);
+    return *this;
+  }
+  heavy_place(const heavy_place&) = delete;
+  heavy_place& operator=(const heavy_place&) = delete;
+  ~heavy_place() {
+    if (count_) --*count_;
+  }
+  /// Hands the place on (to the next `heavy_place` made from it).
+  std::shared_ptr<std::size_t> release() noexcept { return std::move(count_); }
+
+ private:
+  std::shared_ptr<std::size_t> count_;
+};
+
 }  // namespace
 
 /// One connection.
@@ -112,6 +145,7 @@ struct http_server::session {
   mono_clock::time_point idle_since = mono_clock::now();
   bool busy = false;  // a request is being answered
   std::list<std::shared_ptr<session>>::iterator position;
+  heavy_place heavy;  // held by a peer with thousands of groups
 
   // Moves the deadline. Later is free (the watchdog re-arms when it wakes);
   // earlier wakes the watchdog so it re-arms now.
@@ -147,6 +181,8 @@ http_server::http_server(net::io_context& io, api::router& router, server_limits
     : io_(io), router_(router), limits_(limits), acceptor_(io) {}
 
 http_server::~http_server() {
+  // A read in flight uses a connection's descriptor: it ends before any closes.
+  if (group_reader_) group_reader_->join();
   for (auto& s : sessions_) s->close();
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
@@ -272,30 +308,74 @@ bool http_server::admit(boost::system::error_code ec, stream::socket socket) {
     }
     return false;
   }
-  auto peer = platform::peer_of(socket.native_handle());
+  auto peer = platform::peer_of(socket.native_handle(), limits_.inline_groups);
   if (!peer) {
     spdlog::warn("dropping a connection whose peer credentials cannot be read");
     return true;
   }
+  if (peer->groups_unread > 0) {
+    defer_group_heavy(std::move(socket), std::move(*peer));
+  } else {
+    take_on(std::move(socket), std::move(*peer), nullptr);
+  }
+  return true;
+}
+
+void http_server::take_on(stream::socket socket, platform::peer_credentials peer,
+                          std::shared_ptr<std::size_t> heavy_count) {
+  heavy_place place(std::move(heavy_count));
   if (sessions_.size() >= connection_cap() && !make_room()) {
-    return true;  // every connection is busy: turn the newcomer away
+    return;  // every connection is busy: turn the newcomer away
   }
   // serve() writes synchronously first: that must return would_block, never wait.
   boost::system::error_code nb_ec;
   socket.non_blocking(true, nb_ec);
   if (nb_ec) {
     spdlog::warn("dropping a connection that cannot be made non-blocking: {}", nb_ec.message());
-    return true;
+    return;
   }
   // Once per connection, now, while the connecting process is most likely
   // still the one with this pid.
-  if (read_peer_details_) peer->details = platform::process_details_of(peer->pid);
-  auto s = std::make_shared<session>(std::move(socket), std::move(*peer));
+  if (read_peer_details_) peer.details = platform::process_details_of(peer.pid);
+  auto s = std::make_shared<session>(std::move(socket), std::move(peer));
+  s->heavy = std::move(place);
   s->deadline = mono_clock::now() + limits_.idle_timeout;
   sessions_.push_front(s);
   s->position = sessions_.begin();
   spawn_detached(io_.get_executor(), run(std::move(s)), "a connection");
-  return true;
+}
+
+void http_server::defer_group_heavy(stream::socket socket, platform::peer_credentials peer) {
+  if (*group_heavy_ >= limits_.max_group_heavy) {
+    if (mono_clock::now() - last_group_heavy_warning_ > std::chrono::seconds{10}) {
+      last_group_heavy_warning_ = mono_clock::now();
+      spdlog::warn(
+          "turning away a connection from uid {} with {} groups: {} connections of peers "
+          "with over {} groups are open already",
+          peer.uid, peer.groups_unread, *group_heavy_, limits_.inline_groups);
+    }
+    return;
+  }
+  ++*group_heavy_;
+  if (!group_reader_) group_reader_ = std::make_unique<net::thread_pool>(1);
+  spawn_detached(io_.get_executor(), read_groups_then_serve(std::move(socket), std::move(peer)),
+                 "a connection's groups");
+}
+
+net::awaitable<void> http_server::read_groups_then_serve(stream::socket socket,
+                                                         platform::peer_credentials peer) {
+  heavy_place place(group_heavy_);
+  // The serving thread goes on meanwhile; this connection waits for its groups.
+  auto groups = co_await net::co_spawn(group_reader_->get_executor(),
+                                       read_groups(socket.native_handle()), net::use_awaitable);
+  if (!groups || stopping_) {
+    if (!groups) spdlog::warn("dropping a connection whose peer groups cannot be read");
+    co_return;
+  }
+  peer.groups = std::move(*groups);
+  peer.groups_unread = 0;
+  // The place passes to the session (given back at once if it is turned away).
+  take_on(std::move(socket), std::move(peer), place.release());
 }
 
 net::awaitable<void> http_server::run(std::shared_ptr<session> s) {

@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -32,6 +33,13 @@ struct server_limits {
   std::chrono::milliseconds head_timeout{10'000};
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
+  /// A peer with more supplementary groups than this has them read on a
+  /// thread of their own, never on the serving thread: the kernel copies
+  /// 65,536 of them in milliseconds (SPEC §4 "No peer can slow the others down").
+  std::size_t inline_groups = 1024;
+  /// Connections of such peers open (or being read) at once, each holding up
+  /// to 256 KiB of groups; a newcomer past them is turned away.
+  std::size_t max_group_heavy = 16;
 };
 
 /// Serves the socket API on a listening Unix socket.
@@ -63,6 +71,17 @@ class http_server {
   /// Takes on an accepted connection (or handles accept's failure `ec`);
   /// false when accepting should pause briefly.
   bool admit(boost::system::error_code ec, net::local::stream_protocol::socket socket);
+  /// Serves a connection whose peer credentials are read, unless the cap
+  /// turns it away. `heavy_count`: the counter of the `max_group_heavy`
+  /// place it holds (given back when it ends), or null.
+  void take_on(net::local::stream_protocol::socket socket, platform::peer_credentials peer,
+               std::shared_ptr<std::size_t> heavy_count);
+  /// A peer whose many groups are still unread: read on `group_reader_`,
+  /// then taken on; turned away past `max_group_heavy`.
+  void defer_group_heavy(net::local::stream_protocol::socket socket,
+                         platform::peer_credentials peer);
+  net::awaitable<void> read_groups_then_serve(net::local::stream_protocol::socket socket,
+                                              platform::peer_credentials peer);
   net::awaitable<void> run(std::shared_ptr<session> s);
   net::awaitable<void> serve(std::shared_ptr<session> s);
   /// Awaits the router for a request it could not answer at once.
@@ -90,6 +109,12 @@ class http_server {
   std::chrono::steady_clock::time_point descriptor_cap_until_{};
   std::chrono::steady_clock::time_point last_descriptor_warning_{};
   std::chrono::steady_clock::time_point last_accept_warning_{};
+  /// Reads the groups of peers that have thousands (one thread, made when
+  /// the first such peer connects).
+  std::unique_ptr<net::thread_pool> group_reader_;
+  /// Connections holding a `max_group_heavy` place (shared with them).
+  std::shared_ptr<std::size_t> group_heavy_ = std::make_shared<std::size_t>(0);
+  std::chrono::steady_clock::time_point last_group_heavy_warning_{};
 };
 
 }  // namespace actoken::transport

@@ -20,6 +20,10 @@ namespace actoken::upstream {
 namespace {
 
 constexpr std::size_t max_error_detail = 200;
+// The longest error body searched for the key (and shown in part).
+constexpr std::size_t max_searched_body = 64 * 1024;
+constexpr std::string_view withheld_long_detail =
+    "upstream text withheld: longer than 64 KiB, not searched for the key";
 // Times beyond these are nonsense from a server (and would overflow the
 // nanosecond clock): year 2200 as Unix seconds, and ten years of lifetime.
 constexpr std::int64_t max_unix_seconds = 7'258'118'400;
@@ -67,29 +71,38 @@ std::string printable_detail(std::string_view text) {
 }
 
 // What an error body says, from `error`, `error_description`, `message`, else
-// its text; withheld whole when the key is in it in any form (SPEC §6). Both
-// the body as sent and the fields as parsed are searched: JSON escapes undone
-// by the parser may have been hiding another encoding.
+// its text; withheld whole when the key is in it in any form (SPEC §6), or
+// when it is too long to search. The
+// body as sent is searched, and the fields as parsed (JSON escapes undone by
+// the parser may have been hiding another encoding), joined as they are shown
+// and joined with nothing between them, so that a key split between two
+// fields is found too.
 std::string error_detail(std::string_view body, std::string_view key) {
-  if (echoes_key(body, key)) return std::string(withheld_detail);
+  // Searching costs the serving thread time in proportion to the text (every
+  // layer of escapes, every form of the key): a hostile server's megabyte is
+  // not searched, and none of it is shown.
+  if (body.size() > max_searched_body) return std::string(withheld_long_detail);
+  const key_finder finder(key);
+  if (finder.found_in(body)) return std::string(withheld_detail);
   const auto json = nlohmann::json::parse(body, nullptr, false);
-  if (json.is_object()) {
-    std::string detail;
-    for (const char* field : {"error", "error_description", "message"}) {
-      const auto it = json.find(field);
-      if (it != json.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
-        if (!detail.empty()) {
-          detail += ": ";
-        }
-        detail += it->get_ref<const std::string&>();
-      }
-    }
-    if (!detail.empty()) {
-      if (echoes_key(detail, key)) return std::string(withheld_detail);
-      return printable_detail(detail);
+  if (!json.is_object()) return printable_detail(body);
+  std::string detail;
+  std::string joined;
+  for (const char* field : {"error", "error_description", "message"}) {
+    const auto it = json.find(field);
+    if (it != json.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+      if (!detail.empty()) detail += ": ";
+      detail += it->get_ref<const std::string&>();
+      joined += it->get_ref<const std::string&>();
     }
   }
-  return printable_detail(body);
+  const bool withheld = finder.found_in(joined) || finder.found_in(detail);
+  platform::secure_wipe(joined.data(), joined.size());
+  if (withheld) {
+    platform::secure_wipe(detail.data(), detail.size());
+    return std::string(withheld_detail);
+  }
+  return detail.empty() ? printable_detail(body) : printable_detail(detail);
 }
 
 std::string status_sentence(errc code, unsigned status) {

@@ -1,5 +1,6 @@
 #include "daemon/upstream/key_echo.hpp"
 
+#include "common/base64.hpp"
 #include "daemon/platform/secure_memory.hpp"
 
 #include <algorithm>
@@ -157,21 +158,23 @@ std::size_t read_numeric_reference(std::string_view text, std::size_t i, std::st
   std::size_t k = i + 2;  // past "&#"
   const bool hex = k < text.size() && (text[k] == 'x' || text[k] == 'X');
   if (hex) ++k;
+  const auto digit_at = [&](std::size_t at) {
+    if (at >= text.size()) return -1;
+    return hex ? hex_value(text[at]) : (text[at] >= '0' && text[at] <= '9' ? text[at] - '0' : -1);
+  };
+  // Leading zeros, as many as there are: browsers read `&#0000000043;` as `+`.
   const std::size_t first_digit = k;
+  while (digit_at(k) == 0) ++k;
+  const std::size_t first_significant = k;
   const std::size_t max_digits = hex ? max_hex_digits : max_decimal_digits;
   std::uint32_t value = 0;
-  while (k < text.size() && k - first_digit < max_digits) {
-    const int digit =
-        hex ? hex_value(text[k]) : (text[k] >= '0' && text[k] <= '9' ? text[k] - '0' : -1);
-    if (digit < 0) break;
-    value = value * (hex ? 16U : 10U) + static_cast<std::uint32_t>(digit);
+  while (k - first_significant < max_digits && digit_at(k) >= 0) {
+    value = value * (hex ? 16U : 10U) + static_cast<std::uint32_t>(digit_at(k));
     ++k;
   }
-  // More digits than a code point has is not a reference this reads (and
-  // keeps what an open `&#` can swallow of an echo bounded).
-  const bool more_digits =
-      k < text.size() && (hex ? hex_value(text[k]) >= 0 : (text[k] >= '0' && text[k] <= '9'));
-  if (k == first_digit || more_digits || value > max_code_point) return 0;
+  // More significant digits than a code point has is not a reference this
+  // reads (and keeps what an open `&#` can swallow of an echo bounded).
+  if (k == first_digit || digit_at(k) >= 0 || value > max_code_point) return 0;
   if (k < text.size() && text[k] == ';') ++k;
   append_utf8(out, value);
   return k - i;
@@ -212,57 +215,153 @@ bool undoes(escape_kind kind, escape_kind one) noexcept {
   return kind == escape_kind::all || kind == one;
 }
 
-// Upstream text that may hold the key: wiped when done with, like the key.
-class scrubbed_text {
- public:
-  explicit scrubbed_text(std::string text) : text_(std::move(text)) {}
-  ~scrubbed_text() { platform::secure_wipe(text_.data(), text_.size()); }
-  scrubbed_text(const scrubbed_text&) = delete;
-  scrubbed_text& operator=(const scrubbed_text&) = delete;
-  std::string_view view() const noexcept { return text_; }
-
- private:
-  std::string text_;
-};
-
 // `+`, space, controls and non-ASCII bytes compare equal: a server may turn
 // `+` into a space (form decoding) and the detail shown turns the others into
-// spaces, so a key differing only there would still be readable in it.
-char comparable(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return (c == '+' || u <= 0x20 || u >= 0x7F) ? ' ' : c;
+// spaces, so a key differing only there would still be readable in it. A
+// table per byte, the same with letter case folded (hex digits mean the same
+// in either case).
+struct comparison_table {
+  std::array<char, 256> exact{};
+  std::array<char, 256> any_case{};
+};
+
+constexpr comparison_table make_comparison_table() {
+  comparison_table table;
+  for (std::size_t i = 0; i < 256; ++i) {
+    const auto c = static_cast<char>(i);
+    const char same = (c == '+' || i <= 0x20 || i >= 0x7F) ? ' ' : c;
+    table.exact[i] = same;
+    table.any_case[i] = (same >= 'A' && same <= 'Z') ? static_cast<char>(same - 'A' + 'a') : same;
+  }
+  return table;
 }
 
-// Knuth-Morris-Pratt over `comparable` characters: linear in the text
-// whatever it holds, where a naive search is quadratic on crafted input.
+constexpr comparison_table comparison = make_comparison_table();
+
+// Knuth-Morris-Pratt over comparable characters: linear in the text whatever
+// it holds, where a naive search is quadratic on crafted input. It owns its
+// needle (a form of the key, already made comparable) and wipes it.
 class key_searcher {
  public:
-  explicit key_searcher(std::string_view needle) : needle_(needle), border_(needle.size(), 0) {
+  key_searcher(std::string_view needle, bool any_case)
+      : table_(any_case ? &comparison.any_case : &comparison.exact),
+        needle_(needle),
+        border_(needle_.size(), 0) {
+    char* own = needle_.data();
+    for (std::size_t i = 0; i < needle_.size(); ++i) own[i] = compare_as(needle[i]);
     std::size_t k = 0;
     for (std::size_t i = 1; i < needle_.size(); ++i) {
-      while (k > 0 && comparable(needle_[i]) != comparable(needle_[k])) k = border_[k - 1];
-      if (comparable(needle_[i]) == comparable(needle_[k])) ++k;
+      while (k > 0 && own[i] != own[k]) k = border_[k - 1];
+      if (own[i] == own[k]) ++k;
       border_[i] = k;
     }
   }
   ~key_searcher() { platform::secure_wipe(border_.data(), border_.size() * sizeof(std::size_t)); }
+  key_searcher(key_searcher&&) = default;
+  key_searcher& operator=(key_searcher&&) = delete;
   key_searcher(const key_searcher&) = delete;
   key_searcher& operator=(const key_searcher&) = delete;
 
   bool found_in(std::string_view text) const {
+    const auto* needle = needle_.data();
+    const auto* border = border_.data();
+    const std::size_t size = needle_.size();
     std::size_t k = 0;
     for (const char c : text) {
-      while (k > 0 && comparable(c) != comparable(needle_[k])) k = border_[k - 1];
-      if (comparable(c) == comparable(needle_[k])) ++k;
-      if (k == needle_.size()) return true;
+      const char x = compare_as(c);
+      while (k > 0 && x != needle[k]) k = border[k - 1];
+      if (x == needle[k] && ++k == size) return true;
     }
     return false;
   }
 
  private:
-  std::string_view needle_;
+  char compare_as(char c) const noexcept { return (*table_)[static_cast<unsigned char>(c)]; }
+
+  const std::array<char, 256>* table_;
+  platform::secure_buffer needle_;   // wiped when freed, like the key it is made of
   std::vector<std::size_t> border_;  // length of the longest proper border of needle_[0..i]
 };
+
+// The code points nothing shows: Unicode's format characters (zero-width
+// spaces and joiners, bidi marks and isolates, the BOM, tags, ...), the other
+// default-ignorable ones (fillers, variation selectors) and the C1 controls.
+bool is_invisible(std::uint32_t c) noexcept {
+  constexpr std::array<std::pair<std::uint32_t, std::uint32_t>, 20> ranges{{
+      {0x80, 0x9F},       {0xAD, 0xAD},       {0x34F, 0x34F},     {0x61C, 0x61C},
+      {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x180B, 0x180F},   {0x200B, 0x200F},
+      {0x202A, 0x202E},   {0x2060, 0x206F},   {0x3164, 0x3164},   {0xD800, 0xDFFF},
+      {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},   {0xFFA0, 0xFFA0},   {0xFFF0, 0xFFFB},
+      {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF}, {0xFFFE, 0xFFFF},
+  }};
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [c](const auto& range) { return c >= range.first && c <= range.second; });
+}
+
+// The UTF-8 sequence at text[i]: its length and code point, or length 0 for
+// a byte that starts no whole sequence.
+std::pair<std::size_t, std::uint32_t> utf8_at(std::string_view text, std::size_t i) noexcept {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  const std::size_t length = lead >= 0xF0 && lead <= 0xF4   ? 4
+                             : lead >= 0xE0 && lead <= 0xEF ? 3
+                             : lead >= 0xC2 && lead <= 0xDF ? 2
+                                                            : 0;
+  if (length == 0 || i + length > text.size()) return {0, 0};
+  std::uint32_t c = lead & (0x7FU >> length);
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xC0U) != 0x80U) return {0, 0};
+    c = (c << 6U) | (next & 0x3FU);
+  }
+  return {length, c};
+}
+
+// The forms of the key searched for: the key itself, its base64 (standard
+// and URL-safe) at each of the three byte alignments it can have inside a
+// longer base64 text, and its hex. Each without the first characters an
+// escape left open before it may swallow (at most `max_swallowed`, keeping
+// `min_needle_size`); an encoded form shorter than that is not searched.
+std::vector<key_searcher> key_forms(std::string_view key) {
+  std::vector<key_searcher> forms;
+  forms.reserve(8);  // never moved: each form stays where it was made
+  const auto add = [&forms](std::string_view form, bool any_case, bool always) {
+    if (!always && form.size() < min_needle_size) return;
+    const std::size_t skip =
+        form.size() > min_needle_size ? std::min(max_swallowed, form.size() - min_needle_size) : 0;
+    forms.emplace_back(form.substr(skip), any_case);
+  };
+  add(key, false, true);
+  for (std::size_t offset = 0; offset < 3; ++offset) {
+    // The key after `offset` bytes of something else: only the characters
+    // made of its bits alone are fixed, whatever came before and after it.
+    platform::secure_buffer bytes;
+    bytes.reserve(offset + key.size());
+    bytes.resize(offset);
+    bytes.append(key);
+    platform::secure_buffer encoded;
+    encoded.reserve((bytes.size() + 2) / 3 * 4);
+    append_base64(bytes.view(), encoded);
+    const std::size_t first = (8 * offset + 5) / 6;
+    const std::size_t last = 8 * (offset + key.size()) / 6;  // one past
+    const auto standard = encoded.view().substr(first, last - first);
+    add(standard, false, false);
+    platform::secure_buffer url_safe(standard);
+    for (std::size_t i = 0; i < url_safe.size(); ++i) {
+      auto& c = url_safe.data()[i];
+      c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    add(url_safe.view(), false, false);
+  }
+  static constexpr std::string_view digits = "0123456789abcdef";
+  platform::secure_buffer hex;
+  hex.reserve(2 * key.size());
+  for (const char c : key) {
+    hex.push_back(digits[static_cast<unsigned char>(c) >> 4U]);
+    hex.push_back(digits[static_cast<unsigned char>(c) & 0xFU]);
+  }
+  add(hex.view(), true, false);
+  return forms;
+}
 
 }  // namespace
 
@@ -308,15 +407,62 @@ std::optional<std::string> unescape(std::string_view text, escape_kind kind) {
   return out;
 }
 
-bool echoes_key(std::string_view text, std::string_view key) {
-  if (key.size() < min_key_size) return false;
-  // The key without the first characters an open escape may have swallowed;
-  // finding that is finding the key, give or take a few characters.
-  const std::size_t skip =
-      key.size() > min_needle_size ? std::min(max_swallowed, key.size() - min_needle_size) : 0;
-  const key_searcher searcher(key.substr(skip));
-  if (searcher.found_in(text)) return true;
+scrubbed_text::~scrubbed_text() { platform::secure_wipe(text_.data(), text_.size()); }
 
+std::optional<std::string> without_invisible(std::string_view text) {
+  std::string out;
+  bool removed = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    std::size_t length = 1;
+    bool drop = u < 0x20 || u == 0x7F;
+    if (u >= 0x80) {
+      const auto [sequence, code_point] = utf8_at(text, i);
+      // A byte that starts no whole sequence shows as nothing readable either.
+      drop = sequence == 0 || is_invisible(code_point);
+      length = std::max<std::size_t>(sequence, 1);
+    }
+    if (drop && !removed) {
+      removed = true;
+      out.reserve(text.size());
+      out.append(text.substr(0, i));
+    } else if (!drop && removed) {
+      out.append(text.substr(i, length));
+    }
+    i += length;
+  }
+  if (!removed) return std::nullopt;
+  return out;
+}
+
+struct key_finder::forms {
+  std::vector<key_searcher> searchers;
+};
+
+key_finder::key_finder(std::string_view key) {
+  if (key.size() < min_key_size) return;
+  forms_ = std::make_unique<const forms>(forms{key_forms(key)});
+}
+
+key_finder::~key_finder() = default;
+
+bool key_finder::any_form_in(std::string_view text) const {
+  const auto in = [&](std::string_view t) {
+    return std::any_of(forms_->searchers.begin(), forms_->searchers.end(),
+                       [t](const key_searcher& form) { return form.found_in(t); });
+  };
+  if (in(text)) return true;
+  // Characters nothing shows may sit between the key's (`A\u200BB...`).
+  if (auto visible = without_invisible(text)) {
+    const scrubbed_text shown(std::move(*visible));
+    return in(shown.view());
+  }
+  return false;
+}
+
+bool key_finder::in_layers(std::string_view text) const {
+  if (any_form_in(text)) return true;
   constexpr std::array<escape_kind, 3> single{escape_kind::percent, escape_kind::json,
                                               escape_kind::html};
   // Each encoding alone and each one inside another (a percent-encoded key in
@@ -326,12 +472,12 @@ bool echoes_key(std::string_view text, std::string_view key) {
     auto once = unescape(text, first);
     if (!once) continue;
     const scrubbed_text decoded(std::move(*once));
-    if (searcher.found_in(decoded.view())) return true;
+    if (any_form_in(decoded.view())) return true;
     for (const auto second : single) {
       if (second == first) continue;
       if (auto twice = unescape(decoded.view(), second)) {
         const scrubbed_text decoded_twice(std::move(*twice));
-        if (searcher.found_in(decoded_twice.view())) return true;
+        if (any_form_in(decoded_twice.view())) return true;
       }
     }
   }
@@ -341,9 +487,24 @@ bool echoes_key(std::string_view text, std::string_view key) {
     auto next = unescape(layer ? layer->view() : text, escape_kind::all);
     if (!next) break;
     layer.emplace(std::move(*next));
-    if (searcher.found_in(layer->view())) return true;
+    if (any_form_in(layer->view())) return true;
   }
   return false;
+}
+
+bool key_finder::found_in(std::string_view text) const {
+  if (!forms_) return false;
+  if (in_layers(text)) return true;
+  // Characters nothing shows may also break up an escape (`%\u200B2B`).
+  if (auto visible = without_invisible(text)) {
+    const scrubbed_text shown(std::move(*visible));
+    return in_layers(shown.view());
+  }
+  return false;
+}
+
+bool echoes_key(std::string_view text, std::string_view key) {
+  return key_finder(key).found_in(text);
 }
 
 }  // namespace actoken::upstream

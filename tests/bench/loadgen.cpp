@@ -7,6 +7,9 @@
 //   --concurrent-once N   N connections send one request each at the same
 //                         moment; prints how many 200s and distinct tokens;
 //   --hold N              opens N idle connections and waits for a signal.
+// With --groups N it first becomes a process with N supplementary groups (as
+// root may: a user with 65,536 groups, SPEC §4 "No peer can slow the others
+// down"), and with --close it opens a new connection for every request.
 // Callbacks rather than coroutines: the generator must cost the shared CPU as
 // little as possible, and its own cost is the same for every server measured.
 
@@ -21,18 +24,23 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,11 +67,25 @@ struct options {
   double hold_s = 120;
   unsigned concurrent_once = 0;
   unsigned hold = 0;
+  unsigned groups = 0;  // > 0: setgroups() that many before connecting
+  bool close = false;   // `Connection: close`: a new connection per request
   bool json_output = false;
 };
 
-std::string make_request(const std::string& path) {
-  return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: actoken-loadgen\r\n\r\n";
+std::string make_request(const std::string& path, bool close = false) {
+  return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nUser-Agent: actoken-loadgen\r\n" +
+         (close ? "Connection: close\r\n" : "") + "\r\n";
+}
+
+// Becomes a process with `count` supplementary groups (gids from 100000),
+// which the kernel records for every connection made afterwards.
+void take_groups(unsigned count) {
+  std::vector<gid_t> groups(count);
+  for (unsigned i = 0; i < count; ++i) groups[i] = 100000 + i;
+  if (::setgroups(groups.size(), groups.data()) != 0) {
+    throw std::runtime_error("setgroups with " + std::to_string(count) +
+                             " groups failed (needs root): " + std::strerror(errno));
+  }
 }
 
 // Holding 1,000 connections needs more descriptors than a default soft limit may give.
@@ -125,7 +147,8 @@ class load_connection;
 
 /// One thread: its io_context, its connections, its counters.
 struct load_worker {
-  explicit load_worker(const options& o) : request(make_request(o.path)), endpoint(o.socket) {}
+  explicit load_worker(const options& o)
+      : request(make_request(o.path, o.close)), endpoint(o.socket) {}
 
   net::io_context io{1};
   std::string request;
@@ -517,12 +540,17 @@ int main(int argc, char** argv) {
   app.add_option("--hold-time", o.hold_s, "seconds --hold waits at most")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--groups", o.groups,
+                 "first become a process with N supplementary groups (root only)")
+      ->check(CLI::Range(1U, 65536U));
+  app.add_flag("--close", o.close, "a new connection for every request (Connection: close)");
   app.add_flag("--json", o.json_output, "one JSON object on stdout");
   CLI11_PARSE(app, argc, argv);
 
   ::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit();
   try {
+    if (o.groups > 0) take_groups(o.groups);
     if (o.concurrent_once > 0) return run_concurrent_once(o);
     if (o.hold > 0) return run_hold(o);
     return run_load(o);

@@ -5,9 +5,12 @@
 //   encoding wrapping status \n key \n text before \n text after...
 //
 // `encoding` is one of the stand-in's echo encodings (tests/stand_in/echo.hpp:
-// raw, percent_lower, json_u, html_named, ...), `wrapping` is `text` (the body
-// is before + echo + after), `json` (the same as a JSON error_description) or
-// `quoted` (the echo inside a JSON request quoted in the description), and
+// raw, percent_lower, json_u, html_named, html_dec_zeros, base64_offset1,
+// hex_upper, zero_width, invisible, ...), `wrapping` is `text` (the body is
+// before + echo + after), `json` (the same as a JSON error_description),
+// `quoted` (the echo inside a JSON request quoted in the description) or
+// `split` (the same text cut in two, at a point the key's bytes pick, between
+// `error` and `error_description`, or `error_description` and `message`), and
 // `status` the HTTP status; other words pick one by their bytes. The key is
 // the field with bytes outside base64 mapped into it, at least 20 characters,
 // as real keys are (shorter ones are not searched for in full; see
@@ -16,8 +19,8 @@
 // Properties: the error message never holds the key in any of the encodings;
 // it is in fact the status sentence and "upstream text withheld: it contained
 // the key", because the body did hold it; it is one printable line.
-// `echoes_key` and `unescape` never crash on the raw fields either, and
-// `unescape` never lengthens its input.
+// `echoes_key`, `unescape` and `without_invisible` never crash on the raw
+// fields either, and neither of the last two lengthens its input.
 #include "daemon/upstream/auth_codec.hpp"
 #include "daemon/upstream/key_echo.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -43,7 +46,7 @@ constexpr std::size_t min_key_size = 20;
 constexpr std::size_t max_key_size = 200;
 constexpr std::array<unsigned, 8> statuses{400, 401, 403, 404, 429, 500, 503, 418};
 
-enum class wrapping { text, json, quoted };
+enum class wrapping { text, json, quoted, split };
 
 unsigned byte_sum(std::string_view word) {
   unsigned sum = 0;
@@ -79,8 +82,10 @@ choice parse_choice(std::string_view line) {
     out.wrap = wrapping::json;
   } else if (wrap_word == "quoted") {
     out.wrap = wrapping::quoted;
+  } else if (wrap_word == "split") {
+    out.wrap = wrapping::split;
   } else {
-    out.wrap = static_cast<wrapping>(byte_sum(wrap_word) % 3);
+    out.wrap = static_cast<wrapping>(byte_sum(wrap_word) % 4);
   }
   unsigned status = 0;
   for (const char c : status_word) {
@@ -118,6 +123,14 @@ std::string make_body(const choice& how, const std::string& key, std::string_vie
         -1, ' ', false, nlohmann::json::error_handler_t::replace);
   };
   const std::string around = std::string(before) + echo + std::string(after);
+  // The two fields a split text goes into: the key's bytes pick where it is cut.
+  const auto split_fields = [&](const char* first, const char* second) {
+    // A server splits characters, not bytes: never inside a UTF-8 sequence.
+    auto cut = before.size() + byte_sum(key) % (echo.size() + 1);
+    while (cut < around.size() && (static_cast<unsigned char>(around[cut]) & 0xC0U) == 0x80U) ++cut;
+    return nlohmann::json{{first, around.substr(0, cut)}, {second, around.substr(cut)}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
   switch (how.wrap) {
     case wrapping::text:
       return around;
@@ -126,6 +139,9 @@ std::string make_body(const choice& how, const std::string& key, std::string_vie
     case wrapping::quoted:
       return as_json(std::string(before) + R"({"personalAccessKey":")" + echo + R"("})" +
                      std::string(after));
+    case wrapping::split:
+      return key.size() % 2 == 0 ? split_fields("error", "error_description")
+                                 : split_fields("error_description", "message");
   }
   return around;
 }
@@ -146,6 +162,9 @@ void check_output(const std::string& message, const std::string& key, unsigned s
 
 void check_decoders(std::string_view text, std::string_view key) {
   (void)upstream::echoes_key(text, key);
+  const auto visible = upstream::without_invisible(text);
+  ACTOKEN_FUZZ_CHECK(!visible || visible->size() < text.size(),
+                     "without_invisible removed nothing yet answered, or lengthened its input");
   for (const auto kind : {upstream::escape_kind::percent, upstream::escape_kind::json,
                           upstream::escape_kind::html, upstream::escape_kind::all}) {
     const auto out = upstream::unescape(text, kind);

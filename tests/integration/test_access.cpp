@@ -467,7 +467,7 @@ TEST_CASE("/v1/whoami: who the daemon takes each peer for, and each organization
   REQUIRE(nobody_is.status == 200);
   // The name comes from the config (resolved at load); nogroup's is not there: null.
   CHECK(nobody_is.json() == json::parse(std::string(R"({"uid":65534,"user":"nobody","gid":65534,
-      "groups":[{"gid":65534,"name":null}],"admin":false,
+      "groups":[{"gid":65534,"name":null}],"groups_total":1,"admin":false,
       "orgs":[{"name":"acme","via":"users: nobody","root":true,
                "sub_orgs":[{"alias":"mobile","id":")") +
                                         mobile_guid + R"(","via":"users: nobody"}],
@@ -507,8 +507,10 @@ TEST_CASE("/v1/whoami shows a supplementary group set with setgroups(), by its n
   world w(allow_group(name));
   const identity carrying{40006, 40006, {gid}};
   const auto who = w.as(carrying, "GET", "/v1/whoami").json();
-  CHECK(who["groups"] == json::parse(R"([{"gid":40006,"name":null},{"gid":)" + std::to_string(gid) +
-                                     R"(,"name":")" + name + R"("}])"));
+  // The group the rule names first, then the primary group.
+  CHECK(who["groups"] == json::parse(R"([{"gid":)" + std::to_string(gid) + R"(,"name":")" + name +
+                                     R"("},{"gid":40006,"name":null}])"));
+  CHECK(who["groups_total"] == 2);
   REQUIRE(who["orgs"].size() == 1);
   CHECK(who["orgs"][0]["via"] == "groups: " + name);
 }

@@ -9,9 +9,11 @@
 #include "daemon/platform/process_details.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
+#include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -461,4 +464,74 @@ TEST_CASE("docs/operations.md: the jq queries find the job that used acme's toke
                                           {{"TOKEN", token}, {"LOG", world.log_path().string()}});
   REQUIRE(by_fingerprint.exit_code == 0);
   CHECK(json::parse(by_fingerprint.out)["peer"]["pid"] == ::getpid());
+}
+
+namespace {
+
+// A cgroup hierarchy this test may make cgroups in, with the kind of line
+// /proc/PID/cgroup shows for it: the unified one (cgroup2, at /sys/fs/cgroup
+// or /sys/fs/cgroup/unified), else systemd's v1 `name=systemd`; nullopt when
+// there is none.
+std::optional<std::filesystem::path> writable_cgroup_root() {
+  for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"}) {
+    const std::filesystem::path path(root);
+    if (std::filesystem::exists(path / "cgroup.procs") && ::access(path.c_str(), W_OK) == 0) {
+      return path;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("a peer under a user's service manager is written with it: user@1003.service/...") {
+  // A user may make cgroups below their own user@.service (it is delegated to
+  // them), named as a system unit is: the line must not look like that unit's.
+  // Made here, as root, under a slice of this test's own.
+  const auto root = writable_cgroup_root();
+  if (!root) return skip_case("no cgroup hierarchy this test may write");
+  const auto slice = *root / ("actoken-test-" + std::to_string(::getpid()) + ".slice");
+  const auto manager = slice / "user@1003.service";
+  const auto unit = manager / "app.slice" / "backup-prod.service";
+  std::error_code made;
+  std::filesystem::create_directories(unit, made);
+  if (made) return skip_case("cannot make cgroups: " + made.message());
+
+  audit_world world;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Into the cgroup, then ask: the daemon reads the unit at accept.
+    const auto procs = unit / "cgroup.procs";
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0\n", 2) != 2) ::_exit(5);
+    ::close(fd);
+    const int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, world.socket().c_str(), sizeof address.sun_path - 1);
+    static constexpr char request[] =
+        "GET /v1/token?org=acme HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (::connect(sock, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+        ::send(sock, request, sizeof request - 1, MSG_NOSIGNAL) <= 0) {
+      ::_exit(6);
+    }
+    char answer[64] = {};
+    pollfd p{sock, POLLIN, 0};
+    ::_exit(::poll(&p, 1, 60000) > 0 && ::recv(sock, answer, sizeof answer, 0) > 0 ? 0 : 7);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::error_code ignored;
+  for (const auto& path : {unit, unit.parent_path(), manager, slice}) {
+    std::filesystem::remove(path, ignored);
+  }
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 5) return skip_case("cannot move a process into a cgroup here");
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  const auto lines = wait_for_lines(world.log_path(), 1);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["peer"]["pid"] == pid);
+  CHECK(lines[0]["peer"]["unit"] == "user@1003.service/backup-prod.service");
+  CHECK(lines[0]["result"] == "ok");
 }

@@ -11,6 +11,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace actoken;
 using namespace actoken::testing;
@@ -188,4 +191,84 @@ TEST_CASE("--file names another file; --json says what was written, without the 
   CHECK(result.out.find(w.token()) == std::string::npos);
   CHECK(json::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
   CHECK_FALSE(std::filesystem::exists(w.config_path()));
+}
+
+namespace {
+
+// Every entry below `folder` with its owner, mode and content: what "nothing
+// changed" is compared with.
+std::string snapshot(const std::filesystem::path& folder) {
+  std::string out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+    struct stat info {};
+    REQUIRE(::lstat(entry.path().c_str(), &info) == 0);
+    out += entry.path().string() + " " + std::to_string(info.st_uid) + " " +
+           std::to_string(info.st_mode) + " " +
+           (S_ISREG(info.st_mode) ? read_text(entry.path()) : std::string()) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("--file in another user's folder, or onto their file or link: exit 4, nothing changed") {
+  // As root, with `nobody` (65534) as the other user: a folder they own or
+  // may write is theirs to swap or read; their file or link is theirs to
+  // choose the host names of, or where the token goes (issue 24).
+  REQUIRE(::geteuid() == 0);
+  config_world w;
+  const uid_t other = 65534;
+  const auto theirs = w.home.path() / "theirs";
+  std::filesystem::create_directories(theirs);
+  REQUIRE(::chown(theirs.c_str(), other, other) == 0);
+  const std::string their_config =
+      R"({"current":"default","envs":{"default":{"API_HOSTNAME":"https://api.evil",)"
+      R"("AUTH_HOSTNAME":"https://auth.evil"}}})";
+  const auto their_file = w.home.write("their-config.json", their_config, 0644);
+  REQUIRE(::chown(their_file.c_str(), other, other) == 0);
+  const auto mine = w.home.path() / "mine";
+  std::filesystem::create_directories(mine);
+  const auto shared = w.home.path() / "shared";
+  std::filesystem::create_directories(shared);
+  REQUIRE(::chmod(shared.c_str(), 0777) == 0);
+  const auto group_shared = w.home.path() / "group-shared";
+  std::filesystem::create_directories(group_shared);
+  REQUIRE(::chown(group_shared.c_str(), 0, other) == 0);  // nogroup: others are in it
+  REQUIRE(::chmod(group_shared.c_str(), 0770) == 0);
+  std::filesystem::create_symlink(their_file, mine / "linked-to-theirs.json");
+  std::filesystem::create_symlink(w.home.path() / "mine" / "new.json", mine / "their-link.json");
+  REQUIRE(::lchown((mine / "their-link.json").c_str(), other, other) == 0);
+  std::filesystem::copy_file(their_file, mine / "their-file.json");
+  REQUIRE(::chown((mine / "their-file.json").c_str(), other, other) == 0);
+
+  const std::vector<std::pair<std::filesystem::path, std::string>> refusals{
+      {theirs / "config.json", "its folder " + theirs.string() + " belongs to uid 65534"},
+      {theirs / "deeper" / "config.json",
+       "the folder " + theirs.string() + ", where it would make folders, belongs to uid 65534"},
+      {shared / "config.json",
+       "its folder " + shared.string() + " is writable by others (mode 0777)"},
+      {group_shared / "config.json",
+       "its folder " + group_shared.string() + " is writable by its group, gid 65534 (mode 0770)"},
+      {mine / "their-file.json", "it belongs to uid 65534"},
+      {mine / "their-link.json", "it is a symbolic link of uid 65534"},
+      {mine / "linked-to-theirs.json", "it is a symbolic link to a file of uid 65534"},
+  };
+  const auto before = snapshot(w.home.path());
+  for (const auto& [path, why] : refusals) {
+    CAPTURE(path);
+    const auto result = w.run({"acme", "--file", path.string()});
+    CHECK(result.exit_code == 4);
+    CHECK(result.err == "actoken: refusing to change " + path.string() + ": " + why +
+                            "; another user could take the token or choose where it goes; "
+                            "nothing was changed\n");
+    CHECK(snapshot(w.home.path()) == before);
+  }
+  // Refused before the daemon was asked for anything.
+  CHECK(w.upstream.exchanges() == 0);
+  // The caller's own folder is fine, also when its group may write and that
+  // group is the caller's private one (root's `root`, with no members).
+  const auto own = w.home.path() / "mine" / "ok.json";
+  CHECK(w.run({"acme", "--file", own.string()}).exit_code == 0);
+  REQUIRE(::chmod(mine.c_str(), 0770) == 0);
+  CHECK(w.run({"acme", "--file", own.string()}).exit_code == 0);
 }

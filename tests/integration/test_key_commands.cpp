@@ -266,6 +266,66 @@ TEST_CASE("key_command: a failing command that echoes the key on stderr has its 
   check_key_nowhere(w, w.key);
 }
 
+TEST_CASE("key_command: the key spread with characters nothing shows on stderr is withheld too") {
+  // It prints the key, then fails with the key on standard error, zero-width
+  // spaces (and a right-to-left mark, an escape) between its characters:
+  // dropped from the reason shown, they would join the key again had they
+  // been dropped after the search (issue 24). Alone, and after a warning
+  // (the line that says what failed is the one shown).
+  for (const std::string before : {"", "gpg: WARNING: unsafe permissions on homedir\n"}) {
+    CAPTURE(before);
+    daemon_world w(with_config({}));
+    std::string spread;
+    for (const char c : w.key) spread += std::string(1, c) + "\xE2\x80\x8B\xE2\x80\x8F\x1B";
+    const auto error_text = w.dir.write("store/error", before + "error: key " + spread + "\n");
+    const auto secret = w.dir.write("store/acme", w.key + "\n", 0600);
+    const auto cmd =
+        script(w, "spreading",
+               "cat '" + secret.string() + "'\ncat '" + error_text.string() + "' >&2\nexit 2\n");
+    w.config["organizations"] = {{"acme", {{"key_command", {cmd}}}}};
+    w.start();
+
+    const auto reply = w.daemon->get("/v1/token?org=acme");
+    CHECK(reply.status == 409);
+    CHECK(message_of(reply).find("(its standard error held the key; withheld)") !=
+          std::string::npos);
+    check_key_nowhere(w, w.key);
+  }
+}
+
+TEST_CASE("key_command: a rerun that fails and prints the key the organization holds is withheld") {
+  // On reload the command runs again; this time it fails, and its standard
+  // error repeats the key it gave the first time: nothing on standard output
+  // to compare with, so the key the organization holds is searched for.
+  daemon_world w(with_config({}));
+  w.upstream.add_account(w.key, acme_org_id);
+  const auto secret = w.dir.write("store/acme", w.key + "\n", 0600);
+  const auto revoked = w.dir.path() / "store" / "revoked";
+  const auto cmd = script(w, "revoking",
+                          "if [ -e '" + revoked.string() +
+                              "' ]; then\n"
+                              "  echo \"error: $(cat '" +
+                              secret.string() +
+                              "') was revoked\" >&2\n"
+                              "  exit 1\nfi\ncat '" +
+                              secret.string() + "'\n");
+  w.config["organizations"] = {{"acme", {{"key_command", {cmd}}}}};
+  w.start();
+  REQUIRE(w.daemon->get("/v1/token?org=acme").status == 200);
+
+  w.dir.write("store/revoked", "");
+  w.daemon->reload();
+  http_reply reply;
+  const auto deadline = steady::now() + 15s;
+  do {
+    reply = w.daemon->get("/v1/token?org=acme&fresh=1");
+  } while (reply.status == 200 && steady::now() < deadline);
+  CHECK(reply.status == 409);
+  CHECK(message_of(reply).find("(its standard error held the key; withheld)") != std::string::npos);
+  CHECK(w.daemon->get("/v1/orgs").body.find("was revoked") == std::string::npos);
+  check_key_nowhere(w, w.key);
+}
+
 TEST_CASE("key_command: runs again on reload, and after a key_rejected rest") {
   daemon_world w(with_config({{"retry_rejected_after", 2}}));
   const std::string wrong = "wrong-key-0123456789";

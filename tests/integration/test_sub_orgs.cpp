@@ -280,8 +280,9 @@ TEST_CASE("/v1/orgs shows each peer only the tokens it may get; /v1/whoami says 
       "any_sub_org":false}])"));
   const auto web_is = w.as(web_runner, "/v1/whoami").json();
   CHECK(web_is["user"].is_null());
+  // The group a rule names first, then the primary group.
   CHECK(web_is["groups"] ==
-        json::parse(R"([{"gid":40002,"name":null},{"gid":40520,"name":null}])"));
+        json::parse(R"([{"gid":40520,"name":null},{"gid":40002,"name":null}])"));
   CHECK(web_is["orgs"][0]["root"] == false);
   CHECK(web_is["orgs"][0]["sub_orgs"] ==
         json::parse(std::string(R"([{"alias":"web","id":")") + web_id +

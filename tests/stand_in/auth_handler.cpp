@@ -57,24 +57,22 @@ outgoing_response echo_key_error(std::string_view key, echo_encoding encoding) {
   const std::string echoed = encode_echo(key, encoding);
   outgoing_response response;
   response.status = 401;
-  switch (encoding) {
-    case echo_encoding::html_dec:
-    case echo_encoding::html_hex:
-    case echo_encoding::html_hex_upper:
-    case echo_encoding::html_named:
-      response.content_type = "text/html; charset=utf-8";
-      response.body =
-          "<html><body><p>Invalid personal access key: " + echoed + "</p></body></html>";
-      break;
-    default: {
-      // The JSON encodings as a server that quotes the request it got as JSON
-      // inside its message: the escapes survive the parsing of the answer.
-      const std::string description =
-          is_json_escape(encoding) ? R"(Unknown key in {"personalAccessKey":")" + echoed + R"("})"
-                                   : "Unknown key " + echoed;
-      response.body = json{{"error", "invalid_grant"}, {"error_description", description}}.dump();
-      break;
-    }
+  if (is_html_escape(encoding)) {
+    response.content_type = "text/html; charset=utf-8";
+    response.body = "<html><body><p>Invalid personal access key: " + echoed + "</p></body></html>";
+  } else if (encoding == echo_encoding::split) {
+    // Each field alone holds half the key; they are shown joined.
+    const auto half = split_point(echoed.size());
+    response.body =
+        json{{"error", "key " + echoed.substr(0, half)}, {"error_description", echoed.substr(half)}}
+            .dump();
+  } else {
+    // The JSON encodings as a server that quotes the request it got as JSON
+    // inside its message: the escapes survive the parsing of the answer.
+    const std::string description =
+        is_json_escape(encoding) ? R"(Unknown key in {"personalAccessKey":")" + echoed + R"("})"
+                                 : "Unknown key " + echoed;
+    response.body = json{{"error", "invalid_grant"}, {"error_description", description}}.dump();
   }
   return response;
 }

@@ -129,14 +129,28 @@ TEST_CASE("an executable path with a newline, quotes or bad UTF-8 stays one vali
   CHECK(odd["sub_org"] == "x y");
 }
 
-TEST_CASE("the systemd unit of a cgroup: the last .service or .scope of the unified hierarchy") {
+TEST_CASE("the systemd unit of a cgroup: the first .service or .scope of the unified hierarchy") {
   using platform::systemd_unit_of_cgroup;
   CHECK(systemd_unit_of_cgroup("0::/system.slice/gitlab-runner.service\n") ==
         "gitlab-runner.service");
-  // The user manager's own services sit below user@1000.service.
+  // The user manager's own services sit below user@1000.service, and are
+  // written with it: the user may name them anything.
   CHECK(systemd_unit_of_cgroup(
             "0::/user.slice/user-1000.slice/user@1000.service/app.slice/actoken-job.service\n") ==
-        "actoken-job.service");
+        "user@1000.service/actoken-job.service");
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1000.slice/user@1000.service/init.scope\n") ==
+        "user@1000.service/init.scope");
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1000.slice/user@1000.service\n") ==
+        "user@1000.service");
+  // A delegated unit's own sub-cgroups, whatever their names, are that unit's.
+  CHECK(systemd_unit_of_cgroup("0::/system.slice/ci-runner.service/job-42.scope\n") ==
+        "ci-runner.service");
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1003.slice/user@1003.service/app.slice/"
+                               "backup.service/sshd.service\n") ==
+        "user@1003.service/backup.service");
+  // Names that only look like a user manager's are units like any other.
+  CHECK(systemd_unit_of_cgroup("0::/system.slice/user@x.service/a.service\n") == "user@x.service");
+  CHECK(systemd_unit_of_cgroup("0::/system.slice/user@.service\n") == "user@.service");
   CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n") ==
         "session-3.scope");
   // A delegated service's sub-cgroups (Delegate=yes) are still that service's.
@@ -151,6 +165,23 @@ TEST_CASE("the systemd unit of a cgroup: the last .service or .scope of the unif
   CHECK_FALSE(systemd_unit_of_cgroup("garbage without colons\n"));
   // No final newline; a path with a colon in it.
   CHECK(systemd_unit_of_cgroup("0::/system.slice/a:b.service") == "a:b.service");
+}
+
+TEST_CASE("a user cannot write a line that looks like a system unit's (issue 24)") {
+  using platform::systemd_unit_of_cgroup;
+  // Cgroups a user makes under their own service manager, named as a system
+  // unit is, or as another user's manager.
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1003.slice/user@1003.service/app.slice/"
+                               "backup-prod.service\n") == "user@1003.service/backup-prod.service");
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1003.slice/user@1003.service/app.slice/"
+                               "user@0.service/cron.service\n") ==
+        "user@1003.service/user@0.service");
+  CHECK(systemd_unit_of_cgroup("0::/user.slice/user-1003.slice/user@1003.service/system.slice/"
+                               "cron.service\n") == "user@1003.service/cron.service");
+  const std::string v1 =
+      "1:name=systemd:/user.slice/user-1003.slice/user@1003.service/"
+      "backup-prod.service\n";
+  CHECK(systemd_unit_of_cgroup(v1) == "user@1003.service/backup-prod.service");
 }
 
 TEST_CASE("cgroup v1: the name=systemd hierarchy, also when the unified line has no unit") {

@@ -1,3 +1,4 @@
+#include "common/base64.hpp"
 #include "daemon/upstream/auth_codec.hpp"
 
 #include <doctest/doctest.h>
@@ -278,6 +279,55 @@ TEST_CASE("an error that echoes the key in any encoding is withheld whole") {
     const auto error = expect_error(interpret_response({401, body, "", ""}, now, 600s, key));
     CHECK(error.code == errc::key_rejected);
     CHECK(error.message == withheld);
+  }
+}
+
+TEST_CASE("a key split between the text fields of one answer, or hidden, is withheld whole") {
+  const std::string key = "Zq8+Kx/w3T=Ab9+cD/eF==";
+  const std::string withheld =
+      "the auth server rejected the key (HTTP 401): upstream text withheld: it contained the key";
+  const std::vector<std::string> bodies{
+      // Split between two fields (shown "Zq8+Kx/w3T: =Ab9+cD/eF=="), in either order in
+      // the body, and across all three.
+      R"({"error":"Zq8+Kx/w3T","error_description":"=Ab9+cD/eF=="})",
+      R"({"error_description":"=Ab9+cD/eF==","error":"Zq8+Kx/w3T"})",
+      R"({"error":"Zq8+K","error_description":"x/w3T=Ab9","message":"+cD/eF=="})",
+      R"({"error":"key Zq8+Kx/w3T=A","message":"b9+cD/eF== is unknown"})",
+      // Zero-width and other invisible characters between its characters.
+      "{\"error\":\"Z\\u200bq\\u200b8\\u200b+\\u200bK\\u200bx\\u200b/\\u200bw\\u200b3\\"
+      "u200bT\\u200b=A\\u2060b9\\ufeff+\\u202ecD/eF==\"}",
+      "Zq8\xE2\x80\x8B+Kx/w3T=Ab9+cD/eF==",
+      // Base64 and hex of it.
+      "key " + base64_encode(key),
+      R"({"error":"bad","message":")" + base64_encode("pat=" + key) + R"("})",
+      "5a71382b4b782f7733543d4162392b63442f65463d3d",
+      // An HTML reference with many leading zeros for each of its characters.
+      "<p>&#00000000090;&#00000000113;&#0000000056;&#00000000043;&#00000000075;&#00000000120;&#"
+      "00000000047;&#00000000119;"
+      "&#00000000051;&#00000000084;&#00000000061;&#00000000065;&#00000000098;&#00000000057;&#"
+      "00000000043;&#00000000099;"
+      "&#00000000068;&#00000000047;&#00000000101;&#00000000070;&#00000000061;&#00000000061;</p>",
+  };
+  for (const auto& body : bodies) {
+    CAPTURE(body);
+    const auto error = expect_error(interpret_response({401, body, "", ""}, now, 600s, key));
+    CHECK(error.message == withheld);
+  }
+}
+
+TEST_CASE("an error body over 64 KiB is neither searched nor shown") {
+  // Searching costs time in proportion to the text: a hostile server's
+  // megabyte would hold the serving thread; what would be shown of it is 200
+  // characters of markup anyway.
+  const std::string key = "Zq8+Kx/w3T=Ab9+cD/eF==";
+  const std::string fits(64 * 1024, 'x');
+  const auto shown = expect_error(interpret_response({502, fits, "", ""}, now, 600s, key));
+  CHECK(shown.message.find(std::string(200, 'x') + "...") != std::string::npos);
+  for (const auto& body : {fits + "y", std::string(1 << 20, 'y') + key}) {
+    const auto error = expect_error(interpret_response({502, body, "", ""}, now, 600s, key));
+    CHECK(error.message ==
+          "the auth server is unavailable (HTTP 502): upstream text withheld: longer than 64 KiB, "
+          "not searched for the key");
   }
 }
 

@@ -737,7 +737,8 @@ TEST_CASE("orgs: nothing visible but some hidden says so, not `add a key`") {
 TEST_CASE("whoami prints who the daemon takes the caller for, --json the object") {
   const std::string body =
       R"({"uid":1001,"user":"builder","gid":1001,)"
-      R"("groups":[{"gid":1001,"name":null},{"gid":2000,"name":"developers"}],"admin":false,)"
+      R"("groups":[{"gid":2000,"name":"developers"},{"gid":1001,"name":null}],"groups_total":2,)"
+      R"("admin":false,)"
       R"("orgs":[{"name":"acme","via":"users: builder","root":true,)"
       R"("sub_orgs":[{"alias":"mobile","id":"9b2f6d1e-0000-4000-8000-000000000001","via":"users: builder"},)"
       R"({"alias":null,"id":"9b2f6d1e-0000-4000-8000-000000000002","via":"groups: mobile-team"}],)"
@@ -747,12 +748,16 @@ TEST_CASE("whoami prints who the daemon takes the caller for, --json the object"
   fake_daemon daemon(
       {json_answer(200, body), json_answer(200, body),
        json_answer(200, R"({"uid":65534,"user":null,"gid":65534,)"
-                        R"("groups":[{"gid":65534,"name":null}],"admin":false,"orgs":[]})")});
+                        R"("groups":[{"gid":65534,"name":null}],"admin":false,"orgs":[]})"),
+       // A peer with 65,536 groups: the daemon lists 64 and says how many there are.
+       json_answer(200, R"({"uid":65534,"user":null,"gid":7,)"
+                        R"("groups":[{"gid":2000,"name":"developers"},{"gid":7,"name":null}],)"
+                        R"("groups_total":65536,"admin":false,"orgs":[]})")});
   harness h(daemon.socket());
   CHECK(run_command(make(command_kind::whoami), h.ctx) == 0);
   CHECK(h.out.str() ==
         "user builder (uid 1001), gid 1001\n"
-        "groups: 1001, developers (2000)\n"
+        "groups: developers (2000), 1001\n"
         "admin: no\n"
         "ORG   VIA                                                   SUB-ORGANIZATIONS\n"
         "acme  users: builder                                        mobile, "
@@ -766,6 +771,11 @@ TEST_CASE("whoami prints who the daemon takes the caller for, --json the object"
   CHECK(run_command(make(command_kind::whoami), nobody.ctx) == 0);
   CHECK(nobody.out.str() ==
         "uid 65534, gid 65534\ngroups: 65534\nadmin: no\nno organizations you may use\n");
+  harness heavy(daemon.socket());
+  CHECK(run_command(make(command_kind::whoami), heavy.ctx) == 0);
+  CHECK(heavy.out.str() ==
+        "uid 65534, gid 7\ngroups: developers (2000), 7, and 65534 more\nadmin: no\n"
+        "no organizations you may use\n");
   CHECK(request_line(daemon.requests().front()) == "GET /v1/whoami HTTP/1.1");
 }
 

@@ -35,33 +35,35 @@ struct scratch : actoken::testing::scratch_dir {
 
 }  // namespace
 
-TEST_CASE("read_whole_file: each failing call is its errno, never a partial text") {
+TEST_CASE("read_file_in: each failing call is its errno, never a partial text") {
   const scratch dir;
   const auto file = dir.write("config.json", R"({"current":"default"})");
+  const auto folder = open_checked_folder(dir.path(), ::geteuid());
+  REQUIRE(folder.fd.get() >= 0);
 
   const auto read_with = [&](const fault& planned) {
     const fault_scope f(planned);
-    auto result = read_whole_file(file, 1024);
+    auto result = read_file_in(folder, "config.json", 1024, ::geteuid());
     CHECK(f.hits() == 1);
     CHECK(result.text.empty());
     CHECK_FALSE(result.missing);
     return result.error;
   };
-  CHECK(read_with({.call = "lstat", .error = EACCES}) == EACCES);
-  CHECK(read_with({.call = "open", .error = EACCES, .path_contains = "config.json"}) == EACCES);
+  CHECK(read_with({.call = "fstatat", .error = EACCES}) == EACCES);
+  CHECK(read_with({.call = "openat", .error = EACCES, .path_contains = "config.json"}) == EACCES);
   CHECK(read_with({.call = "fstat", .error = EIO}) == EINVAL);
   CHECK(read_with({.call = "read", .error = EIO}) == EIO);
 
-  SUBCASE("a link whose target vanished between lstat and open is missing") {
-    const fault_scope f({.call = "open", .error = ENOENT, .path_contains = "config.json"});
-    const auto result = read_whole_file(file, 1024);
+  SUBCASE("a link whose target vanished between fstatat and openat is missing") {
+    const fault_scope f({.call = "openat", .error = ENOENT, .path_contains = "config.json"});
+    const auto result = read_file_in(folder, "config.json", 1024, ::geteuid());
     CHECK(result.missing);
     CHECK(result.error == 0);
   }
   SUBCASE("interrupted and short reads add up") {
     const fault_scope interrupted({.call = "read", .error = EINTR});
     const fault_scope pieces({.call = "read", .times = -1, .short_count = 4});
-    const auto result = read_whole_file(file, 1024);
+    const auto result = read_file_in(folder, "config.json", 1024, ::geteuid());
     CHECK(result.error == 0);
     CHECK(result.text == R"({"current":"default"})");
     CHECK(interrupted.hits() == 1);
@@ -69,23 +71,52 @@ TEST_CASE("read_whole_file: each failing call is its errno, never a partial text
   SUBCASE("a file that is larger when read than fstat said is EFBIG") {
     // A /proc file is a regular file whose fstat size is 0, as a file that
     // grew after the check would be.
-    const auto result = read_whole_file("/proc/self/status", 16);
-    CHECK(result.error == EFBIG);
+    const auto proc = open_checked_folder("/proc/self", 0);
+    REQUIRE(proc.fd.get() >= 0);
+    CHECK(read_file_in(proc, "status", 16, 0).error == EFBIG);
   }
 }
 
-TEST_CASE("replace_file: each failing step is named; the old file stays, no temporary is left") {
+TEST_CASE("open_checked_folder: a folder that cannot be looked at, made or opened is named") {
+  const scratch dir;
+  const auto deep = dir.path() / "a" / "b";
+  {
+    const fault_scope f({.call = "stat", .error = EACCES, .path_contains = "/a/b"});
+    CHECK(open_checked_folder(deep, ::geteuid()).problem ==
+          "cannot look at folder " + deep.string() + ": Permission denied");
+  }
+  {
+    const fault_scope f({.call = "mkdir", .error = EROFS, .path_contains = "/a/b"});
+    CHECK(open_checked_folder(deep, ::geteuid()).problem ==
+          "cannot create folder " + deep.string() + ": Read-only file system");
+  }
+  {
+    const fault_scope f({.call = "open", .error = EMFILE, .path_contains = "/a/b"});
+    const auto folder = open_checked_folder(deep, ::geteuid());
+    CHECK(folder.problem == "cannot open folder " + deep.string() + ": Too many open files");
+    CHECK(folder.fd.get() < 0);
+  }
+  const auto made = open_checked_folder(deep, ::geteuid());
+  CHECK(made.fd.get() >= 0);
+  CHECK(made.problem.empty());
+  CHECK(made.refused.empty());
+  CHECK(actoken::testing::mode_of(dir.path() / "a") == 0700);
+}
+
+TEST_CASE("replace_file_in: each failing step is named; the old file stays, no temporary is left") {
   const scratch dir;
   const auto file = dir.write("config.json", "old");
+  const auto folder = open_checked_folder(dir.path(), ::geteuid());
+  REQUIRE(folder.fd.get() >= 0);
   const auto replace_with = [&](const fault& planned) {
     const fault_scope f(planned);
-    auto problem = replace_file(file, "new");
+    auto problem = replace_file_in(folder, "config.json", file, "new");
     CHECK(f.hits() == 1);
     CHECK(slurp(file) == "old");
     CHECK(dir.entries() == 1);
     return problem.value_or("");
   };
-  CHECK(replace_with({.call = "mkostemp", .error = EACCES}) ==
+  CHECK(replace_with({.call = "openat", .error = EACCES, .path_contains = ".actoken-"}) ==
         "cannot create a temporary file in " + dir.path().string() + ": Permission denied");
   CHECK(replace_with({.call = "fchmod", .error = EPERM}) ==
         "cannot write " + file.string() + ": Operation not permitted");
@@ -94,33 +125,21 @@ TEST_CASE("replace_file: each failing step is named; the old file stays, no temp
   CHECK(replace_with({.call = "write", .short_count = 0}).starts_with("cannot write "));
   CHECK(replace_with({.call = "fsync", .error = EIO}) ==
         "cannot write " + file.string() + ": Input/output error");
-  CHECK(replace_with({.call = "rename", .error = EXDEV}) ==
+  CHECK(replace_with({.call = "renameat", .error = EXDEV}) ==
         "cannot replace " + file.string() + ": Invalid cross-device link");
 
+  SUBCASE("a temporary name already taken: another is drawn") {
+    const fault_scope f({.call = "openat", .error = EEXIST, .path_contains = ".actoken-"});
+    CHECK_FALSE(replace_file_in(folder, "config.json", file, "newer").has_value());
+    CHECK(f.hits() == 1);
+    CHECK(slurp(file) == "newer");
+  }
   SUBCASE("interrupted and short writes still write it all") {
     const fault_scope interrupted({.call = "write", .error = EINTR});
     const fault_scope pieces({.call = "write", .times = -1, .short_count = 1});
-    CHECK_FALSE(replace_file(file, "new contents").has_value());
+    CHECK_FALSE(replace_file_in(folder, "config.json", file, "new contents").has_value());
     CHECK(slurp(file) == "new contents");
     CHECK(pieces.hits() == 12);
-  }
-  SUBCASE("missing folders: one that cannot be looked at, one that cannot be made") {
-    const auto deep = dir.path() / "a" / "b" / "config.json";
-    {
-      const fault_scope f({.call = "stat", .error = EACCES, .path_contains = "/a/b"});
-      CHECK(replace_file(deep, "x").value_or("") ==
-            "cannot look at folder " + (dir.path() / "a" / "b").string() + ": Permission denied");
-    }
-    {
-      const fault_scope f({.call = "mkdir", .error = EROFS, .path_contains = "/a/b"});
-      CHECK(replace_file(deep, "x").value_or("") == "cannot create folder " +
-                                                        (dir.path() / "a" / "b").string() +
-                                                        ": Read-only file system");
-    }
-    CHECK_FALSE(fs::exists(deep));
-    CHECK_FALSE(replace_file(deep, "x").has_value());
-    CHECK(actoken::testing::mode_of(dir.path() / "a") == 0700);
-    CHECK(slurp(deep) == "x");
   }
 }
 

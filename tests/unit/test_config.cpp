@@ -261,6 +261,62 @@ TEST_CASE("proxy: parsed as the exchange parses it; the URL (and its password) n
   }
 }
 
+TEST_CASE("take_proxy: the top-level proxy URL out of the text before the JSON library sees it") {
+  const std::string text = R"(// a comment with "proxy": "not this"
+{
+  /* "proxy": "nor this" */ "socket": "/run/x.sock",
+  "organizations": {"acme": {"proxy": "nested is not top-level"}, "b": [1, {"c": null}]},
+  "pro\u0078y" : "http://bob:pw-s3cret\u0040x\/@proxy:3128", "min_ttl": 30
+})";
+  platform::secure_buffer buffer(text);
+  const auto taken = take_proxy(buffer);
+  REQUIRE(taken.has_value());
+  CHECK(taken->view() == "http://bob:pw-s3cret@x/@proxy:3128");
+  // The literal is now `""` and spaces, the rest as it was.
+  CHECK(buffer.size() == text.size());
+  CHECK(buffer.view().find("s3cret") == std::string_view::npos);
+  CHECK(buffer.view().find(R"("pro\u0078y" : "" )") != std::string_view::npos);
+  CHECK(buffer.view().find("nested is not top-level") != std::string_view::npos);
+  CHECK(buffer.view().find(R"("min_ttl": 30)") != std::string_view::npos);
+
+  // The last of two, as the parser keeps; none; a proxy that is not a string;
+  // text the cursor cannot walk (the parser reports it).
+  platform::secure_buffer two(R"({"proxy": "http://a", "proxy": "http://b"})");
+  CHECK(take_proxy(two)->view() == "http://b");
+  CHECK(two.view() == R"({"proxy": ""        , "proxy": ""        })");
+  for (const char* other :
+       {R"({"socket": "/x"})", R"({"proxy": 3})", "[1]", R"({"a": })", "", "/* open"}) {
+    platform::secure_buffer none(other);
+    CHECK_FALSE(take_proxy(none).has_value());
+    CHECK(none.view() == other);
+  }
+}
+
+TEST_CASE("proxy: read from the text taken out, also among comments and escapes") {
+  const auto cfg = parse_ok(R"({
+    // the proxy of the office
+    "proxy": /* with its password */ "http://bob:pw\u0040x@10.0.0.1:8080",
+    "min_ttl": 30})");
+  REQUIRE(cfg.proxy.has_value());
+  CHECK(cfg.proxy->view() == "http://bob:pw@x@10.0.0.1:8080");
+  CHECK(cfg.min_ttl == std::chrono::seconds{30});
+  // Not a string: the problem as before.
+  const auto problems = parse_bad(R"({"proxy": ["http://bob:pw-s3cret@proxy"]})");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].to_string() == "/etc/actoken/actokend.json: proxy: must be a string");
+}
+
+TEST_CASE("a config that is not JSON is never quoted in its problem: a proxy password stays out") {
+  // A raw control character inside the proxy string: the parser stops there,
+  // and its message would end "; last read: '\"http://bob:pw-s3cret...'".
+  const auto problems = parse_bad("{\"proxy\": \"http://bob:pw-s3cret\x01@proxy:3128\"}");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].reason.starts_with("not valid JSON: "));
+  CHECK(problems[0].reason.find("line 1") != std::string::npos);
+  CHECK(problems[0].to_string().find("s3cret") == std::string::npos);
+  CHECK(problems[0].to_string().find("last read") == std::string::npos);
+}
+
 TEST_CASE("a key that is empty or not plain text is shown quoted and escaped") {
   const auto empty = parse_bad(R"({"": 1})");
   REQUIRE(empty.size() == 1);

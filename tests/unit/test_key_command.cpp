@@ -66,6 +66,63 @@ TEST_CASE("sanitise_command_reason: a line that holds the key is withheld, in an
   CHECK(sanitise_command_reason("no such entry", key) == "no such entry");
 }
 
+TEST_CASE("sanitise_command_reason: the first line that says what failed, over a warning") {
+  CHECK(sanitise_command_reason("gpg: WARNING: unsafe permissions on homedir\n"
+                                "gpg: decryption failed: No secret key\n",
+                                "") == "gpg: decryption failed: No secret key");
+  CHECK(sanitise_command_reason("warning: x\nError: acme is not in the password store.\n", "") ==
+        "Error: acme is not in the password store.");
+  CHECK(sanitise_command_reason("note\nop: item NOT FOUND\n", "") == "op: item NOT FOUND");
+  CHECK(sanitise_command_reason("hint\nsecret-tool: Permission DENIED\n", "") ==
+        "secret-tool: Permission DENIED");
+  CHECK(sanitise_command_reason("starting\nlookup FAILED\n", "") == "lookup FAILED");
+  CHECK(sanitise_command_reason("reading store\nNo such entry\n", "") == "No such entry");
+  // "No " in its own case only: "no " is too common a word to mean a failure.
+  CHECK(sanitise_command_reason("first\nthere is no spoon\n", "") == "first");
+  // None says what failed: the first line that says anything.
+  CHECK(sanitise_command_reason("\n  \nwarning: slow\nstill slow\n", "") == "warning: slow");
+  // Characters nothing shows are removed before the line is chosen and searched.
+  CHECK(sanitise_command_reason("warning\ne\xE2\x80\x8Brror: gone\n", "") == "error: gone");
+}
+
+TEST_CASE("sanitise_command_reason: the key is searched for after what is not shown is removed") {
+  const std::string key = "Ab+Cd/Ef=Gh12345xyz";
+  std::string zero_width;
+  std::string accented;
+  std::string bidi;
+  for (const char c : key) {
+    zero_width += std::string(1, c) + "\xE2\x80\x8B";  // U+200B
+    accented += std::string(1, c) + "\xC3\xA9";        // dropped from what is shown
+    bidi += std::string(1, c) + "\xE2\x80\x8F\x1B";    // RLM and ESC
+  }
+  for (const auto& line : {zero_width, accented, bidi}) {
+    CAPTURE(line);
+    const auto reason = sanitise_command_reason("error: bad key " + line + "\n", key);
+    CHECK(reason == "(its standard error held the key; withheld)");
+  }
+  // In every encoding of SPEC §6: base64 and hex too.
+  CHECK(sanitise_command_reason("error: QWIrQ2QvRWY9R2gxMjM0NXh5eg==", key).find("withheld") !=
+        std::string::npos);
+  CHECK(sanitise_command_reason("error: 41622b43642f45663d4768313233343578797a", key)
+            .find("withheld") != std::string::npos);
+}
+
+TEST_CASE("sanitise_command_reason: the key the organization already holds is withheld too") {
+  const std::string held = "Ol+dK3y/HeLd=0123456";
+  // A rerun (on reload, or after a rest) that fails and prints the key it
+  // gave before: nothing new on standard output, the old key on standard error.
+  CHECK(sanitise_command_reason("error: " + held + " is revoked\n", "", held) ==
+        "(its standard error held the key; withheld)");
+  CHECK(sanitise_command_reason("error: Ol%2BdK3y%2FHeLd%3D0123456\n", "other-key-here", held) ==
+        "(its standard error held the key; withheld)");
+  CHECK(sanitise_command_reason("error: no such entry\n", "", held) == "error: no such entry");
+  const auto result = interpret_key_command(
+      {"pass"}, bytes(""), bytes("Error: " + held + " expired\n"), exit_code(1), 10s, held);
+  CHECK(result.key == nullptr);
+  CHECK(result.problem.find(held) == std::string::npos);
+  CHECK(result.problem.find("withheld") != std::string::npos);
+}
+
 TEST_CASE("command_label names the program only, never its arguments") {
   CHECK(command_label({"pass", "show", "appcircle/acme"}) == "key_command pass");
   CHECK(command_label({"/usr/bin/op\x1b", "read", "op://vault/acme"}) == "key_command /usr/bin/op");

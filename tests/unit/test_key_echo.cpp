@@ -2,10 +2,12 @@
 // every encoding a server might echo it in is found, alone, nested and glued
 // to the text around it; text without the key is not mistaken for it; the
 // decoders pass garbage through.
+#include "common/base64.hpp"
 #include "daemon/upstream/key_echo.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace actoken::upstream;
@@ -17,6 +19,33 @@ namespace {
 const std::string key = "AB12+cd/EFgh=ij+KLmn/op==";
 
 bool found(const std::string& text) { return echoes_key(text, key); }
+
+// `text` with `between` after each of its characters but the last.
+std::string interleaved(const std::string& text, const std::string& between) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) out += (i == 0 ? "" : between) + text[i];
+  return out;
+}
+
+std::string url_safe(std::string base64) {
+  std::replace(base64.begin(), base64.end(), '+', '-');
+  std::replace(base64.begin(), base64.end(), '/', '_');
+  return base64;
+}
+
+std::string unpadded(std::string base64) {
+  while (!base64.empty() && base64.back() == '=') base64.pop_back();
+  return base64;
+}
+
+std::string hex(const std::string& bytes, const char* digits) {
+  std::string out;
+  for (const char c : bytes) {
+    out += digits[static_cast<unsigned char>(c) >> 4];
+    out += digits[static_cast<unsigned char>(c) & 15];
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -131,7 +160,111 @@ TEST_CASE("every JSON escape and the edges of surrogates and references") {
   CHECK(unescape("&#xZ;&#65", escape_kind::html) == "&#xZ;A");
   CHECK_FALSE(unescape("&abcdefghijklmnopqrstuvwxyzabcdefgh;", escape_kind::html).has_value());
   CHECK(unescape("&AMP;&amp", escape_kind::html) == "&&");
-  CHECK(unescape("&#0000000000065;", escape_kind::html) == std::nullopt);  // too many digits
-  CHECK(found("\\u0041B12+cd/EFgh=ij+KLmn/op=="));                         // upper-case A via \u
+  // Leading zeros, any number of them; significant digits past a code point are not read.
+  CHECK(unescape("&#0000000000065;&#x00000000041;", escape_kind::html) == "AA");
+  CHECK_FALSE(unescape("&#00000099999999;", escape_kind::html).has_value());
+  CHECK(found("\\u0041B12+cd/EFgh=ij+KLmn/op=="));              // upper-case A via \u
   CHECK(found("%2541B12%2Bcd%2FEFgh%3Dij%2BKLmn%2Fop%3D%3D"));  // percent twice (all, deep)
+}
+
+TEST_CASE("HTML numeric references with any number of leading zeros, for every character") {
+  std::string decimal;
+  std::string hexadecimal;
+  for (const char c : key) {
+    decimal += "&#0000000" + std::to_string(static_cast<int>(c)) + ";";
+    hexadecimal += "&#x0000000000" + hex(std::string(1, c), "0123456789ABCDEF") + ";";
+  }
+  CHECK(found("<p>Invalid key: " + decimal + "</p>"));
+  CHECK(found("<p>Invalid key: " + hexadecimal + "</p>"));
+  CHECK(found("AB12&#0000000043;cd&#00000047EFgh=ij+KLmn/op=="));  // no `;` either
+}
+
+TEST_CASE("base64 of the key: standard and URL-safe, padded or not, at any alignment") {
+  const auto alone = actoken::base64_encode(key);
+  CHECK(found("bad key " + alone));
+  CHECK(found("bad key " + unpadded(alone)));
+  CHECK(found("bad key " + url_safe(unpadded(alone))));
+  CHECK(found("bad key " + url_safe(alone)));
+  // Inside a longer base64 text the key starts at byte 0, 1 or 2 of a group
+  // of three: what the server encoded is the request it got, say.
+  for (const std::string before :
+       {"pat=", "personalAccessKey=", "{\"personalAccessKey\":\"", "x", "xy", "xyz"}) {
+    CAPTURE(before);
+    const auto encoded = actoken::base64_encode(before + key + "&scope=openid");
+    CHECK(found("request was " + encoded));
+    CHECK(found("request was " + url_safe(unpadded(encoded))));
+    // And percent-encoded, as a form or a URL carries base64, or `+` as a space.
+    std::string percent;
+    for (const char c : encoded) {
+      percent += c == '+' ? "%2B" : c == '/' ? "%2F" : c == '=' ? "%3D" : std::string(1, c);
+    }
+    CHECK(found("request was " + percent));
+    std::string spaced = encoded;
+    std::replace(spaced.begin(), spaced.end(), '+', ' ');
+    CHECK(found("request was " + spaced));
+  }
+  // Another key's base64 is not this one's.
+  CHECK_FALSE(found(actoken::base64_encode("AB12+cd/EFgh=ij+KLmn/oq==")));
+}
+
+TEST_CASE("hex of the key, in either case, alone or inside a longer hex text") {
+  CHECK(found("key " + hex(key, "0123456789abcdef")));
+  CHECK(found("key " + hex(key, "0123456789ABCDEF")));
+  auto mixed = hex(key, "0123456789abcdef");
+  for (std::size_t i = 0; i < mixed.size(); i += 3) {
+    mixed[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(mixed[i])));
+  }
+  CHECK(found("key " + mixed));
+  CHECK(found(hex("pat=" + key + "&scope=x", "0123456789abcdef")));
+  CHECK_FALSE(found(hex("AB12+cd/EFgh=ij+KLmn/oq==", "0123456789abcdef")));
+}
+
+TEST_CASE("characters nothing shows between the key's are removed before the search") {
+  for (const std::string invisible :
+       {"json", "\xE2\x80\x8B", "\xE2\x81\xA0" /* U+2060 */, "\xEF\xBB\xBF" /* U+FEFF */,
+        "\xE2\x80\x8F" /* RLM */, "\xE2\x80\xAE" /* RLO */, "\xE2\x81\xA6" /* LRI */,
+        "\xC2\xAD" /* soft hyphen */, "\xC2\x85" /* C1 NEL */, "\x01", "\x7F", "\x1B",
+        "\xF3\xA0\x80\x81" /* a tag */, "\xEF\xB8\x8F" /* VS16 */, "\xFF" /* no UTF-8 */}) {
+    CAPTURE(invisible);
+    const auto spread = interleaved(key, invisible);
+    if (invisible == "json") {
+      // As a JSON escape: the escape undone, then the character removed.
+      CHECK(found(R"({"error_description":")" + interleaved(key, R"(\u200b)") + R"("})"));
+    } else {
+      CHECK(found("invalid key " + spread));
+    }
+  }
+  // As HTML references and percent-encoded, too.
+  CHECK(found(interleaved(key, "&#8203;")));
+  CHECK(found(interleaved(key, "%E2%80%8B")));
+  // In a base64 echo, or breaking an escape up.
+  CHECK(found(interleaved(actoken::base64_encode(key), "\xE2\x80\x8B")));
+  CHECK(
+      found("AB12%\xE2\x80\x8B"
+            "2Bcd/EFgh=ij+KLmn/op=="));
+  // Visible characters between the key's are not removed: that is not the key.
+  CHECK_FALSE(found(interleaved(key, "\xC3\xA9")));
+  CHECK_FALSE(found(interleaved(key, "-")));
+}
+
+TEST_CASE("without_invisible removes what nothing shows, and only that") {
+  CHECK_FALSE(without_invisible("plain text, caf\xC3\xA9 \xE2\x82\xAC").has_value());
+  CHECK(without_invisible("a\xE2\x80\x8B"
+                          "b\tc\nd\x7F\xC2\x9F"
+                          "e") == "abcde");
+  CHECK(without_invisible("\xEF\xBB\xBF"
+                          "BOM first") == "BOM first");
+  CHECK(without_invisible("cut \xE2\x80") == "cut ");        // a sequence cut short
+  CHECK(without_invisible("\xC0\xAFx\xED\xA0\x80") == "x");  // overlong, a surrogate
+  CHECK(without_invisible("\xE2\x80\xAE"
+                          "evil\xE2\x80\xAC") == "evil");
+}
+
+TEST_CASE("one key_finder searches many texts; a short key finds nothing") {
+  const key_finder finder(key);
+  CHECK(finder.found_in(key));
+  CHECK_FALSE(finder.found_in("nothing here"));
+  CHECK(finder.found_in(actoken::base64_encode(key)));
+  const key_finder short_key("abc");
+  CHECK_FALSE(short_key.found_in("abc"));
 }

@@ -21,6 +21,7 @@
 
 #include <doctest/doctest.h>
 
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 using namespace actoken::platform;
 using actoken::testing::fault;
@@ -584,6 +586,37 @@ TEST_CASE("lookups that find nothing are not problems, whatever errno says no en
   ::close(pair[1]);
 }
 
+TEST_CASE("peer groups: sorted and each once; past a limit left unread, then read whole") {
+  if (::geteuid() != 0) return actoken::testing::skip_case("needs root to set its own groups");
+  std::vector<gid_t> saved(static_cast<std::size_t>(::getgroups(0, nullptr)));
+  REQUIRE(::getgroups(static_cast<int>(saved.size()), saved.data()) >= 0);
+  const std::vector<gid_t> given{30, 10, 20, 10};
+  REQUIRE(::setgroups(given.size(), given.data()) == 0);
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  REQUIRE(::setgroups(saved.size(), saved.data()) == 0);  // the socket keeps what was given
+  const actoken::unique_fd a(pair[0]);
+  const actoken::unique_fd b(pair[1]);
+
+  const auto whole = peer_of(a.get());
+  REQUIRE(whole.has_value());
+  CHECK(whole->groups == std::vector<gid_t>{10, 20, 30});
+  CHECK(whole->groups_unread == 0);
+  // More than the limit: nothing copied, the count told (duplicates counted
+  // as the kernel keeps them), and read whole when asked.
+  const auto deferred = peer_of(a.get(), 3);
+  REQUIRE(deferred.has_value());
+  CHECK(deferred->groups.empty());
+  CHECK(deferred->groups_unread == 4);
+  CHECK(deferred->uid == me);
+  CHECK(read_peer_groups(a.get()) == std::vector<gid_t>{10, 20, 30});
+  CHECK(peer_of(a.get(), 4)->groups == std::vector<gid_t>{10, 20, 30});
+  {
+    const fault_scope f({.call = "getsockopt", .error = EIO});
+    CHECK_FALSE(read_peer_groups(a.get()).has_value());
+  }
+}
+
 TEST_CASE("a read-back file that grows past fstat's size; home_folder without HOME") {
   // /proc/self is root's link in root's /proc: followed, as /var/run is.
   const auto folder = walked_to("/proc/self/status");
@@ -710,4 +743,13 @@ TEST_CASE("process details: cgroup lines of every shape; a read that fails says 
     CHECK_FALSE(process_details_of(::getpid()).exe.has_value());
   }
   CHECK_FALSE(process_details_of(0).exe.has_value());
+}
+
+TEST_CASE("probe_secure_memory locks one page: a failure shows before any secret is held") {
+  {
+    const fault_scope f({.call = "mlock", .error = EPERM});
+    CHECK_FALSE(probe_secure_memory());
+    CHECK(f.hits() == 1);
+  }
+  CHECK_FALSE(secure_memory_locked());
 }

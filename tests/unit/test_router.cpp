@@ -502,9 +502,11 @@ TEST_CASE("GET /v1/whoami: who the daemon takes the peer for, and what it may us
   CHECK(builder["uid"] == 1001);
   CHECK(builder["user"] == "builder");
   CHECK(builder["gid"] == 1001);
-  // The primary group, then the supplementary groups, each once; names learnt at load or null.
-  CHECK(builder["groups"] == json::parse(R"([{"gid":1001,"name":null},
-                                             {"gid":2000,"name":"developers"}])"));
+  // The groups a rule names first, then the primary group, then the other
+  // supplementary groups, each once; names learnt at load or null.
+  CHECK(builder["groups"] == json::parse(R"([{"gid":2000,"name":"developers"},
+                                             {"gid":1001,"name":null}])"));
+  CHECK(builder["groups_total"] == 2);
   CHECK(builder["admin"] == false);
   const auto expected_orgs = json::parse(R"([
     {"name":"acme","via":"users: builder","root":true,
@@ -521,13 +523,14 @@ TEST_CASE("GET /v1/whoami: who the daemon takes the peer for, and what it may us
   CHECK(stranger["uid"] == 1002);
   CHECK(stranger["user"].is_null());  // not learnt at load: no name-service call now
   CHECK(stranger["groups"] == json::parse(R"([{"gid":1002,"name":null}])"));
+  CHECK(stranger["groups_total"] == 1);
   CHECK(stranger["admin"] == false);
   CHECK(stranger["orgs"] == json::array());
 
   // An admin by group manages keys but is on no allow list.
   const auto admin = body_of(ask(w, "GET", "/v1/whoami", admin_peer));
   CHECK(admin["admin"] == true);
-  CHECK(admin["groups"][1]["name"] == "actoken-admin");
+  CHECK(admin["groups"][0]["name"] == "actoken-admin");
   CHECK(admin["orgs"] == json::array());
 
   const auto root = body_of(ask(w, "GET", "/v1/whoami", root_peer));
@@ -540,6 +543,41 @@ TEST_CASE("GET /v1/whoami: who the daemon takes the peer for, and what it may us
   CHECK(ask(w, "GET", "/metrics")
             .body.find("actoken_requests_total{endpoint=\"whoami\",code=\"200\"} 4\n") !=
         std::string::npos);
+}
+
+TEST_CASE("GET /v1/whoami for a peer with 65,536 groups: at most 64, the rules' groups first") {
+  router_world w;
+  // A user of the developers (2000) and actoken-admin (2500) groups among
+  // 65,536 (Linux's NGROUPS_MAX), the primary group one of them.
+  std::vector<gid_t> groups;
+  for (gid_t gid = 0; gid < 65536; ++gid) groups.push_back(gid);
+  const platform::peer_credentials heavy{1005, 7, platform::sorted_groups(std::move(groups))};
+  const auto answer = ask(w, "GET", "/v1/whoami", heavy);
+  REQUIRE(answer.status == 200);
+  // 64 entries, not a 1.7 MB list.
+  CHECK(answer.body.size() < 4096);
+  const auto body = body_of(answer);
+  CHECK(body["groups_total"] == 65536);
+  const auto& listed = body["groups"];
+  REQUIRE(listed.size() == 64);
+  CHECK(listed[0] == json{{"gid", 2000}, {"name", "developers"}});
+  CHECK(listed[1] == json{{"gid", 2500}, {"name", "actoken-admin"}});
+  CHECK(listed[2] == json{{"gid", 7}, {"name", nullptr}});
+  std::vector<unsigned> rest;
+  for (std::size_t i = 3; i < listed.size(); ++i) rest.push_back(listed[i]["gid"].get<unsigned>());
+  std::vector<unsigned> expected;
+  for (unsigned gid = 0; expected.size() < 61; ++gid) {
+    if (gid != 7) expected.push_back(gid);
+  }
+  CHECK(rest == expected);
+  CHECK(body["admin"] == true);
+  CHECK(body["orgs"].size() == 2);  // beta and gamma, by the top-level allow's developers
+}
+
+TEST_CASE("sorted_groups: ascending, each once, whatever order the kernel gave") {
+  CHECK(platform::sorted_groups({5, 3, 5, 1, 3}) == std::vector<gid_t>{1, 3, 5});
+  CHECK(platform::sorted_groups({1, 2, 2, 9}) == std::vector<gid_t>{1, 2, 9});
+  CHECK(platform::sorted_groups({}).empty());
 }
 
 TEST_CASE("POST /v1/reload: admins only; the outcome is answered with 200 either way") {

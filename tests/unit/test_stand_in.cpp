@@ -466,7 +466,15 @@ TEST_CASE_FIXTURE(fixture, "echo_key: a 401 that echoes the key it was sent, enc
     const auto answer = post(server, "/auth/v3/token", body);
     CHECK(answer.result_int() == 401);
     const auto echoed = stand_in::encode_echo(root_key, encoding);
-    if (stand_in::is_json_escape(encoding)) {
+    if (encoding == stand_in::echo_encoding::split) {
+      // Half in each field: neither holds the key, the two joined do.
+      const auto fields = body_json(answer);
+      const auto error = fields.at("error").get<std::string>();
+      const auto description = fields.at("error_description").get<std::string>();
+      CHECK(error.find(echoed) == std::string::npos);
+      CHECK(description.find(echoed) == std::string::npos);
+      CHECK(error + description == "key " + echoed);
+    } else if (stand_in::is_json_escape(encoding)) {
       // Parsed, the description still holds the escapes.
       CHECK(body_json(answer).at("error_description").get<std::string>().find(echoed) !=
             std::string::npos);
@@ -489,6 +497,30 @@ TEST_CASE_FIXTURE(fixture, "echo_key: a 401 that echoes the key it was sent, enc
         "a&#X2B;b&#X2F;c&#X3D;");
   CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::html_named) ==
         "a&plus;b&sol;c&equals;");
+  CHECK(stand_in::encode_echo("a+", stand_in::echo_encoding::html_dec_zeros) ==
+        "&#00000000097;&#00000000043;");
+  CHECK(stand_in::encode_echo("a+", stand_in::echo_encoding::html_hex_zeros) ==
+        "&#x0000000061;&#x000000002b;");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::base64) == "YStiL2M9");
+  CHECK(stand_in::encode_echo("a+b/c=?", stand_in::echo_encoding::base64) == "YStiL2M9Pw==");
+  CHECK(stand_in::encode_echo("a+b/c=?", stand_in::echo_encoding::base64url) == "YStiL2M9Pw");
+  CHECK(stand_in::encode_echo("\xfb\xff", stand_in::echo_encoding::base64url) == "-_8");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::base64_offset1) == "eGErYi9jPQ==");
+  CHECK(stand_in::encode_echo("a+b/c=", stand_in::echo_encoding::base64_offset2) == "eHlhK2IvYz0=");
+  CHECK(stand_in::encode_echo("a+/", stand_in::echo_encoding::hex_lower) == "612b2f");
+  CHECK(stand_in::encode_echo("a+/", stand_in::echo_encoding::hex_upper) == "612B2F");
+  CHECK(stand_in::encode_echo("abc", stand_in::echo_encoding::zero_width) ==
+        "a\xE2\x80\x8B"
+        "b\xE2\x80\x8B"
+        "c");
+  CHECK(stand_in::encode_echo("abc", stand_in::echo_encoding::invisible) ==
+        "a\xE2\x81\xA0"
+        "b\xEF\xBB\xBF"
+        "c");
+  CHECK(stand_in::encode_echo("a+b", stand_in::echo_encoding::split) == "a+b");
+  for (const auto encoding : stand_in::all_echo_encodings) {
+    CHECK(stand_in::parse_echo_encoding(stand_in::to_string(encoding)) == encoding);
+  }
 }
 
 TEST_CASE_FIXTURE(fixture, "token_suffix and date_header change the answer as asked") {
