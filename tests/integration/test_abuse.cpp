@@ -1,5 +1,6 @@
 // Hostile and broken clients: each test checks that a well-behaved client is
 // still served promptly while the abuse goes on, and that the abuser is cut off.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_skip.hpp"
 
@@ -18,11 +19,6 @@
 #include <thread>
 #include <tuple>
 #include <utility>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 

@@ -2,6 +2,7 @@
 // real actokend runs as root, and each peer is a child process that drops to
 // another user (nobody, or a uid without a passwd entry) before it connects,
 // so the daemon sees that user in SO_PEERCRED. Needs root, as CI runs.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/peers.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_skip.hpp"
@@ -24,10 +25,6 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

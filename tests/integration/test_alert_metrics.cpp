@@ -4,6 +4,7 @@
 // states the rules look for (`backoff`, `rejected`, `error`) are what
 // actoken_org_state says of organizations really in them. The rules' logic
 // itself is proven by `promtool test rules` (tests/packaging/test_alert_rules.sh).
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 
@@ -11,9 +12,6 @@
 
 #include <regex>
 #include <set>
-
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -7,6 +7,7 @@
 // kernel refuses (RLIMIT_FSIZE) is counted in /metrics while tokens are
 // still served; `"-"` puts the lines in the daemon's own log.
 #include "daemon/platform/process_details.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
@@ -27,9 +28,6 @@
 #include <stdexcept>
 #include <thread>
 
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 // Audit lines keep their members' order when read back.
 using line_json = nlohmann::ordered_json;
 

@@ -3,6 +3,7 @@
 // real daemon against the stand-in, restarted over one cache file.
 
 #include "daemon/outputs/cache_file.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -15,11 +16,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 
 namespace {
 

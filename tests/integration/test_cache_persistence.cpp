@@ -7,6 +7,7 @@
 
 #include "daemon/keys/org_table.hpp"
 #include "daemon/outputs/cache_file.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 
@@ -21,12 +22,7 @@
 #include <string>
 #include <thread>
 
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
-namespace fs = std::filesystem;
 
 namespace {
 

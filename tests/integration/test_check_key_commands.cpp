@@ -2,6 +2,7 @@
 // start would (SPEC §2, issue 26 item 3): a working `pass` setup passes, a
 // broken one is named with the right hint — the daemon's environment and a
 // restart, never `actoken key add`, which is refused for such an organization.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
@@ -10,9 +11,6 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

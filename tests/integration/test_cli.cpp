@@ -1,14 +1,11 @@
 // Every CLI command against the real daemon, and /metrics as Prometheus text.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
 #include <regex>
 #include <sstream>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

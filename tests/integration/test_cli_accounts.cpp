@@ -11,6 +11,7 @@
 // accounts, /tmp and /run are never touched and no other test sees them. The
 // stage writes what it saw to a pipe as `key=value` lines; the test checks them.
 #include "tests/integration/harness.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/peers.hpp"
 #include "tests/integration/private_stage.hpp"
 #include "tests/test_skip.hpp"
@@ -33,11 +34,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 

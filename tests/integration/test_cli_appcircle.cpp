@@ -2,6 +2,7 @@
 // Appcircle CLI's config store at the path that CLI reads, with the token in
 // envs[current].AC_ACCESS_TOKEN, every other field kept, replaced atomically with
 // mode 0600, a symbolic link replaced and never followed, a broken file refused.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -15,9 +16,8 @@
 #include <utility>
 #include <vector>
 
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::ordered_json;
+// The Appcircle CLI's store keeps its fields in order: so do the tests that read it.
+using ordered = nlohmann::ordered_json;
 
 namespace {
 
@@ -57,11 +57,11 @@ TEST_CASE("a missing file is created with the public defaults, 0600 in 0700 fold
   CHECK(result.err.find("actoken: token for acme written to " + w.config_path().string()) !=
         std::string::npos);
   CHECK(result.err.find(w.token()) == std::string::npos);
-  const auto written = json::parse(read_text(w.config_path()));
-  CHECK(written == json::parse(R"({"current":"default","envs":{"default":{
+  const auto written = ordered::parse(read_text(w.config_path()));
+  CHECK(written == ordered::parse(R"({"current":"default","envs":{"default":{
       "API_HOSTNAME":"https://api.appcircle.io","AUTH_HOSTNAME":"https://auth.appcircle.io",
       "AC_ACCESS_TOKEN":")" + w.token() +
-                               R"("}}})"));
+                                  R"("}}})"));
   CHECK(mode_of(w.config_path()) == 0600);
   CHECK(mode_of(w.config_path().parent_path()) == 0700);
   CHECK(mode_of(w.xdg() / "@appcircle") == 0700);
@@ -81,14 +81,14 @@ TEST_CASE("without XDG_CONFIG_HOME the file is under $HOME/.config") {
   const auto result = w.run({"acme", "--min-ttl", "60"}, {{"XDG_CONFIG_HOME", ""}});
   CHECK(result.exit_code == 0);
   const auto path = w.home.path() / ".config" / "@appcircle" / "cli-nodejs" / "config.json";
-  CHECK(json::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
+  CHECK(ordered::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
 }
 
 TEST_CASE("the current environment gets the token; everything else is kept, in order") {
   config_world w;
   std::filesystem::create_directories(w.config_path().parent_path());
   ::chmod(w.config_path().parent_path().c_str(), 0755);
-  const auto before = json::parse(R"({
+  const auto before = ordered::parse(R"({
     "__internal__": {"migrations": {"version": "2.7.3"}},
     "current": "corp",
     "envs": {
@@ -115,7 +115,7 @@ TEST_CASE("the current environment gets the token; everything else is kept, in o
   CHECK(result.err.find("actoken: warning: other users may enter " +
                         w.config_path().parent_path().string() + " (mode 0755)") !=
         std::string::npos);
-  auto expected = json::parse(text);
+  auto expected = ordered::parse(text);
   expected["envs"]["corp"]["AC_ACCESS_TOKEN"] = w.token();
   const auto after = read_text(w.config_path());
   CHECK(after == expected.dump(1, '\t'));  // same fields, same order, tab-indented as conf does
@@ -139,7 +139,7 @@ TEST_CASE("a symbolic link at the path is replaced, never followed") {
   CHECK(mode_of(w.config_path()) == 0600);
   CHECK(read_text(target) == target_before);  // the token never went there
   // The link's content was the starting point: its host names are kept.
-  const auto after = json::parse(read_text(w.config_path()));
+  const auto after = ordered::parse(read_text(w.config_path()));
   CHECK(after["envs"]["default"]["API_HOSTNAME"] == "https://api.x");
   CHECK(after["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
 
@@ -183,13 +183,13 @@ TEST_CASE("--file names another file; --json says what was written, without the 
   const auto path = w.home.path() / "ci" / "appcircle.json";
   const auto result = w.run({"--json", "--file", path.string()});  // the only organization
   CHECK(result.exit_code == 0);
-  const auto summary = json::parse(result.out);
+  const auto summary = ordered::parse(result.out);
   CHECK(summary["path"] == path.string());
   CHECK(summary["environment"] == "default");
   CHECK(summary["created"] == true);
   CHECK(summary["org"] == "acme");
   CHECK(result.out.find(w.token()) == std::string::npos);
-  CHECK(json::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
+  CHECK(ordered::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
   CHECK_FALSE(std::filesystem::exists(w.config_path()));
 }
 

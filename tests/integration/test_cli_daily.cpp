@@ -1,6 +1,7 @@
 // The CLI's daily edges against the real daemon (SPEC §5): `exec ORG`, refused
 // --env names, did-you-mean, several organizations and no default, the orgs
 // table after a failed exchange, and `actoken env` read back by real shells.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -12,10 +13,6 @@
 
 #include <cstring>
 #include <fstream>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // full disk, a reader gone) is a failure, never a silent success; and colour
 // on a real terminal follows NO_COLOR and TERM. The real actoken against the
 // real daemon; test_discovery covers finding the socket, test_cli the commands.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -20,12 +21,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 

@@ -4,6 +4,7 @@
 // terminal shows while an exchange is slow (and never a pipe), `--json`
 // failures as objects on stdout, and "next try in N s" from the daemon's own
 // wait. The real actoken against the real daemon and the stand-in.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -22,12 +23,6 @@
 #include <regex>
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 

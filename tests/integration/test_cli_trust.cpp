@@ -6,6 +6,7 @@
 // the untrusted owner, and the listener drops to 65534 where the case needs it.
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
@@ -28,8 +29,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-using namespace actoken::testing;
 
 namespace {
 

@@ -4,6 +4,7 @@
 // `eval "$(actokend --detach)"` at once, the same line for all of them, and a
 // daemon that cannot become ready gives exit 1 with its log's last line.
 #include "tests/integration/detach_shells.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
 
@@ -16,9 +17,6 @@
 
 #include <chrono>
 #include <thread>
-
-using namespace actoken::testing;
-using namespace std::chrono_literals;
 
 namespace {
 

@@ -10,6 +10,7 @@
 // and /run are never touched. The stage writes what it saw to a pipe as
 // `key=value` lines; the test checks them.
 #include "tests/integration/harness.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/private_stage.hpp"
 #include "tests/test_skip.hpp"
 
@@ -33,11 +34,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 

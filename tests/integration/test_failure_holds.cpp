@@ -4,6 +4,7 @@
 // until a reload; endpoint_not_found and upstream_tls hold until a reload or a
 // change of that organization's own key or settings, never another
 // organization's, with /v1/orgs showing `state: "error"` meanwhile (issue 15).
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/tls_test_server.hpp"
 #include "tests/integration/world.hpp"
 
@@ -12,11 +13,6 @@
 #include <chrono>
 #include <string>
 #include <utility>
-
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 
 namespace {
 

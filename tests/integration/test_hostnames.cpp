@@ -4,16 +4,13 @@
 // and is matched against iPAddress names only. Every other test talks to
 // 127.0.0.1; here the stand-in's certificate names `localhost` (or another
 // host) and nothing else.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -4,6 +4,7 @@
 // and other organizations never wait for them, a token request for their
 // organization waits at most their 10 s, and the key they print reaches
 // no log, no message and no file.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
@@ -20,10 +21,6 @@
 #include <future>
 #include <thread>
 
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {

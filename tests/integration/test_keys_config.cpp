@@ -2,6 +2,7 @@
 // key files, keys added and removed through the CLI, keys the config
 // manages, sub-organizations on the wire, reload, --check-config, default_org,
 // and where secrets must never show up.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/pki.hpp"
 #include "tests/test_files.hpp"
@@ -16,10 +17,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

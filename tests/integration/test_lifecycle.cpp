@@ -7,6 +7,7 @@
 // $ACTOKEND_CONFIG names the config file. Windows come from the daemon's fixed
 // values (5 s drain, 30 s idle; daemon/app.cpp, transport/http_server.hpp)
 // with generous margins.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_env.hpp"
 #include "tests/test_files.hpp"
@@ -37,12 +38,7 @@
 #include <thread>
 #include <vector>
 
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
-namespace fs = std::filesystem;
 
 namespace {
 

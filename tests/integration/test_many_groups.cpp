@@ -5,6 +5,7 @@
 // a loop) and sent 1.7 MB back. Here the peers are forked children that
 // `setgroups()` 65,536 gids and drop to `nobody`, as root may; the daemon must
 // answer them with at most 64 groups and keep serving everyone else at once.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/peers.hpp"
 #include "tests/integration/world.hpp"
 
@@ -22,10 +23,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // to /dev/zero, a file of their own, a folder they can write — neither stalls
 // the daemon, nor moves where a key is sent, nor gets overwritten; Kubernetes
 // Secret volumes still work. The daemon runs as root; "another user" is nobody.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 
@@ -16,11 +17,6 @@
 #include <map>
 #include <set>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // its 200, a reply that is not HTTP, a head over the daemon's limit, and proxy
 // URLs that are not http://. Each time the exchange fails clearly, nothing
 // reaches the auth server, and the daemon serves on.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/connect_proxy.hpp"
 #include "tests/test_env.hpp"
@@ -11,10 +12,6 @@
 
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -6,6 +6,7 @@
 // `./deploy.sh` it runs. The config block is written where the tour says,
 // with `auth_url` and `ca_file` added so that "auth.appcircle.io" is the stand-in.
 #include "tests/integration/detach_shells.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/pki.hpp"
 #include "tests/test_files.hpp"
@@ -19,9 +20,7 @@
 #include <fstream>
 #include <regex>
 
-using namespace actoken::testing;
 namespace stand_in = actoken::stand_in;
-using json = nlohmann::json;
 
 namespace {
 

@@ -2,6 +2,7 @@
 // the failure classes of SPEC §3 (rejection, 5xx, 429, timeouts, garbage) and
 // the cache file across restarts. The real actokend and actoken against the
 // stand-in auth server over real HTTPS on 127.0.0.1.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -17,10 +18,6 @@
 #include <set>
 #include <thread>
 
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 
 namespace {

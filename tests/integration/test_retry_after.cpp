@@ -2,6 +2,7 @@
 // HTTP-date on a 429, a 429 without one, and a 503 asking for longer than
 // the backoff would wait. Windows come from the Retry-After values sent and
 // the backoff's first step (1 s, daemon/tokens/refresh_policy), with margins.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -10,10 +11,6 @@
 #include <string>
 #include <thread>
 
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 
 namespace {

@@ -4,6 +4,7 @@
 // CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0 (util-linux setpriv and prlimit), so
 // mlock fails as it does for an unprivileged user with a small limit.
 
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_skip.hpp"
 
@@ -22,9 +23,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-using namespace actoken::testing;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -128,10 +126,8 @@ TEST_CASE("memory that can be locked: secure_memory is \"locked\", and no warnin
 }
 
 TEST_CASE("memory that cannot be locked: one warning, secure_memory \"unlocked\", still serving") {
-  if (daemon_under_asan()) {
-    // ASan's mlock interceptor does nothing and reports success: nothing fails.
-    return skip_case("under AddressSanitizer, whose mlock always succeeds");
-  }
+  // ASan's mlock interceptor does nothing and reports success: nothing fails.
+  if (skipped_under_asan("whose mlock always succeeds")) return;
   const auto setpriv = find_tool("setpriv");
   const auto prlimit = find_tool("prlimit");
   if (setpriv.empty() || prlimit.empty() || ::geteuid() != 0) {
@@ -157,9 +153,7 @@ TEST_CASE("memory that cannot be locked: one warning, secure_memory \"unlocked\"
 TEST_CASE("secure_memory is probed at start: \"unlocked\" before any key when locking fails") {
   // No key anywhere: nothing secret has been allocated when /v1/status is
   // asked. The daemon locked one page at start to find out (issue 24).
-  if (daemon_under_asan()) {
-    return skip_case("under AddressSanitizer, whose mlock always succeeds");
-  }
+  if (skipped_under_asan("whose mlock always succeeds")) return;
   const auto setpriv = find_tool("setpriv");
   const auto prlimit = find_tool("prlimit");
   if (setpriv.empty() || prlimit.empty() || ::geteuid() != 0) {
@@ -186,9 +180,7 @@ TEST_CASE(
   // The config's text and its parse are wiped after loading (SPEC §6): the
   // password is taken out of the text into locked memory (excluded from
   // cores) before the JSON library parses the rest (issue 24).
-  if (daemon_under_asan()) {
-    return skip_case("under AddressSanitizer, whose mappings make a core of tens of GiB");
-  }
+  if (skipped_under_asan("whose mappings make a core of tens of GiB")) return;
   const auto gcore = find_tool("gcore");
   REQUIRE_MESSAGE(!gcore.empty(), "gcore (Debian package gdb, see scripts/bootstrap) is needed");
   const auto password = random_text(48);

@@ -4,6 +4,7 @@
 // followed, files deleted when the key goes, and a sink added by a reload.
 // Tokens live 8 s (refresh_before 3): every wait below is derived from that.
 #include "common/unique_fd.hpp"
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/peers.hpp"
 #include "tests/integration/world.hpp"
 
@@ -28,11 +29,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // validation of a key PUT's body, removing a key that is not there, the limit
 // of 100 cache keys per organization at its real size, and a JWT whose
 // payload uses base64url's own characters ('-' and '_').
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/tls_test_server.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/jwt.hpp"
@@ -15,12 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // not a socket is never replaced, a socket something else listens on is left
 // alone, a stale one is replaced (test_systemd), and socket_group is looked up
 // at start. test_transport covers the folder's rules and the socket's mode.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_files.hpp"
 
@@ -17,11 +18,6 @@
 #include <filesystem>
 #include <string>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 

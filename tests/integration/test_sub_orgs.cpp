@@ -4,6 +4,7 @@
 // root; each peer is a child that drops to another uid (nobody, uids without a
 // passwd entry, a process carrying a supplementary group set by setgroups)
 // before it connects. The stand-in counts exchanges: a refusal makes none.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/peers.hpp"
 #include "tests/integration/world.hpp"
 
@@ -13,10 +14,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -2,6 +2,7 @@
 // the syscall filter, the sysusers/tmpfiles snippets), socket activation
 // (systemd-socket-activate), sd_notify, one instance per socket, and stopping.
 // Tools that are missing here make the case pass with a MESSAGE saying so.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_env.hpp"
 #include "tests/test_skip.hpp"
@@ -25,11 +26,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 

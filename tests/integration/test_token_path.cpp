@@ -1,5 +1,6 @@
 // The token path end to end: the real actokend and actoken against the
 // stand-in auth server over real HTTPS and a real Unix socket.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 
 #include <doctest/doctest.h>
@@ -14,10 +15,6 @@
 #include <regex>
 #include <set>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -3,6 +3,7 @@
 // final mode (never chmod-ed by path), socket_mode's permission bits,
 // descriptor exhaustion, and what a key PUT leaves in the daemon's memory (a
 // real core, from gdb's gcore). Needs root, as CI runs.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_skip.hpp"
 
@@ -24,12 +25,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -344,9 +339,7 @@ TEST_CASE("out of descriptors, 100 idle connections do not lock a new client out
 TEST_CASE("a core of the daemon after a key PUT holds no copy of the key") {
   // Under AddressSanitizer the daemon maps tens of GiB (the allocator's space,
   // quarantine) that gcore would write out in full: the core test does not run.
-  if (daemon_under_asan()) {
-    return skip_case("under AddressSanitizer, whose mappings make a core of tens of GiB");
-  }
+  if (skipped_under_asan("whose mappings make a core of tens of GiB")) return;
   const auto gcore = find_tool("gcore");
   REQUIRE_MESSAGE(gcore.has_value(), "gcore (Debian package gdb, see scripts/bootstrap) is needed");
   // An organization whose name the daemon holds in ordinary heap memory: the

@@ -4,6 +4,7 @@
 // refused or bounded; and one organization's callers cannot spend another's
 // exchange budget. The real actokend and actoken against the stand-in auth
 // server over real HTTPS on 127.0.0.1.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/echo.hpp"
 #include "tests/stand_in/encoding.hpp"
@@ -13,11 +14,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using namespace std::chrono_literals;
-using json = nlohmann::json;
 
 namespace {
 

@@ -2,6 +2,7 @@
 // and sub-organizations, CONNECT proxies from the config or the environment,
 // and a server whose clock is an hour off. The real actokend against the
 // stand-in auth server over real HTTPS on 127.0.0.1.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/connect_proxy.hpp"
 #include "tests/stand_in/encoding.hpp"
@@ -14,10 +15,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
 
 namespace {
 

@@ -7,6 +7,7 @@
 // /tmp/actoken-<uid> and /run/user/<uid>, the system socket, users and groups) run
 // on a private stage (private_stage.hpp): fresh /tmp and /run, and for the CI
 // runners' recipe a copy-on-write /etc, so the host is never touched.
+#include "tests/integration/integration_test.hpp"
 #include "tests/integration/private_stage.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/test_skip.hpp"
@@ -32,11 +33,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-using namespace actoken;
-using namespace actoken::testing;
-using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 
