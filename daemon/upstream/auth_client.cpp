@@ -6,6 +6,7 @@
 #include "daemon/upstream/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -294,16 +295,19 @@ net::awaitable<post_result> read_response(tls_stream& stream, const url& server,
   co_return response;
 }
 
-// Closes TLS after a complete response. Errors no longer matter (the answer is
-// in hand): a peer that already closed gives stream_truncated, the expected
-// case with `Connection: close`.
-net::awaitable<void> close_tls(tls_stream& stream, const url& server, steady::time_point deadline) {
-  beast::get_lowest_layer(stream).expires_at(std::min(deadline, steady::now() + shutdown_grace));
-  auto [ec] = co_await stream.async_shutdown(use_tuple);
+// Closes TLS after a complete response, on its own, while the answer is
+// already on its way to the caller: a server that neither sends its
+// close_notify nor closes must not hold up an exchange that is done (RFC 8446
+// §6.1 lets the closer go without waiting). Errors no longer matter: a peer
+// that already closed gives stream_truncated, the expected case with
+// `Connection: close`.
+net::awaitable<void> close_tls(std::unique_ptr<tls_stream> stream, std::string server) {
+  beast::get_lowest_layer(*stream).expires_after(shutdown_grace);
+  auto [ec] = co_await stream->async_shutdown(use_tuple);
   if (ec && ec != ssl::error::stream_truncated && ec != net::error::eof) {
-    spdlog::debug("upstream: TLS shutdown with {}: {}", authority(server), ec.message());
+    spdlog::debug("upstream: TLS shutdown with {}: {}", server, ec.message());
   }
-  beast::get_lowest_layer(stream).close();
+  beast::get_lowest_layer(*stream).close();
 }
 
 }  // namespace
@@ -382,15 +386,21 @@ net::awaitable<post_result> auth_client::post_form(const url& server, std::strin
     if (tunnel) co_return std::move(*tunnel);
   }
 
-  tls_stream stream(std::move(tcp_stream), *context_);
-  auto shaken = co_await handshake(stream, server, timeout);
+  // Owned by pointer: after a complete answer it goes on to close_tls alone.
+  auto stream = std::make_unique<tls_stream>(std::move(tcp_stream), *context_);
+  auto shaken = co_await handshake(*stream, server, timeout);
   if (shaken) co_return std::move(*shaken);
   // Only now, with the certificate verified, does the key leave the process.
-  auto sent = co_await send_request(stream, server, path, body, timeout);
+  auto sent = co_await send_request(*stream, server, path, body, timeout);
   if (sent) co_return std::move(*sent);
-  auto result = co_await read_response(stream, server, max_response_body_, timeout);
+  auto result = co_await read_response(*stream, server, max_response_body_, timeout);
   if (std::holds_alternative<raw_response>(result)) {
-    co_await close_tls(stream, server, deadline);
+    // The SSL object holds its own reference to the context: a reload that
+    // replaces this client cannot pull it from under the close.
+    net::co_spawn(executor_, close_tls(std::move(stream), authority(server)),
+                  [](const std::exception_ptr& thrown) {
+                    if (thrown) spdlog::debug("upstream: the TLS close failed unexpectedly");
+                  });
     spdlog::debug(
         "upstream: {} answered {} in {} ms", authority(server),
         std::get<raw_response>(result).status,
