@@ -49,8 +49,8 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Headers of an honest auth server fit easily; a hostile one is capped.
 constexpr std::uint32_t max_response_header = 16 * 1024;
-// Closing TLS politely is a courtesy, not part of the exchange: it never
-// delays the answer by more than this.
+// Closing TLS politely is a courtesy, not part of the exchange: it runs after
+// the answer has gone to the caller, for this long at most.
 constexpr std::chrono::milliseconds shutdown_grace{500};
 
 failure fail(errc code, std::string message) {
