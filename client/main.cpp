@@ -4,6 +4,7 @@
 #include "client/cli_args.hpp"
 #include "client/commands.hpp"
 #include "client/output.hpp"
+#include "client/plain_token_args.hpp"
 #include "client/socket_path.hpp"
 #include "common/error.hpp"
 #include "common/paths.hpp"
@@ -20,7 +21,12 @@ int main(int argc, char** argv) {
   using namespace actoken::client;
 
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const auto parsed = parse_command_line(args);
+  // The everyday `actoken token` skips building CLI11's parser (SPEC §7).
+  parse_outcome parsed;
+  parsed.command = parse_plain_token_command(args);
+  if (!parsed.command) {
+    parsed = parse_command_line(args);
+  }
   if (!parsed.command) {
     std::cout << parsed.out;
     if (parsed.json && parsed.exit_code != actoken::exit_code::ok) {

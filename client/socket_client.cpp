@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace actoken::client {
@@ -149,6 +151,108 @@ connection connect_checked(const std::filesystem::path& socket, std::chrono::mil
   return {std::move(fd), {}};
 }
 
+// Sends the request's head and body with one sendmsg: the daemon gets the
+// whole request in one read (and no copy of the body, which may hold a key,
+// is made to join them). A short send goes on from where it stopped.
+std::optional<call_result> send_request(int fd, std::string_view head, std::string_view body,
+                                        steady::time_point deadline) {
+  std::array<iovec, 2> pieces{iovec{const_cast<char*>(head.data()), head.size()},
+                              iovec{const_cast<char*>(body.data()), body.size()}};
+  std::size_t first = 0;  // the first piece not wholly sent
+  while (first < pieces.size()) {
+    msghdr message{};
+    message.msg_iov = pieces.data() + first;
+    message.msg_iovlen = pieces.size() - first;
+    const auto sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (sent >= 0) {
+      auto left = static_cast<std::size_t>(sent);
+      for (; first < pieces.size() && left >= pieces[first].iov_len; ++first) {
+        left -= pieces[first].iov_len;
+      }
+      if (first < pieces.size()) {
+        pieces[first].iov_base = static_cast<char*>(pieces[first].iov_base) + left;
+        pieces[first].iov_len -= left;
+      }
+      continue;
+    }
+    const int error = errno;
+    if (error == EINTR) {
+      continue;
+    }
+    if (error != EAGAIN && error != EWOULDBLOCK) {
+      return error == EPIPE || error == ECONNRESET ? system_failure(transport_error::closed, error)
+                                                   : system_failure(transport_error::io, error);
+    }
+    if (!wait_for(fd, POLLOUT, deadline)) {
+      return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
+                            errno);
+    }
+  }
+  return std::nullopt;
+}
+
+// What the daemon's answer in `received` amounts to once the connection has ended.
+call_result answer_at_end(const std::string& received) {
+  if (received.empty()) {
+    return failure(transport_error::closed, "connection closed without an answer");
+  }
+  auto parsed = parse_http_response(received, true);
+  if (parsed.state != parse_state::complete) {
+    return failure(transport_error::protocol, parsed.error);
+  }
+  call_result result;
+  result.response = std::move(parsed.response);
+  return result;
+}
+
+// Reads until the answer is complete, the daemon closes, or the deadline passes;
+// `slow`'s hook runs once at `slow_at` if the answer has not come by then.
+call_result receive_response(int fd, steady::time_point deadline, steady::time_point slow_at,
+                             const slow_answer_hook* slow) {
+  std::string received;
+  std::array<char, 16 * 1024> chunk{};
+  for (;;) {
+    const auto got = ::recv(fd, chunk.data(), chunk.size(), 0);
+    if (got > 0) {
+      received.append(chunk.data(), static_cast<std::size_t>(got));
+      auto parsed = parse_http_response(received, false);
+      if (parsed.state == parse_state::complete) {
+        call_result result;
+        result.response = std::move(parsed.response);
+        return result;
+      }
+      if (parsed.state == parse_state::invalid) {
+        return failure(transport_error::protocol, parsed.error);
+      }
+      continue;
+    }
+    if (got == 0) {
+      return answer_at_end(received);
+    }
+    const int error = errno;
+    if (error == EINTR) {
+      continue;
+    }
+    if (error != EAGAIN && error != EWOULDBLOCK) {
+      return system_failure(error == ECONNRESET ? transport_error::closed : transport_error::io,
+                            error);
+    }
+    if (wait_for(fd, POLLIN, std::min(slow_at, deadline))) {
+      continue;
+    }
+    if (errno == ETIMEDOUT && slow_at < deadline) {
+      // The hook's time (poll may wake a fraction of a millisecond early: wait on).
+      if (steady::now() >= slow_at) {
+        slow_at = deadline;
+        slow->on_slow();
+      }
+      continue;
+    }
+    return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
+                          errno);
+  }
+}
+
 }  // namespace
 
 socket_client::socket_client(std::filesystem::path socket, std::chrono::milliseconds timeout)
@@ -165,7 +269,7 @@ call_result socket_client::call(std::string_view method, std::string_view target
   const auto started = steady::now();
   const auto deadline = started + timeout_;
   // When to call the hook; once called (or without one), the deadline alone counts.
-  auto slow_at = slow != nullptr && slow->on_slow ? started + slow->after : deadline;
+  const auto slow_at = slow != nullptr && slow->on_slow ? started + slow->after : deadline;
   auto connected = connect_checked(socket_, timeout_, trusted_uids::of_this_process());
   if (connected.fd.get() < 0) {
     return std::move(connected.result);
@@ -177,87 +281,11 @@ call_result socket_client::call(std::string_view method, std::string_view target
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
     return system_failure(transport_error::io, errno);
   }
-
   const std::string head = format_request_head(method, target, body.size(), has_body);
-  std::array<std::string_view, 2> pieces{std::string_view(head), has_body ? body : ""};
-  for (auto piece : pieces) {
-    while (!piece.empty()) {
-      const auto sent = ::send(fd.get(), piece.data(), piece.size(), MSG_NOSIGNAL);
-      if (sent >= 0) {
-        piece.remove_prefix(static_cast<std::size_t>(sent));
-        continue;
-      }
-      const int error = errno;
-      if (error == EINTR) {
-        continue;
-      }
-      if (error == EAGAIN || error == EWOULDBLOCK) {
-        if (!wait_for(fd.get(), POLLOUT, deadline)) {
-          return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
-                                errno);
-        }
-        continue;
-      }
-      if (error == EPIPE || error == ECONNRESET) {
-        return system_failure(transport_error::closed, error);
-      }
-      return system_failure(transport_error::io, error);
-    }
+  if (auto unsent = send_request(fd.get(), head, has_body ? body : std::string_view{}, deadline)) {
+    return std::move(*unsent);
   }
-
-  std::string received;
-  std::array<char, 16 * 1024> chunk{};
-  for (;;) {
-    const auto got = ::recv(fd.get(), chunk.data(), chunk.size(), 0);
-    if (got > 0) {
-      received.append(chunk.data(), static_cast<std::size_t>(got));
-      auto parsed = parse_http_response(received, false);
-      if (parsed.state == parse_state::complete) {
-        call_result result;
-        result.response = std::move(parsed.response);
-        return result;
-      }
-      if (parsed.state == parse_state::invalid) {
-        return failure(transport_error::protocol, parsed.error);
-      }
-      continue;
-    }
-    if (got == 0) {
-      if (received.empty()) {
-        return failure(transport_error::closed, "connection closed without an answer");
-      }
-      auto parsed = parse_http_response(received, true);
-      if (parsed.state == parse_state::complete) {
-        call_result result;
-        result.response = std::move(parsed.response);
-        return result;
-      }
-      return failure(transport_error::protocol, parsed.error);
-    }
-    const int error = errno;
-    if (error == EINTR) {
-      continue;
-    }
-    if (error == EAGAIN || error == EWOULDBLOCK) {
-      if (wait_for(fd.get(), POLLIN, std::min(slow_at, deadline))) {
-        continue;
-      }
-      if (errno == ETIMEDOUT && slow_at < deadline) {
-        // The hook's time (poll may wake a fraction of a millisecond early: wait on).
-        if (steady::now() >= slow_at) {
-          slow_at = deadline;
-          slow->on_slow();
-        }
-        continue;
-      }
-      return system_failure(errno == ETIMEDOUT ? transport_error::timeout : transport_error::io,
-                            errno);
-    }
-    if (error == ECONNRESET) {
-      return system_failure(transport_error::closed, error);
-    }
-    return system_failure(transport_error::io, error);
-  }
+  return receive_response(fd.get(), deadline, slow_at, slow);
 }
 
 }  // namespace actoken::client

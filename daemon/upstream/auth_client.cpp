@@ -6,6 +6,7 @@
 #include "daemon/upstream/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +23,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -49,8 +49,8 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 // Headers of an honest auth server fit easily; a hostile one is capped.
 constexpr std::uint32_t max_response_header = 16 * 1024;
-// Closing TLS politely is a courtesy, not part of the exchange: it never
-// delays the answer by more than this.
+// Closing TLS politely is a courtesy, not part of the exchange: it runs after
+// the answer has gone to the caller, for this long at most.
 constexpr std::chrono::milliseconds shutdown_grace{500};
 
 failure fail(errc code, std::string message) {
@@ -111,7 +111,8 @@ net::awaitable<std::variant<std::vector<tcp::endpoint>, failure>> resolve(
   co_return endpoints;
 }
 
-// Connects `stream` to `target` (host:port), under the stream's deadline.
+// Connects `stream` to `target` (host:port), under the stream's deadline, and
+// turns Nagle's algorithm off on it.
 net::awaitable<std::optional<failure>> connect(beast::tcp_stream& stream, const url& target,
                                                steady::time_point deadline,
                                                std::chrono::milliseconds timeout) {
@@ -121,6 +122,15 @@ net::awaitable<std::optional<failure>> connect(beast::tcp_stream& stream, const 
   auto [ec, endpoint] =
       co_await stream.async_connect(std::get<std::vector<tcp::endpoint>>(resolved), use_tuple);
   if (ec) co_return transport_failure(ec, "connecting to " + authority(target), timeout);
+  // Every message on this connection is written whole, and none may wait for
+  // the peer's delayed acknowledgement of the one before (Nagle's algorithm:
+  // ~40 ms on Linux, a round trip elsewhere). SPEC §1.
+  error_code no_delay_ec;
+  stream.socket().set_option(tcp::no_delay(true), no_delay_ec);
+  if (no_delay_ec) {
+    spdlog::debug("upstream: TCP_NODELAY on the connection to {}: {}", authority(target),
+                  no_delay_ec.message());
+  }
   co_return std::nullopt;
 }
 
@@ -180,8 +190,10 @@ net::awaitable<std::optional<failure>> open_tunnel(beast::tcp_stream& stream, co
   co_return std::nullopt;
 }
 
-// The handshake, classified: a certificate, host name or protocol failure is
-// `upstream_tls`; the peer vanishing mid-handshake is `upstream_unavailable`.
+// The handshake, classified (SPEC §3): a failed verification, or a server
+// that insists on what the policy refuses, is `upstream_tls` and waits for a
+// changed setting; anything else (bytes that are not TLS, an unexpected
+// alert, a reset) is `upstream_unavailable` and is retried with backoff.
 net::awaitable<std::optional<failure>> handshake(tls_stream& stream, const url& server,
                                                  std::chrono::milliseconds timeout) {
   if (!prepare_tls_connection(stream.native_handle(), server.host)) {
@@ -191,37 +203,43 @@ net::awaitable<std::optional<failure>> handshake(tls_stream& stream, const url& 
   if (!ec) co_return std::nullopt;
   const std::string with = "TLS handshake with " + authority(server);
   if (ec == beast::error::timeout) co_return transport_failure(ec, "during the " + with, timeout);
-  const bool tls_failure = ec.category() == net::error::get_ssl_category() ||
-                           ::SSL_get_verify_result(stream.native_handle()) != X509_V_OK;
-  if (tls_failure) {
-    co_return fail(errc::upstream_tls,
-                   with + " failed: " + describe_tls_failure(ec, stream.native_handle()));
-  }
-  co_return fail(errc::upstream_unavailable,
-                 with + " failed: " + describe_tls_failure(ec, stream.native_handle()));
+  const auto kind = classify_handshake_failure(ec, ::SSL_get_verify_result(stream.native_handle()));
+  co_return fail(
+      kind == handshake_failure_kind::refused ? errc::upstream_tls : errc::upstream_unavailable,
+      with + " failed: " + describe_tls_failure(ec, stream.native_handle()));
 }
 
-// Sends the request head and then the body straight from its locked buffer:
-// no Beast body, no std::string, so the only other copy is OpenSSL's record.
+// The request as it goes on the wire, head and body, in one locked buffer:
+// written at once it leaves in one TLS record and one TCP segment (SPEC §1),
+// so no part of it waits for the server to acknowledge another; and the key
+// in the body is never copied into ordinary memory on the way.
+platform::secure_buffer serialize_request(const url& server, const std::string& target,
+                                          const platform::secure_buffer& body) {
+  // `target` and the host passed parse_url's character checks: no CR, LF or space.
+  const std::string head = "POST " + target + " HTTP/1.1\r\nHost: " + host_header(server) +
+                           "\r\nAccept: application/json\r\n"
+                           "Content-Type: application/x-www-form-urlencoded\r\n"
+                           "User-Agent: " +
+                           user_agent() +
+                           "\r\nConnection: close\r\n"
+                           "Content-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  platform::secure_buffer request;
+  request.reserve(head.size() + body.size());  // no regrowth: no stray copies
+  request.append(head);
+  request.append(body.view());
+  return request;
+}
+
+// Sends the whole request in one write.
 net::awaitable<std::optional<failure>> send_request(tls_stream& stream, const url& server,
                                                     const std::string& target,
                                                     const platform::secure_buffer& body,
                                                     std::chrono::milliseconds timeout) {
-  http::request<http::empty_body> request{http::verb::post, target, 11};
-  request.set(http::field::host, host_header(server));
-  request.set(http::field::accept, "application/json");
-  request.set(http::field::content_type, "application/x-www-form-urlencoded");
-  request.set(http::field::user_agent, user_agent());
-  request.set(http::field::connection, "close");
-  request.content_length(body.size());
-  const std::string doing = "sending the request to " + authority(server);
-  auto [head_ec, head_written] = co_await http::async_write(stream, request, use_tuple);
-  if (head_ec) co_return transport_failure(head_ec, doing, timeout);
-  if (!body.empty()) {
-    auto [body_ec, body_written] =
-        co_await net::async_write(stream, net::buffer(body.data(), body.size()), use_tuple);
-    if (body_ec) co_return transport_failure(body_ec, doing, timeout);
-  }
+  const platform::secure_buffer request = serialize_request(server, target, body);
+  auto [ec, written] =
+      co_await net::async_write(stream, net::buffer(request.data(), request.size()), use_tuple);
+  if (ec) co_return transport_failure(ec, "sending the request to " + authority(server), timeout);
   co_return std::nullopt;
 }
 
@@ -277,16 +295,19 @@ net::awaitable<post_result> read_response(tls_stream& stream, const url& server,
   co_return response;
 }
 
-// Closes TLS after a complete response. Errors no longer matter (the answer is
-// in hand): a peer that already closed gives stream_truncated, the expected
-// case with `Connection: close`.
-net::awaitable<void> close_tls(tls_stream& stream, const url& server, steady::time_point deadline) {
-  beast::get_lowest_layer(stream).expires_at(std::min(deadline, steady::now() + shutdown_grace));
-  auto [ec] = co_await stream.async_shutdown(use_tuple);
+// Closes TLS after a complete response, on its own, while the answer is
+// already on its way to the caller: a server that neither sends its
+// close_notify nor closes must not hold up an exchange that is done (RFC 8446
+// §6.1 lets the closer go without waiting). Errors no longer matter: a peer
+// that already closed gives stream_truncated, the expected case with
+// `Connection: close`.
+net::awaitable<void> close_tls(std::unique_ptr<tls_stream> stream, std::string server) {
+  beast::get_lowest_layer(*stream).expires_after(shutdown_grace);
+  auto [ec] = co_await stream->async_shutdown(use_tuple);
   if (ec && ec != ssl::error::stream_truncated && ec != net::error::eof) {
-    spdlog::debug("upstream: TLS shutdown with {}: {}", authority(server), ec.message());
+    spdlog::debug("upstream: TLS shutdown with {}: {}", server, ec.message());
   }
-  beast::get_lowest_layer(stream).close();
+  beast::get_lowest_layer(*stream).close();
 }
 
 }  // namespace
@@ -365,15 +386,21 @@ net::awaitable<post_result> auth_client::post_form(const url& server, std::strin
     if (tunnel) co_return std::move(*tunnel);
   }
 
-  tls_stream stream(std::move(tcp_stream), *context_);
-  auto shaken = co_await handshake(stream, server, timeout);
+  // Owned by pointer: after a complete answer it goes on to close_tls alone.
+  auto stream = std::make_unique<tls_stream>(std::move(tcp_stream), *context_);
+  auto shaken = co_await handshake(*stream, server, timeout);
   if (shaken) co_return std::move(*shaken);
   // Only now, with the certificate verified, does the key leave the process.
-  auto sent = co_await send_request(stream, server, path, body, timeout);
+  auto sent = co_await send_request(*stream, server, path, body, timeout);
   if (sent) co_return std::move(*sent);
-  auto result = co_await read_response(stream, server, max_response_body_, timeout);
+  auto result = co_await read_response(*stream, server, max_response_body_, timeout);
   if (std::holds_alternative<raw_response>(result)) {
-    co_await close_tls(stream, server, deadline);
+    // The SSL object holds its own reference to the context: a reload that
+    // replaces this client cannot pull it from under the close.
+    net::co_spawn(executor_, close_tls(std::move(stream), authority(server)),
+                  [](const std::exception_ptr& thrown) {
+                    if (thrown) spdlog::debug("upstream: the TLS close failed unexpectedly");
+                  });
     spdlog::debug(
         "upstream: {} answered {} in {} ms", authority(server),
         std::get<raw_response>(result).status,

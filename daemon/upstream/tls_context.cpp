@@ -9,6 +9,8 @@
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +52,63 @@ constexpr const char* tls12_ciphers =
 // TLS 1.3 suites: OpenSSL's defaults, spelled out.
 constexpr const char* tls13_ciphersuites =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+// The least OpenSSL security level the client accepts (SPEC §1): 112-bit
+// security, so no RSA or DH key under 2048 bits, no SHA-1 signature.
+constexpr int minimum_security_level = 2;
+
+// Handshake failures (OpenSSL's reasons, library SSL) that mean the server
+// insists on something the policy refuses, or named a host we did not ask
+// for: a setting must change, on its side or ours, before a retry can work.
+constexpr std::array<int, 21> policy_refusals{
+    SSL_R_CERTIFICATE_VERIFY_FAILED,
+    SSL_R_TLSV1_UNRECOGNIZED_NAME,
+    // The server's alerts when it offers nothing the client accepts.
+    SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE,
+    SSL_R_TLSV1_ALERT_PROTOCOL_VERSION,
+    SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY,
+    // The client's own refusals of what the server chose.
+    SSL_R_UNSUPPORTED_PROTOCOL,
+    SSL_R_NO_PROTOCOLS_AVAILABLE,
+    SSL_R_VERSION_TOO_LOW,
+    SSL_R_NO_CIPHERS_AVAILABLE,
+    SSL_R_NO_SHARED_CIPHER,
+    SSL_R_WRONG_CIPHER_RETURNED,
+    SSL_R_NO_SHARED_GROUPS,
+    SSL_R_WRONG_CURVE,
+    SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM,
+    SSL_R_WRONG_SIGNATURE_TYPE,
+    SSL_R_LEGACY_SIGALG_DISALLOWED_OR_UNSUPPORTED,
+    SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED,
+    // The security level's refusals of keys and digests.
+    SSL_R_DH_KEY_TOO_SMALL,
+    SSL_R_EE_KEY_TOO_SMALL,
+    SSL_R_CA_KEY_TOO_SMALL,
+    SSL_R_CA_MD_TOO_WEAK,
+};
+
+// What OpenSSL says when the first bytes back are no TLS record at all: an
+// HTTP answer, a banner, a portal's page.
+constexpr std::array<int, 4> not_tls{
+    SSL_R_WRONG_VERSION_NUMBER,
+    SSL_R_PACKET_LENGTH_TOO_LONG,
+    SSL_R_UNKNOWN_PROTOCOL,
+    SSL_R_RECORD_LENGTH_MISMATCH,
+};
+
+// OpenSSL's reason in `ec` when it is an error of OpenSSL's SSL library, else 0.
+int ssl_reason(const boost::system::error_code& ec) {
+  if (ec.category() != boost::asio::error::get_ssl_category()) return 0;
+  // Asio stores ERR_get_error()'s packed code in an int: take back its bits.
+  const auto packed = static_cast<unsigned long>(static_cast<unsigned int>(ec.value()));
+  if (ERR_GET_LIB(packed) != ERR_LIB_SSL) return 0;
+  return ERR_GET_REASON(packed);
+}
+
+template <std::size_t n>
+bool is_one_of(int reason, const std::array<int, n>& reasons) {
+  return reason != 0 && std::find(reasons.begin(), reasons.end(), reason) != reasons.end();
+}
 
 // Where a connection records that it refused the server's renegotiation.
 int renegotiation_index() {
@@ -93,6 +152,13 @@ std::variant<std::unique_ptr<ssl::context>, std::string> make_tls_context(
   // a server's HelloRequest is answered with a no_renegotiation alert. A
   // server that insists then fails the exchange (see renegotiation_refused).
   ::SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  // openssl.cnf (or $OPENSSL_CONF) may lower the security level, e.g. with
+  // "CipherString = DEFAULT@SECLEVEL=0" for some legacy server: at level 0 an
+  // RSA-1024 or SHA-1 certificate verifies. The daemon sends a key, so its
+  // floor does not move; a stricter system setting is kept.
+  if (::SSL_CTX_get_security_level(native) < minimum_security_level) {
+    ::SSL_CTX_set_security_level(native, minimum_security_level);
+  }
   ::SSL_CTX_set_info_callback(native, note_refused_renegotiation);
   context->set_verify_mode(ssl::verify_peer);
 
@@ -137,6 +203,14 @@ bool renegotiation_refused(ssl_st* connection) {
   return connection != nullptr && ::SSL_get_ex_data(connection, renegotiation_index()) != nullptr;
 }
 
+handshake_failure_kind classify_handshake_failure(const boost::system::error_code& ec,
+                                                  long verify_result) {
+  if (verify_result != X509_V_OK || is_one_of(ssl_reason(ec), policy_refusals)) {
+    return handshake_failure_kind::refused;
+  }
+  return handshake_failure_kind::transient;
+}
+
 std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* connection) {
   if (connection != nullptr) {
     const long result = ::SSL_get_verify_result(connection);
@@ -145,23 +219,24 @@ std::string describe_tls_failure(const boost::system::error_code& ec, ssl_st* co
     }
   }
   if (ec == ssl::error::stream_truncated) return "connection closed during the TLS handshake";
-  if (ec.category() == boost::asio::error::get_ssl_category()) {
-    // What a server says when it offers only what the policy above leaves
-    // out (static RSA, CBC, TLS 1.1 or older): name the policy.
-    switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
-      case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
-      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-      case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
-      case SSL_R_UNSUPPORTED_PROTOCOL:
-      case SSL_R_NO_CIPHERS_AVAILABLE:
-        return ec.message() +
-               "; the server probably offers nothing actoken accepts (TLS 1.3, or TLS 1.2 "
-               "with ECDHE and AES-GCM or ChaCha20-Poly1305)";
-      default:
-        break;
-    }
+  if (is_one_of(ssl_reason(ec), not_tls)) {
+    return ec.message() +
+           ": the answer is not TLS (a proxy or captive portal answering in plain HTTP?)";
   }
-  return ec.message();
+  // What a server says when it offers only what the policy above leaves out
+  // (static RSA, CBC, TLS 1.1 or older): name the policy.
+  switch (ssl_reason(ec)) {
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+    case SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_NO_CIPHERS_AVAILABLE:
+      return ec.message() +
+             "; the server probably offers nothing actoken accepts (TLS 1.3, or TLS 1.2 "
+             "with ECDHE and AES-GCM or ChaCha20-Poly1305)";
+    default:
+      return ec.message();
+  }
 }
 
 }  // namespace actoken::upstream

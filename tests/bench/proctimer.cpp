@@ -1,10 +1,13 @@
 // actoken-proctimer: times whole processes for SPEC §7, more finely than a
 // shell loop can.
 //
-//   actoken-proctimer exec [--runs N] [--input FILE] [--json] -- CMD ARG... [:: CMD ARG...]...
+//   actoken-proctimer exec [--runs N] [--input FILE] [--before 'CMD ARG...'] [--json]
+//                          -- CMD ARG... [:: CMD ARG...]...
 //     Runs each command N times, interleaved (A B A B ...), stdin from FILE,
 //     stdout captured; a run fails when it exits non-zero or prints nothing.
-//     Reports median, p90, mean, min and max wall time per command.
+//     With --before, runs that command (split at spaces) untimed before each
+//     timed run, e.g. to flush a cache so that every run is a cold one; it
+//     must exit 0. Reports median, p90, mean, min and max wall time per command.
 //
 //   actoken-proctimer ready --socket PATH [--runs N] [--timeout S] [--log FILE] [--json] -- CMD...
 //     Starts CMD (a daemon), polls PATH until a connection answers
@@ -31,8 +34,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <numeric>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,8 +52,8 @@ using json = nlohmann::json;
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "actoken-proctimer: " << problem << "\n"
-            << "usage: actoken-proctimer exec [--runs N] [--input FILE] [--json] -- CMD ARG... "
-               "[:: CMD ARG...]...\n"
+            << "usage: actoken-proctimer exec [--runs N] [--input FILE] [--before 'CMD ARG...'] "
+               "[--json] -- CMD ARG... [:: CMD ARG...]...\n"
             << "       actoken-proctimer ready --socket PATH [--runs N] [--timeout S] [--log FILE] "
                "[--json] -- CMD ARG...\n";
   std::exit(2);
@@ -120,8 +125,25 @@ struct command {
   std::string first_failure;
 };
 
+// Runs `before` (untimed) to completion; throws unless it exits 0.
+void run_untimed(std::vector<std::string> before) {
+  file_actions quiet;
+  posix_spawn_file_actions_addopen(&quiet.actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet.actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&quiet.actions, 2, "/dev/null", O_WRONLY, 0);
+  auto argv = c_argv(before);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, argv[0], &quiet.actions, nullptr, argv.data(), environ);
+  if (rc != 0) throw std::runtime_error("cannot start " + before[0] + ": " + std::strerror(rc));
+  const int code = wait_for(pid);
+  if (code != 0) {
+    throw std::runtime_error("--before command " + before[0] + " exited with status " +
+                             std::to_string(code));
+  }
+}
+
 int run_exec(std::vector<command>& commands, unsigned runs, const std::string& input,
-             bool json_output) {
+             const std::vector<std::string>& before, bool json_output) {
   // stdout goes to an in-memory file: a pipe could fill up and stall the child,
   // and what it printed is only looked at after it has exited.
   const int out_fd = ::memfd_create("actoken-proctimer-out", MFD_CLOEXEC);
@@ -133,6 +155,7 @@ int run_exec(std::vector<command>& commands, unsigned runs, const std::string& i
 
   for (unsigned run = 0; run < runs; ++run) {
     for (auto& cmd : commands) {
+      if (!before.empty()) run_untimed(before);
       auto argv = c_argv(cmd.argv);
       if (::ftruncate(out_fd, 0) != 0 || ::lseek(out_fd, 0, SEEK_SET) != 0) {
         throw std::runtime_error(std::string("cannot reset the output file: ") +
@@ -313,6 +336,7 @@ int main(int argc, char** argv) {
   if (mode != "exec" && mode != "ready") usage("unknown mode " + mode);
   unsigned runs = mode == "exec" ? 200 : 10;
   std::string input = "/dev/null";
+  std::vector<std::string> before;
   std::string socket_path;
   std::string log = "/dev/null";
   double timeout_s = 5;
@@ -333,6 +357,10 @@ int main(int argc, char** argv) {
         runs = static_cast<unsigned>(std::stoul(value(arg)));
       } else if (arg == "--input") {
         input = value(arg);
+      } else if (arg == "--before") {
+        std::istringstream words(value(arg));
+        before.assign(std::istream_iterator<std::string>(words), {});
+        if (before.empty()) usage("--before needs a command");
       } else if (arg == "--socket") {
         socket_path = value(arg);
       } else if (arg == "--log") {
@@ -369,7 +397,7 @@ int main(int argc, char** argv) {
     }
     std::vector<command> cmds;
     for (auto& c : commands) cmds.push_back(command{std::move(c), {}, {}, 0, {}});
-    return run_exec(cmds, runs, input, json_output);
+    return run_exec(cmds, runs, input, before, json_output);
   } catch (const std::exception& e) {
     std::cerr << "actoken-proctimer: " << e.what() << '\n';
     return 1;

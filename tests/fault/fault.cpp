@@ -105,6 +105,7 @@ ACTOKEN_CACHE(read);
 ACTOKEN_CACHE(__read_chk);
 ACTOKEN_CACHE(write);
 ACTOKEN_CACHE(send);
+ACTOKEN_CACHE(sendmsg);
 ACTOKEN_CACHE(recv);
 ACTOKEN_CACHE(__recv_chk);
 ACTOKEN_CACHE(connect);
@@ -262,6 +263,29 @@ ssize_t send(int fd, const void* buffer, size_t size, int flags) {
   const auto v = planned_failure("send");
   if (v.fail) return failed(v.error);
   return ACTOKEN_REAL(send)(fd, buffer, cut(size, v.short_count), flags);
+}
+
+ssize_t sendmsg(int fd, const msghdr* message, int flags) {
+  const auto v = planned_failure("sendmsg");
+  if (v.fail) return failed(v.error);
+  constexpr std::size_t max_pieces = 16;
+  if (v.short_count < 0 || message->msg_iovlen > max_pieces) {
+    return ACTOKEN_REAL(sendmsg)(fd, message, flags);
+  }
+  // The same message cut to its first short_count bytes, across its pieces;
+  // on the stack: an interposed call must not allocate.
+  iovec pieces[max_pieces];
+  std::size_t count = 0;
+  auto left = static_cast<std::size_t>(v.short_count);
+  for (std::size_t i = 0; i < message->msg_iovlen && left > 0; ++i, ++count) {
+    pieces[count] = message->msg_iov[i];
+    pieces[count].iov_len = cut(pieces[count].iov_len, static_cast<long>(left));
+    left -= pieces[count].iov_len;
+  }
+  msghdr shorter = *message;
+  shorter.msg_iov = pieces;
+  shorter.msg_iovlen = count;
+  return ACTOKEN_REAL(sendmsg)(fd, &shorter, flags);
 }
 
 ssize_t recv(int fd, void* buffer, size_t size, int flags) {

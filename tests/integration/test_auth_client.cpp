@@ -437,3 +437,76 @@ TEST_CASE("one client serves several exchanges, reusing its TLS context") {
   CHECK(ok == 3);
   CHECK(f.server.exchanges() == 3);
 }
+
+TEST_CASE("the request reaches the server whole, in one TLS record, directly or through a proxy") {
+  // SPEC §1: head and body written together, so no part of the request waits
+  // for the server's delayed acknowledgement of another (issue 25: ~40 ms on
+  // a third to a half of the exchanges).
+  fixture f;
+  stand_in::connect_proxy proxy;
+  proxy.start();
+  auto options = f.trusting_options();
+  SUBCASE("direct") {}
+  SUBCASE("through a proxy") { options.proxy = actoken::platform::secure_buffer(proxy.url()); }
+  for (int i = 0; i < 3; ++i) {
+    CHECK(response_of(post(options, f.url())).status == 200);
+  }
+  const auto requests = f.server.requests();
+  REQUIRE(requests.size() == 3);
+  for (const auto& request : requests) {
+    CHECK(request.tls_records == 1);
+    CHECK(request.form.at("personalAccessKey") == test_key);
+  }
+}
+
+TEST_CASE("a failed handshake is upstream_tls only for verification or policy (SPEC §3)") {
+  // The proxy says 200 and then plays the server's part itself; whatever it
+  // does, nothing reaches the server and the key stays home.
+  fixture f;
+  stand_in::connect_proxy proxy;
+  proxy.start();
+  auto options = f.trusting_options();
+  options.proxy = actoken::platform::secure_buffer(proxy.url());
+  // A fatal TLS alert record, before any ServerHello.
+  const auto alert = [](unsigned char description) {
+    return std::string{
+        '\x15', '\x03', '\x03', '\x00', '\x02', '\x02', static_cast<char>(description)};
+  };
+  stand_in::connect_proxy::inside_tunnel answer;
+  errc expected = errc::upstream_unavailable;
+  std::string says;
+  SUBCASE("plain HTTP after CONNECT 200 (a filtering proxy or captive portal)") {
+    answer.bytes =
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 30\r\n\r\n"
+        "<html>Blocked by policy</html>";
+    says = "the answer is not TLS";
+  }
+  SUBCASE("an unexpected alert: internal_error") {
+    answer.bytes = alert(80);
+    says = "internal error";
+  }
+  SUBCASE("a close before the server says a word") { says = "connection closed during the TLS"; }
+  SUBCASE("a reset during the handshake") {
+    answer.reset = true;
+    says = "TLS handshake with 127.0.0.1:";
+  }
+  SUBCASE("the server offers nothing the policy accepts: handshake_failure") {
+    answer.bytes = alert(40);
+    expected = errc::upstream_tls;
+    says = "offers nothing actoken accepts";
+  }
+  SUBCASE("the server insists on an older protocol: protocol_version") {
+    answer.bytes = alert(70);
+    expected = errc::upstream_tls;
+    says = "offers nothing actoken accepts";
+  }
+  proxy.answer_inside_tunnel(answer);
+  const auto result = post(options, f.url());
+  const auto& error = error_of(result);
+  CAPTURE(error.message);
+  CHECK(actoken::code_name(error.code) == actoken::code_name(expected));
+  CHECK(error.message.find(says) != std::string::npos);
+  CHECK(error.message.find(test_key) == std::string::npos);
+  CHECK(proxy.targets().size() == 1);
+  CHECK(f.server.exchanges() == 0);
+}

@@ -15,6 +15,7 @@
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/jwt.hpp"
 #include "tests/stand_in/pki.hpp"
+#include "tests/test_env.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -289,4 +290,43 @@ TEST_CASE("through the daemon: a chain with an intermediate CA serves a token") 
   CHECK(reply.status == 200);
   CHECK(reply.json()["source"] == "exchange");
   CHECK(strong.answers() == 1);
+}
+
+TEST_CASE("an RSA-1024 or SHA-1 leaf is refused, even where openssl.cnf says @SECLEVEL=0") {
+  // SPEC §1: security level 2 whatever the system's configuration says. An
+  // OPENSSL_CONF that lowers the level for every program (as some do for one
+  // legacy server) must not let the daemon send a key to a server whose
+  // certificate a level-0 client would take.
+  stand_in::test_pki pki;
+  std::string says;
+  SUBCASE("an RSA-1024 key") {
+    pki = stand_in::generate_pki_with({.leaf_key = stand_in::leaf_key_kind::rsa1024});
+    says = "key too weak";
+  }
+  SUBCASE("a SHA-1 signature") {
+    pki = stand_in::generate_pki_with({.leaf_signature = stand_in::leaf_digest::sha1});
+    says = "too weak";
+  }
+  tls_test_server weak(offering(pki, tls_version::tls1_3));
+  actoken::testing::daemon_world w({.start_daemon = false});
+  const auto conf = w.dir.write("openssl.cnf",
+                                "openssl_conf = openssl_init\n"
+                                "[openssl_init]\nssl_conf = ssl_sect\n"
+                                "[ssl_sect]\nsystem_default = system_default_sect\n"
+                                "[system_default_sect]\nCipherString = DEFAULT@SECLEVEL=0\n",
+                                0644);
+  w.config["auth_url"] = weak.url();
+  w.config["ca_file"] = w.dir.write("weak-ca.pem", pki.ca_cert_pem, 0644).string();
+  {
+    const actoken::testing::scoped_env level_zero("OPENSSL_CONF", conf.c_str());
+    w.start();  // the daemon reads the variable when OpenSSL starts in it
+  }
+  const auto reply = w.daemon->get("/v1/token?org=acme");
+  CHECK(reply.status == 502);
+  CHECK(reply.json()["error"] == "upstream_tls");
+  const auto message = reply.json()["message"].get<std::string>();
+  CHECK_MESSAGE(message.find(says) != std::string::npos, message);
+  CHECK(weak.connections() == 1);
+  CHECK(weak.received().empty());
+  CHECK(weak.answers() == 0);
 }

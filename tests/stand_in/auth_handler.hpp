@@ -29,6 +29,9 @@ struct incoming_request {
   std::string content_type;  ///< the Content-Type header, "" if absent
   std::string accept;        ///< the Accept header, "" if absent
   std::string body;          ///< the raw body
+  /// TLS records of application data the request came in: 1 when the client
+  /// wrote it whole, in one write; more when it wrote it in pieces.
+  std::size_t tls_records = 0;
 };
 
 /// What to answer. The transport adds Date (from `date`), Content-Length and
@@ -53,6 +56,7 @@ struct recorded_request {
   std::string accept;                       ///< the Accept header
   std::map<std::string, std::string> form;  ///< decoded fields; empty when malformed
   std::string raw_body;                     ///< the body as sent
+  std::size_t tls_records = 0;              ///< see `incoming_request::tls_records`
 };
 
 /// Formats an IMF-fixdate (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
@@ -83,7 +87,7 @@ class auth_handler {
   /// Requests to a token path whose key field decoded to exactly `key`.
   std::size_t exchanges_for(std::string_view key) const;
 
-  /// Tokens issued and sent without a fault.
+  /// Tokens issued and sent whole (without a fault, or in pieces).
   std::size_t successful_exchanges() const;
 
   /// The requests to token paths, oldest first (the latest 10,000).

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<fault, std::string_view>, 8> fault_names{{
+constexpr std::array<std::pair<fault, std::string_view>, 9> fault_names{{
     {fault::none, "none"},
     {fault::endless_body, "endless_body"},
     {fault::huge_body, "huge_body"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<fault, std::string_view>, 8> fault_names{{
     {fault::hang, "hang"},
     {fault::huge_header, "huge_header"},
     {fault::not_http, "not_http"},
+    {fault::in_pieces, "in_pieces"},
 }};
 
 [[noreturn]] void bad_field(const std::string& name, const char* reason) {

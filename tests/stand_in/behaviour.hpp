@@ -25,6 +25,9 @@ enum class fault {
   hang,           ///< read the request and never answer
   huge_header,    ///< 200 whose head carries a 32 KiB header (Beast allows at most 64 KiB)
   not_http,       ///< answer with a line that is not HTTP (an SSH banner), then close
+  /// a whole answer in four writes 5 ms apart (status line, rest of the head,
+  /// each half of the body): a client must read on until it has all of it
+  in_pieces,
 };
 
 /// Everything about the answers that tests may change at any time.

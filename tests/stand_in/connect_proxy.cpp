@@ -39,6 +39,8 @@ struct connect_proxy_state {
   std::size_t tunnels = 0;
   std::vector<std::string> targets;
   std::string scripted_answer;  // sent instead of tunnelling when not empty
+  // played after a 200 instead of tunnelling, when set
+  std::optional<connect_proxy::inside_tunnel> inside_answer;
 };
 
 // "Basic <credentials>", the scheme in any letter case (RFC 9110 §11.1).
@@ -102,7 +104,36 @@ net::awaitable<void> splice(tcp::socket& from, tcp::socket& to) {
   }
 }
 
+// Says 200, waits for the client's first bytes in the tunnel, answers them
+// as `answer` says instead of the server, and closes.
+net::awaitable<void> play_inside_tunnel(beast::tcp_stream& client,
+                                        const connect_proxy::inside_tunnel& answer) {
+  constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  const auto [reply_error, reply_size] =
+      co_await net::async_write(client, net::buffer(established), use_tuple);
+  if (reply_error) {
+    co_return;
+  }
+  std::array<char, 4096> hello{};
+  const auto [read_error, read_size] =
+      co_await client.async_read_some(net::buffer(hello), use_tuple);
+  if (read_error) {
+    co_return;
+  }
+  co_await net::async_write(client, net::buffer(answer.bytes), use_tuple);
+  beast::error_code ignored;
+  if (answer.reset) {
+    client.socket().set_option(tcp::socket::linger(true, 0), ignored);
+    client.socket().close(ignored);
+    co_return;
+  }
+  client.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
 net::awaitable<void> serve_client(tcp::socket socket, connect_proxy_state& state) {
+  // Bytes are passed on as they come, as a real proxy does, never held back by Nagle.
+  beast::error_code no_delay_error;
+  socket.set_option(tcp::no_delay(true), no_delay_error);
   beast::tcp_stream client(std::move(socket));
   client.expires_after(setup_timeout);
   beast::flat_buffer buffer;
@@ -119,10 +150,16 @@ net::awaitable<void> serve_client(tcp::socket socket, connect_proxy_state& state
   }
   const std::string target(request.target());
   std::string scripted_answer;
+  std::optional<connect_proxy::inside_tunnel> inside_answer;
   {
     const std::lock_guard lock(state.mutex);
     state.targets.push_back(target);
     scripted_answer = state.scripted_answer;
+    inside_answer = state.inside_answer;
+  }
+  if (inside_answer) {
+    co_await play_inside_tunnel(client, *inside_answer);
+    co_return;
   }
   if (!scripted_answer.empty()) {
     // One write, so that a client reads whatever follows a head with it.
@@ -163,6 +200,7 @@ net::awaitable<void> serve_client(tcp::socket socket, connect_proxy_state& state
     co_await refuse(client, http::status::bad_gateway, request.version());
     co_return;
   }
+  upstream.socket().set_option(tcp::no_delay(true), no_delay_error);
 
   // RFC 9110 §9.3.6: a 2xx answer to CONNECT has no Content-Length and no body.
   constexpr std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -249,6 +287,11 @@ std::string connect_proxy::url() const { return "http://127.0.0.1:" + std::to_st
 void connect_proxy::answer_with(std::string bytes) {
   const std::lock_guard lock(impl_->state.mutex);
   impl_->state.scripted_answer = std::move(bytes);
+}
+
+void connect_proxy::answer_inside_tunnel(std::optional<inside_tunnel> answer) {
+  const std::lock_guard lock(impl_->state.mutex);
+  impl_->state.inside_answer = std::move(answer);
 }
 
 std::size_t connect_proxy::tunnels() const {

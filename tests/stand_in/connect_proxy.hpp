@@ -45,6 +45,19 @@ class connect_proxy {
   /// client's limit. Targets are still recorded; tunnels() does not count these.
   void answer_with(std::string bytes);
 
+  /// What to answer inside a "tunnel" instead of the server.
+  struct inside_tunnel {
+    std::string bytes;   ///< sent once the client's first bytes (its ClientHello) are in
+    bool reset = false;  ///< then end with a TCP RST (SO_LINGER 0) instead of a FIN
+  };
+
+  /// Answers every CONNECT from now on with 200, then plays the server's part
+  /// itself as `answer` says: a filtering proxy or captive portal that speaks
+  /// plain HTTP where the server's TLS should be, a TLS alert, a close or a
+  /// reset mid-handshake. nullopt tunnels again. Targets are still recorded;
+  /// tunnels() does not count these.
+  void answer_inside_tunnel(std::optional<inside_tunnel> answer);
+
   /// CONNECT requests answered with 200.
   std::size_t tunnels() const;
   /// Every CONNECT target asked for ("host:port"), oldest first, allowed or not.

@@ -59,11 +59,12 @@ pkey_ptr make_p256_key() {
   return pkey_ptr(key);
 }
 
-pkey_ptr make_rsa_key() {
+pkey_ptr make_rsa_key(unsigned bits) {
   const pkey_ctx_ptr context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   check(context != nullptr, "EVP_PKEY_CTX_new_from_name");
   check(EVP_PKEY_keygen_init(context.get()) == 1, "EVP_PKEY_keygen_init");
-  check(EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), 2048) == 1, "set_rsa_keygen_bits");
+  check(EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), static_cast<int>(bits)) == 1,
+        "set_rsa_keygen_bits");
   EVP_PKEY* key = nullptr;
   check(EVP_PKEY_generate(context.get(), &key) == 1, "EVP_PKEY_generate");
   return pkey_ptr(key);
@@ -123,7 +124,21 @@ x509_ptr make_certificate(EVP_PKEY* key, const std::string& common_name, X509* i
   return cert;
 }
 
-void sign(X509* cert, EVP_PKEY* key) { check(X509_sign(cert, key, EVP_sha256()) > 0, "X509_sign"); }
+void sign(X509* cert, EVP_PKEY* key, const EVP_MD* digest = EVP_sha256()) {
+  check(X509_sign(cert, key, digest) > 0, "X509_sign");
+}
+
+pkey_ptr make_leaf_key(leaf_key_kind kind) {
+  switch (kind) {
+    case leaf_key_kind::rsa2048:
+      return make_rsa_key(2048);
+    case leaf_key_kind::rsa1024:
+      return make_rsa_key(1024);
+    case leaf_key_kind::p256:
+      break;
+  }
+  return make_p256_key();
+}
 
 std::string to_pem(X509* cert) {
   const bio_ptr bio(BIO_new(BIO_s_mem()));
@@ -207,14 +222,13 @@ test_pki generate_pki_with(const pki_options& options) {
     issuer_key = intermediate_key.get();
   }
 
-  const pkey_ptr leaf_key =
-      options.leaf_key == leaf_key_kind::rsa2048 ? make_rsa_key() : make_p256_key();
+  const pkey_ptr leaf_key = make_leaf_key(options.leaf_key);
   const x509_ptr leaf = make_certificate(leaf_key.get(), options.hosts.front(), issuer);
   X509V3_set_ctx(&context, issuer, leaf.get(), nullptr, nullptr, 0);
   add_extension(leaf.get(), &context, NID_basic_constraints, "critical,CA:FALSE");
   // RSA key exchange (static RSA) encrypts with the leaf's key: keyEncipherment.
   add_extension(leaf.get(), &context, NID_key_usage,
-                options.leaf_key == leaf_key_kind::rsa2048
+                options.leaf_key != leaf_key_kind::p256
                     ? "critical,digitalSignature,keyEncipherment"
                     : "critical,digitalSignature");
   add_extension(leaf.get(), &context, NID_ext_key_usage, "serverAuth");
@@ -223,7 +237,8 @@ test_pki generate_pki_with(const pki_options& options) {
   }
   add_extension(leaf.get(), &context, NID_subject_key_identifier, "hash");
   add_extension(leaf.get(), &context, NID_authority_key_identifier, "keyid:always");
-  sign(leaf.get(), issuer_key);
+  sign(leaf.get(), issuer_key,
+       options.leaf_signature == leaf_digest::sha1 ? EVP_sha1() : EVP_sha256());
 
   std::string chain = to_pem(leaf.get());
   if (intermediate) chain += to_pem(intermediate.get());

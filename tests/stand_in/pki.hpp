@@ -3,7 +3,7 @@
 /// @file
 /// A throw-away test PKI made at run time with the OpenSSL 3 C API: a
 /// self-signed CA and a server certificate it signs (directly or through an
-/// intermediate CA), on EC P-256 keys or, for the leaf, RSA 2048.
+/// intermediate CA), on EC P-256 keys or, for the leaf, RSA 2048 or 1024.
 /// Nothing is read from or written to disk unless `write_pki` is called.
 
 #include <filesystem>
@@ -22,8 +22,13 @@ struct test_pki {
   std::string server_key_pem;  ///< the leaf's private key
 };
 
-/// The leaf's key: EC P-256 (ECDSA suites) or RSA 2048 (RSA and static-RSA suites).
-enum class leaf_key_kind { p256, rsa2048 };
+/// The leaf's key: EC P-256 (ECDSA suites), RSA 2048 (RSA and static-RSA
+/// suites), or RSA 1024, which security level 2 refuses (SPEC §1).
+enum class leaf_key_kind { p256, rsa2048, rsa1024 };
+
+/// The digest the issuer signs the leaf with: SHA-256, or SHA-1, which
+/// security level 2 refuses (SPEC §1).
+enum class leaf_digest { sha256, sha1 };
 
 /// How `generate_pki_with` shapes the leaf, for tests of what a client must
 /// refuse (SPEC §1 "Transport") as well as what it must accept.
@@ -37,6 +42,7 @@ struct pki_options {
   /// trusted CA), sent after the leaf in `server_cert_pem`.
   bool intermediate = false;
   leaf_key_kind leaf_key = leaf_key_kind::p256;
+  leaf_digest leaf_signature = leaf_digest::sha256;
 };
 
 /// Makes a fresh CA (basicConstraints CA:TRUE, keyUsage keyCertSign) and a

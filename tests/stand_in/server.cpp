@@ -1,5 +1,7 @@
 #include "tests/stand_in/server.hpp"
 
+#include "tests/stand_in/tls_records.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -36,6 +39,9 @@ using namespace std::chrono_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto handshake_timeout = 10s;
+// fault::in_pieces: the pause between two pieces of one answer, long enough
+// for each to leave in a packet of its own.
+constexpr auto piece_pause = 5ms;
 constexpr auto idle_timeout = 30s;
 constexpr auto write_timeout = 30s;
 constexpr std::size_t header_limit = 8 * 1024;
@@ -51,10 +57,21 @@ ssl::context make_tls_context(const test_pki& pki) {
   return tls;
 }
 
-incoming_request to_incoming(const http::request<http::string_body>& request) {
-  return {std::string(request.method_string()), std::string(request.target()),
+incoming_request to_incoming(const http::request<http::string_body>& request,
+                             std::size_t tls_records) {
+  return {std::string(request.method_string()),
+          std::string(request.target()),
           std::string(request[http::field::content_type]),
-          std::string(request[http::field::accept]), request.body()};
+          std::string(request[http::field::accept]),
+          request.body(),
+          tls_records};
+}
+
+// An answer as it goes on the wire, head and body together.
+std::string wire_text(const http::response<http::string_body>& response) {
+  std::ostringstream text;
+  text << response;
+  return std::move(text).str();
 }
 
 // Status, Server, Date, Content-Type and the extras; the body is up to the caller.
@@ -73,24 +90,51 @@ http::response<Body> make_head(const outgoing_response& answer, unsigned version
   return response;
 }
 
-// fault::truncated_tls and fault::reset: the head and half the body, then the
-// TCP connection goes away without TLS close_notify, by FIN or by RST.
-net::awaitable<void> send_cut_off(tls_stream& stream, http::response<http::string_body> response,
-                                  fault mode) {
-  http::response_serializer<http::string_body> serializer(response);
-  const auto [head_error, head_size] =
-      co_await http::async_write_header(stream, serializer, use_tuple);
-  if (head_error) {
+// fault::truncated_tls and fault::reset: the head and half the body in one
+// write, then the TCP connection goes away without TLS close_notify, by FIN or by RST.
+net::awaitable<void> send_cut_off(tls_stream& stream,
+                                  const http::response<http::string_body>& response, fault mode) {
+  const std::string text = wire_text(response);
+  const std::size_t cut = text.size() - response.body().size() + response.body().size() / 2;
+  const auto [error, written] =
+      co_await net::async_write(stream, net::buffer(text, cut), use_tuple);
+  if (error) {
     co_return;
   }
-  const auto half = net::buffer(response.body().data(), response.body().size() / 2);
-  co_await net::async_write(stream, half, use_tuple);
   auto& socket = beast::get_lowest_layer(stream).socket();
   beast::error_code ignored;
   if (mode == fault::reset) {
     socket.set_option(tcp::socket::linger(true, 0), ignored);
   }
   socket.close(ignored);
+}
+
+// fault::in_pieces: the answer in four writes a few milliseconds apart (the
+// status line, the rest of the head, each half of the body), as a server
+// that flushes as it goes sends it: a client must read on until it is whole.
+net::awaitable<bool> send_in_pieces(tls_stream& stream,
+                                    const http::response<http::string_body>& response) {
+  const std::string text = wire_text(response);
+  const std::size_t line_end = text.find("\r\n") + 2;
+  const std::size_t body_begins = text.size() - response.body().size();
+  const std::size_t body_middle = body_begins + response.body().size() / 2;
+  const std::array<std::size_t, 5> cuts{0, line_end, body_begins, body_middle, text.size()};
+  net::steady_timer pause(stream.get_executor());
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+    if (cuts[i + 1] == cuts[i]) {
+      continue;
+    }
+    if (i > 0) {
+      pause.expires_after(piece_pause);
+      co_await pause.async_wait(use_tuple);
+    }
+    const auto piece = net::buffer(text.data() + cuts[i], cuts[i + 1] - cuts[i]);
+    const auto [error, written] = co_await net::async_write(stream, piece, use_tuple);
+    if (error) {
+      co_return false;
+    }
+  }
+  co_return true;
 }
 
 // fault::endless_body: a chunked 200 whose chunks trickle in forever, so only a
@@ -180,10 +224,69 @@ struct sni_log {
   }
 };
 
+// What the connection does once an answer is written.
+enum class after_answer {
+  next_request,  // keep-alive: read the next request
+  close,         // close TLS politely (close_notify), then the connection
+  abandon,       // a fault has already ended the connection its own way
+};
+
+// Writes `answer` to a request of HTTP `version`, acting out its fault.
+net::awaitable<after_answer> send_answer(tls_stream& stream, const outgoing_response& answer,
+                                         unsigned version, bool keep_alive) {
+  auto response = make_head<http::string_body>(answer, version);
+  response.body() = answer.body;
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  switch (answer.fault_mode) {
+    case fault::none:
+      break;
+    case fault::hang:
+      co_await hang(stream);
+      co_return after_answer::abandon;
+    case fault::endless_body:
+      co_await send_endless_body(stream, answer, version);
+      co_return after_answer::abandon;
+    case fault::huge_body:
+      co_await send_huge_body(stream, answer, version);
+      co_return after_answer::abandon;
+    case fault::truncated_tls:
+    case fault::reset:
+      co_await send_cut_off(stream, response, answer.fault_mode);
+      co_return after_answer::abandon;
+    case fault::huge_header:
+      response.set("X-Padding", std::string(32 * 1024, 'a'));
+      break;
+    case fault::not_http:
+      co_await send_not_http(stream);
+      co_return after_answer::abandon;
+    case fault::in_pieces:
+      if (!co_await send_in_pieces(stream, response)) {
+        co_return after_answer::abandon;
+      }
+      co_return keep_alive ? after_answer::next_request : after_answer::close;
+  }
+  // As a real server answers: head and body in one write, so one TLS record
+  // (up to 16 KiB) in one TCP segment, with nothing held back by Nagle.
+  const std::string text = wire_text(response);
+  const auto [write_error, write_size] =
+      co_await net::async_write(stream, net::buffer(text), use_tuple);
+  if (write_error) {
+    co_return after_answer::abandon;
+  }
+  co_return keep_alive ? after_answer::next_request : after_answer::close;
+}
+
 // One client connection: TLS handshake, then keep-alive request/response turns.
 net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls, auth_handler& handler,
                                       sni_log& sni) {
+  // As a real server's: each answer leaves at once, not after the client's
+  // delayed acknowledgement of the last one.
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  record_counter records;  // outlives the stream whose callback counts into it
   tls_stream stream(std::move(socket), tls);
+  count_received_records(stream.native_handle(), records);
   beast::get_lowest_layer(stream).expires_after(handshake_timeout);
   const auto [handshake_error] =
       co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
@@ -197,49 +300,27 @@ net::awaitable<void> serve_connection(tcp::socket socket, ssl::context& tls, aut
     parser.header_limit(header_limit);
     parser.body_limit(body_limit);
     beast::get_lowest_layer(stream).expires_after(idle_timeout);
+    const std::size_t records_before = records.application_records;
     const auto [read_error, read_size] =
         co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_error) {
       co_return;  // closed by the peer, idle too long, or not HTTP
     }
     const auto& request = parser.get();
-    const outgoing_response answer = handler.handle(to_incoming(request));
+    const outgoing_response answer =
+        handler.handle(to_incoming(request, records.application_records - records_before));
     if (answer.delay > 0ms) {
       // A timer, not a sleep: other connections go on meanwhile.
       net::steady_timer timer(stream.get_executor(), answer.delay);
       co_await timer.async_wait(use_tuple);
     }
-
     beast::get_lowest_layer(stream).expires_after(write_timeout);
-    auto response = make_head<http::string_body>(answer, request.version());
-    response.body() = answer.body;
-    response.keep_alive(request.keep_alive());
-    response.prepare_payload();
-    switch (answer.fault_mode) {
-      case fault::none:
-        break;
-      case fault::hang:
-        co_await hang(stream);
-        co_return;
-      case fault::endless_body:
-        co_await send_endless_body(stream, answer, request.version());
-        co_return;
-      case fault::huge_body:
-        co_await send_huge_body(stream, answer, request.version());
-        co_return;
-      case fault::truncated_tls:
-      case fault::reset:
-        co_await send_cut_off(stream, std::move(response), answer.fault_mode);
-        co_return;
-      case fault::huge_header:
-        response.set("X-Padding", std::string(32 * 1024, 'a'));
-        break;
-      case fault::not_http:
-        co_await send_not_http(stream);
-        co_return;
+    const after_answer next =
+        co_await send_answer(stream, answer, request.version(), request.keep_alive());
+    if (next == after_answer::abandon) {
+      co_return;
     }
-    const auto [write_error, write_size] = co_await http::async_write(stream, response, use_tuple);
-    if (write_error || !response.keep_alive()) {
+    if (next == after_answer::close) {
       break;
     }
   }

@@ -62,7 +62,7 @@ class server {
   std::size_t exchanges() const;
   /// Requests to a token path whose key field decoded to exactly `key`.
   std::size_t exchanges_for(std::string_view key) const;
-  /// Tokens issued and sent without a fault.
+  /// Tokens issued and sent whole (without a fault, or in pieces).
   std::size_t successful_exchanges() const;
   /// The requests to token paths, oldest first (the latest 10,000).
   std::vector<recorded_request> requests() const;

@@ -202,14 +202,37 @@ TEST_CASE("before connecting: an empty path, a path too long for sockaddr_un, no
 // (faults hit this thread only, never the daemon's).
 namespace {
 
-void answer_ok(int fd) {
-  read_head(fd);
+// Answers 200 to a request already read.
+void answer_ok_after_read(int fd) {
   const std::string answer =
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
       "{\"status\":\"ok\"}";
   // The client may be gone already (a fault ended its call): no SIGPIPE.
   (void)!::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
   ::close(fd);
+}
+
+void answer_ok(int fd) {
+  read_head(fd);
+  answer_ok_after_read(fd);
+}
+
+// The body the tests PUT, and what reads up to its end.
+constexpr std::string_view put_body = "k3y+body/==";
+std::string read_through_body(int fd) {
+  std::string received;
+  char buffer[4096];
+  while (received.find(put_body) == std::string::npos) {
+    const auto got = ::read(fd, buffer, sizeof buffer);
+    if (got <= 0) break;
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+  return received;
+}
+
+void answer_ok_to_put(int fd) {
+  read_through_body(fd);
+  answer_ok_after_read(fd);
 }
 
 }  // namespace
@@ -252,13 +275,35 @@ TEST_CASE("socket, connect and SO_PEERCRED failing: each is its own error, nothi
   }
 }
 
+TEST_CASE("a request goes out whole, head and body, in one sendmsg") {
+  // The daemon reads it in one read; nothing waits for a second piece, and the
+  // body (which may hold a key) is never copied to join the head.
+  std::promise<std::string> request;
+  const odd_daemon daemon([&request](int fd) {
+    request.set_value(read_through_body(fd));
+    answer_ok_after_read(fd);
+  });
+  const fault_scope sendmsgs({.call = "sendmsg", .times = -1, .short_count = 1 << 30});
+  const fault_scope sends({.call = "send", .times = -1, .short_count = 1 << 30});
+  const auto result =
+      socket_client(daemon.socket(), 5s).call("PUT", "/v1/orgs/acme/key", put_body, true);
+  CHECK(result.answered());
+  CHECK(sendmsgs.hits() == 1);
+  CHECK(sends.hits() == 0);
+  const auto received = request.get_future().get();
+  CHECK(received.starts_with("PUT /v1/orgs/acme/key HTTP/1.1\r\n"));
+  CHECK(received.ends_with("\r\n\r\nk3y+body/=="));
+}
+
 TEST_CASE("sending: EINTR and EAGAIN carry on, short sends add up, EPIPE is closed, others io") {
   SUBCASE("interrupted, would block, short: the answer still comes") {
-    const odd_daemon daemon(answer_ok);
-    const fault_scope interrupted({.call = "send", .error = EINTR});
-    const fault_scope would_block({.call = "send", .error = EAGAIN});
-    const fault_scope short_sends({.call = "send", .times = -1, .short_count = 7});
-    const auto result = socket_client(daemon.socket(), 5s).call("GET", "/v1/health");
+    const odd_daemon daemon(answer_ok_to_put);
+    const fault_scope interrupted({.call = "sendmsg", .error = EINTR});
+    const fault_scope would_block({.call = "sendmsg", .error = EAGAIN});
+    const fault_scope short_sends({.call = "sendmsg", .times = -1, .short_count = 7});
+    // A body too: a short send may stop inside the head, at its end, or in the body.
+    const auto result =
+        socket_client(daemon.socket(), 5s).call("PUT", "/v1/orgs/acme/key", put_body, true);
     CHECK(result.answered());
     CHECK(interrupted.hits() == 1);
     CHECK(would_block.hits() == 1);
@@ -266,7 +311,7 @@ TEST_CASE("sending: EINTR and EAGAIN carry on, short sends add up, EPIPE is clos
   }
   SUBCASE("a wait for room that fails is io") {
     const odd_daemon daemon(answer_ok);
-    const fault_scope would_block({.call = "send", .error = EAGAIN});
+    const fault_scope would_block({.call = "sendmsg", .error = EAGAIN});
     const fault_scope poll_fails({.call = "poll", .error = ENOMEM});
     const auto result = socket_client(daemon.socket(), 5s).call("GET", "/v1/health");
     CHECK(result.error == transport_error::io);
@@ -274,13 +319,13 @@ TEST_CASE("sending: EINTR and EAGAIN carry on, short sends add up, EPIPE is clos
   }
   SUBCASE("EPIPE") {
     const odd_daemon daemon(answer_ok);
-    const fault_scope f({.call = "send", .error = EPIPE});
+    const fault_scope f({.call = "sendmsg", .error = EPIPE});
     CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
           transport_error::closed);
   }
   SUBCASE("EIO") {
     const odd_daemon daemon(answer_ok);
-    const fault_scope f({.call = "send", .error = EIO});
+    const fault_scope f({.call = "sendmsg", .error = EIO});
     CHECK(socket_client(daemon.socket(), 5s).call("GET", "/v1/health").error ==
           transport_error::io);
   }

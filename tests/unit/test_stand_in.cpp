@@ -5,6 +5,7 @@
 #include "tests/stand_in/form.hpp"
 #include "tests/stand_in/pki.hpp"
 #include "tests/stand_in/server.hpp"
+#include "tests/stand_in/tls_records.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -629,6 +630,54 @@ TEST_CASE_FIXTURE(fixture, "transport faults break the answer") {
   }
   CHECK(server.exchanges() == 1);
   CHECK(server.successful_exchanges() == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "the stand-in records how many TLS records each request came in") {
+  https_connection connection(server.pki().ca_cert_pem);
+  REQUIRE_FALSE(connection.connect(server.port()));
+  const std::string body = "personalAccessKey=" + root_key_encoded;
+  const std::string head =
+      "POST /auth/v3/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + std::string(form_type) +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  std::size_t expected = 0;
+  SUBCASE("written whole, in one write: one record") {
+    net::async_write(connection.stream, net::buffer(head + body), store_error{&connection.error});
+    REQUIRE_FALSE(connection.run());
+    expected = 1;
+  }
+  SUBCASE("the head, then the body: two records") {
+    net::async_write(connection.stream, net::buffer(head), store_error{&connection.error});
+    REQUIRE_FALSE(connection.run());
+    net::async_write(connection.stream, net::buffer(body), store_error{&connection.error});
+    REQUIRE_FALSE(connection.run());
+    expected = 2;
+  }
+  http::response_parser<http::string_body> parser;
+  http::async_read(connection.stream, connection.buffer, parser, store_error{&connection.error});
+  REQUIRE_FALSE(connection.run());
+  CHECK(parser.get().result_int() == 200);
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests.front().tls_records == expected);
+}
+
+TEST_CASE_FIXTURE(fixture, "an answer comes in one TLS record; in_pieces in four, and whole") {
+  https_connection connection(server.pki().ca_cert_pem);
+  stand_in::record_counter received;
+  stand_in::count_received_records(connection.stream.native_handle(), received);
+  REQUIRE_FALSE(connection.connect(server.port()));
+  const std::string body = "personalAccessKey=" + root_key_encoded;
+  CHECK(connection.send(http::verb::post, "/auth/v3/token", body).result_int() == 200);
+  CHECK(received.application_records == 1);
+
+  stand_in::behaviour b;
+  b.fault_mode = stand_in::fault::in_pieces;
+  server.set_behaviour(b);
+  const auto answer = connection.send(http::verb::post, "/auth/v3/token", body);
+  CHECK(received.application_records == 1 + 4);
+  CHECK(answer.result_int() == 200);
+  CHECK(body_json(answer)["access_token"].get<std::string>().starts_with("ey"));
+  CHECK(server.successful_exchanges() == 2);  // an answer in pieces is whole once read
 }
 
 TEST_CASE_FIXTURE(fixture, "a 32 KiB header line, or an answer that is not HTTP") {
