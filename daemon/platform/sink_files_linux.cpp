@@ -17,7 +17,7 @@
 namespace actoken::platform {
 namespace {
 
-std::string octal(unsigned mode) {
+std::string octal_mode(unsigned mode) {
   char text[8];
   std::snprintf(text, sizeof text, "%04o", mode & 07777U);
   return text;
@@ -35,7 +35,7 @@ struct checked_folder {
   std::string problem;
 };
 
-checked_folder open_folder(const std::filesystem::path& folder, uid_t daemon_uid) {
+checked_folder open_sink_folder(const std::filesystem::path& folder, uid_t daemon_uid) {
   checked_folder out;
   out.fd = unique_fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (out.fd.get() < 0) {
@@ -53,7 +53,7 @@ checked_folder open_folder(const std::filesystem::path& folder, uid_t daemon_uid
     out.problem = "folder " + folder.string() + " belongs to uid " + std::to_string(info.st_uid) +
                   ", not to the daemon's user or root";
   } else if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    out.problem = "folder " + folder.string() + " (mode " + octal(info.st_mode) +
+    out.problem = "folder " + folder.string() + " (mode " + octal_mode(info.st_mode) +
                   ") is writable by group or others, who could put a token of theirs in its place";
   }
   if (!out.problem.empty()) out.fd.reset();
@@ -100,7 +100,7 @@ std::optional<std::filesystem::path> home_folder(uid_t uid) {
 }
 
 std::string sink_folder_problem(const std::filesystem::path& folder, uid_t daemon_uid) {
-  return open_folder(folder, daemon_uid).problem;
+  return open_sink_folder(folder, daemon_uid).problem;
 }
 
 sink_read read_sink_file(const std::filesystem::path& path, std::size_t max_size) {
@@ -145,7 +145,7 @@ sink_read read_sink_file(const std::filesystem::path& path, std::size_t max_size
 std::optional<std::string> write_sink_file(const std::filesystem::path& path, std::string_view data,
                                            unsigned mode, std::optional<gid_t> gid,
                                            uid_t daemon_uid) {
-  const auto folder = open_folder(folder_of(path), daemon_uid);
+  const auto folder = open_sink_folder(folder_of(path), daemon_uid);
   if (!folder.problem.empty()) return folder.problem;
   const auto name = path.filename().string();
   const auto temp = temporary_name(name);
@@ -180,7 +180,7 @@ std::optional<std::string> write_sink_file(const std::filesystem::path& path, st
 }
 
 std::optional<std::string> remove_sink_file(const std::filesystem::path& path, uid_t daemon_uid) {
-  const auto folder = open_folder(folder_of(path), daemon_uid);
+  const auto folder = open_sink_folder(folder_of(path), daemon_uid);
   if (!folder.problem.empty()) return folder.problem;
   // unlink(2) removes a link itself, never its target.
   if (::unlinkat(folder.fd.get(), path.filename().c_str(), 0) != 0 && errno != ENOENT) {
