@@ -22,7 +22,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-call_result failure(transport_error error, std::string detail) {
+call_result transport_failure(transport_error error, std::string detail) {
   call_result result;
   result.error = error;
   result.detail = std::move(detail);
@@ -30,7 +30,7 @@ call_result failure(transport_error error, std::string detail) {
 }
 
 call_result system_failure(transport_error error, int errno_value) {
-  return failure(error, std::strerror(errno_value));
+  return transport_failure(error, std::strerror(errno_value));
 }
 
 transport_error classify_connect_errno(int errno_value) {
@@ -86,7 +86,7 @@ struct connection {
 };
 
 connection fail(transport_error error, std::string detail) {
-  return {unique_fd(), failure(error, std::move(detail))};
+  return {unique_fd(), transport_failure(error, std::move(detail))};
 }
 
 // Before a byte is sent (SPEC §5): the folder decides who could have made the
@@ -213,13 +213,13 @@ call_result socket_client::call(std::string_view method, std::string_view target
         return result;
       }
       if (parsed.state == parse_state::invalid) {
-        return failure(transport_error::protocol, parsed.error);
+        return transport_failure(transport_error::protocol, parsed.error);
       }
       continue;
     }
     if (got == 0) {
       if (received.empty()) {
-        return failure(transport_error::closed, "connection closed without an answer");
+        return transport_failure(transport_error::closed, "connection closed without an answer");
       }
       auto parsed = parse_http_response(received, true);
       if (parsed.state == parse_state::complete) {
@@ -227,7 +227,7 @@ call_result socket_client::call(std::string_view method, std::string_view target
         result.response = std::move(parsed.response);
         return result;
       }
-      return failure(transport_error::protocol, parsed.error);
+      return transport_failure(transport_error::protocol, parsed.error);
     }
     const int error = errno;
     if (error == EINTR) {
