@@ -2,15 +2,20 @@
 # library's .cpp files in batches of 16, one translation unit per batch. Their
 # files parse the same heavy headers (Asio, nlohmann/json, fmt) and emit the
 # same inline and template code again and again; a batch does it once.
-# Measured in docs/testing.md ("Build time"). For quick rebuilds while editing
-# one file, a build folder of your own may turn it off (-DACTOKEN_UNITY_BUILD=OFF).
+# Measured in docs/testing.md ("Build time").
+#
+# Off by default, and off in scripts/test's first build: there each .cpp is
+# compiled alone, which is what checks that it includes everything it uses and
+# (STYLE: a unit's .cpp includes its header first) that its header stands
+# alone (tests/headers checks the others). In a batch, the files before it
+# would hide a missing include. The builds that only run code under a
+# sanitizer turn it on: scripts/test's ASan+UBSan build and scripts/fuzz.
 #
 # What it asks of the code: names in anonymous namespaces are unique within a
-# library (a clash is a redefinition error; give each helper a name that says
-# what it does, or share one from a header), and every .cpp includes what it
-# uses (a batch hides a missing include only until the batches change).
+# library (a clash is a redefinition error in the sanitizer build; give each
+# helper a name that says what it does, or share one from a header).
 # Included from the top CMakeLists.txt, after every target is defined.
-option(ACTOKEN_UNITY_BUILD "Compile the product libraries in batches (unity build)" ON)
+option(ACTOKEN_UNITY_BUILD "Compile the product libraries in batches (unity build)" OFF)
 
 if(ACTOKEN_UNITY_BUILD)
   foreach(_target actoken_common actoken_platform actoken_upstream actoken_daemon
