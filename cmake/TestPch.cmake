@@ -1,16 +1,19 @@
-# Precompiled headers for the test programs (scripts/test turns them on): the
-# headers nearly every test includes (doctest, nlohmann/json, the standard
-# library's usual ones) are parsed once per build into the precompiled header
-# of actoken_test_pch, and every test program reuses it (REUSE_FROM): about
-# 1 s of CPU less per test file at -O2, a bit less under ASan.
+# Precompiled headers for the test programs (scripts/test's ASan+UBSan build
+# turns them on): the headers nearly every test includes (doctest,
+# nlohmann/json, the standard library's usual ones) are parsed once per build
+# into the precompiled header of actoken_test_pch, and every test program
+# reuses it (REUSE_FROM): about 0.5-1 s of CPU less per test file.
 #
-# Off by default: a precompiled header holds its build folder's paths, so ccache
-# shared between work trees would miss every test file of a new folder. With it
-# on, ccache is told to accept precompiled headers (pch_defines, time_macros);
-# the precompiled header must be built with the flags of the tests that reuse
-# it, which holds since they all link actoken_project_options and the
-# sanitizer flags are the same for the whole build (-Winvalid-pch, an error
-# under -Werror, says when it does not).
+# Not in the first build: a precompiled header puts its headers before each
+# file's own includes, and at -O2 that moves g++ 12's flow-based warnings
+# (test_auth_codec got a false -Warray-bounds from std::string's memcpy), so
+# the warnings a test gets would depend on this option. Off by default, too,
+# because a precompiled header holds its build folder's paths: ccache shared
+# between work trees would miss every test file of a new folder. With it on,
+# ccache is told to accept precompiled headers (pch_defines, time_macros).
+# The precompiled header is built with the flags of the tests that reuse it:
+# they all link actoken_project_options and the sanitizer flags are the same
+# for the whole build (-Winvalid-pch, an error under -Werror, says if not).
 option(ACTOKEN_TEST_PCH "Precompile the headers the test programs share" OFF)
 
 # actoken_test_pch_holder(TARGET LIBS...): an object library TARGET, linking
