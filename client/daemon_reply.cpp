@@ -2,6 +2,7 @@
 
 #include "client/daemon_trust.hpp"
 #include "common/paths.hpp"
+#include "common/text.hpp"
 
 #include <utility>
 
@@ -52,16 +53,6 @@ std::optional<std::int64_t> retry_after_of(const http_response& response) {
     seconds = seconds * 10 + (c - '0');
   }
   return seconds;
-}
-
-// A mode as people write it: "0660".
-std::string octal_mode(mode_t mode) {
-  std::string text = "0000";
-  for (std::size_t i = 4; i-- > 1;) {
-    text[i] = static_cast<char>('0' + (mode & 07));
-    mode >>= 3;
-  }
-  return text;
 }
 
 }  // namespace

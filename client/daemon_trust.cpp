@@ -1,5 +1,7 @@
 #include "client/daemon_trust.hpp"
 
+#include "common/text.hpp"
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -9,12 +11,6 @@ namespace actoken::client {
 namespace {
 
 constexpr std::string_view trusted_owners = "not to you, root or the actoken user";
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 }  // namespace
 

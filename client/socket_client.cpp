@@ -25,7 +25,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-call_result failure(transport_error error, std::string detail) {
+call_result transport_failure(transport_error error, std::string detail) {
   call_result result;
   result.error = error;
   result.detail = std::move(detail);
@@ -33,7 +33,7 @@ call_result failure(transport_error error, std::string detail) {
 }
 
 call_result system_failure(transport_error error, int errno_value) {
-  return failure(error, std::strerror(errno_value));
+  return transport_failure(error, std::strerror(errno_value));
 }
 
 transport_error classify_connect_errno(int errno_value) {
@@ -89,7 +89,7 @@ struct connection {
 };
 
 connection fail(transport_error error, std::string detail) {
-  return {unique_fd(), failure(error, std::move(detail))};
+  return {unique_fd(), transport_failure(error, std::move(detail))};
 }
 
 // Before a byte is sent (SPEC §5): the folder decides who could have made the
@@ -194,11 +194,11 @@ std::optional<call_result> send_request(int fd, std::string_view head, std::stri
 // What the daemon's answer in `received` amounts to once the connection has ended.
 call_result answer_at_end(const std::string& received) {
   if (received.empty()) {
-    return failure(transport_error::closed, "connection closed without an answer");
+    return transport_failure(transport_error::closed, "connection closed without an answer");
   }
   auto parsed = parse_http_response(received, true);
   if (parsed.state != parse_state::complete) {
-    return failure(transport_error::protocol, parsed.error);
+    return transport_failure(transport_error::protocol, parsed.error);
   }
   call_result result;
   result.response = std::move(parsed.response);
@@ -222,7 +222,7 @@ call_result receive_response(int fd, steady::time_point deadline, steady::time_p
         return result;
       }
       if (parsed.state == parse_state::invalid) {
-        return failure(transport_error::protocol, parsed.error);
+        return transport_failure(transport_error::protocol, parsed.error);
       }
       continue;
     }

@@ -4,8 +4,10 @@ find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(spdlog REQUIRED CONFIG)
-# spdlog and fmt header-only: the daemon carries the few functions it calls
-# instead of mapping two more shared libraries (docs/performance.md).
+# spdlog and fmt inside the binary: the daemon carries the few functions it
+# calls instead of mapping two more shared libraries (docs/performance.md).
+# fmt is header-only; spdlog is compiled once, into the static library
+# actoken_spdlog (daemon/CMakeLists.txt), on top of this header-only target.
 set_target_properties(spdlog::spdlog_header_only PROPERTIES
   INTERFACE_LINK_LIBRARIES "Threads::Threads;fmt::fmt-header-only")
 find_package(nlohmann_json 3.11 REQUIRED CONFIG)

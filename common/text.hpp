@@ -1,9 +1,11 @@
 #pragma once
 
 /// @file
-/// Small text helpers shared by the daemon's readers (STYLE 20).
+/// Small text helpers shared by the daemon and the CLI (STYLE 20).
 
+#include <string>
 #include <string_view>
+#include <system_error>
 
 namespace actoken {
 
@@ -17,5 +19,17 @@ constexpr std::string_view trim(std::string_view text,
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(blanks) - first + 1);
 }
+
+/// A file's permission bits as four octal digits, as `chmod` takes them: "0640".
+inline std::string octal_mode(unsigned mode) {
+  std::string text = "0000";
+  for (auto digit = text.rbegin(); digit != text.rend(); ++digit, mode >>= 3) {
+    *digit = static_cast<char>('0' + (mode & 07));
+  }
+  return text;
+}
+
+/// What an `errno` value means, in the C library's words ("Permission denied").
+inline std::string errno_text(int error) { return std::generic_category().message(error); }
 
 }  // namespace actoken

@@ -1,5 +1,6 @@
 #include "client/platform/files.hpp"
 #include "client/platform/trust_facts.hpp"
+#include "common/text.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -20,12 +21,6 @@ namespace {
 
 std::string failure(std::string_view what, const std::filesystem::path& path, int error) {
   return std::string(what) + " " + path.string() + ": " + std::strerror(error);
-}
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
 }
 
 // True when group `gid` is `uid`'s own private group (Debian's user private

@@ -23,7 +23,7 @@ namespace {
 
 namespace net = boost::asio;
 using descriptor = net::posix::stream_descriptor;
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto awaitable_tuple = net::as_tuple(net::use_awaitable);
 // Without a pidfd (Linux < 5.3), how often the child's exit is polled.
 constexpr auto reap_poll = std::chrono::milliseconds{20};
 // Words of a line of standard error that says what failed (SPEC §2), in
@@ -40,11 +40,12 @@ net::awaitable<void> read_capped(descriptor& pipe, platform::secure_buffer& into
     if (had < cap) {
       const auto room = std::min<std::size_t>(cap - had, 16384);
       into.resize(had + room);
-      auto [ec, n] = co_await pipe.async_read_some(net::buffer(into.data() + had, room), use_tuple);
+      auto [ec, n] =
+          co_await pipe.async_read_some(net::buffer(into.data() + had, room), awaitable_tuple);
       into.resize(had + n);
       if (ec) break;
     } else {
-      auto [ec, n] = co_await pipe.async_read_some(net::buffer(scratch), use_tuple);
+      auto [ec, n] = co_await pipe.async_read_some(net::buffer(scratch), awaitable_tuple);
       if (ec) break;
     }
   }
@@ -87,10 +88,10 @@ net::awaitable<platform::child_exit> reap(platform::child_process& child, descri
       }
     }
     if (pidfd != nullptr) {
-      co_await pidfd->async_wait(descriptor::wait_read, use_tuple);
+      co_await pidfd->async_wait(descriptor::wait_read, awaitable_tuple);
     } else {
       net::steady_timer poll(co_await net::this_coro::executor, reap_poll);
-      co_await poll.async_wait(use_tuple);
+      co_await poll.async_wait(awaitable_tuple);
     }
   }
 }
@@ -103,7 +104,7 @@ net::awaitable<void> read_until_exit(descriptor& out, platform::secure_buffer& o
   if (pidfd != nullptr) {
     co_await ((read_capped(out, output, key_command_output_limit) &&
                read_capped(err, error_output, key_command_error_limit)) ||
-              pidfd->async_wait(descriptor::wait_read, use_tuple));
+              pidfd->async_wait(descriptor::wait_read, awaitable_tuple));
   } else {
     co_await (read_capped(out, output, key_command_output_limit) &&
               read_capped(err, error_output, key_command_error_limit));
@@ -257,7 +258,7 @@ void key_command_run::cancel() noexcept {
 }
 
 net::awaitable<void> key_command_run::wait() {
-  while (running_) co_await done_.async_wait(use_tuple);
+  while (running_) co_await done_.async_wait(awaitable_tuple);
 }
 
 void key_command_run::finish(key_command_result result) {
@@ -306,7 +307,7 @@ net::awaitable<void> key_command_run::run(std::shared_ptr<key_command_run> /*sel
     error_output.reserve(key_command_error_limit);
 
     auto raced = co_await (collect(*child, out, output, err, error_output, pidfd_ptr) ||
-                           deadline_.async_wait(use_tuple));
+                           deadline_.async_wait(awaitable_tuple));
     std::optional<platform::child_exit> ended;
     if (raced.index() == 0) {
       ended = std::get<0>(raced);

@@ -3,6 +3,7 @@
 #include "common/json_text.hpp"
 #include "daemon/platform/append_file.hpp"
 
+#include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

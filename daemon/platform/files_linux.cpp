@@ -1,3 +1,4 @@
+#include "common/text.hpp"
 #include "common/unique_fd.hpp"
 #include "daemon/platform/files.hpp"
 
@@ -13,8 +14,6 @@
 
 namespace actoken::platform {
 namespace {
-
-std::string errno_text(int error) { return std::generic_category().message(error); }
 
 // `.<name>.tmp<digits>`: the name `replace_file` gives its temporary files,
 // which `remove_stale_temporary_files` recognises after a crash.

@@ -1,3 +1,4 @@
+#include "common/text.hpp"
 #include "daemon/platform/folder_walk.hpp"
 #include "daemon/platform/private_file.hpp"
 
@@ -23,14 +24,6 @@ constexpr int max_links = 40;
 // as for a path the kernel resolves), never following a link.
 constexpr int step_flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
-std::string errno_text(int error) { return std::generic_category().message(error); }
-
-std::string octal(mode_t mode) {
-  std::array<char, 8> text{};
-  std::snprintf(text.data(), text.size(), "%04o", static_cast<unsigned>(mode & 07777));
-  return text.data();
-}
-
 std::string joined(const std::string& folder, const std::string& name) {
   return folder == "/" ? "/" + name : folder + "/" + name;
 }
@@ -55,11 +48,11 @@ std::string folder_problem(const struct stat& info, const std::string& path, boo
   // below root's /tmp is the daemon's or root's, and judged in turn.
   if (!last && sticky && info.st_uid == 0) return {};
   if (last && sticky && (mode & S_IWOTH) != 0) {
-    return path + " is writable by others (mode " + octal(mode) +
+    return path + " is writable by others (mode " + octal_mode(mode) +
            ", a shared folder like /tmp): use a folder of its own below it";
   }
-  if ((mode & S_IWOTH) != 0) return path + " is writable by others (mode " + octal(mode) + ")";
-  return path + " is writable by its group (mode " + octal(mode) + ")";
+  if ((mode & S_IWOTH) != 0) return path + " is writable by others (mode " + octal_mode(mode) + ")";
+  return path + " is writable by its group (mode " + octal_mode(mode) + ")";
 }
 
 // The names of `path`, first to last.

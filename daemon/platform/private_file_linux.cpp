@@ -1,3 +1,4 @@
+#include "common/text.hpp"
 #include "common/unique_fd.hpp"
 #include "daemon/platform/private_file.hpp"
 
@@ -21,16 +22,8 @@ namespace {
 // ours. Regular files ignore O_NONBLOCK when read.
 constexpr int open_flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 
-std::string errno_text(int error) { return std::generic_category().message(error); }
-
 bool trusted_owner(uid_t owner, uid_t daemon_uid) noexcept {
   return owner == daemon_uid || owner == 0;
-}
-
-std::string octal(mode_t mode) {
-  std::array<char, 8> text{};
-  std::snprintf(text.data(), text.size(), "%04o", static_cast<unsigned>(mode & 07777));
-  return text.data();
 }
 
 std::string size_text(std::size_t bytes) {
@@ -121,7 +114,7 @@ std::string descriptor_problem(const struct stat& info, const private_file_rules
                          (info.st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)) == 0;
   if (rules.owner_only && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !acl_grant) {
     const bool readable = (info.st_mode & (S_IRGRP | S_IROTH)) != 0;
-    return "has mode " + octal(info.st_mode) + ": group- or world-" +
+    return "has mode " + octal_mode(info.st_mode) + ": group- or world-" +
            (readable ? "readable" : "accessible") + "; chmod 600 it";
   }
   if (static_cast<std::uintmax_t>(info.st_size) > rules.max_size) {
@@ -311,7 +304,7 @@ private_file_result check_private_folder(const std::filesystem::path& path, uid_
     return refused(subject, foreign_owner(info.st_uid));
   }
   if (others_can_replace_entries(info.st_mode)) {
-    return refused(subject, "has mode " + octal(info.st_mode) +
+    return refused(subject, "has mode " + octal_mode(info.st_mode) +
                                 ": writable by group or others without the sticky bit");
   }
   return {};

@@ -1,5 +1,6 @@
 #include "daemon/transport/unix_listener.hpp"
 
+#include "common/text.hpp"
 #include "daemon/platform/folder_walk.hpp"
 
 #include <fcntl.h>
@@ -20,12 +21,6 @@ namespace actoken::transport {
 namespace {
 
 std::string why(int error) { return std::generic_category().message(error); }
-
-std::string octal(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 sockaddr_un address_of(const std::string& path) {
   sockaddr_un address{};
@@ -163,7 +158,7 @@ void unix_listener::bind_socket(const listen_options& options) {
   if (::fstatat(folder_fd_, name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
       !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != options.mode) {
     throw listen_error(path_ + " was not created with mode " +
-                       octal(static_cast<mode_t>(options.mode)) +
+                       octal_mode(static_cast<mode_t>(options.mode)) +
                        " (does its folder carry a default ACL?)");
   }
   // The group, by name inside the checked folder and without following a

@@ -53,11 +53,11 @@ bool same_prefix(const ip_address& a, const ip_address& b, unsigned prefix) {
   return (a.bytes[i] & mask) == (b.bytes[i] & mask);
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return to_lower(x) == to_lower(y);
+           return ascii_lower(x) == ascii_lower(y);
          });
 }
 

@@ -6,7 +6,7 @@
 namespace actoken::stand_in {
 namespace {
 
-constexpr std::array<std::pair<echo_encoding, std::string_view>, 22> names{{
+constexpr std::array<std::pair<echo_encoding, std::string_view>, 22> encoding_names{{
     {echo_encoding::raw, "raw"},
     {echo_encoding::percent_lower, "percent_lower"},
     {echo_encoding::percent_upper, "percent_upper"},
@@ -114,14 +114,14 @@ std::string_view html_name(char c) noexcept {
 }  // namespace
 
 std::string_view to_string(echo_encoding value) noexcept {
-  for (const auto& [candidate, name] : names) {
+  for (const auto& [candidate, name] : encoding_names) {
     if (candidate == value) return name;
   }
   return "raw";
 }
 
 std::optional<echo_encoding> parse_echo_encoding(std::string_view name) noexcept {
-  for (const auto& [value, candidate] : names) {
+  for (const auto& [value, candidate] : encoding_names) {
     if (candidate == name) return value;
   }
   return std::nullopt;
