@@ -57,6 +57,15 @@ class scoped_env {
   std::vector<assignment> saved_;
 };
 
+/// The proxy variables of whoever runs the tests unset for one scope, so that none of them
+/// reaches a daemon or client the test starts.
+inline scoped_env without_proxy_variables() {
+  return scoped_env({{"HTTPS_PROXY", std::nullopt},
+                     {"https_proxy", std::nullopt},
+                     {"NO_PROXY", std::nullopt},
+                     {"no_proxy", std::nullopt}});
+}
+
 /// A datagram socket bound to `name` (a path, or "@x" in the abstract
 /// namespace), as systemd's NOTIFY_SOCKET is. Each datagram may carry several
 /// newline-separated assignments ("READY=1\nSTATUS=...").

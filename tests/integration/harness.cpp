@@ -274,6 +274,28 @@ std::string awkward_key() {
   return key + "==";
 }
 
+std::string random_text(std::size_t length) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  std::string text;
+  for (std::size_t i = 0; i < length; ++i) text.push_back(alphabet[random() % 62]);
+  return text;
+}
+
+int open_connection(const std::filesystem::path& socket) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 bool enter_private_stage(const std::vector<fresh_folder>& fresh,
                          const std::vector<std::filesystem::path>& keep) {
   if (::unshare(CLONE_NEWNS) != 0 ||

@@ -125,4 +125,11 @@ bool enter_private_stage(const std::vector<fresh_folder>& fresh,
 /// A random-looking key with the characters a form body must escape.
 std::string awkward_key();
 
+/// `length` random letters and digits (a secret no test text holds by chance).
+std::string random_text(std::size_t length);
+
+/// A new connection to the Unix socket `socket` (a descriptor the caller closes), or -1 when
+/// nothing accepts there.
+int open_connection(const std::filesystem::path& socket);
+
 }  // namespace actoken::testing

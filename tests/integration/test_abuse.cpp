@@ -22,19 +22,6 @@
 
 namespace {
 
-int open_connection(const std::filesystem::path& socket) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // True when the peer has closed `fd` (a read returns 0 or an error), waiting up to `wait`.
 bool closed_by_peer(int fd, std::chrono::milliseconds wait) {
   timeval tv{static_cast<time_t>(wait.count() / 1000),

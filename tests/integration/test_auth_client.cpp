@@ -8,6 +8,7 @@
 #include "tests/stand_in/connect_proxy.hpp"
 #include "tests/stand_in/pki.hpp"
 #include "tests/stand_in/server.hpp"
+#include "tests/test_files.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -38,26 +39,6 @@ using namespace std::chrono_literals;
 constexpr const char* test_key = "ab+cd/ef==";
 constexpr const char* test_org = "0e6b2f1c-0000-4000-8000-00000000000a";
 
-// A directory under the system temp dir, removed with everything in it.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "actoken-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // An environment with only the given variables.
 actoken::env_lookup fake_env(std::map<std::string, std::string> vars = {}) {
   return [vars = std::move(vars)](const char* name) -> const char* {
@@ -68,7 +49,7 @@ actoken::env_lookup fake_env(std::map<std::string, std::string> vars = {}) {
 
 // A stand-in server with one account, and its CA written to disk.
 struct fixture {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir;
   stand_in::server server;
   std::filesystem::path ca_file;
 
@@ -203,7 +184,7 @@ TEST_CASE("an untrusted certificate is upstream_tls and the key is never sent") 
     CHECK(error.message.find(test_key) == std::string::npos);
   }
   SUBCASE("another CA in ca_file") {
-    temp_dir other;
+    actoken::testing::scratch_dir other;
     stand_in::write_pki(stand_in::generate_pki(), other.path());
     auto options = f.trusting_options();
     options.ca_file = other.path() / "ca.pem";

@@ -46,13 +46,10 @@ constexpr auto drain_bound = 5s;    // daemon/app.cpp shutdown_bound
 constexpr auto idle_timeout = 30s;  // transport::server_limits::idle_timeout
 constexpr uid_t nobody = 65534;
 
-int open_connection(const fs::path& socket) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A connection the test needs: the daemon must accept it.
+int connected(const fs::path& socket) {
+  const int fd = open_connection(socket);
   REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
-  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
   return fd;
 }
 
@@ -244,11 +241,11 @@ TEST_CASE("a request in flight holds the stop 5 s at most; idle connections clos
   slow.delay = 20s;
   daemon_world w({.config = {{"upstream_timeout", 30}}, .behaviour = slow});
   // An idle keep-alive connection, answered once.
-  const int idle = open_connection(w.socket());
+  const int idle = connected(w.socket());
   send_all(idle, health_request);
   REQUIRE(read_answer(idle, 5000ms).rfind("HTTP/1.1 200 ", 0) == 0);
   // A request whose exchange outlasts the bound.
-  const int busy = open_connection(w.socket());
+  const int busy = connected(w.socket());
   send_all(busy, token_request);
   const auto until = steady::now() + 10s;
   while (w.upstream.exchanges() == 0 && steady::now() < until) std::this_thread::sleep_for(10ms);
@@ -283,15 +280,15 @@ TEST_CASE(
   // would count as idle and make room), whatever the load on the machine.
   const std::string sub_org = "9b2f6d1e-0000-4000-8000-00000000000b";
   w.upstream.add_account(w.key, acme_org_id, {sub_org});
-  const int first = open_connection(w.socket());
-  const int second = open_connection(w.socket());
+  const int first = connected(w.socket());
+  const int second = connected(w.socket());
   send_all(first, token_request);
   send_all(second, "GET /v1/token?org=acme&sub_org=" + sub_org + " HTTP/1.1\r\nHost: x\r\n\r\n");
   const auto until = steady::now() + 10s;
   while (w.upstream.exchanges() < 2 && steady::now() < until) std::this_thread::sleep_for(10ms);
   REQUIRE(w.upstream.exchanges() == 2);  // both wait for theirs: both busy; each takes 5 s
 
-  const int newcomer = open_connection(w.socket());
+  const int newcomer = connected(w.socket());
   // The daemon may close it before these bytes go out (EPIPE): being turned
   // away that fast is the point, so the send's own result is not asserted.
   (void)::send(newcomer, health_request.data(), health_request.size(), MSG_NOSIGNAL);
@@ -310,8 +307,8 @@ TEST_CASE(
 
 TEST_CASE("an idle connection is closed after 30 s, with or without a request before") {
   daemon_world w;
-  const int silent = open_connection(w.socket());
-  const int answered = open_connection(w.socket());
+  const int silent = connected(w.socket());
+  const int answered = connected(w.socket());
   send_all(answered, health_request);
   REQUIRE(read_answer(answered, 5000ms).rfind("HTTP/1.1 200 ", 0) == 0);
   const auto start = steady::now();

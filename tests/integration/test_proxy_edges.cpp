@@ -13,18 +13,6 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-// The proxy variables of whoever runs the tests must not leak in.
-scoped_env without_proxy_variables() {
-  return scoped_env({{"HTTPS_PROXY", std::nullopt},
-                     {"https_proxy", std::nullopt},
-                     {"NO_PROXY", std::nullopt},
-                     {"no_proxy", std::nullopt}});
-}
-
-}  // namespace
-
 TEST_CASE("a proxy that refuses or answers oddly: upstream_unavailable, nothing sent upstream") {
   const auto env = without_proxy_variables();
   stand_in::connect_proxy proxy;

@@ -42,15 +42,6 @@ std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
-std::string random_text(std::size_t length) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device random;
-  std::string text;
-  for (std::size_t i = 0; i < length; ++i) text.push_back(alphabet[random() % 62]);
-  return text;
-}
-
 // How many of `needle`'s 12-character pieces `haystack` holds.
 std::size_t pieces_found(const std::string& haystack, const std::string& needle) {
   constexpr std::size_t window = 12;

@@ -74,28 +74,6 @@ json with_socket(const daemon_world& w, const fs::path& socket) {
   return config;
 }
 
-int open_connection(const fs::path& socket) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string random_text(std::size_t length) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device random;
-  std::string text;
-  for (std::size_t i = 0; i < length; ++i) text.push_back(alphabet[random() % 62]);
-  return text;
-}
-
 // `text` percent-encoded as a form body carries it: %XX in `hex`'s case.
 std::string form_encoded(const std::string& text, const char* hex) {
   std::string out;

@@ -31,14 +31,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-// The proxy variables of whoever runs the tests must not leak in.
-scoped_env without_proxy_variables() {
-  return scoped_env({{"HTTPS_PROXY", std::nullopt},
-                     {"https_proxy", std::nullopt},
-                     {"NO_PROXY", std::nullopt},
-                     {"no_proxy", std::nullopt}});
-}
-
 // Forgets acme's token, so that the next request is a cold exchange.
 void flush(const daemon_world& w) {
   const auto reply = unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme");

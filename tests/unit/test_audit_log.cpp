@@ -26,22 +26,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// A private temporary folder, removed with what is in it.
-struct temp_folder {
-  std::filesystem::path path;
-  temp_folder() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "audit-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = pattern;
-  }
-  ~temp_folder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  temp_folder(const temp_folder&) = delete;
-  temp_folder& operator=(const temp_folder&) = delete;
-};
-
 const wall_time at = std::chrono::sys_days{std::chrono::year{2026} / 11 / 30} +
                      std::chrono::hours{3} + std::chrono::minutes{12} + std::chrono::seconds{5};
 
@@ -206,12 +190,12 @@ TEST_CASE("process details: this process's executable; nulls for a process that 
 }
 
 TEST_CASE("the writer batches lines for flush_delay into the file it creates 0600") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   boost::asio::io_context io;
   manual_clock clock;
   audit_log log(io.get_executor(), clock, ::geteuid());
   CHECK_FALSE(log.enabled());
-  const auto path = dir.path / "audit.log";
+  const auto path = dir.path() / "audit.log";
   REQUIRE(log.configure(path).empty());
   CHECK(log.enabled());
   CHECK(mode_of(path) == 0600);
@@ -229,11 +213,11 @@ TEST_CASE("the writer batches lines for flush_delay into the file it creates 060
 }
 
 TEST_CASE("64 KiB of lines are written at once, without waiting for the timer") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   boost::asio::io_context io;
   manual_clock clock;
   audit_log log(io.get_executor(), clock, ::geteuid());
-  const auto path = dir.path / "audit.log";
+  const auto path = dir.path() / "audit.log";
   REQUIRE(log.configure(path).empty());
   const auto peer = builder();
   std::size_t recorded = 0;
@@ -246,62 +230,62 @@ TEST_CASE("64 KiB of lines are written at once, without waiting for the timer") 
 }
 
 TEST_CASE("reopening after a rename (logrotate) starts a new file; the old keeps its lines") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   boost::asio::io_context io;
   manual_clock clock;
   audit_log log(io.get_executor(), clock, ::geteuid());
-  const auto path = dir.path / "audit.log";
+  const auto path = dir.path() / "audit.log";
   REQUIRE(log.configure(path).empty());
   const auto peer = builder();
   log.record({&peer, "builder", "token", "acme", {}, "ok", "cache", "1a2b3c4d"});
-  std::filesystem::rename(path, dir.path / "audit.log.1");
+  std::filesystem::rename(path, dir.path() / "audit.log.1");
   // Recorded before the reopen: goes to the file it was recorded for.
   REQUIRE(log.configure(path).empty());
   log.record({&peer, "builder", "token", "acme", {}, "forbidden", {}, {}});
   log.flush();
-  CHECK(lines_of(slurp(dir.path / "audit.log.1")).size() == 1);
+  CHECK(lines_of(slurp(dir.path() / "audit.log.1")).size() == 1);
   const auto fresh = lines_of(slurp(path));
   REQUIRE(fresh.size() == 1);
   CHECK(json::parse(fresh[0])["result"] == "forbidden");
 }
 
 TEST_CASE("a folder others may write, a link, a foreign or shared file are refused") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   const auto uid = ::geteuid();
   const auto refused = [&](const std::filesystem::path& path) {
     const auto opened = platform::open_append_file(path, uid);
     const auto* why = std::get_if<std::string>(&opened);
     return why != nullptr ? *why : std::string();
   };
-  const auto open_dir = dir.path / "tmp";
+  const auto open_dir = dir.path() / "tmp";
   std::filesystem::create_directory(open_dir);
   ::chmod(open_dir.c_str(), 01777);  // like /tmp: sticky does not help
   CHECK(refused(open_dir / "audit.log").find("use a folder of its own below it") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(open_dir / "audit.log"));
 
-  const auto target = dir.path / "elsewhere";
-  std::filesystem::create_symlink(target, dir.path / "link.log");
-  CHECK(refused(dir.path / "link.log").find("symbolic link") != std::string::npos);
+  const auto target = dir.path() / "elsewhere";
+  std::filesystem::create_symlink(target, dir.path() / "link.log");
+  CHECK(refused(dir.path() / "link.log").find("symbolic link") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(target));
 
-  const auto shared = dir.path / "shared.log";
+  const auto shared = dir.path() / "shared.log";
   { std::ofstream(shared) << ""; }
   ::chmod(shared.c_str(), 0622);
   CHECK(refused(shared).find("group or others may write") != std::string::npos);
 
-  std::filesystem::create_directory(dir.path / "sub");
-  CHECK(refused(dir.path / "sub").find("directory") != std::string::npos);
+  std::filesystem::create_directory(dir.path() / "sub");
+  CHECK(refused(dir.path() / "sub").find("directory") != std::string::npos);
 
   if (uid == 0) {  // chown needs root, as CI runs
-    const auto foreign = dir.path / "foreign.log";
+    const auto foreign = dir.path() / "foreign.log";
     { std::ofstream(foreign) << ""; }
     REQUIRE(::chown(foreign.c_str(), 65534, 65534) == 0);
     CHECK(refused(foreign).find("belongs to uid 65534") != std::string::npos);
 
     // A folder of another user's (0755: no one else may write it) is theirs to
     // swap the file in: refused, and nothing is created there.
-    const auto theirs = dir.path / "theirs";
+    const auto theirs = dir.path() / "theirs";
     std::filesystem::create_directory(theirs);
     ::chmod(theirs.c_str(), 0755);
     REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
@@ -315,11 +299,11 @@ TEST_CASE("a folder others may write, a link, a foreign or shared file are refus
 // that others could swap, or a link on the way that is not root's in a folder
 // only root can write, is refused, and nothing is created.
 TEST_CASE("the walk to the audit log: a group-writable ancestor, another's link on the way") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   boost::asio::io_context io;
   manual_clock clock;
   audit_log log(io.get_executor(), clock, ::geteuid());
-  const auto group = dir.path / "var";
+  const auto group = dir.path() / "var";
   std::filesystem::create_directories(group / "log");
   ::chmod(group.c_str(), 0775);
   CHECK(log.configure(group / "log" / "audit.log") ==
@@ -331,9 +315,9 @@ TEST_CASE("the walk to the audit log: a group-writable ancestor, another's link 
         group.string() + " is writable by its group (mode 0775)");
 
   if (::geteuid() == 0) {  // lchown needs root, as CI runs
-    const auto real = dir.path / "real";
+    const auto real = dir.path() / "real";
     std::filesystem::create_directory(real);
-    const auto link = dir.path / "logs";
+    const auto link = dir.path() / "logs";
     std::filesystem::create_directory_symlink(real, link);
     REQUIRE(::lchown(link.c_str(), 65534, 65534) == 0);
     CHECK(log.configure(link / "audit.log")
@@ -347,9 +331,9 @@ TEST_CASE("the walk to the audit log: a group-writable ancestor, another's link 
 }
 
 TEST_CASE("check_append_file judges as open_append_file does, and creates nothing") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   const auto uid = ::geteuid();
-  const auto fresh = dir.path / "audit.log";
+  const auto fresh = dir.path() / "audit.log";
   CHECK(platform::check_append_file(fresh, uid).empty());
   CHECK_FALSE(std::filesystem::exists(fresh));
   { std::ofstream(fresh) << ""; }
@@ -357,25 +341,25 @@ TEST_CASE("check_append_file judges as open_append_file does, and creates nothin
   CHECK(platform::check_append_file(fresh, uid).empty());
   ::chmod(fresh.c_str(), 0666);
   CHECK(platform::check_append_file(fresh, uid).find("chmod 600") != std::string::npos);
-  std::filesystem::create_symlink(fresh, dir.path / "link.log");
-  CHECK(platform::check_append_file(dir.path / "link.log", uid).find("symbolic link") !=
+  std::filesystem::create_symlink(fresh, dir.path() / "link.log");
+  CHECK(platform::check_append_file(dir.path() / "link.log", uid).find("symbolic link") !=
         std::string::npos);
-  const auto open_dir = dir.path / "open";
+  const auto open_dir = dir.path() / "open";
   std::filesystem::create_directory(open_dir);
   ::chmod(open_dir.c_str(), 01777);
   CHECK(platform::check_append_file(open_dir / "audit.log", uid).find("writable by others") !=
         std::string::npos);
-  CHECK(platform::check_append_file(dir.path / "absent" / "audit.log", uid) ==
-        (dir.path / "absent").string() + " does not exist");
+  CHECK(platform::check_append_file(dir.path() / "absent" / "audit.log", uid) ==
+        (dir.path() / "absent").string() + " does not exist");
 }
 
 TEST_CASE("lines that cannot be written are counted; a failed reopen keeps the file open before") {
-  temp_folder dir;
+  const actoken::testing::scratch_dir dir("actoken-audit");
   boost::asio::io_context io;
   manual_clock clock;
   audit_log log(io.get_executor(), clock, ::geteuid());
   const auto peer = builder();
-  const auto open_dir = dir.path / "open";
+  const auto open_dir = dir.path() / "open";
   std::filesystem::create_directory(open_dir);
   ::chmod(open_dir.c_str(), 0777);
 
@@ -388,7 +372,7 @@ TEST_CASE("lines that cannot be written are counted; a failed reopen keeps the f
   CHECK(log.errors() == 2);
 
   // A good file, then a reload that names a refused one: lines keep going to the good one.
-  const auto good = dir.path / "audit.log";
+  const auto good = dir.path() / "audit.log";
   REQUIRE(log.configure(good).empty());
   CHECK(log.configure(open_dir / "audit.log").find("still writing to") != std::string::npos);
   log.record({&peer, "builder", "token", "acme", {}, "ok", "cache", "1a2b3c4d"});

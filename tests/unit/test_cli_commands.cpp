@@ -4,6 +4,7 @@
 #include "client/commands.hpp"
 #include "client/daemon_calls.hpp"
 #include "client/socket_path.hpp"
+#include "tests/test_files.hpp"
 #include "tests/test_skip.hpp"
 
 #include <doctest/doctest.h>
@@ -50,26 +51,6 @@ std::string json_answer(unsigned status, const std::string& body) {
 std::string error_answer(unsigned status, const std::string& code, const std::string& message) {
   return json_answer(status, R"({"error":")" + code + R"(","message":")" + message + R"("})");
 }
-
-// A temporary directory, removed with its contents.
-class temp_dir {
- public:
-  temp_dir() {
-    char pattern[] = "/tmp/actoken-cli-test-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Serves one canned answer per connection, in order, and records each request.
 class fake_daemon {
@@ -164,7 +145,7 @@ class fake_daemon {
     }
   }
 
-  temp_dir dir_;
+  actoken::testing::scratch_dir dir_{"actoken-cli-test"};
   std::filesystem::path socket_;
   std::vector<std::string> answers_;
   std::vector<std::string> requests_;
@@ -219,7 +200,7 @@ TEST_CASE("ping against a socket that does not exist exits 3 and names the path"
 }
 
 TEST_CASE("a socket file with no daemon behind it exits 3") {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   const auto path = dir.path() / "stale.sock";
   {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -579,7 +560,7 @@ TEST_CASE("exec hands the command its arguments as given and the token only in t
 }
 
 TEST_CASE("exec: 127 when the command does not exist, 126 when it is not executable") {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   const auto not_executable = dir.path() / "script";
   {
     const int fd = ::open(not_executable.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -848,7 +829,7 @@ TEST_CASE("env prints the socket where a daemon answers, in the syntax of --shel
 
 TEST_CASE("env: the first candidate that answers; none: nothing on stdout, exit 3, how to start") {
   fake_daemon daemon({});
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   const auto missing = dir.path() / "none" / "actokend.sock";
   harness h(missing);
   h.ctx.socket_candidates = {missing, daemon.socket()};
@@ -875,7 +856,7 @@ TEST_CASE("env: the first candidate that answers; none: nothing on stdout, exit 
 }
 
 TEST_CASE("env: a path a shell line cannot carry is refused") {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   const auto folder = dir.path() / "a\nb";
   std::filesystem::create_directories(folder);
   ::chmod(folder.c_str(), 0700);
@@ -999,7 +980,7 @@ TEST_CASE("no daemon at the system socket: the hint depends on whether one is in
 }
 
 TEST_CASE("appcircle-config writes the token into the file, prints the path, not the token") {
-  temp_dir home;
+  actoken::testing::scratch_dir home{"actoken-cli-test"};
   fake_daemon daemon({json_answer(200, token_body), json_answer(200, two_orgs)});
   harness h(daemon.socket());
   const std::map<std::string, std::string> variables{{"HOME", home.path().string()}};
@@ -1032,7 +1013,7 @@ TEST_CASE("appcircle-config writes the token into the file, prints the path, not
 }
 
 TEST_CASE("appcircle-config refuses a file it cannot read as a config before asking for a token") {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   const auto path = dir.path() / "config.json";
   const std::string before = "not json, but the user's";
   {
@@ -1204,7 +1185,7 @@ TEST_CASE("key add: an answer without persisted or verified says in memory, not 
 }
 
 TEST_CASE("appcircle-config: a FIFO or an oversized file is refused; --json; an odd orgs answer") {
-  temp_dir dir;
+  actoken::testing::scratch_dir dir{"actoken-cli-test"};
   {
     const auto fifo = dir.path() / "fifo.json";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);

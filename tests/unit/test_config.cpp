@@ -4,6 +4,7 @@
 // (load_config alone reads a file).
 #include "daemon/settings/config.hpp"
 #include "tests/fault/fault.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -538,9 +539,8 @@ TEST_CASE("invalid JSON is reported with its position") {
 }
 
 TEST_CASE("load_config: a missing default file is all defaults, a missing explicit one an error") {
-  char pattern[] = "/tmp/actoken-config-test-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const std::filesystem::path dir = pattern;
+  const actoken::testing::scratch_dir scratch("actoken-config-test");
+  const std::filesystem::path& dir = scratch.path();
   auto context = system_context();
   context.file = dir / "actokend.json";
 
@@ -666,9 +666,8 @@ TEST_CASE("audit_log: a path resolved like the others, or \"-\" for the daemon's
 
 // Reading the file when the system fails (tests/fault), and what it holds at its limits.
 TEST_CASE("load_config: a failing fstat or read is a problem; EINTR is retried; too large") {
-  char pattern[] = "/tmp/actoken-config-test-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const std::filesystem::path dir = pattern;
+  const actoken::testing::scratch_dir scratch("actoken-config-test");
+  const std::filesystem::path& dir = scratch.path();
   const auto file = dir / "actokend.json";
   auto context = system_context();
   context.file = file;

@@ -6,6 +6,7 @@
 #include "client/commands.hpp"
 #include "client/socket_client.hpp"
 #include "tests/fault/fault.hpp"
+#include "tests/test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -38,10 +39,7 @@ class odd_daemon {
   using handler = std::function<void(int fd)>;
 
   explicit odd_daemon(handler on_connection = nullptr) : on_connection_(std::move(on_connection)) {
-    char pattern[] = "/tmp/actoken-socket-client-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    folder_ = pattern;
-    socket_ = folder_ / "actokend.sock";
+    socket_ = folder_.path() / "actokend.sock";
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd_ >= 0);
     sockaddr_un address{};
@@ -60,8 +58,6 @@ class odd_daemon {
     ::shutdown(fd_, SHUT_RDWR);  // wakes a blocked accept
     if (thread_.joinable()) thread_.join();
     ::close(fd_);
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
   }
   odd_daemon(const odd_daemon&) = delete;
   odd_daemon& operator=(const odd_daemon&) = delete;
@@ -70,7 +66,7 @@ class odd_daemon {
 
  private:
   handler on_connection_;
-  fs::path folder_;
+  actoken::testing::scratch_dir folder_{"actoken-socket-client"};
   fs::path socket_;
   int fd_ = -1;
   std::thread thread_;
@@ -176,9 +172,8 @@ TEST_CASE("before connecting: an empty path, a path too long for sockaddr_un, no
   CHECK(long_result.error == transport_error::path_too_long);
   CHECK(long_result.detail == "socket path is longer than 107 bytes");
 
-  char pattern[] = "/tmp/actoken-socket-client-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const fs::path folder = pattern;
+  const actoken::testing::scratch_dir scratch("actoken-socket-client");
+  const fs::path& folder = scratch.path();
   const auto missing = socket_client(folder / "actokend.sock", 300ms).call("GET", "/v1/health");
   CHECK(missing.error == transport_error::no_socket);
 
