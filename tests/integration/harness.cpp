@@ -29,16 +29,8 @@ namespace actoken::testing {
 namespace {
 
 int connect_unix(const std::filesystem::path& socket) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    const int error = errno;
-    ::close(fd);
-    throw std::runtime_error("connect " + socket.string() + ": " + std::strerror(error));
-  }
+  const int fd = open_connection(socket);
+  if (fd < 0) throw std::runtime_error("connect " + socket.string() + ": " + std::strerror(errno));
   return fd;
 }
 
@@ -290,7 +282,9 @@ int open_connection(const std::filesystem::path& socket) {
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    const int error = errno;
     ::close(fd);
+    errno = error;  // for the caller's message
     return -1;
   }
   return fd;

@@ -128,8 +128,8 @@ std::string awkward_key();
 /// `length` random letters and digits (a secret no test text holds by chance).
 std::string random_text(std::size_t length);
 
-/// A new connection to the Unix socket `socket` (a descriptor the caller closes), or -1 when
-/// nothing accepts there.
+/// A new connection to the Unix socket `socket` (a descriptor the caller closes), or -1 with
+/// `errno` when nothing accepts there.
 int open_connection(const std::filesystem::path& socket);
 
 }  // namespace actoken::testing

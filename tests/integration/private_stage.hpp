@@ -25,7 +25,9 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 
 namespace actoken::testing {
@@ -120,6 +122,59 @@ inline std::optional<nlohmann::json> on_a_private_stage(
       });
   if (!text) return std::nullopt;
   return nlohmann::json::parse(*text);
+}
+
+/// What a play tells the test, one fact a line: `key=value`, a value's newlines written `\n`.
+class stage {
+ public:
+  explicit stage(int report_fd) : report_fd_(report_fd) {}
+
+  void say(const std::string& key, const std::string& value) const {
+    std::string line = key + "=";
+    for (const char c : value) line += c == '\n' ? std::string("\\n") : std::string(1, c);
+    detail::write_all(report_fd_, line + '\n');
+  }
+  void say(const std::string& key, long long value) const { say(key, std::to_string(value)); }
+  /// A CLI run as `name.code`, `name.out` and `name.err`.
+  void say_run(const std::string& name, int code, const std::string& out,
+               const std::string& err) const {
+    say(name + ".code", code);
+    say(name + ".out", out);
+    say(name + ".err", err);
+  }
+
+ private:
+  int report_fd_;
+};
+
+/// What a play said, by key.
+using stage_report = std::map<std::string, std::string>;
+
+/// Runs `play` on a private stage, `prepare` first (as `run_on_private_stage`), and returns
+/// what it said (`exception` when it threw); nullopt when no private stage can be made here.
+inline std::optional<stage_report> reported_on_a_private_stage(
+    stage_etc etc, const std::function<bool()>& prepare,
+    const std::function<void(const stage&)>& play) {
+  const auto text = run_on_private_stage(etc, prepare, [&play](int report_fd) {
+    try {
+      play(stage(report_fd));
+    } catch (const std::exception& e) {
+      stage(report_fd).say("exception", e.what());
+    }
+  });
+  if (!text) return std::nullopt;
+  stage_report said;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto eq = line.find('=');
+    std::string value = eq == std::string::npos ? "" : line.substr(eq + 1);
+    for (std::size_t at = 0; (at = value.find("\\n", at)) != std::string::npos; ++at) {
+      value.replace(at, 2, "\n");
+    }
+    said[line.substr(0, eq)] = value;
+  }
+  return said;
 }
 
 }  // namespace actoken::testing

@@ -50,31 +50,7 @@ const std::string added_users = std::string(carol) + ":x:40010:40010::/nonexiste
 const std::string added_groups = std::string(socket_group) + ":x:40011:" + carol + "\n" + carol +
                                  ":x:40010:\n" + dave + ":x:40012:\n";
 
-// What a stage reports, and the means to report it.
-class stage {
- public:
-  explicit stage(int report_fd) : report_fd_(report_fd) {}
-
-  /// Reports `key=value` (one line; a value's newlines become `\n`).
-  void say(const std::string& key, const std::string& value) const {
-    std::string line = key + "=";
-    for (const char c : value) line += c == '\n' ? std::string("\\n") : std::string(1, c);
-    line += '\n';
-    (void)!::write(report_fd_, line.data(), line.size());
-  }
-  /// Reports a CLI run as `name.code`, `name.out` and `name.err`.
-  void say_run(const std::string& name, int code, const std::string& out,
-               const std::string& err) const {
-    say(name + ".code", std::to_string(code));
-    say(name + ".out", out);
-    say(name + ".err", err);
-  }
-
- private:
-  int report_fd_;
-};
-
-using report = std::map<std::string, std::string>;
+using report = stage_report;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
@@ -100,32 +76,13 @@ bool replace_database(const fs::path& real, const std::string& lines, const fs::
 // and /run, the test's accounts added to /etc/passwd and /etc/group. Returns
 // what it reported, or nullopt when no such namespace can be made here.
 std::optional<report> on_a_private_stage(const std::function<void(const stage&)>& play) {
-  const auto text = run_on_private_stage(
+  return reported_on_a_private_stage(
       stage_etc::shared,
       [] {
         return replace_database("/etc/passwd", added_users, "/run/passwd") &&
                replace_database("/etc/group", added_groups, "/run/group");
       },
-      [&play](int report_fd) {
-        try {
-          play(stage(report_fd));
-        } catch (const std::exception& e) {
-          stage(report_fd).say("exception", e.what());
-        }
-      });
-  if (!text) return std::nullopt;
-  report said;
-  std::istringstream lines(*text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const auto eq = line.find('=');
-    std::string value = eq == std::string::npos ? "" : line.substr(eq + 1);
-    for (std::size_t at = 0; (at = value.find("\\n", at)) != std::string::npos; ++at) {
-      value.replace(at, 2, "\n");
-    }
-    said[line.substr(0, eq)] = value;
-  }
-  return said;
+      play);
 }
 
 // The system daemon's usual shape: socket mode 0660 for the group actoken-sock,

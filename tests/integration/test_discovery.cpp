@@ -39,48 +39,14 @@ namespace {
 
 constexpr uid_t nobody = 65534;
 
-// What a stage reports, and the means to report it.
-class stage {
- public:
-  explicit stage(int report_fd) : report_fd_(report_fd) {}
-
-  /// Reports `key=value` (one line; a value's newlines become spaces).
-  void say(const std::string& key, const std::string& value) const {
-    std::string line = key + "=" + value;
-    for (auto& c : line) c = c == '\n' ? ' ' : c;
-    line += '\n';
-    (void)!::write(report_fd_, line.data(), line.size());
-  }
-  void say(const std::string& key, long long value) const { say(key, std::to_string(value)); }
-
- private:
-  int report_fd_;
-};
-
-using report = std::map<std::string, std::string>;
+using report = stage_report;
 
 // Runs `play` in a child with a private mount namespace whose /tmp and /run
 // are fresh tmpfs; returns what it reported, or nullopt when no such
 // namespace can be made here.
 std::optional<report> on_a_private_stage(const std::function<void(const stage&)>& play) {
-  const auto text = run_on_private_stage(
-      stage_etc::shared, [] { return true; },
-      [&play](int report_fd) {
-        try {
-          play(stage(report_fd));
-        } catch (const std::exception& e) {
-          stage(report_fd).say("exception", e.what());
-        }
-      });
-  if (!text) return std::nullopt;
-  report said;
-  std::istringstream lines(*text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const auto eq = line.find('=');
-    said[line.substr(0, eq)] = eq == std::string::npos ? "" : line.substr(eq + 1);
-  }
-  return said;
+  return reported_on_a_private_stage(
+      stage_etc::shared, [] { return true; }, play);
 }
 
 // Makes `path` a folder of `owner` with exactly `mode`.
