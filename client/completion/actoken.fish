@@ -17,7 +17,25 @@ function __actoken_orgs
     actoken $socket_args --json orgs 2>/dev/null | string match -rag '"name":"([^"]*)"'
 end
 
-set -l __actoken_commands token header exec orgs status ping key flush whoami reload env appcircle-config help
+# The commands, each with what it does.
+set -l __actoken_command_help \
+    token            'Print an access token' \
+    header           'Print an Authorization header' \
+    exec             'Run a command with a token' \
+    orgs             'List organizations' \
+    status           "Show the daemon's status" \
+    ping             'Exit 0 if the daemon is healthy' \
+    key              'Add or remove a key' \
+    flush            'Evict cached tokens' \
+    whoami           'Who the daemon takes you for' \
+    reload           'Re-read config and keys' \
+    env              'Print the line that sets ACTOKEN_SOCKET' \
+    appcircle-config "Put a token into the Appcircle CLI's config" \
+    help             "Print the usage, or a command's"
+set -l __actoken_commands
+for i in (seq 1 2 (count $__actoken_command_help))
+    set -a __actoken_commands $__actoken_command_help[$i]
+end
 
 # The words of the line after `actoken`, options and their values left out.
 function __actoken_words
@@ -93,19 +111,10 @@ complete -c actoken -n 'not __actoken_after_dashdash' -l json -d "Print the daem
 complete -c actoken -n 'not __actoken_after_dashdash' -s h -l help -d 'Show help'
 complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -l version -d 'Show the version'
 
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a token -d 'Print an access token'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a header -d 'Print an Authorization header'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a exec -d 'Run a command with a token'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a orgs -d 'List organizations'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a status -d "Show the daemon's status"
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a ping -d 'Exit 0 if the daemon is healthy'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a key -d 'Add or remove a key'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a flush -d 'Evict cached tokens'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a whoami -d 'Who the daemon takes you for'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a reload -d 'Re-read config and keys'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a env -d 'Print the line that sets ACTOKEN_SOCKET'
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a appcircle-config -d "Put a token into the Appcircle CLI's config"
-complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" -a help -d "Print the usage, or a command's"
+for i in (seq 1 2 (count $__actoken_command_help))
+    complete -c actoken -n "not __fish_seen_subcommand_from $__actoken_commands" \
+        -a $__actoken_command_help[$i] -d $__actoken_command_help[(math $i + 1)]
+end
 
 # help COMMAND, and help key add|remove
 complete -c actoken -n __actoken_help_wants_command -a "$__actoken_commands" -d Command
