@@ -5,6 +5,7 @@
 #include "daemon/upstream/auth_client.hpp"
 #include "daemon/upstream/auth_codec.hpp"
 #include "daemon/upstream/url.hpp"
+#include "tests/integration/post_once.hpp"
 #include "tests/stand_in/connect_proxy.hpp"
 #include "tests/stand_in/pki.hpp"
 #include "tests/stand_in/server.hpp"
@@ -77,23 +78,7 @@ struct fixture {
 // Runs one exchange to completion on a fresh io_context.
 upstream::post_result post(upstream::auth_client_options options, const upstream::url& server,
                            std::chrono::milliseconds timeout = 5s) {
-  net::io_context io;
-  upstream::auth_client client(io.get_executor(), std::move(options));
-  const auto body = upstream::build_form_body({upstream::api_version::v3, test_key, "openid", ""});
-  std::optional<upstream::post_result> result;
-  std::exception_ptr thrown;
-  net::co_spawn(
-      io,
-      client.post_form(server, std::string(upstream::token_path(upstream::api_version::v3)), body,
-                       timeout),
-      [&](std::exception_ptr e, upstream::post_result r) {
-        thrown = e;
-        result = std::move(r);
-      });
-  io.run();
-  if (thrown) std::rethrow_exception(thrown);
-  REQUIRE(result);
-  return std::move(*result);
+  return actoken::testing::post_once(std::move(options), server, test_key, timeout);
 }
 
 const upstream::raw_response& response_of(const upstream::post_result& result) {

@@ -11,6 +11,7 @@
 #include "daemon/upstream/auth_client.hpp"
 #include "daemon/upstream/auth_codec.hpp"
 #include "daemon/upstream/url.hpp"
+#include "tests/integration/post_once.hpp"
 #include "tests/integration/tls_test_server.hpp"
 #include "tests/integration/world.hpp"
 #include "tests/stand_in/jwt.hpp"
@@ -72,24 +73,7 @@ struct fixture {
     const auto target = upstream::parse_url(base);
     REQUIRE(target);
 
-    net::io_context io;
-    upstream::auth_client client(io.get_executor(), std::move(options));
-    const auto body =
-        upstream::build_form_body({upstream::api_version::v3, test_key, "openid", ""});
-    std::optional<upstream::post_result> result;
-    std::exception_ptr thrown;
-    net::co_spawn(
-        io,
-        client.post_form(*target, std::string(upstream::token_path(upstream::api_version::v3)),
-                         body, 5000ms),
-        [&](std::exception_ptr e, upstream::post_result r) {
-          thrown = e;
-          result = std::move(r);
-        });
-    io.run();
-    if (thrown) std::rethrow_exception(thrown);
-    REQUIRE(result);
-    return std::move(*result);
+    return actoken::testing::post_once(std::move(options), *target, test_key, 5000ms);
   }
 };
 
