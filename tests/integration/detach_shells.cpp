@@ -1,5 +1,7 @@
 #include "tests/integration/detach_shells.hpp"
 
+#include "tests/test_files.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,14 +18,9 @@
 namespace actoken::testing {
 namespace {
 
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 // The state letter of /proc/PID/stat ('Z' for a zombie), or 0 when it is gone.
 char state_of(pid_t pid) {
-  const auto stat = read_all("/proc/" + std::to_string(pid) + "/stat");
+  const auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
   const auto close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
 }
@@ -33,7 +30,7 @@ bool is_our_daemon(const std::filesystem::path& proc, const std::string& marker,
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink(proc / "exe", ec);
   if (ec || exe != binary) return false;
-  const auto environ = read_all(proc / "environ");
+  const auto environ = slurp(proc / "environ");
   return environ.find(marker + '\0') != std::string::npos ||
          environ.ends_with(marker);  // the last entry ends without a NUL on some kernels
 }
@@ -103,8 +100,8 @@ process_result finish(const running_shell& shell) {
   ::waitpid(shell.pid, &status, 0);
   process_result result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_all(shell.out);
-  result.err = read_all(shell.err);
+  result.out = slurp(shell.out);
+  result.err = slurp(shell.err);
   return result;
 }
 

@@ -119,6 +119,7 @@ process_result run_process(const std::vector<std::string>& argv,
   const auto out_path = io.path() / "out";
   const auto err_path = io.path() / "err";
   const auto in_path = io.write("in", input);
+  const auto args = exec_args(argv);
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int in = ::open(in_path.c_str(), O_RDONLY);
@@ -128,9 +129,6 @@ process_result run_process(const std::vector<std::string>& argv,
     ::dup2(out, 1);
     ::dup2(err, 2);
     for (const auto& [name, value] : extra_env) ::setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(126);
   }
@@ -152,6 +150,10 @@ daemon_process::daemon_process(const temp_dir& dir, nlohmann::json config,
   config_path_ = dir.write("actokend.json", config.dump(2));
   log_path_ = dir.path() / "actokend.log";
 
+  std::vector<std::string> argv{actokend_path(), "--config", config_path_.string(), "--log-level",
+                                "debug"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  const auto args = exec_args(argv);
   pid_ = ::fork();
   if (pid_ == 0) {
     const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -161,12 +163,6 @@ daemon_process::daemon_process(const temp_dir& dir, nlohmann::json config,
       const rlimit limit{*open_files, *open_files};
       if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(125);
     }
-    std::vector<std::string> argv{actokend_path(), "--config", config_path_.string(), "--log-level",
-                                  "debug"};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(126);
   }
@@ -264,6 +260,14 @@ std::string awkward_key() {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (int i = 0; i < 40; ++i) key.push_back(alphabet[random() % 64]);
   return key + "==";
+}
+
+std::vector<char*> exec_args(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  return args;
 }
 
 std::string random_text(std::size_t length) {

@@ -125,6 +125,10 @@ bool enter_private_stage(const std::vector<fresh_folder>& fresh,
 /// A random-looking key with the characters a form body must escape.
 std::string awkward_key();
 
+/// `argv` as execv(2) takes it (argv[0] a path, a null at the end), pointing into `argv`,
+/// which must outlive it. Made before fork(), so that the child only calls execv.
+std::vector<char*> exec_args(const std::vector<std::string>& argv);
+
 /// `length` random letters and digits (a secret no test text holds by chance).
 std::string random_text(std::size_t length);
 

@@ -444,13 +444,6 @@ struct three_orgs_world : world {
   }
 };
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -564,7 +557,7 @@ TEST_CASE("POST /v1/reload: admins reload and get the outcome; others get 403") 
   CHECK(err.find("may not reload the daemon") != std::string::npos);
 
   // A new organization in the config file appears once reloaded.
-  auto config = json::parse(read_text(w.daemon->config_path()));
+  auto config = json::parse(slurp(w.daemon->config_path()));
   config["organizations"]["delta"] = json::object();
   write_text(w.daemon->config_path(), config.dump());
   const auto reloaded = w.as(identity{0, 0, {}}, "POST", "/v1/reload");

@@ -28,13 +28,6 @@ struct cache_world : daemon_world {
   json token() const { return daemon->get("/v1/token?org=acme").json(); }
 };
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 TEST_CASE("a restart after a change of auth_url, api_version or scope exchanges anew") {
@@ -64,7 +57,7 @@ TEST_CASE("a restart after a change of auth_url, api_version or scope exchanges 
     changed = "organizations.acme.scope";
   }
   CAPTURE(changed);
-  const auto log_before = read_text(w.dir.path() / "actokend.log").size();
+  const auto log_before = slurp(w.dir.path() / "actokend.log").size();
   w.start();
   const auto again = w.token();
   CHECK(again["source"] == "exchange");
@@ -132,7 +125,7 @@ TEST_CASE("a version 1 cache file is dropped with a log line and replaced at the
   const auto first = w.token();
   REQUIRE(w.daemon->stop(SIGTERM) == 0);
   // The same entries under the old version number.
-  auto document = json::parse(read_text(w.cache));
+  auto document = json::parse(slurp(w.cache));
   REQUIRE(document["version"] == 2);
   document["version"] = 1;
   w.dir.write("tokens.cache", document.dump(), 0600);
@@ -143,14 +136,14 @@ TEST_CASE("a version 1 cache file is dropped with a log line and replaced at the
   CHECK(w.upstream.exchanges() == 2);
   CHECK(w.daemon->log().find("cache file has version 1") != std::string::npos);
   REQUIRE(w.daemon->stop(SIGTERM) == 0);
-  CHECK(json::parse(read_text(w.cache))["version"] == 2);
+  CHECK(json::parse(slurp(w.cache))["version"] == 2);
 }
 
 namespace {
 
 // The organizations of the cache file's entries, in order ("" when unreadable).
 std::string cached_orgs(const std::filesystem::path& cache) {
-  const auto document = json::parse(read_text(cache), nullptr, false);
+  const auto document = json::parse(slurp(cache), nullptr, false);
   if (!document.is_object() || !document.contains("entries")) return "";
   std::string orgs;
   for (const auto& entry : document["entries"]) orgs += entry.value("org", "?") + ";";

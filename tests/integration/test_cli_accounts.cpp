@@ -52,17 +52,10 @@ const std::string added_groups = std::string(socket_group) + ":x:40011:" + carol
 
 using report = stage_report;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // `real` (a copy of /etc/passwd or /etc/group) with `lines` added, bind-mounted
 // over it. Only inside the stage's mount namespace.
 bool replace_database(const fs::path& real, const std::string& lines, const fs::path& copy) {
-  std::string text = read_text(real);
+  std::string text = slurp(real);
   if (!text.empty() && text.back() != '\n') text += '\n';
   {
     std::ofstream out(copy);

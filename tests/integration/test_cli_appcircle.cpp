@@ -21,11 +21,6 @@ using ordered = nlohmann::ordered_json;
 
 namespace {
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), {}};
-}
-
 // A daemon world plus a home folder for the Appcircle CLI's config.
 struct config_world : daemon_world {
   using daemon_world::daemon_world;
@@ -57,7 +52,7 @@ TEST_CASE("a missing file is created with the public defaults, 0600 in 0700 fold
   CHECK(result.err.find("actoken: token for acme written to " + w.config_path().string()) !=
         std::string::npos);
   CHECK(result.err.find(w.token()) == std::string::npos);
-  const auto written = ordered::parse(read_text(w.config_path()));
+  const auto written = ordered::parse(slurp(w.config_path()));
   CHECK(written == ordered::parse(R"({"current":"default","envs":{"default":{
       "API_HOSTNAME":"https://api.appcircle.io","AUTH_HOSTNAME":"https://auth.appcircle.io",
       "AC_ACCESS_TOKEN":")" + w.token() +
@@ -81,7 +76,7 @@ TEST_CASE("without XDG_CONFIG_HOME the file is under $HOME/.config") {
   const auto result = w.run({"acme", "--min-ttl", "60"}, {{"XDG_CONFIG_HOME", ""}});
   CHECK(result.exit_code == 0);
   const auto path = w.home.path() / ".config" / "@appcircle" / "cli-nodejs" / "config.json";
-  CHECK(ordered::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
+  CHECK(ordered::parse(slurp(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
 }
 
 TEST_CASE("the current environment gets the token; everything else is kept, in order") {
@@ -117,7 +112,7 @@ TEST_CASE("the current environment gets the token; everything else is kept, in o
         std::string::npos);
   auto expected = ordered::parse(text);
   expected["envs"]["corp"]["AC_ACCESS_TOKEN"] = w.token();
-  const auto after = read_text(w.config_path());
+  const auto after = slurp(w.config_path());
   CHECK(after == expected.dump(1, '\t'));  // same fields, same order, tab-indented as conf does
   CHECK(mode_of(w.config_path()) == 0600);
 }
@@ -130,16 +125,16 @@ TEST_CASE("a symbolic link at the path is replaced, never followed") {
                    R"({"current":"default","envs":{"default":{)"
                    R"("API_HOSTNAME":"https://api.x","AUTH_HOSTNAME":"https://auth.x"}}})",
                    0644);
-  const auto target_before = read_text(target);
+  const auto target_before = slurp(target);
   std::filesystem::create_symlink(target, w.config_path());
   const auto result = w.run({"acme"});
   CHECK(result.exit_code == 0);
   CHECK(result.err.find("symbolic link") != std::string::npos);
   CHECK(std::filesystem::is_regular_file(std::filesystem::symlink_status(w.config_path())));
   CHECK(mode_of(w.config_path()) == 0600);
-  CHECK(read_text(target) == target_before);  // the token never went there
+  CHECK(slurp(target) == target_before);  // the token never went there
   // The link's content was the starting point: its host names are kept.
-  const auto after = ordered::parse(read_text(w.config_path()));
+  const auto after = ordered::parse(slurp(w.config_path()));
   CHECK(after["envs"]["default"]["API_HOSTNAME"] == "https://api.x");
   CHECK(after["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
 
@@ -166,7 +161,7 @@ TEST_CASE("a file that is not a JSON object is refused and left as it was, no to
     CHECK(result.exit_code == 1);
     CHECK(result.err.starts_with("actoken: refusing to change " + w.config_path().string()));
     CHECK(result.err.ends_with("; it was left unchanged\n"));
-    CHECK(read_text(w.config_path()) == before);
+    CHECK(slurp(w.config_path()) == before);
     CHECK(mode_of(w.config_path()) == 0644);
   }
   // A FIFO or a folder there is no config either (and never blocks the CLI).
@@ -189,7 +184,7 @@ TEST_CASE("--file names another file; --json says what was written, without the 
   CHECK(summary["created"] == true);
   CHECK(summary["org"] == "acme");
   CHECK(result.out.find(w.token()) == std::string::npos);
-  CHECK(ordered::parse(read_text(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
+  CHECK(ordered::parse(slurp(path))["envs"]["default"]["AC_ACCESS_TOKEN"] == w.token());
   CHECK_FALSE(std::filesystem::exists(w.config_path()));
 }
 
@@ -204,7 +199,7 @@ std::string snapshot(const std::filesystem::path& folder) {
     REQUIRE(::lstat(entry.path().c_str(), &info) == 0);
     out += entry.path().string() + " " + std::to_string(info.st_uid) + " " +
            std::to_string(info.st_mode) + " " +
-           (S_ISREG(info.st_mode) ? read_text(entry.path()) : std::string()) + "\n";
+           (S_ISREG(info.st_mode) ? slurp(entry.path()) : std::string()) + "\n";
   }
   return out;
 }

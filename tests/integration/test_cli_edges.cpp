@@ -36,17 +36,11 @@ exit_status wait_for(pid_t pid) {
   return {WEXITSTATUS(status), false};
 }
 
-std::vector<char*> c_args(std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  return args;
-}
-
 // Runs actoken with `stdout_fd` as its standard output and stderr to `err_path`.
 exit_status run_with_stdout(const daemon_world& w, std::vector<std::string> args, int stdout_fd,
                             const fs::path& err_path) {
   args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
+  const auto argv = exec_args(args);
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -55,18 +49,10 @@ exit_status run_with_stdout(const daemon_world& w, std::vector<std::string> args
     ::dup2(err, 2);
     // As a shell starts it: SIGPIPE at its default.
     ::signal(SIGPIPE, SIG_DFL);
-    auto argv = c_args(args);
     ::execv(argv[0], argv.data());
     ::_exit(126);
   }
   return wait_for(pid);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Runs actoken on a pseudo-terminal (stdin, stdout and stderr) with `env`
@@ -74,6 +60,7 @@ std::string read_text(const fs::path& path) {
 std::string on_a_terminal(const daemon_world& w, std::vector<std::string> args,
                           const std::vector<std::pair<std::string, std::string>>& env) {
   args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
+  const auto argv = exec_args(args);
   int terminal = -1;
   const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);
@@ -81,7 +68,6 @@ std::string on_a_terminal(const daemon_world& w, std::vector<std::string> args,
     ::unsetenv("NO_COLOR");
     ::setenv("TERM", "xterm", 1);
     for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-    auto argv = c_args(args);
     ::execv(argv[0], argv.data());
     ::_exit(126);
   }
@@ -147,7 +133,7 @@ TEST_CASE("a token that cannot be written to stdout is a failure") {
       CAPTURE(command);
       const auto status = run_with_stdout(w, {command, "acme"}, full, err);
       CHECK(status.code == 1);
-      CHECK_MESSAGE(read_text(err) == "actoken: cannot write to stdout\n", read_text(err));
+      CHECK_MESSAGE(slurp(err) == "actoken: cannot write to stdout\n", slurp(err));
     }
     ::close(full);
   }
@@ -160,8 +146,8 @@ TEST_CASE("a token that cannot be written to stdout is a failure") {
     // Killed by SIGPIPE, as cat or printf would be, or exit 1 with a message:
     // never 0, and the token nowhere else.
     CHECK(status.code != 0);
-    if (!status.signalled) CHECK(read_text(err) == "actoken: cannot write to stdout\n");
-    CHECK(read_text(err).find("ey") == std::string::npos);
+    if (!status.signalled) CHECK(slurp(err) == "actoken: cannot write to stdout\n");
+    CHECK(slurp(err).find("ey") == std::string::npos);
   }
 }
 

@@ -44,14 +44,12 @@ struct terminal_run {
 
 terminal_run on_a_terminal(const daemon_world& w, std::vector<std::string> args) {
   args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
+  const auto argv = exec_args(args);
   int terminal = -1;
   const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::setenv("TERM", "xterm", 1);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(126);
   }

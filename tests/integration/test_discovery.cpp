@@ -82,13 +82,6 @@ pid_t spawn_as(uid_t uid, const std::vector<std::string>& argv, const std::vecto
   ::_exit(126);
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // A CLI run to completion: exit code, stdout, stderr.
 process_result cli_as(uid_t uid, const std::vector<std::string>& args,
                       const std::vector<std::string>& env) {
@@ -97,8 +90,8 @@ process_result cli_as(uid_t uid, const std::vector<std::string>& args,
   const pid_t pid = spawn_as(uid, argv, env, "/tmp/cli.out", "/tmp/cli.err");
   int status = 0;
   ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          read_text("/tmp/cli.out"), read_text("/tmp/cli.err")};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp("/tmp/cli.out"),
+          slurp("/tmp/cli.err")};
 }
 
 // A daemon started on the stage: answering at `socket`, or exited (with its log).
@@ -132,7 +125,7 @@ stage_daemon start_daemon_as(uid_t uid, const std::vector<std::string>& args,
     }
     std::this_thread::sleep_for(10ms);
   }
-  d.log = read_text("/tmp/actokend.log");
+  d.log = slurp("/tmp/actokend.log");
   return d;
 }
 

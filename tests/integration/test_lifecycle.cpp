@@ -109,6 +109,7 @@ class spawned_daemon {
                  const fs::path& log, fs::path socket)
       : socket_(std::move(socket)), log_(log) {
     args.insert(args.begin(), {actokend_path(), "--log-level", "debug"});
+    const auto argv = exec_args(args);
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -120,9 +121,6 @@ class spawned_daemon {
                        ::setresuid(uid, uid, uid) != 0)) {
         ::_exit(125);
       }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
       ::execv(argv[0], argv.data());
       ::_exit(126);
     }

@@ -35,13 +35,6 @@ std::string find_tool(const char* name) {
   return "";
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // How many of `needle`'s 12-character pieces `haystack` holds.
 std::size_t pieces_found(const std::string& haystack, const std::string& needle) {
   constexpr std::size_t window = 12;
@@ -67,14 +60,12 @@ class wrapped_daemon {
     const auto config = w.dir.write("wrapped.json", w.config.dump(2));
     std::vector<std::string> argv = wrapper;
     argv.insert(argv.end(), {actokend_path(), "--config", config.string()});
+    const auto args = exec_args(argv);
     pid_ = ::fork();
     if (pid_ == 0) {
       const int log = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       ::dup2(log, 2);
       ::dup2(log, 1);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
       ::execv(args[0], args.data());
       ::_exit(126);
     }
@@ -98,7 +89,7 @@ class wrapped_daemon {
   nlohmann::json get(const std::string& target) const {
     return unix_request(socket_, "GET", target).json();
   }
-  std::string log() const { return read_text(log_); }
+  std::string log() const { return slurp(log_); }
 
  private:
   std::filesystem::path socket_;
@@ -187,7 +178,7 @@ TEST_CASE(
     const auto dumped = run_process({gcore, "-o", prefix.string(), pid});
     const auto core_path = prefix.string() + "." + pid;
     REQUIRE_MESSAGE(std::filesystem::exists(core_path), dumped.out << dumped.err);
-    const auto core = read_text(core_path);
+    const auto core = slurp(core_path);
     std::filesystem::remove(core_path);
     REQUIRE(core.size() > 100'000);
     CHECK(core.find(control) != std::string::npos);

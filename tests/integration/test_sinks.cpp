@@ -37,11 +37,6 @@ constexpr auto lifetime = 8s;
 // give or take 10%: about 5 s after it was obtained. Two lifetimes is generous.
 constexpr auto generous = 2 * lifetime;
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  return {std::istreambuf_iterator<char>(file), {}};
-}
-
 struct stat stat_of(const std::filesystem::path& path) {
   struct stat info {};
   REQUIRE(::lstat(path.c_str(), &info) == 0);
@@ -144,14 +139,14 @@ TEST_CASE("each format holds the token as its readers expect, with the mode and 
   w.start();
   REQUIRE(w.all_sinks("ok"));
 
-  const auto file_token = read_text(w.folder() / "token");
+  const auto file_token = slurp(w.folder() / "token");
   REQUIRE(file_token.size() > 1);
   CHECK(file_token.back() == '\n');
   const auto token = file_token.substr(0, file_token.size() - 1);
   CHECK(token.find('\n') == std::string::npos);
 
   // json: the /v1/token object.
-  const auto object = json::parse(read_text(w.folder() / "token.json"));
+  const auto object = json::parse(slurp(w.folder() / "token.json"));
   CHECK(object["org"] == "acme");
   CHECK(object["sub_org"].is_null());
   CHECK(object["access_token"] == token);
@@ -162,7 +157,7 @@ TEST_CASE("each format holds the token as its readers expect, with the mode and 
   CHECK(object.contains("obtained_at"));
 
   // env: one KEY=VALUE line, nothing to unquote; 0640, group adm (gid 4).
-  const auto env_text = read_text(w.folder() / "token.env");
+  const auto env_text = slurp(w.folder() / "token.env");
   CHECK(env_text == "AC_ACCESS_TOKEN=" + token + "\n");
   CHECK(env_file(env_text) == std::map<std::string, std::string>{{"AC_ACCESS_TOKEN", token}});
   CHECK((stat_of(w.folder() / "token.env").st_mode & 07777) == 0640);
@@ -170,7 +165,7 @@ TEST_CASE("each format holds the token as its readers expect, with the mode and 
   CHECK((stat_of(w.folder() / "token").st_mode & 07777) == 0600);
 
   // appcircle-cli: only envs[current].AC_ACCESS_TOKEN changed.
-  const auto store = json::parse(read_text(appcircle));
+  const auto store = json::parse(slurp(appcircle));
   CHECK(store["current"] == "work");
   CHECK(store["telemetry"] == false);
   CHECK(store["envs"]["work"]["AC_ACCESS_TOKEN"] == token);
@@ -181,7 +176,7 @@ TEST_CASE("each format holds the token as its readers expect, with the mode and 
   CHECK((stat_of(appcircle).st_mode & 07777) == 0600);
 
   // The sub-organization's sink holds a token of its own cache key.
-  const auto mobile = read_text(w.folder() / "mobile");
+  const auto mobile = slurp(w.folder() / "mobile");
   CHECK(mobile.size() > 1);
   CHECK(mobile != file_token);
 
@@ -214,14 +209,14 @@ TEST_CASE("the file gets a new token before the old one expires, with no caller 
   REQUIRE(w.all_sinks("ok"));
   std::set<std::string> seen;
   for (int round = 0; round < 2; ++round) {
-    const auto before = json::parse(read_text(w.folder() / "token.json"));
+    const auto before = json::parse(slurp(w.folder() / "token.json"));
     const auto expires_at = parse_rfc3339(before["expires_at"].get<std::string>());
     seen.insert(before["access_token"].get<std::string>());
     std::string after;
     // The file is replaced, never rewritten in place: a reader sees the old or the new whole.
     REQUIRE(eventually(
         [&] {
-          const auto text = read_text(w.folder() / "token.json");
+          const auto text = slurp(w.folder() / "token.json");
           if (text.empty()) return false;
           after = json::parse(text)["access_token"].get<std::string>();
           return !seen.contains(after);
@@ -292,12 +287,12 @@ TEST_CASE("a symbolic link at the path is replaced, never followed") {
   w.add_sink({{"path", appcircle_link.string()}, {"format", "appcircle-cli"}});
   w.start();
   REQUIRE(w.all_sinks("ok"));
-  CHECK(read_text(victim) == "precious\n");
+  CHECK(slurp(victim) == "precious\n");
   CHECK((stat_of(victim).st_mode & 07777) == 0644);
   CHECK(S_ISREG(stat_of(link).st_mode));
   CHECK(S_ISREG(stat_of(appcircle_link).st_mode));
   // The link was not read through: the new store holds Appcircle's defaults.
-  const auto store = json::parse(read_text(appcircle_link));
+  const auto store = json::parse(slurp(appcircle_link));
   CHECK(store["current"] == "default");
   CHECK(store["envs"]["default"]["AUTH_HOSTNAME"] == "https://auth.appcircle.io");
 }
@@ -317,7 +312,7 @@ TEST_CASE("removing the key deletes the files; an appcircle-cli file keeps all b
   // At once, not at the next look: the DELETE's answer comes after.
   CHECK_FALSE(entry_exists(w.folder() / "token"));
   CHECK_FALSE(entry_exists(w.folder() / "token.env"));
-  const auto store = json::parse(read_text(appcircle));
+  const auto store = json::parse(slurp(appcircle));
   CHECK(store["envs"]["default"]["AC_ACCESS_TOKEN"] == "");
   CHECK(store["envs"]["default"]["mine"] == true);
   for (const auto& sink : w.sinks()) {
@@ -330,8 +325,8 @@ TEST_CASE("removing the key deletes the files; an appcircle-cli file keeps all b
   REQUIRE(put.status == 200);
   REQUIRE(eventually([&] { return entry_exists(w.folder() / "token"); }, generous));
   CHECK(w.all_sinks("ok"));
-  CHECK(json::parse(read_text(appcircle))["envs"]["default"]["AC_ACCESS_TOKEN"] ==
-        read_text(w.folder() / "token").substr(0, read_text(w.folder() / "token").size() - 1));
+  CHECK(json::parse(slurp(appcircle))["envs"]["default"]["AC_ACCESS_TOKEN"] ==
+        slurp(w.folder() / "token").substr(0, slurp(w.folder() / "token").size() - 1));
 }
 
 TEST_CASE("a token that expires with no new one to be had is deleted at its expiry") {
@@ -339,7 +334,7 @@ TEST_CASE("a token that expires with no new one to be had is deleted at its expi
   w.add_sink({{"path", (w.folder() / "token.json").string()}, {"format", "json"}});
   w.start();
   REQUIRE(w.all_sinks("ok"));
-  const auto written = json::parse(read_text(w.folder() / "token.json"));
+  const auto written = json::parse(slurp(w.folder() / "token.json"));
   const auto expires_at = parse_rfc3339(written["expires_at"].get<std::string>());
   w.tune([](auto& b) { b.forced_status = 503; });  // the auth server is down from now on
   REQUIRE(eventually([&] { return !entry_exists(w.folder() / "token.json"); }, generous));
@@ -372,7 +367,7 @@ TEST_CASE("a reload picks up a new sink and forgets a removed one") {
       json::array({{{"path", (w.folder() / "second").string()}, {"format", "env"}}});
   w.reload_with_config();
   REQUIRE(eventually([&] { return entry_exists(w.folder() / "second"); }, generous));
-  CHECK(read_text(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
+  CHECK(slurp(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
   CHECK_FALSE(entry_exists(w.folder() / "first"));
   REQUIRE(w.sinks().size() == 1);
   CHECK(w.sinks()[0]["path"] == (w.folder() / "second").string());
@@ -381,7 +376,7 @@ TEST_CASE("a reload picks up a new sink and forgets a removed one") {
   w.reload_with_config();
   REQUIRE(eventually([&] { return (stat_of(w.folder() / "second").st_mode & 07777) == 0644; },
                      generous));
-  CHECK(read_text(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
+  CHECK(slurp(w.folder() / "second").starts_with("AC_ACCESS_TOKEN="));
 }
 
 TEST_CASE("a sink's mistakes are config problems: file: key: reason") {
@@ -415,11 +410,11 @@ TEST_CASE("a flush exchanges a sink's token anew at once, not at its refresh poi
   w.add_sink({{"path", (w.folder() / "token").string()}, {"format", "token"}});
   w.start();
   REQUIRE(w.all_sinks("ok"));
-  const auto before = read_text(w.folder() / "token");
+  const auto before = slurp(w.folder() / "token");
   REQUIRE(unix_request(w.socket(), "DELETE", "/v1/tokens?org=acme").status == 200);
   REQUIRE(eventually(
       [&] {
-        const auto now = read_text(w.folder() / "token");
+        const auto now = slurp(w.folder() / "token");
         return !now.empty() && now != before;
       },
       generous));
@@ -464,8 +459,8 @@ TEST_CASE("an Appcircle config that is not a JSON object, or a FIFO, is never ov
   CHECK(sinks[3]["state"] == "error");
   CHECK(sinks[3]["message"].get<std::string>().find("belongs to uid 65534") != std::string::npos);
   CHECK(sinks[4]["state"] == "ok");
-  CHECK(read_text(w.folder() / "broken.json") == "{\"current\": \"default\", oops");
-  CHECK(read_text(w.folder() / "array.json") == "[1, 2]");
+  CHECK(slurp(w.folder() / "broken.json") == "{\"current\": \"default\", oops");
+  CHECK(slurp(w.folder() / "array.json") == "[1, 2]");
   CHECK(S_ISFIFO(stat_of(w.folder() / "fifo.json").st_mode));
   CHECK(std::filesystem::is_empty(w.dir.path() / "foreign"));
   CHECK(w.daemon->get("/v1/health").status == 200);
@@ -521,7 +516,7 @@ TEST_CASE("~/ is the daemon's home folder; a reload that keeps a sink does not r
   REQUIRE(w.all_sinks("ok"));
   CHECK(w.sinks()[0]["path"] == "~/acme.token");  // as configured
   const auto token = w.daemon->get("/v1/token?org=acme").json()["access_token"].get<std::string>();
-  CHECK(read_text(home / "acme.token") == token + "\n");
+  CHECK(slurp(home / "acme.token") == token + "\n");
 
   const auto before = stat_of(home / "acme.token");
   w.reload_with_config();  // the same config: the sink is kept as it is
@@ -608,7 +603,7 @@ std::map<std::string, std::string> contents_of(int fd) {
   std::map<std::string, std::string> out;
   const auto listing = std::filesystem::path("/proc/self/fd") / std::to_string(fd);
   for (const auto& entry : std::filesystem::directory_iterator(listing)) {
-    out[entry.path().filename().string()] = read_text(entry.path());
+    out[entry.path().filename().string()] = slurp(entry.path());
   }
   return out;
 }
@@ -750,9 +745,9 @@ TEST_CASE(
                                   "is neither imported nor overwritten",
                 message(2));
   CHECK(sinks[3]["state"] == "ok");
-  CHECK(read_text(precious) == "precious\n");
+  CHECK(slurp(precious) == "precious\n");
   CHECK(std::distance(std::filesystem::directory_iterator(elsewhere), {}) == 1);
   CHECK(std::filesystem::is_empty(group / "sinks"));
-  CHECK(read_text(store) == their_store);
+  CHECK(slurp(store) == their_store);
   CHECK(stat_of(store).st_uid == nobody_uid);
 }

@@ -105,13 +105,6 @@ std::string token_labels(const http_reply& reply) {
   return joined;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 TEST_CASE("each peer gets exactly the tokens its rules give; refusals make no upstream call") {
@@ -318,7 +311,7 @@ TEST_CASE("a reload that changes a sub-organization's allow takes effect at once
   CHECK(w.as(data_runner, "/v1/token?org=acme&sub_org=mobile").status == 403);
 
   // mobile moves from nobody to the data team's uid; data gains the admins' group.
-  auto config = json::parse(read_text(w.daemon->config_path()));
+  auto config = json::parse(slurp(w.daemon->config_path()));
   auto& subs = config["organizations"]["acme"]["sub_organizations"];
   subs["mobile"]["allow"] = {{"users", {40001}}};
   subs["data"]["allow"]["groups"] = {admins_gid};
@@ -381,7 +374,7 @@ namespace {
 
 // The block marked `<!-- test: three-team-host -->` in a docs page.
 std::string three_team_block(const std::filesystem::path& page) {
-  const auto text = read_text(page);
+  const auto text = slurp(page);
   const std::string marker = "<!-- test: three-team-host -->\n```jsonc\n";
   const auto start = text.find(marker);
   REQUIRE_MESSAGE(start != std::string::npos, page.string() << " has no three-team-host block");
@@ -510,6 +503,6 @@ TEST_CASE("appcircle-config follows the caller's sub-organization rules") {
                {"appcircle-config", "acme", "--sub-org", "mobile", "--file", file.string()}, &out,
                &err) == 0);
   CHECK_MESSAGE(std::filesystem::exists(file), err);
-  CHECK(read_text(file).find(w.token(nobody, "mobile")) != std::string::npos);
+  CHECK(slurp(file).find(w.token(nobody, "mobile")) != std::string::npos);
   CHECK(w.upstream.exchanges() == 1);
 }

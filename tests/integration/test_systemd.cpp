@@ -112,14 +112,12 @@ class activated_daemon {
     }
     argv.insert(argv.end(),
                 {actokend_path(), "--config", config_path.string(), "--log-level", "debug"});
+    const auto args = exec_args(argv);
     pid_ = ::fork();
     if (pid_ == 0) {
       const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       ::dup2(log, 1);
       ::dup2(log, 2);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
       ::execv(args[0], args.data());
       ::_exit(126);
     }
