@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -260,6 +261,42 @@ std::string awkward_key() {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (int i = 0; i < 40; ++i) key.push_back(alphabet[random() % 64]);
   return key + "==";
+}
+
+terminal_run run_on_terminal(
+    const std::vector<std::string>& argv,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& env) {
+  const auto args = exec_args(argv);
+  int terminal = -1;
+  const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+  if (pid < 0) throw std::runtime_error("forkpty: " + std::string(std::strerror(errno)));
+  if (pid == 0) {
+    ::setenv("TERM", "xterm", 1);
+    for (const auto& [name, value] : env) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+    ::execv(args[0], args.data());
+    ::_exit(126);
+  }
+  terminal_run run;
+  char buffer[4096];
+  for (;;) {
+    pollfd ready{terminal, POLLIN, 0};
+    if (::poll(&ready, 1, 30000) <= 0) break;
+    const auto n = ::read(terminal, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO once the child has gone
+    run.seen.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(terminal);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return run;
 }
 
 std::vector<char*> exec_args(const std::vector<std::string>& argv) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace actoken::testing {
@@ -59,6 +60,19 @@ struct process_result {
 process_result run_process(const std::vector<std::string>& argv,
                            const std::map<std::string, std::string>& extra_env = {},
                            const std::string& input = "");
+
+/// What a pseudo-terminal showed while a program ran on it (its stdin, stdout and stderr), and
+/// how the program exited.
+struct terminal_run {
+  std::string seen;
+  int exit_code = -1;  ///< or 128 + signal
+};
+
+/// Runs `argv` on a new pseudo-terminal, with TERM=xterm and `env` set (a nullopt value unsets
+/// the variable), until it exits.
+terminal_run run_on_terminal(
+    const std::vector<std::string>& argv,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& env = {});
 
 /// The daemon under test: `actokend --config DIR/actokend.json`, stderr to DIR/actokend.log.
 class daemon_process {

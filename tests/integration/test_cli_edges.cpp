@@ -55,34 +55,16 @@ exit_status run_with_stdout(const daemon_world& w, std::vector<std::string> args
   return wait_for(pid);
 }
 
-// Runs actoken on a pseudo-terminal (stdin, stdout and stderr) with `env`
+// Runs actoken on a pseudo-terminal (stdin, stdout and stderr), NO_COLOR unset and `env`
 // added; returns everything it printed there.
 std::string on_a_terminal(const daemon_world& w, std::vector<std::string> args,
                           const std::vector<std::pair<std::string, std::string>>& env) {
   args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
-  const auto argv = exec_args(args);
-  int terminal = -1;
-  const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::unsetenv("NO_COLOR");
-    ::setenv("TERM", "xterm", 1);
-    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-    ::execv(argv[0], argv.data());
-    ::_exit(126);
-  }
-  std::string seen;
-  char buffer[4096];
-  for (;;) {
-    pollfd p{terminal, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) break;
-    const auto n = ::read(terminal, buffer, sizeof buffer);
-    if (n <= 0) break;  // EIO once the child has gone
-    seen.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(terminal);
-  CHECK(wait_for(pid).code == 0);
-  return seen;
+  std::vector<std::pair<std::string, std::optional<std::string>>> settings{{"NO_COLOR", {}}};
+  settings.insert(settings.end(), env.begin(), env.end());
+  const auto run = run_on_terminal(args, settings);
+  CHECK(run.exit_code == 0);
+  return run.seen;
 }
 
 }  // namespace

@@ -35,38 +35,10 @@ process_result actoken_run(std::vector<std::string> args,
   return run_process(args, env);
 }
 
-// What a pseudo-terminal showed while actoken ran on it (stdin, stdout and
-// stderr), and how it exited.
-struct terminal_run {
-  std::string seen;
-  int exit_code = -1;
-};
-
+// actoken on a pseudo-terminal (stdin, stdout and stderr): what it showed, how it exited.
 terminal_run on_a_terminal(const daemon_world& w, std::vector<std::string> args) {
   args.insert(args.begin(), {actoken_path(), "--socket", w.socket().string()});
-  const auto argv = exec_args(args);
-  int terminal = -1;
-  const pid_t pid = ::forkpty(&terminal, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::setenv("TERM", "xterm", 1);
-    ::execv(argv[0], argv.data());
-    ::_exit(126);
-  }
-  terminal_run run;
-  char buffer[4096];
-  for (;;) {
-    pollfd p{terminal, POLLIN, 0};
-    if (::poll(&p, 1, 30000) <= 0) break;
-    const auto n = ::read(terminal, buffer, sizeof buffer);
-    if (n <= 0) break;  // EIO once the child has gone
-    run.seen.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(terminal);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return run;
+  return run_on_terminal(args);
 }
 
 // "127.0.0.1:PORT" of the stand-in's URL: the host the progress line names.
