@@ -2,11 +2,11 @@
 
 #include "common/base64.hpp"
 #include "common/version.hpp"
+#include "daemon/runtime/spawn.hpp"
 #include "daemon/upstream/no_proxy.hpp"
 #include "daemon/upstream/tls_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -397,10 +397,8 @@ net::awaitable<post_result> auth_client::post_form(const url& server, std::strin
   if (std::holds_alternative<raw_response>(result)) {
     // The SSL object holds its own reference to the context: a reload that
     // replaces this client cannot pull it from under the close.
-    net::co_spawn(executor_, close_tls(std::move(stream), authority(server)),
-                  [](const std::exception_ptr& thrown) {
-                    if (thrown) spdlog::debug("upstream: the TLS close failed unexpectedly");
-                  });
+    spawn_detached(executor_, close_tls(std::move(stream), authority(server)),
+                   "upstream: the TLS close with " + authority(server));
     spdlog::debug(
         "upstream: {} answered {} in {} ms", authority(server),
         std::get<raw_response>(result).status,
