@@ -150,6 +150,12 @@ class stage {
 /// What a play said, by key.
 using stage_report = std::map<std::string, std::string>;
 
+/// What the play said for `key`, or "<not said>".
+inline std::string said_for(const stage_report& said, const std::string& key) {
+  const auto it = said.find(key);
+  return it == said.end() ? std::string("<not said>") : it->second;
+}
+
 /// Runs `play` on a private stage, `prepare` first (as `run_on_private_stage`), and returns
 /// what it said (`exception` when it threw); nullopt when no private stage can be made here.
 inline std::optional<stage_report> reported_on_a_private_stage(

@@ -111,10 +111,7 @@ TEST_CASE("a member of the socket's group whom the config does not name is shown
     skip_case("no private mount namespace here (unshare/mount refused)");
     return;
   }
-  auto at = [&](const std::string& key) {
-    const auto it = said->find(key);
-    return it == said->end() ? std::string("<not said>") : it->second;
-  };
+  auto at = [&](const std::string& key) { return said_for(*said, key); };
   CHECK_MESSAGE(!said->contains("exception"), at("exception"));
   const auto named = "user " + std::string(carol) + " (uid 40010)";
   CHECK(at("token.code") == "4");
@@ -147,10 +144,7 @@ TEST_CASE("a user outside the socket's group is told the group and the command t
     skip_case("no private mount namespace here (unshare/mount refused)");
     return;
   }
-  auto at = [&](const std::string& key) {
-    const auto it = said->find(key);
-    return it == said->end() ? std::string("<not said>") : it->second;
-  };
+  auto at = [&](const std::string& key) { return said_for(*said, key); };
   CHECK_MESSAGE(!said->contains("exception"), at("exception"));
   const auto fix = "only members of group " + std::string(socket_group) +
                    " may connect; ask an administrator to run: usermod -aG " + socket_group + " " +
@@ -221,10 +215,7 @@ TEST_CASE("env pins the socket that answers, past a user socket nobody serves") 
     skip_case("no private mount namespace here (unshare/mount refused)");
     return;
   }
-  auto at = [&](const std::string& key) {
-    const auto it = said->find(key);
-    return it == said->end() ? std::string("<not said>") : it->second;
-  };
+  auto at = [&](const std::string& key) { return said_for(*said, key); };
   CHECK_MESSAGE(!said->contains("exception"), at("exception"));
   CHECK_MESSAGE(at("env.code") == "0", at("env.err"));
   CHECK(at("env.out") == "ACTOKEN_SOCKET=/run/actoken/actokend.sock; export ACTOKEN_SOCKET;\n");
